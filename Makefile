@@ -1,0 +1,36 @@
+# Legant build and CI entry points. `make test` is what CI runs (with .ci/run).
+GO ?= go
+BIN := bin/legant
+
+.PHONY: all build run test vet fmt-check unit conformance bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/legant
+
+# `legant demo` starts the gateway in front of an embedded demo upstream, zero config.
+run: build
+	./$(BIN) demo
+
+# test: vet, gofmt, then the unit tests with the race detector; fails on any of them.
+test: vet fmt-check unit
+
+vet:
+	$(GO) vet ./...
+
+# Every Go file git would commit (tracked, or untracked and not ignored), but vendor/.
+fmt-check:
+	scripts/check-gofmt.sh
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+conformance:
+	scripts/conformance.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin
