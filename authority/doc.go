@@ -4,8 +4,9 @@
 //
 // It is pure: no network, no database, no clock. Time is always a parameter
 // (Verify takes "now", Window.Contains takes the instant to check). It imports
-// only the standard library and github.com/golang-jwt/jwt/v5; a test enforces
-// that.
+// only the standard library, github.com/golang-jwt/jwt/v5 and, for
+// NormalizeCategory alone, golang.org/x/text (Unicode NFC and case folding
+// tables cannot be hand-written); deps_test.go enforces that.
 //
 // A delegation token is an RFC 9068 JWT access token (header typ "at+jwt"):
 //
@@ -28,4 +29,7 @@
 //	got, err := authority.Verify(tok, ks, authority.VerifyOptions{
 //		Issuer: "https://issuer.example", Audience: "https://gw.example/mcp/expenses",
 //	}, time.Now())
+//
+// The binding API contract (agreed with the other packages) is in CONTRACT.md
+// beside this file: implement every exported name in it exactly.
 package authority
