@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -55,42 +54,22 @@ func (p Pointer) Tokens() []string { return p.tokens }
 // Lookup returns the raw JSON value the pointer names inside doc, and whether
 // it exists. doc must be a JSON object or array; the value is returned exactly
 // as written (no re-encoding), so callers can validate its lexical form.
+//
+// Lookup is strict: doc must be valid UTF-8 JSON (ErrInvalidJSON), and every
+// object on the pointer's path must hold the followed key exactly once
+// (ErrDuplicateKey) with no other key equal to it under case folding
+// (ErrAmbiguousKey), so that no JSON parser can read a different value there.
+// An empty doc holds nothing.
 func (p Pointer) Lookup(doc json.RawMessage) (json.RawMessage, bool, error) {
-	cur := doc
-	for _, tok := range p.tokens {
-		next, ok, err := child(cur, tok)
-		if err != nil || !ok {
-			return nil, ok, err
-		}
-		cur = next
-	}
-	return cur, true, nil
-}
-
-func child(doc json.RawMessage, tok string) (json.RawMessage, bool, error) {
-	doc = bytes.TrimSpace(doc)
-	if len(doc) == 0 {
+	if len(bytes.TrimSpace(doc)) == 0 {
 		return nil, false, nil
 	}
-	switch doc[0] {
-	case '{':
-		var m map[string]json.RawMessage
-		if err := json.Unmarshal(doc, &m); err != nil {
-			return nil, false, err
-		}
-		v, ok := m[tok]
-		return v, ok, nil
-	case '[':
-		var a []json.RawMessage
-		if err := json.Unmarshal(doc, &a); err != nil {
-			return nil, false, err
-		}
-		i, err := strconv.Atoi(tok)
-		if err != nil || i < 0 || i >= len(a) || (len(tok) > 1 && tok[0] == '0') {
-			return nil, false, nil
-		}
-		return a[i], true, nil
-	default:
-		return nil, false, nil
+	if err := validJSON(doc); err != nil {
+		return nil, false, err
 	}
+	v, ok, err := lookupValid(bytes.TrimSpace(doc), p.tokens)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return v, true, nil
 }

@@ -1,0 +1,128 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/openlegant/legant/authority"
+)
+
+// Ledger holds cumulative spending and call counts per delegation, across
+// calls, sessions and replicas. The store implements it (SQLite, PostgreSQL);
+// MemoryLedger implements it for one process. Implementations are safe for
+// concurrent use; policy/ledgertest holds the suite every one must pass.
+type Ledger interface {
+	// Reserve atomically checks and holds one call: if settled+held+Amount
+	// would exceed Budget, or settled+held calls+1 would exceed MaxCalls, it
+	// returns a *LedgerDenied (Reason ReasonBudget or ReasonMaxCalls) and holds
+	// nothing; otherwise it holds the amount and the call until the Hold is
+	// settled or released. Any other error means the ledger could not decide.
+	Reserve(ctx context.Context, r Reservation) (Hold, error)
+}
+
+// Reservation asks a Ledger to hold one call of a delegation.
+type Reservation struct {
+	// DelegationID keys the account (authority.Claims.DelegationID).
+	DelegationID string
+	// ParentID is the delegation this one was attenuated from ("" for a root),
+	// for stores that also charge the ancestors they know of.
+	ParentID string
+	// Amount is the call's amount; zero when the tool moves no money.
+	Amount authority.Decimal
+	// Budget is the delegation's cumulative limit; nil = no limit on spending.
+	Budget *authority.Decimal
+	// MaxCalls is the delegation's limit on calls; nil = no limit on calls.
+	MaxCalls *int64
+}
+
+// Hold is a reservation in flight. Exactly one of Settle or Release takes
+// effect: the first one called. Settle when the upstream returned a result
+// (the amount becomes spent and the call counts); Release when the call failed
+// or was cancelled (amount and call are freed). A Release after the hold was
+// settled or released does nothing and returns nil, so `defer h.Release(ctx)`
+// is safe; a Settle after a Release returns ErrHoldClosed.
+type Hold interface {
+	Settle(ctx context.Context) error
+	Release(ctx context.Context) error
+}
+
+// ErrHoldClosed is returned by Settle on a hold already released (or settled).
+var ErrHoldClosed = errors.New("policy: hold already closed")
+
+// LedgerDenied is the error a Ledger returns when a reservation would exceed
+// the budget or the call count.
+type LedgerDenied struct {
+	Reason Reason // ReasonBudget or ReasonMaxCalls
+	Limit  string // "1000" (budget) or "10" (max_calls)
+	Value  string // what the total would have become: "1020", "11"
+}
+
+func (e *LedgerDenied) Error() string {
+	switch e.Reason {
+	case ReasonMaxCalls:
+		return fmt.Sprintf("call %s would exceed max_calls %s", e.Value, e.Limit)
+	default:
+		return fmt.Sprintf("spending would reach %s, over budget %s", e.Value, e.Limit)
+	}
+}
+
+// Authorize is what the gateway calls for each tools/call: Decide, then, when
+// the token carries a budget or a call limit, Reserve on the ledger. It
+// returns a nil Hold with every denial; with an allow it returns a Hold the
+// caller must settle or release (a no-op hold when nothing was reserved).
+// Reserve before forwarding, settle on success, release on error or
+// cancellation: two concurrent calls cannot both spend the last $100.
+//
+// A token with a budget or max_calls and no delegation id, a nil ledger, or a
+// ledger error deny (fail closed).
+func Authorize(ctx context.Context, c *authority.Claims, b *Binding, call Call, l Ledger) (Decision, Hold) {
+	d := Decide(c, b, call)
+	if !d.Allow {
+		return d, nil
+	}
+	cons := &c.Constraints
+	if cons.Budget == nil && cons.MaxCalls == nil {
+		return d, noHold{}
+	}
+	if c.DelegationID == "" {
+		return denyState(d, ReasonBudget, "the token carries a budget or max_calls but no delegation_id"), nil
+	}
+	if l == nil {
+		return denyState(d, ReasonUnavailable, "no ledger to enforce the budget"), nil
+	}
+	r := Reservation{DelegationID: c.DelegationID, ParentID: c.ParentID, MaxCalls: cons.MaxCalls}
+	if cons.Budget != nil {
+		r.Budget = &cons.Budget.Value
+	}
+	if d.Amount != nil {
+		r.Amount = d.Amount.Value
+	}
+	h, err := l.Reserve(ctx, r)
+	if ld, ok := errors.AsType[*LedgerDenied](err); ok {
+		d = denyState(d, ld.Reason, ld.Error())
+		d.Limit, d.Value = ld.Limit, ld.Value
+		return d, nil
+	}
+	if err != nil {
+		// The cause goes to the gateway's log through its own path, never to the client.
+		return denyState(d, ReasonUnavailable, "authorization state unavailable"), nil
+	}
+	return d, h
+}
+
+// denyState turns an allow into a denial decided by state, keeping the values read.
+func denyState(d Decision, r Reason, msg string) Decision {
+	d.Allow, d.Reason, d.Constraint = false, r, string(r)
+	if r == ReasonUnavailable {
+		d.Constraint = ""
+	}
+	d.Message = "denied: " + msg
+	return d
+}
+
+// noHold is the Hold of a call that reserved nothing.
+type noHold struct{}
+
+func (noHold) Settle(context.Context) error  { return nil }
+func (noHold) Release(context.Context) error { return nil }

@@ -1,0 +1,91 @@
+package policy
+
+// Reason is the machine-readable cause of a decision. It travels to the client
+// in the JSON-RPC error's data.reason and to the audit log; its values are a
+// stable wire contract (docs/POLICY.md lists them).
+type Reason string
+
+// Reasons Decide and Authorize return.
+const (
+	// ReasonAllowed: every check passed.
+	ReasonAllowed Reason = "allowed"
+	// ReasonToolNotBound: the upstream's registry has no binding for the tool
+	// (or no claims were given): unregistered tools are invisible and uncallable.
+	ReasonToolNotBound Reason = "tool_not_bound"
+	// ReasonInsufficientScope: the token lacks the scope the binding requires.
+	ReasonInsufficientScope Reason = "insufficient_scope"
+	// ReasonToolNotAllowed: the tool is not in the token's tools allow-list.
+	ReasonToolNotAllowed Reason = "tool_not_allowed"
+	// ReasonInvalidArgument: the arguments are not a strict JSON object, or a
+	// bound argument is missing, of the wrong JSON type, ambiguous (duplicate or
+	// case-variant key) or malformed (exponent, negative amount, bad currency code…).
+	ReasonInvalidArgument Reason = "invalid_argument"
+	// ReasonMaxAmount: the call's amount exceeds the per-call max_amount.
+	ReasonMaxAmount Reason = "max_amount"
+	// ReasonCurrency: the call's currency differs from (or does not state) the
+	// currency of the token's max_amount or budget.
+	ReasonCurrency Reason = "currency"
+	// ReasonCategory: the normalized category is not in the token's categories.
+	ReasonCategory Reason = "category"
+	// ReasonResource: the canonical resource is not in the token's resources.
+	ReasonResource Reason = "resource"
+	// ReasonWindow: the call's instant is outside the token's time window.
+	ReasonWindow Reason = "window"
+	// ReasonBudget: the amount would take the delegation's cumulative spending
+	// (settled plus held) over its budget.
+	ReasonBudget Reason = "budget"
+	// ReasonMaxCalls: the call would exceed the delegation's max_calls.
+	ReasonMaxCalls Reason = "max_calls"
+	// ReasonUnavailable: the budget ledger could not be reached; the call is
+	// denied (fail closed).
+	ReasonUnavailable Reason = "unavailable"
+)
+
+// Reasons the gateway decides before policy runs; policy never returns them but
+// owns their names and codes so that every denial a client sees has one shape.
+const (
+	// ReasonUnauthenticated: no valid token (missing, bad signature, expired,
+	// wrong issuer or audience).
+	ReasonUnauthenticated Reason = "unauthenticated"
+	// ReasonRevoked: the token or its delegation was revoked.
+	ReasonRevoked Reason = "revoked"
+	// ReasonKilled: the session, token, agent or user was killed.
+	ReasonKilled Reason = "killed"
+)
+
+// JSON-RPC error codes of a denial. The range -32000..-32099 is reserved by
+// JSON-RPC 2.0 for implementation-defined server errors.
+const (
+	// CodeUnauthenticated answers ReasonUnauthenticated (HTTP 401 carries the
+	// WWW-Authenticate challenge when the transport allows it).
+	CodeUnauthenticated = -32001
+	// CodeRevoked answers ReasonRevoked.
+	CodeRevoked = -32002
+	// CodeDenied answers every policy denial: scope, tools, arguments,
+	// constraints, budget, call count.
+	CodeDenied = -32003
+	// CodeKilled answers ReasonKilled.
+	CodeKilled = -32004
+	// CodeUnavailable answers ReasonUnavailable (authorization state could not
+	// be read; retrying later may succeed).
+	CodeUnavailable = -32005
+)
+
+// Code returns the JSON-RPC error code for a denial with this reason.
+func (r Reason) Code() int {
+	switch r {
+	case ReasonUnauthenticated:
+		return CodeUnauthenticated
+	case ReasonRevoked:
+		return CodeRevoked
+	case ReasonKilled:
+		return CodeKilled
+	case ReasonUnavailable:
+		return CodeUnavailable
+	default:
+		return CodeDenied
+	}
+}
+
+// String returns the wire form.
+func (r Reason) String() string { return string(r) }
