@@ -81,7 +81,9 @@ func TestAuthorizeFailsClosed(t *testing.T) {
 		k.Budget = &authority.Money{Value: authority.MustDecimal("100"), Currency: "USD"}
 	})
 	call := Call{Tool: "submit_expense", At: noon, Arguments: json.RawMessage(`{"amount":1,"currency":"USD","category":"meal"}`)}
-	outage := ledgerFunc(func(context.Context, Reservation) (Hold, error) { return nil, errors.New("connection refused to db.internal:5432") })
+	outage := ledgerFunc(func(context.Context, Reservation) (Hold, error) {
+		return nil, errors.New("connection refused to db.internal:5432")
+	})
 
 	d, h := Authorize(ctx, withBudget, expenseBinding(), call, outage)
 	if d.Allow || d.Reason != ReasonUnavailable || h != nil || d.RPCError().Code != CodeUnavailable {
