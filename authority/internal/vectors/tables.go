@@ -1,0 +1,74 @@
+package vectors
+
+import "time"
+
+type verifyRow struct {
+	name, token string
+	opts        Options
+	want        string // error kind; "" = valid
+}
+
+func (g *generator) verifyTable(t map[string]string) []verifyRow {
+	def := defaultOptions()
+	with := func(edit func(*Options)) Options { o := defaultOptions(); edit(&o); return o }
+	return []verifyRow{
+		{"valid single-hop (EdDSA)", t["root"], def, ""},
+		{"valid single-hop (RS256)", t["rsa"], def, ""},
+		{"valid multi-hop (planner then executor)", t["multi-hop"], def, ""},
+		{"valid: audience compared canonically", t["root"], with(func(o *Options) { o.Audience = "HTTPS://GW.Example:443/mcp/./expenses/" }), ""},
+		{"valid: expired 10s ago, inside the 30s leeway", t["in-leeway"], def, ""},
+		{"valid: no act, actor not required", t["no-act"], with(func(o *Options) { o.RequireActor = false }), ""},
+		{"expired", t["expired"], def, "expired"},
+		{"expired 10s ago, no leeway", t["in-leeway"], with(func(o *Options) { o.LeewaySeconds = 0 }), "expired"},
+		{"not yet valid", t["not-yet"], def, "not_yet_valid"},
+		{"wrong audience", t["root"], with(func(o *Options) { o.Audience = "https://gw.example/mcp/payroll" }), "audience"},
+		{"wrong issuer", t["root"], with(func(o *Options) { o.Issuer = "https://evil.example" }), "issuer"},
+		{"unknown kid", t["other-key"], def, "unknown_key"},
+		{"bad signature (payload swapped)", t["bad-signature"], def, "signature"},
+		{"alg none", t["alg-none"], def, "algorithm"},
+		{"HS256 keyed with the RSA public key (PEM)", t["hs256-rsa-public"], def, "algorithm"},
+		{"HS256 keyed with the Ed25519 public key", t["hs256-ed25519-public"], def, "algorithm"},
+		{"RS256 token when only EdDSA is allowed", t["rsa"], with(func(o *Options) { o.Algorithms = []string{"EdDSA"} }), "algorithm"},
+		{"missing act", t["no-act"], def, "missing_actor"},
+		{"wrong typ (JWT)", t["wrong-typ"], def, "type"},
+		{"unknown key in legant_delegation", t["unknown-detail-key"], def, "constraints"},
+		{"malformed (two segments)", "eyJhbGciOiJFZERTQSJ9.e30", def, "malformed"},
+	}
+}
+
+type authorizeRow struct {
+	name   string
+	action Action
+	want   Authorize
+}
+
+func at(t time.Time) string { return t.Format(time.RFC3339) }
+
+func authorizeTable() []authorizeRow {
+	in := at(now)
+	usd := func(v string) *Amount { return &Amount{Value: v, Currency: "USD"} }
+	allow := Authorize{Allow: true}
+	deny := func(c string) Authorize { return Authorize{Constraint: c} }
+	return []authorizeRow{
+		{"tool allowed", Action{Tool: "submit_expense", At: in}, allow},
+		{"tool not allowed", Action{Tool: "delete_expense", At: in}, deny("tools")},
+		{"resource allowed", Action{Tool: "submit_expense", Resource: "https://files.example/receipts", At: in}, allow},
+		{"resource allowed in another spelling", Action{Tool: "submit_expense", Resource: "HTTPS://Files.Example:443/receipts/", At: in}, allow},
+		{"resource not allowed", Action{Tool: "submit_expense", Resource: "https://files.example/payroll", At: in}, deny("resources")},
+		{"category travel", Action{Tool: "submit_expense", Category: "travel", At: in}, allow},
+		{"category Travel (case variant)", Action{Tool: "submit_expense", Category: "Travel", At: in}, allow},
+		{"category TRAVEL (case variant)", Action{Tool: "submit_expense", Category: " TRAVEL ", At: in}, allow},
+		{"category not allowed", Action{Tool: "submit_expense", Category: "electronics", At: in}, deny("categories")},
+		{"amount below max_amount", Action{Tool: "submit_expense", Amount: usd("499.99"), At: in}, allow},
+		{"amount equal to max_amount", Action{Tool: "submit_expense", Amount: usd("500.000"), At: in}, allow},
+		{"amount just above max_amount", Action{Tool: "submit_expense", Amount: usd("500.0000001"), At: in}, deny("max_amount")},
+		{"amount above max_amount", Action{Tool: "submit_expense", Amount: usd("700"), At: in}, deny("max_amount")},
+		{"currency mismatch", Action{Tool: "submit_expense", Amount: &Amount{Value: "100", Currency: "EUR"}, At: in}, deny("currency")},
+		{"amount without currency", Action{Tool: "submit_expense", Amount: &Amount{Value: "100"}, At: in}, deny("currency")},
+		{"window: inside (Wednesday 10:30 Paris)", Action{Tool: "submit_expense", At: in}, allow},
+		{"window: outside (Wednesday 17:30 Paris)", Action{Tool: "submit_expense", At: at(now.Add(7 * time.Hour))}, deny("window")},
+		{"window: outside (Saturday 10:30 Paris)", Action{Tool: "submit_expense", At: at(now.Add(72 * time.Hour))}, deny("window")},
+		{"window: last minute (Friday 16:59 Paris)", Action{Tool: "submit_expense", At: "2026-03-06T16:59:59+01:00"}, allow},
+		{"window: end is exclusive (Friday 17:00 Paris)", Action{Tool: "submit_expense", At: "2026-03-06T17:00:00+01:00"}, deny("window")},
+	}
+}
