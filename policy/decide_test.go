@@ -351,7 +351,7 @@ func TestRPCError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const want = `{"code":-32003,"message":"denied: amount 700 exceeds max_amount 500","data":{"reason":"max_amount","limit":"500","value":"700"}}`
+	const want = `{"code":-32030,"message":"denied: amount 700 exceeds max_amount 500","data":{"reason":"max_amount","limit":"500","value":"700"}}`
 	if string(got) != want {
 		t.Errorf("RPCError JSON:\n got %s\nwant %s", got, want)
 	}

@@ -69,7 +69,7 @@ func (e *RPCError) Error() string { return fmt.Sprintf("json-rpc error %d: %s", 
 // RPCError returns the JSON-RPC error the client receives for a denial, or
 // nil when d allows. Example:
 //
-//	{"code":-32003,"message":"denied: amount 700 exceeds max_amount 500","data":{"reason":"max_amount","limit":"500","value":"700"}}
+//	{"code":-32030,"message":"denied: amount 700 exceeds max_amount 500","data":{"reason":"max_amount","limit":"500","value":"700"}}
 func (d Decision) RPCError() *RPCError {
 	if d.Allow {
 		return nil

@@ -103,18 +103,23 @@ func member(obj []byte, tok string) ([]byte, bool, error) {
 			i = skipSpace(obj, i+1)
 		}
 		keyEnd, escaped := skipString(obj, i)
-		key, err := keyText(obj[i:keyEnd], escaped)
-		if err != nil {
-			return nil, false, err
+		key := obj[i+1 : keyEnd-1]
+		if escaped {
+			k, err := unescapeKey(obj[i:keyEnd])
+			if err != nil {
+				return nil, false, err
+			}
+			key = k
 		}
 		i = skipSpace(obj, keyEnd)
 		i = skipSpace(obj, i+1) // the ':'
 		valEnd := skipValue(obj, i)
+		// The string conversions below do not escape: no allocation.
 		switch {
-		case key == tok:
+		case string(key) == tok:
 			count++
 			found = obj[i:valEnd]
-		case strings.EqualFold(key, tok):
+		case strings.EqualFold(string(key), tok):
 			return nil, false, fmt.Errorf("%w: %q differs from %q only by case", ErrAmbiguousKey, key, tok)
 		}
 		i = valEnd
@@ -125,17 +130,13 @@ func member(obj []byte, tok string) ([]byte, bool, error) {
 	return found, count == 1, nil
 }
 
-// keyText returns the text of a JSON string token (with its quotes).
-// Unescaped keys are returned without allocating a copy in the common case.
-func keyText(quoted []byte, escaped bool) (string, error) {
-	if !escaped {
-		return string(quoted[1 : len(quoted)-1]), nil
-	}
+// unescapeKey decodes a JSON string token (with its quotes) holding escapes.
+func unescapeKey(quoted []byte) ([]byte, error) {
 	var s string
 	if err := json.Unmarshal(quoted, &s); err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalidJSON, err)
+		return nil, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
 	}
-	return s, nil
+	return []byte(s), nil
 }
 
 // element finds index tok in the array starting at arr[0] == '['. RFC 6901:
@@ -213,9 +214,17 @@ func skipValue(b []byte, i int) int {
 		}
 		return i
 	default: // number, true, false, null
-		for i < len(b) && !strings.ContainsRune(",}] \t\r\n", rune(b[i])) {
+		for i < len(b) && !isDelimiter(b[i]) {
 			i++
 		}
 		return i
 	}
+}
+
+func isDelimiter(c byte) bool {
+	switch c {
+	case ',', '}', ']', ' ', '\t', '\r', '\n':
+		return true
+	}
+	return false
 }

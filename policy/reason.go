@@ -54,21 +54,25 @@ const (
 )
 
 // JSON-RPC error codes of a denial. The range -32000..-32099 is reserved by
-// JSON-RPC 2.0 for implementation-defined server errors.
+// JSON-RPC 2.0 for implementation-defined server errors. Legant uses
+// -32030..-32039: the low codes are taken in practice (the official MCP Go
+// SDK treats -32003 and -32004 as "client/server closing" and tears the call
+// down as a closed connection; -32001 is its "unknown error", -32002 MCP's
+// resource-not-found, -32020..-32022 and -32042 are MCP's own).
 const (
 	// CodeUnauthenticated answers ReasonUnauthenticated (HTTP 401 carries the
 	// WWW-Authenticate challenge when the transport allows it).
-	CodeUnauthenticated = -32001
+	CodeUnauthenticated = -32031
 	// CodeRevoked answers ReasonRevoked.
-	CodeRevoked = -32002
+	CodeRevoked = -32032
 	// CodeDenied answers every policy denial: scope, tools, arguments,
 	// constraints, budget, call count.
-	CodeDenied = -32003
+	CodeDenied = -32030
 	// CodeKilled answers ReasonKilled.
-	CodeKilled = -32004
+	CodeKilled = -32033
 	// CodeUnavailable answers ReasonUnavailable (authorization state could not
 	// be read; retrying later may succeed).
-	CodeUnavailable = -32005
+	CodeUnavailable = -32034
 )
 
 // Code returns the JSON-RPC error code for a denial with this reason.
