@@ -1,0 +1,209 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/upstreams"
+)
+
+// maxCachedTokens bounds the verification cache; when full, expired entries
+// are dropped and, if none expired, the cache is cleared (verification is
+// cheap enough that this is only a slow path, never a correctness issue).
+const maxCachedTokens = 100_000
+
+// verifier verifies inbound tokens once per (token, audience) and caches the
+// claims until the token expires. Revocation is not cached: it is checked on
+// every request. Safe for concurrent use.
+type verifier struct {
+	keys   *authority.KeySet
+	issuer string
+
+	mu    sync.RWMutex
+	cache map[cacheKey]*authority.Claims
+}
+
+type cacheKey struct{ token, audience string }
+
+func newVerifier(keys *authority.KeySet, issuer string) *verifier {
+	return &verifier{keys: keys, issuer: issuer, cache: make(map[cacheKey]*authority.Claims)}
+}
+
+func (v *verifier) verify(token, audience string, now time.Time) (*authority.Claims, error) {
+	k := cacheKey{token, audience}
+	v.mu.RLock()
+	c, ok := v.cache[k]
+	v.mu.RUnlock()
+	if ok && now.Before(c.ExpiresAt) {
+		return c, nil
+	}
+	c, err := authority.Verify(token, v.keys, authority.VerifyOptions{
+		Issuer: v.issuer, Audience: audience, RequireActor: true,
+	}, now)
+	if err != nil {
+		return nil, err
+	}
+	v.mu.Lock()
+	if len(v.cache) >= maxCachedTokens {
+		v.evictLocked(now)
+	}
+	v.cache[k] = c
+	v.mu.Unlock()
+	return c, nil
+}
+
+func (v *verifier) evictLocked(now time.Time) {
+	for k, c := range v.cache {
+		if !now.Before(c.ExpiresAt) {
+			delete(v.cache, k)
+		}
+	}
+	if len(v.cache) >= maxCachedTokens {
+		clear(v.cache)
+	}
+}
+
+// authError is a refusal at the HTTP edge.
+type authError struct {
+	status int
+	code   string // RFC 6750 error code: invalid_request, invalid_token, insufficient_scope
+	desc   string // safe to show the client
+	reason string // audit reason
+}
+
+func (e *authError) Error() string { return e.desc }
+
+// authenticate verifies the bearer token of r for upstream up.
+func (g *Gateway) authenticate(r *http.Request, up *upstreams.Upstream) (*authority.Claims, string, *authError) {
+	token, ok := bearer(r)
+	if !ok {
+		return nil, "", &authError{status: http.StatusUnauthorized, reason: "missing_token",
+			desc: "a bearer token is required"}
+	}
+	c, err := g.verifier.verify(token, up.InboundAudience, g.now())
+	if err != nil {
+		return nil, "", &authError{status: http.StatusUnauthorized, code: "invalid_token",
+			reason: "invalid_token", desc: tokenErrorText(err)}
+	}
+	if g.opts.Revocations != nil {
+		if why, revoked := g.opts.Revocations.Revoked(c); revoked {
+			return c, token, &authError{status: http.StatusUnauthorized, code: "invalid_token",
+				reason: "revoked", desc: "the token has been revoked (" + why + ")"}
+		}
+	}
+	return c, token, nil
+}
+
+// bearer extracts an RFC 6750 bearer token from the Authorization header.
+func bearer(r *http.Request) (string, bool) {
+	h := r.Header.Values("Authorization")
+	if len(h) != 1 {
+		return "", false
+	}
+	scheme, tok, ok := strings.Cut(h[0], " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	tok = strings.TrimSpace(tok)
+	return tok, tok != ""
+}
+
+// tokenErrorText says why a token was refused without echoing it.
+func tokenErrorText(err error) string {
+	switch {
+	case errors.Is(err, authority.ErrExpired):
+		return "the token has expired"
+	case errors.Is(err, authority.ErrNotYetValid):
+		return "the token is not valid yet"
+	case errors.Is(err, authority.ErrAudience):
+		return "the token's audience is not this resource"
+	case errors.Is(err, authority.ErrIssuer):
+		return "the token's issuer is not trusted"
+	case errors.Is(err, authority.ErrMissingActor):
+		return "the token is not a delegation token (no act claim)"
+	case errors.Is(err, authority.ErrUnknownKey):
+		return "the token is signed with an unknown key"
+	case errors.Is(err, authority.ErrAlgorithm):
+		return "the token's signing algorithm is not allowed"
+	case errors.Is(err, authority.ErrSignature):
+		return "the token's signature is invalid"
+	default:
+		return "the token is malformed"
+	}
+}
+
+// writeAuthError answers 401/403 with an RFC 6750 WWW-Authenticate header
+// naming the RFC 9728 metadata of the resource.
+func (g *Gateway) writeAuthError(w http.ResponseWriter, r *http.Request, slug string, e *authError, scope string) {
+	params := []string{fmt.Sprintf("resource_metadata=%q", g.publicURL(r)+metadataPrefix+slug)}
+	if e.code != "" {
+		params = append(params, fmt.Sprintf("error=%q", e.code), fmt.Sprintf("error_description=%q", e.desc))
+	}
+	if scope != "" {
+		params = append(params, fmt.Sprintf("scope=%q", scope))
+	}
+	w.Header().Set("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.status)
+	code := e.code
+	if code == "" {
+		code = "invalid_request"
+	}
+	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": e.desc})
+}
+
+// protectedResource is RFC 9728 metadata.
+type protectedResource struct {
+	Resource               string   `json:"resource"`
+	AuthorizationServers   []string `json:"authorization_servers"`
+	BearerMethodsSupported []string `json:"bearer_methods_supported"`
+	ScopesSupported        []string `json:"scopes_supported,omitempty"`
+	ResourceName           string   `json:"resource_name,omitempty"`
+}
+
+func (g *Gateway) serveMetadata(w http.ResponseWriter, r *http.Request, slug string) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	up, ok := g.upstream(slug)
+	if !ok {
+		http.NotFound(w, r)
+		return
+	}
+	servers := g.opts.AuthorizationServers
+	if servers == nil {
+		servers = []string{g.opts.Issuer}
+	}
+	md := protectedResource{
+		Resource:               up.InboundAudience,
+		AuthorizationServers:   servers,
+		BearerMethodsSupported: []string{"header"},
+		ScopesSupported:        scopesOf(up),
+		ResourceName:           up.Slug,
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "max-age=300")
+	json.NewEncoder(w).Encode(md)
+}
+
+func scopesOf(up *upstreams.Upstream) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, b := range up.Tools {
+		if b.Scope != "" && !seen[b.Scope] {
+			seen[b.Scope] = true
+			out = append(out, b.Scope)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

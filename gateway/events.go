@@ -1,0 +1,169 @@
+package gateway
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"sync"
+	"time"
+)
+
+// EventKind names what an audit Event records.
+type EventKind string
+
+const (
+	EventAllow        EventKind = "allow"         // a tools/call was authorized and forwarded
+	EventDeny         EventKind = "deny"          // a tools/call was refused by policy
+	EventEdge401      EventKind = "edge_401"      // a request was refused at the HTTP edge: no or bad token
+	EventEdge403      EventKind = "edge_403"      // refused at the edge: origin, session principal, scope
+	EventSessionStart EventKind = "session_start" // a client session was opened
+	EventSessionEnd   EventKind = "session_end"   // a client session was ended by the client
+	EventKill         EventKind = "kill"          // a session or its in-flight calls were killed
+)
+
+// Event is one decision of the gateway, for the audit log. It never carries
+// the token or the arguments themselves: ArgsHash is the hex SHA-256 of the
+// raw arguments JSON.
+type Event struct {
+	Time       time.Time
+	Kind       EventKind
+	User       string
+	Agents     []string
+	Client     string
+	Upstream   string
+	Method     string
+	Tool       string
+	Decision   string // "allow" or "deny"
+	Reason     string // policy reason code or edge reason
+	Constraint string
+	Limit      string
+	Value      string
+	TokenID    string
+	SessionID  string
+	ArgsHash   string
+}
+
+// Recorder persists audit events. Record is called with a batch, from one
+// goroutine of the gateway, off the request path; it returns once the events
+// are durable. An error keeps the batch for a retry and makes the gateway
+// refuse new tools/call requests until a retry succeeds (fail closed).
+type Recorder interface {
+	Record(ctx context.Context, events []Event) error
+}
+
+func hashArgs(args []byte) string {
+	if len(args) == 0 {
+		return ""
+	}
+	sum := sha256.Sum256(args)
+	return hex.EncodeToString(sum[:])
+}
+
+// auditQueue decouples request handling from the Recorder. It never drops an
+// event: when the queue is full, enqueue blocks (back-pressure); after close,
+// events are written synchronously.
+type auditQueue struct {
+	rec  Recorder
+	ch   chan Event
+	stop chan struct{}
+	done chan struct{}
+
+	mu      sync.Mutex
+	healthy bool
+}
+
+const (
+	auditQueueSize = 8192
+	auditBatchMax  = 512
+)
+
+func newAuditQueue(rec Recorder) *auditQueue {
+	q := &auditQueue{rec: rec, ch: make(chan Event, auditQueueSize), healthy: true,
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go q.run()
+	return q
+}
+
+func (q *auditQueue) enqueue(ev Event) {
+	select {
+	case <-q.done:
+		q.write([]Event{ev})
+		return
+	default:
+	}
+	select {
+	case q.ch <- ev:
+	case <-q.done:
+		q.write([]Event{ev})
+	}
+}
+
+// ok reports whether the last write to the Recorder succeeded.
+func (q *auditQueue) ok() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.healthy
+}
+
+func (q *auditQueue) setHealthy(v bool) {
+	q.mu.Lock()
+	q.healthy = v
+	q.mu.Unlock()
+}
+
+// run drains the queue in batches until close; it owns the retry of a failed batch.
+func (q *auditQueue) run() {
+	defer close(q.done)
+	for {
+		select {
+		case ev := <-q.ch:
+			q.write(q.fill([]Event{ev}))
+		case <-q.stop:
+			for len(q.ch) > 0 {
+				q.write(q.fill(nil))
+			}
+			return
+		}
+	}
+}
+
+func (q *auditQueue) fill(batch []Event) []Event {
+	for len(batch) < auditBatchMax {
+		select {
+		case e := <-q.ch:
+			batch = append(batch, e)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// write hands batch to the Recorder, retrying with back-off until it is durable.
+func (q *auditQueue) write(batch []Event) {
+	backoff := 50 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := q.rec.Record(ctx, batch)
+		cancel()
+		if err == nil {
+			q.setHealthy(true)
+			return
+		}
+		q.setHealthy(false)
+		select {
+		case <-time.After(backoff):
+		case <-q.stop:
+			if attempt > 3 {
+				return // shutting down with the store gone: nothing more can be done
+			}
+		}
+		backoff = min(backoff*2, 5*time.Second)
+	}
+}
+
+// close flushes what is queued and stops the worker.
+func (q *auditQueue) close() {
+	close(q.stop)
+	<-q.done
+}

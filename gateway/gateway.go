@@ -1,0 +1,260 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/policy"
+	"github.com/openlegant/legant/upstreams"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultMaxBodyBytes  = 4 << 20
+	DefaultDownstreamTTL = 2 * time.Minute
+	DefaultActor         = "legant-gateway"
+	// maxEventBytes bounds one SSE event relayed from an upstream.
+	maxEventBytes = 16 << 20
+)
+
+// Revocations answers whether a verified token has been revoked. It is called
+// on every request, so implementations answer from memory. The store's
+// revocation set implements it.
+type Revocations interface {
+	Revoked(c *authority.Claims) (why string, revoked bool)
+}
+
+// Options configures a Gateway. Registry, Issuer, Keys and Signer are required;
+// every other zero field means the default named on it.
+type Options struct {
+	// Registry returns the current upstream registry snapshot. It is called per
+	// request so a reload takes effect without dropping sessions.
+	Registry func() *upstreams.Registry
+	// Issuer is the exact "iss" inbound tokens must carry.
+	Issuer string
+	// Keys verifies inbound tokens (the issuer's key set).
+	Keys *authority.KeySet
+	// Signer signs the downstream tokens sent to upstreams (Ed25519 advised:
+	// one is minted per request).
+	Signer *authority.Key
+	// DownstreamIssuer is the "iss" of downstream tokens; "" means PublicURL.
+	DownstreamIssuer string
+	// DownstreamTTL is the lifetime of downstream tokens; zero means DefaultDownstreamTTL.
+	DownstreamTTL time.Duration
+	// Actor is the subject the gateway appends to the act chain of downstream
+	// tokens; "" means DefaultActor.
+	Actor string
+	// PublicURL is the gateway's external base URL (scheme://host[:port]); it
+	// names the RFC 9728 metadata. "" means derived from each request.
+	PublicURL string
+	// AuthorizationServers are listed in RFC 9728 metadata; nil means [Issuer].
+	AuthorizationServers []string
+	// AllowedOrigins are browser origins allowed to call the gateway. A request
+	// with an Origin header that is neither listed nor PublicURL's origin is
+	// refused (DNS-rebinding protection).
+	AllowedOrigins []string
+	// AllowedHosts are accepted Host header values (host or host:port); nil
+	// means PublicURL's host plus loopback names.
+	AllowedHosts []string
+	// MaxBodyBytes caps a request body; zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Revocations is consulted per request; nil means nothing is revoked.
+	Revocations Revocations
+	// Ledger holds budgets and call counts; nil means an in-memory ledger.
+	Ledger policy.Ledger
+	// Recorder receives an Event per decision; nil discards them.
+	Recorder Recorder
+	// Transport carries requests to upstreams; nil means a pooled transport
+	// tuned for many concurrent streams.
+	Transport http.RoundTripper
+	// Logger receives operational logs (never tokens or arguments); nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Gateway is the MCP authorization proxy. It is an http.Handler serving
+// /mcp/<slug> and /.well-known/oauth-protected-resource/mcp/<slug>.
+// It is safe for concurrent use.
+type Gateway struct {
+	opts     Options
+	verifier *verifier
+	sessions *sessionTable
+	minter   *minter
+	client   *http.Client
+	log      *slog.Logger
+	now      func() time.Time
+	hosts    map[string]bool
+	origins  map[string]bool
+	inflight *inflightSet
+	audit    *auditQueue // nil when no Recorder
+
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+// New returns a Gateway for opts.
+func New(opts Options) (*Gateway, error) {
+	if opts.Registry == nil || opts.Issuer == "" || opts.Keys == nil || opts.Signer == nil {
+		return nil, errors.New("gateway: Registry, Issuer, Keys and Signer are required")
+	}
+	if !opts.Signer.CanSign() {
+		return nil, errors.New("gateway: Signer has no private key")
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if opts.Ledger == nil {
+		opts.Ledger = policy.NewMemoryLedger()
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Transport == nil {
+		opts.Transport = newUpstreamTransport()
+	}
+	g := &Gateway{
+		opts:     opts,
+		verifier: newVerifier(opts.Keys, opts.Issuer),
+		sessions: newSessionTable(),
+		minter:   newMinter(opts),
+		client:   &http.Client{Transport: opts.Transport, CheckRedirect: noRedirects},
+		log:      opts.Logger,
+		now:      opts.Now,
+		inflight: newInflightSet(),
+		closed:   make(chan struct{}),
+	}
+	g.hosts, g.origins = allowLists(opts)
+	if opts.Recorder != nil {
+		g.audit = newAuditQueue(opts.Recorder)
+	}
+	return g, nil
+}
+
+// Close ends every session's upstream streams. It does not stop an http.Server.
+func (g *Gateway) Close() error {
+	g.closeOnce.Do(func() {
+		close(g.closed)
+		g.sessions.closeAll()
+		if g.audit != nil {
+			g.audit.close()
+		}
+	})
+	return nil
+}
+
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+func newUpstreamTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	t.DisableCompression = true // relay bytes as the upstream sent them
+	t.Proxy = nil               // never send upstream traffic through an environment proxy
+	return t
+}
+
+const (
+	mcpPrefix      = "/mcp/"
+	metadataPrefix = "/.well-known/oauth-protected-resource/mcp/"
+)
+
+// ServeHTTP routes /mcp/<slug> and the RFC 9728 metadata of each slug.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !g.hostAllowed(r.Host) {
+		http.Error(w, "Forbidden: invalid Host header", http.StatusForbidden)
+		return
+	}
+	switch {
+	case strings.HasPrefix(r.URL.Path, metadataPrefix):
+		g.serveMetadata(w, r, strings.TrimPrefix(r.URL.Path, metadataPrefix))
+	case strings.HasPrefix(r.URL.Path, mcpPrefix):
+		g.serveMCP(w, r, strings.TrimPrefix(r.URL.Path, mcpPrefix))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// upstream returns the registered upstream for slug.
+func (g *Gateway) upstream(slug string) (*upstreams.Upstream, bool) {
+	reg := g.opts.Registry()
+	if reg == nil || slug == "" || strings.Contains(slug, "/") {
+		return nil, false
+	}
+	return reg.Lookup(slug)
+}
+
+func (g *Gateway) publicURL(r *http.Request) string {
+	if g.opts.PublicURL != "" {
+		return strings.TrimSuffix(g.opts.PublicURL, "/")
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func allowLists(opts Options) (hosts, origins map[string]bool) {
+	hosts, origins = map[string]bool{}, map[string]bool{}
+	for _, h := range opts.AllowedHosts {
+		hosts[strings.ToLower(h)] = true
+	}
+	for _, o := range opts.AllowedOrigins {
+		origins[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
+	}
+	if u, err := url.Parse(opts.PublicURL); err == nil && u.Host != "" {
+		if opts.AllowedHosts == nil {
+			hosts[strings.ToLower(u.Host)] = true
+			hosts[strings.ToLower(u.Hostname())] = true
+		}
+		origins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
+	}
+	return hosts, origins
+}
+
+func (g *Gateway) hostAllowed(host string) bool {
+	host = strings.ToLower(host)
+	if g.hosts[host] {
+		return true
+	}
+	if g.opts.AllowedHosts != nil {
+		return false
+	}
+	name := host
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		name = h
+	}
+	name = strings.Trim(name, "[]")
+	if name == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(name)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (g *Gateway) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true // not a browser request
+	}
+	return g.origins[strings.ToLower(origin)]
+}
+
+// detach returns a context for work that must outlive the request (audit,
+// settling a budget hold) but not hang forever.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+}

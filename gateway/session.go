@@ -1,0 +1,170 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/openlegant/legant/authority"
+)
+
+// session maps one client session to one upstream session. The gateway mints
+// its own id and never exposes the upstream's. A session is bound to the
+// principal (user and agent chain) of the token that opened it.
+type session struct {
+	id              string
+	slug            string
+	upstreamID      string // the upstream's Mcp-Session-Id; "" for a stateless upstream
+	principal       string
+	user            string
+	chain           authority.Chain
+	clientID        string
+	created         time.Time
+
+	mu              sync.Mutex
+	protocolVersion string // negotiated at initialize
+
+	lastActive atomic.Int64 // unix nanoseconds
+	killed     atomic.Bool
+
+	// ctx is cancelled when the session ends (DELETE, kill, gateway close):
+	// every upstream request of the session is derived from it, so ending the
+	// session aborts them.
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+func newSession(slug string, c *authority.Claims, now time.Time) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &session{
+		id:        newID(),
+		slug:      slug,
+		principal: c.Principal(),
+		user:      c.Subject,
+		chain:     c.Chain(),
+		clientID:  c.ClientID,
+		created:   now,
+		ctx:       ctx,
+		cancel:    cancel,
+	}
+	s.lastActive.Store(now.UnixNano())
+	return s
+}
+
+func (s *session) version() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.protocolVersion
+}
+
+func (s *session) setVersion(v string) {
+	s.mu.Lock()
+	s.protocolVersion = v
+	s.mu.Unlock()
+}
+
+// newID returns 256 bits of randomness, URL-safe: unguessable and visible ASCII
+// as Mcp-Session-Id requires.
+func newID() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// sessionTable holds the live sessions of this replica. Safe for concurrent use.
+type sessionTable struct {
+	mu sync.RWMutex
+	m  map[string]*session
+}
+
+func newSessionTable() *sessionTable { return &sessionTable{m: make(map[string]*session)} }
+
+func (t *sessionTable) get(id string) (*session, bool) {
+	t.mu.RLock()
+	s, ok := t.m[id]
+	t.mu.RUnlock()
+	return s, ok
+}
+
+func (t *sessionTable) put(s *session) {
+	t.mu.Lock()
+	t.m[s.id] = s
+	t.mu.Unlock()
+}
+
+// remove ends a session and aborts its upstream requests.
+func (t *sessionTable) remove(id string) (*session, bool) {
+	t.mu.Lock()
+	s, ok := t.m[id]
+	delete(t.m, id)
+	t.mu.Unlock()
+	if ok {
+		s.cancel()
+	}
+	return s, ok
+}
+
+func (t *sessionTable) closeAll() {
+	t.mu.Lock()
+	all := t.m
+	t.m = make(map[string]*session)
+	t.mu.Unlock()
+	for _, s := range all {
+		s.cancel()
+	}
+}
+
+// count returns the number of live sessions.
+func (t *sessionTable) count() int {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return len(t.m)
+}
+
+// inflight is one upstream request in progress, kept so a kill can find and
+// cancel it whatever the protocol era (stateless requests have no session).
+type inflight struct {
+	sessionID string
+	user      string
+	chain     authority.Chain
+	jti       string
+	cancel    context.CancelCauseFunc
+}
+
+// inflightSet tracks the upstream requests in progress. Safe for concurrent use.
+type inflightSet struct {
+	mu sync.Mutex
+	m  map[*inflight]struct{}
+}
+
+func newInflightSet() *inflightSet { return &inflightSet{m: make(map[*inflight]struct{})} }
+
+func (s *inflightSet) add(f *inflight) func() {
+	s.mu.Lock()
+	s.m[f] = struct{}{}
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.m, f)
+		s.mu.Unlock()
+	}
+}
+
+// cancel cancels every in-flight request match selects, with cause.
+func (s *inflightSet) cancel(match func(*inflight) bool, cause error) int {
+	s.mu.Lock()
+	var hit []*inflight
+	for f := range s.m {
+		if match(f) {
+			hit = append(hit, f)
+		}
+	}
+	s.mu.Unlock()
+	for _, f := range hit {
+		f.cancel(cause)
+	}
+	return len(hit)
+}

@@ -1,0 +1,95 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/upstreams"
+)
+
+// serveGet relays the server-to-client stream of a session (and resumption of
+// an interrupted stream with Last-Event-ID). Events pass through the same view
+// as POST responses: a tool list replayed here is filtered too.
+func (g *Gateway) serveGet(w http.ResponseWriter, r *http.Request, up *upstreams.Upstream, c *authority.Claims) {
+	sess, ok := g.sessionFor(w, r, up, c)
+	if !ok {
+		return
+	}
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	if sess != nil {
+		stop := context.AfterFunc(sess.ctx, func() { cancel(errSessionEnded) })
+		defer stop()
+	}
+	done := g.inflight.add(&inflight{sessionID: sessionID(sess), user: c.Subject, chain: c.Chain(), jti: c.ID, cancel: cancel})
+	defer done()
+	ex := &exchange{up: up, claims: c, sess: sess, pending: map[string]*pendingCall{}}
+	client, req, err := g.upstreamRequest(ctx, r, ex, http.MethodGet, nil)
+	if err != nil {
+		http.Error(w, "the upstream is unavailable", http.StatusBadGateway)
+		return
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		if ctx.Err() == nil {
+			http.Error(w, "the upstream is unreachable", http.StatusBadGateway)
+		}
+		return
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		http.Error(w, "the upstream refused the gateway's credentials", http.StatusBadGateway)
+		return
+	}
+	copyResponseHeaders(w.Header(), resp.Header)
+	if sess != nil {
+		w.Header().Set(headerSessionID, sess.id)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/event-stream" {
+		g.relaySSE(ctx, w, resp, ex)
+		return
+	}
+	w.WriteHeader(resp.StatusCode)
+	io.Copy(w, io.LimitReader(resp.Body, maxEventBytes))
+}
+
+// serveDelete ends a session: the upstream session is ended too.
+func (g *Gateway) serveDelete(w http.ResponseWriter, r *http.Request, up *upstreams.Upstream, c *authority.Claims) {
+	if r.Header.Get(headerSessionID) == "" {
+		http.Error(w, "Mcp-Session-Id is required", http.StatusBadRequest)
+		return
+	}
+	sess, ok := g.sessionFor(w, r, up, c)
+	if !ok {
+		return
+	}
+	g.sessions.remove(sess.id)
+	g.record(withPrincipal(Event{Kind: EventSessionEnd, Upstream: up.Slug, SessionID: sess.id}, c))
+	status := http.StatusNoContent
+	if sess.upstreamID != "" {
+		status = g.endUpstream(r.Context(), r, up, c, sess)
+	}
+	w.WriteHeader(status)
+}
+
+// endUpstream sends DELETE for the upstream session and returns the status to
+// give the client.
+func (g *Gateway) endUpstream(ctx context.Context, r *http.Request, up *upstreams.Upstream, c *authority.Claims, sess *session) int {
+	ex := &exchange{up: up, claims: c, sess: sess}
+	client, req, err := g.upstreamRequest(ctx, r, ex, http.MethodDelete, nil)
+	if err != nil {
+		return http.StatusNoContent
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return http.StatusNoContent
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusMethodNotAllowed {
+		return http.StatusMethodNotAllowed
+	}
+	return http.StatusNoContent
+}
