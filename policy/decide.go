@@ -131,11 +131,26 @@ func checkCategory(d *Decision, cons *authority.Constraints, p Pointer, args []b
 		return false
 	}
 	d.Category = cat
-	if !cons.Categories.Contains(cat) {
+	if !categoryAllowed(cons.Categories, cat) {
 		return deny(d, ReasonCategory, "categories", setLimit(cons.Categories), shorten(cat),
 			fmt.Sprintf("category %q is not allowed", shorten(cat)))
 	}
 	return true
+}
+
+// categoryAllowed matches a normalized category against the set; items of a
+// set built without authority.Constraints.Normalize are normalized here, so
+// that such a set compares the same way (verified tokens are normalized).
+func categoryAllowed(s authority.Set, cat string) bool {
+	if s.Contains(cat) {
+		return true
+	}
+	for _, item := range s.Items() {
+		if authority.NormalizeCategory(item) == cat {
+			return true
+		}
+	}
+	return false
 }
 
 // checkResource canonicalizes the resource by kind and matches it (resourceAllowed).
