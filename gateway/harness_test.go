@@ -40,18 +40,26 @@ type rigOptions struct {
 	extraYAML string               // appended to the expenses tool bindings
 	gwOpts    func(*gateway.Options) // last-minute changes
 	server    func(*mcp.Server)      // adds tools to the upstream
+	// upstream replaces the expenses server; registry then replaces the
+	// tool bindings (YAML under "tools:", indented six spaces).
+	upstream     *mcp.Server
+	registry     string
+	jsonResponse bool // upstream answers POSTs with JSON instead of SSE
 }
 
 func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
 	r := &rig{t: t, ledger: &expenses.Ledger{}, events: &eventLog{}, seenAuth: &headerLog{}}
-	srv := expenses.NewServer(r.ledger)
-	addTestTools(srv)
+	srv := o.upstream
+	if srv == nil {
+		srv = expenses.NewServer(r.ledger)
+		addTestTools(srv)
+	}
 	if o.server != nil {
 		o.server(srv)
 	}
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
-		&mcp.StreamableHTTPOptions{Stateless: o.stateless})
+		&mcp.StreamableHTTPOptions{Stateless: o.stateless, JSONResponse: o.jsonResponse})
 	r.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.seenAuth.add(req.Header.Get("Authorization"))
 		h.ServeHTTP(w, req)
@@ -71,7 +79,11 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	// The gateway's URL is needed for inbound audiences before it starts.
 	r.server = httptest.NewUnstartedServer(nil)
 	public := "http://" + r.server.Listener.Addr().String()
-	reg, err := upstreams.Parse("test.yaml", []byte(registryYAML(r.upstream.URL, o.extraYAML)), upstreams.Options{PublicURL: public})
+	yaml := registryYAML(r.upstream.URL, o.extraYAML)
+	if o.registry != "" {
+		yaml = registryHead(r.upstream.URL) + o.registry
+	}
+	reg, err := upstreams.Parse("test.yaml", []byte(yaml), upstreams.Options{PublicURL: public})
 	if err != nil {
 		t.Fatalf("registry: %v", err)
 	}
@@ -95,7 +107,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	return r
 }
 
-func registryYAML(upstreamURL, extra string) string {
+func registryHead(upstreamURL string) string {
 	return fmt.Sprintf(`version: 1
 upstreams:
   - slug: expenses
@@ -103,7 +115,11 @@ upstreams:
     url: %s
     downstream_audience: https://expenses.internal
     tools:
-      list_expenses:
+`, upstreamURL)
+}
+
+func registryYAML(upstreamURL, extra string) string {
+	return registryHead(upstreamURL) + fmt.Sprintf(`      list_expenses:
         scope: expenses:read
       submit_expense:
         scope: expenses:write
@@ -119,7 +135,7 @@ upstreams:
         scope: expenses:read
       confirm:
         scope: expenses:read
-%s`, upstreamURL, extra)
+%s`, extra)
 }
 
 func (r *rig) endpoint() string { return r.server.URL + "/mcp/expenses" }
@@ -297,7 +313,15 @@ func addTestTools(s *mcp.Server) {
 				return &mcp.CallToolResult{InputRequests: mcp.InputRequestMap{"sample": &mcp.CreateMessageParams{
 					MaxTokens: 10, Messages: []*mcp.SamplingMessage{{Role: "user", Content: &mcp.TextContent{Text: "hi"}}}}}}, nil, nil
 			}
-			text := resp.(*mcp.CreateMessageResult).Content.(*mcp.TextContent).Text
+			var text string
+			switch r := resp.(type) {
+			case *mcp.CreateMessageResult:
+				text = r.Content.(*mcp.TextContent).Text
+			case *mcp.CreateMessageWithToolsResult:
+				if len(r.Content) > 0 {
+					text = r.Content[0].(*mcp.TextContent).Text
+				}
+			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "model said: " + text}}}, nil, nil
 		})
 	mcp.AddTool(s, &mcp.Tool{Name: "confirm", Description: "Asks the user (elicitation)"},

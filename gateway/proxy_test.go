@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"errors"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -143,5 +145,45 @@ func TestDownstreamTokenNeverTheCallers(t *testing.T) {
 		if c.Subject != "alice" || c.Chain().String() != "agent:planner → agent:legant-gateway" {
 			t.Fatalf("downstream provenance = %s", c.Provenance())
 		}
+	}
+}
+
+// TestToolsListPaginatedJSON: a 200-tool upstream answering in JSON, 30 tools
+// a page; the token may call 20 of them, spread over the pages.
+func TestToolsListPaginatedJSON(t *testing.T) {
+	srv := mcp.NewServer(&mcp.Implementation{Name: "big", Version: "1"}, &mcp.ServerOptions{PageSize: 30})
+	var reg strings.Builder
+	var allowed []string
+	for i := range 200 {
+		name := fmt.Sprintf("t%03d", i)
+		srv.AddTool(&mcp.Tool{Name: name, InputSchema: &jsonschema.Schema{Type: "object"}},
+			func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return &mcp.CallToolResult{}, nil })
+		fmt.Fprintf(&reg, "      %s:\n        scope: big\n", name)
+		if i%10 == 3 {
+			allowed = append(allowed, name)
+		}
+	}
+	r := newRig(t, rigOptions{upstream: srv, registry: reg.String(), jsonResponse: true})
+	c := authority.Unrestricted()
+	c.Tools = authority.Only(allowed...)
+	cs := r.connect(r.token(tokenOptions{scopes: []string{"big"}, c: &c}), "2025-11-25", nil)
+	var got []string
+	pages := 0
+	var cursor string
+	for {
+		res, err := cs.ListTools(context.Background(), &mcp.ListToolsParams{Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, tool := range res.Tools {
+			got = append(got, tool.Name)
+		}
+		if cursor = res.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if !slices.Equal(got, allowed) || pages != 7 {
+		t.Fatalf("got %d tools over %d pages, want %v over 7", len(got), pages, allowed)
 	}
 }

@@ -1,0 +1,168 @@
+package gateway_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/openlegant/legant/gateway"
+)
+
+// TestServerToClientRelay covers what flows from the upstream to the client:
+// progress notifications, sampling and elicitation (server-to-client requests
+// in session-based revisions, multi-round-trip input requests in 2026-07-28).
+func TestServerToClientRelay(t *testing.T) {
+	for _, era := range eras {
+		t.Run(era.name, func(t *testing.T) {
+			r := newRig(t, rigOptions{stateless: era.stateless})
+			progress := make(chan float64, 16)
+			opts := &mcp.ClientOptions{
+				CreateMessageHandler: func(context.Context, *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
+					return &mcp.CreateMessageResult{Model: "test", Role: "assistant", Content: &mcp.TextContent{Text: "forty-two"}}, nil
+				},
+				ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+					return &mcp.ElicitResult{Action: "accept"}, nil
+				},
+				ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+					progress <- req.Params.Progress
+				},
+			}
+			cs := r.connect(r.token(tokenOptions{}), era.version, opts)
+			ctx := context.Background()
+
+			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "ask_model", Arguments: map[string]any{}})
+			if err != nil || textOf(res) != "model said: forty-two" {
+				t.Fatalf("sampling relay: %v %q", err, textOf(res))
+			}
+			res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "confirm", Arguments: map[string]any{}})
+			if err != nil || textOf(res) != "user chose accept" {
+				t.Fatalf("elicitation relay: %v %q", err, textOf(res))
+			}
+			params := &mcp.CallToolParams{Name: "count", Arguments: map[string]any{"n": 5, "period_ms": 1}}
+			params.SetProgressToken("p1")
+			res, err = cs.CallTool(ctx, params)
+			if err != nil || textOf(res) != "counted to 5" {
+				t.Fatalf("count: %v %q", err, textOf(res))
+			}
+			// Notifications are handled concurrently with the result by the
+			// client: collect them without assuming they all came first.
+			seen := map[float64]bool{}
+			for len(seen) < 5 {
+				select {
+				case p := <-progress:
+					seen[p] = true
+				case <-time.After(10 * time.Second):
+					t.Fatalf("progress notifications seen: %v, want 1..5", seen)
+				}
+			}
+		})
+	}
+}
+
+func textOf(res *mcp.CallToolResult) string {
+	if res == nil || len(res.Content) == 0 {
+		return ""
+	}
+	if tc, ok := res.Content[0].(*mcp.TextContent); ok {
+		return tc.Text
+	}
+	return ""
+}
+
+// TestCancelReachesUpstream: a client that gives up on a long call cancels it
+// at the upstream too.
+func TestCancelReachesUpstream(t *testing.T) {
+	cancelled := make(chan struct{})
+	r := newRig(t, rigOptions{server: func(s *mcp.Server) {
+		mcp.AddTool(s, &mcp.Tool{Name: "block"}, func(ctx context.Context, _ *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+			<-ctx.Done()
+			close(cancelled)
+			return nil, nil, ctx.Err()
+		})
+	}, extraYAML: "      block:\n        scope: expenses:read\n"})
+	cs := r.connect(r.token(tokenOptions{}), "2025-11-25", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "block", Arguments: map[string]any{}})
+		errc <- err
+	}()
+	// Wait until the upstream runs the call, then give up on it.
+	r.events.waitFor(t, func(e gateway.Event) bool { return e.Tool == "block" && e.Decision == "allow" })
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("call error = %v, want context.Canceled", err)
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the upstream never saw the cancellation")
+	}
+}
+
+// TestLongStreamingCall runs a tool call that streams progress for a minute:
+// no timeout of the gateway may cut it.
+func TestLongStreamingCall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a one-minute call; run without -short")
+	}
+	r := newRig(t, rigOptions{})
+	var n int
+	var mu sync.Mutex
+	cs := r.connect(r.token(tokenOptions{}), "2025-11-25", &mcp.ClientOptions{
+		ProgressNotificationHandler: func(context.Context, *mcp.ProgressNotificationClientRequest) {
+			mu.Lock()
+			n++
+			mu.Unlock()
+		}})
+	params := &mcp.CallToolParams{Name: "count", Arguments: map[string]any{"n": 60, "period_ms": 1000}}
+	params.SetProgressToken("long")
+	res, err := cs.CallTool(context.Background(), params)
+	if err != nil || textOf(res) != "counted to 60" {
+		t.Fatalf("long call: %v %q", err, textOf(res))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 60 {
+		t.Fatalf("got %d progress notifications over the minute, want 60", n)
+	}
+}
+
+func TestResourcesAndPromptsRelayed(t *testing.T) {
+	r := newRig(t, rigOptions{server: func(s *mcp.Server) {
+		s.AddResource(&mcp.Resource{URI: "memo://policy", Name: "policy", MIMEType: "text/plain"},
+			func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+				return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: "memo://policy", Text: "max 500"}}}, nil
+			})
+		s.AddPrompt(&mcp.Prompt{Name: "summarize"}, func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+			return &mcp.GetPromptResult{Messages: []*mcp.PromptMessage{{Role: "user", Content: &mcp.TextContent{Text: "summarize"}}}}, nil
+		})
+	}})
+	for _, era := range eras[:1] {
+		cs := r.connect(r.token(tokenOptions{}), era.version, nil)
+		ctx := context.Background()
+		if err := cs.Ping(ctx, nil); err != nil {
+			t.Fatalf("ping: %v", err)
+		}
+		rr, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "memo://policy"})
+		if err != nil || rr.Contents[0].Text != "max 500" {
+			t.Fatalf("resources/read: %v", err)
+		}
+		lr, err := cs.ListResources(ctx, nil)
+		if err != nil || len(lr.Resources) != 1 {
+			t.Fatalf("resources/list: %v", err)
+		}
+		pr, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: "summarize"})
+		if err != nil || !strings.Contains(pr.Messages[0].Content.(*mcp.TextContent).Text, "summarize") {
+			t.Fatalf("prompts/get: %v", err)
+		}
+		if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
+			t.Fatalf("logging/setLevel: %v", err)
+		}
+	}
+}
