@@ -36,8 +36,8 @@ type rig struct {
 }
 
 type rigOptions struct {
-	stateless bool                 // upstream in stateless mode
-	extraYAML string               // appended to the expenses tool bindings
+	stateless bool                   // upstream in stateless mode
+	extraYAML string                 // appended to the expenses tool bindings
 	gwOpts    func(*gateway.Options) // last-minute changes
 	server    func(*mcp.Server)      // adds tools to the upstream
 	// upstream replaces the expenses server; registry then replaces the

@@ -2,9 +2,9 @@ package gateway_test
 
 import (
 	"context"
-	"fmt"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -157,7 +157,9 @@ func TestToolsListPaginatedJSON(t *testing.T) {
 	for i := range 200 {
 		name := fmt.Sprintf("t%03d", i)
 		srv.AddTool(&mcp.Tool{Name: name, InputSchema: &jsonschema.Schema{Type: "object"}},
-			func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return &mcp.CallToolResult{}, nil })
+			func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+				return &mcp.CallToolResult{}, nil
+			})
 		fmt.Fprintf(&reg, "      %s:\n        scope: big\n", name)
 		if i%10 == 3 {
 			allowed = append(allowed, name)

@@ -343,4 +343,3 @@ func field(line []byte, name string) ([]byte, bool) {
 	}
 	return bytes.TrimPrefix(rest[1:], []byte(" ")), true
 }
-

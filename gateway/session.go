@@ -15,14 +15,14 @@ import (
 // its own id and never exposes the upstream's. A session is bound to the
 // principal (user and agent chain) of the token that opened it.
 type session struct {
-	id              string
-	slug            string
-	upstreamID      string // the upstream's Mcp-Session-Id; "" for a stateless upstream
-	principal       string
-	user            string
-	chain           authority.Chain
-	clientID        string
-	created         time.Time
+	id         string
+	slug       string
+	upstreamID string // the upstream's Mcp-Session-Id; "" for a stateless upstream
+	principal  string
+	user       string
+	chain      authority.Chain
+	clientID   string
+	created    time.Time
 
 	mu              sync.Mutex
 	protocolVersion string // negotiated at initialize
