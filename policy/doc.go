@@ -28,7 +28,7 @@
 //		At:        now,
 //	}, ledger)
 //	if !d.Allow {
-//		return d.RPCError() // {"code":-32003,"message":"denied: amount 700 exceeds max_amount 500",...}
+//		return d.RPCError() // {"code":-32030,"message":"denied: amount 700 exceeds max_amount 500",...}
 //	}
 //	defer hold.Release(ctx) // no-op once settled
 //	res, err := forward(ctx)
