@@ -1,0 +1,137 @@
+package audit
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Kind says what an event records.
+type Kind string
+
+// The kinds of events Legant records.
+const (
+	KindAllow        Kind = "allow"         // a tools/call was authorized
+	KindDeny         Kind = "deny"          // a tools/call was refused by policy
+	KindEdge401      Kind = "edge_401"      // a request failed authentication at the edge
+	KindEdge403      Kind = "edge_403"      // a request was forbidden at the edge (origin, session owner…)
+	KindKill         Kind = "kill"          // a session was killed
+	KindMint         Kind = "mint"          // the issuer minted a token
+	KindRevoke       Kind = "revoke"        // a token, delegation, agent or user was revoked
+	KindConfigReload Kind = "config_reload" // the upstream registry was reloaded
+	KindKeyRotation  Kind = "key_rotation"  // a signing key was added or retired
+	KindSessionStart Kind = "session_start" // a gateway session started
+	KindSessionEnd   Kind = "session_end"   // a gateway session ended
+)
+
+// Event is one entry of the audit chain.
+//
+// Seq, PrevHash and Hash are assigned by the log when the event is appended;
+// whatever a producer puts there is overwritten. A zero Time is replaced by
+// the time of the append.
+type Event struct {
+	Seq       int64
+	Time      time.Time
+	Kind      Kind
+	User      string   // the principal the agents act for (token sub)
+	Agents    []string // the act chain, oldest first
+	Client    string
+	Upstream  string // upstream slug
+	Tool      string
+	Decision  string // e.g. "allow", "deny"
+	Reason    string // machine-readable reason or human detail
+	TokenID   string // jti
+	SessionID string // gateway session id
+	// ArgsHash is the lowercase hex SHA-256 of the raw tool arguments. When it
+	// is empty and Args is set, the log computes it.
+	ArgsHash string
+	// Args are the raw arguments. The log keeps them only when configured to;
+	// they are not part of the chain hash (ArgsHash is), so they can be erased
+	// later without breaking the chain, and a verifier checks them against
+	// ArgsHash when they are present.
+	Args     json.RawMessage
+	PrevHash string
+	Hash     string
+}
+
+// ErrInvalidEvent reports an event that cannot be recorded as given.
+var ErrInvalidEvent = errors.New("invalid audit event")
+
+// minTime and maxTime bound the instants an int64 of nanoseconds can hold.
+var (
+	minTime = time.Unix(0, -1<<63+1)
+	maxTime = time.Unix(0, 1<<63-1)
+)
+
+// Validate reports whether e can be recorded: a kind of lower-case letters,
+// digits and underscores, a time in the range of int64 nanoseconds, text
+// fields of valid UTF-8 without NUL bytes, and an ArgsHash that is empty or
+// 64 lowercase hex digits matching Args when both are present.
+func (e *Event) Validate() error {
+	if !validKind(string(e.Kind)) {
+		return fmt.Errorf("%w: kind %q", ErrInvalidEvent, e.Kind)
+	}
+	if e.Time.Before(minTime) || e.Time.After(maxTime) {
+		return fmt.Errorf("%w: time %v out of range", ErrInvalidEvent, e.Time)
+	}
+	for name, v := range e.textFields() {
+		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
+			return fmt.Errorf("%w: %s is not valid UTF-8 text", ErrInvalidEvent, name)
+		}
+	}
+	if e.ArgsHash != "" && !isHexHash(e.ArgsHash) {
+		return fmt.Errorf("%w: args_hash %q is not a lowercase hex SHA-256", ErrInvalidEvent, e.ArgsHash)
+	}
+	if e.Args != nil && e.ArgsHash != "" && ArgsHash(e.Args) != e.ArgsHash {
+		return fmt.Errorf("%w: args_hash does not match args", ErrInvalidEvent)
+	}
+	return nil
+}
+
+// textFields lists the free-text fields by name, for validation.
+func (e *Event) textFields() map[string]string {
+	m := map[string]string{
+		"user": e.User, "client": e.Client, "upstream": e.Upstream, "tool": e.Tool,
+		"decision": e.Decision, "reason": e.Reason, "token_id": e.TokenID, "session_id": e.SessionID,
+	}
+	for i, a := range e.Agents {
+		m[fmt.Sprintf("agents[%d]", i)] = a
+	}
+	return m
+}
+
+func validKind(k string) bool {
+	if k == "" || len(k) > 64 {
+		return false
+	}
+	for _, r := range k {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+func isHexHash(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// ArgsHash returns the lowercase hex SHA-256 of raw arguments, exactly as
+// received (no re-encoding).
+func ArgsHash(raw []byte) string {
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,252 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openlegant/legant/issuer/audit"
+)
+
+// auditWriteTimeout bounds one batch write; it does not depend on any
+// producer's context, since the batch is shared.
+const auditWriteTimeout = 30 * time.Second
+
+// auditInsertChunk is the most rows one INSERT statement carries
+// (16 parameters each, far below both backends' parameter limits).
+const auditInsertChunk = 256
+
+// AuditLog is the hash-chained audit log. Append is group-committed: one
+// writer goroutine takes every queued event, assigns sequence numbers and
+// hashes, and writes the batch in one transaction; each Append returns when
+// its batch is committed. The chain head is locked in that transaction, so
+// several Stores (replicas) may append to one PostgreSQL chain.
+//
+// An AuditLog is safe for concurrent use. Store.Close drains it.
+type AuditLog struct {
+	s        *Store
+	queue    chan *pendingEvent
+	closing  chan struct{} // closed by close: no more Appends
+	done     chan struct{} // closed when the writer has exited
+	maxBatch int
+	keepArgs bool
+
+	closeOnce sync.Once
+}
+
+type pendingEvent struct {
+	ev   audit.Event
+	done chan error // buffered(1): the batch's outcome
+}
+
+func newAuditLog(s *Store) *AuditLog {
+	size, batch := s.opts.AuditQueueSize, s.opts.AuditMaxBatch
+	if size <= 0 {
+		size = DefaultAuditQueueSize
+	}
+	if batch <= 0 {
+		batch = DefaultAuditMaxBatch
+	}
+	l := &AuditLog{s: s, queue: make(chan *pendingEvent, size), closing: make(chan struct{}),
+		done: make(chan struct{}), maxBatch: batch, keepArgs: s.opts.AuditKeepArgs}
+	go l.run()
+	return l
+}
+
+// Append records ev and returns once it is committed, so an acknowledged
+// event survives a crash. It fills in ArgsHash from Args when missing and the
+// time when zero; Seq, PrevHash and Hash are assigned by the log. When the
+// queue is full Append waits for room (back-pressure; events are never
+// dropped). It returns an error when the event could not be written (the
+// database is unreachable: the caller should fail closed), when the log is
+// closed, or when ctx ends first — in that last case the event may still be
+// written.
+func (l *AuditLog) Append(ctx context.Context, ev audit.Event) error {
+	if err := l.prepare(&ev); err != nil {
+		return err
+	}
+	p := &pendingEvent{ev: ev, done: make(chan error, 1)}
+	select {
+	case <-l.closing:
+		return ErrClosed
+	default:
+	}
+	select {
+	case l.queue <- p:
+	case <-l.closing:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("store: audit append: %w", ctx.Err())
+	}
+	select {
+	case err := <-p.done:
+		return err
+	case <-l.done:
+		select {
+		case err := <-p.done:
+			return err
+		default:
+			return ErrClosed // queued after the writer's final drain
+		}
+	case <-ctx.Done():
+		return fmt.Errorf("store: audit append (the event may still be written): %w", ctx.Err())
+	}
+}
+
+// prepare normalizes and validates an event before it is queued.
+func (l *AuditLog) prepare(ev *audit.Event) error {
+	if ev.Time.IsZero() {
+		ev.Time = l.s.now()
+	}
+	ev.Time = time.Unix(0, ev.Time.UnixNano()).UTC() // what the database holds
+	if ev.Args != nil && ev.ArgsHash == "" {
+		ev.ArgsHash = audit.ArgsHash(ev.Args)
+	}
+	if err := ev.Validate(); err != nil {
+		return err
+	}
+	if !l.keepArgs {
+		ev.Args = nil
+	}
+	ev.Seq, ev.PrevHash, ev.Hash = 0, "", ""
+	return nil
+}
+
+// run is the writer goroutine: batch, write, acknowledge, until closed and
+// drained.
+func (l *AuditLog) run() {
+	defer close(l.done)
+	for {
+		select {
+		case p := <-l.queue:
+			l.commit(l.collect(p))
+		case <-l.closing:
+			for {
+				batch := l.collect(nil)
+				if len(batch) == 0 {
+					return
+				}
+				l.commit(batch)
+			}
+		}
+	}
+}
+
+// collect takes first (if any) and whatever else is queued, up to maxBatch.
+func (l *AuditLog) collect(first *pendingEvent) []*pendingEvent {
+	var batch []*pendingEvent
+	if first != nil {
+		batch = append(batch, first)
+	}
+	for len(batch) < l.maxBatch {
+		select {
+		case p := <-l.queue:
+			batch = append(batch, p)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (l *AuditLog) commit(batch []*pendingEvent) {
+	ctx, cancel := context.WithTimeout(context.Background(), auditWriteTimeout)
+	defer cancel()
+	err := l.write(ctx, batch)
+	if err != nil {
+		err = fmt.Errorf("store: audit write: %w", err)
+		l.s.log.Error("audit batch not written", "events", len(batch), "err", err)
+	}
+	for _, p := range batch {
+		p.done <- err
+	}
+}
+
+// write appends a batch in one transaction, continuing the chain from the
+// locked head.
+func (l *AuditLog) write(ctx context.Context, batch []*pendingEvent) error {
+	events := make([]audit.Event, len(batch))
+	for i, p := range batch {
+		events[i] = p.ev
+	}
+	return l.s.inTx(ctx, func(tx *sql.Tx) error {
+		var head audit.Checkpoint
+		if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+l.s.d.forUpdate()).Scan(&head.Seq, &head.Hash); err != nil {
+			return err
+		}
+		head = chainEvents(head, events)
+		for i := 0; i < len(events); i += auditInsertChunk {
+			if err := l.s.insertEventsTx(ctx, tx, events[i:min(i+auditInsertChunk, len(events))]); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, head.Seq, head.Hash)
+		return err
+	})
+}
+
+// chainEvents assigns seq, prev hash and hash to events following head, and
+// returns the new head.
+func chainEvents(head audit.Checkpoint, events []audit.Event) audit.Checkpoint {
+	for i := range events {
+		e := &events[i]
+		e.Seq, e.PrevHash = head.Seq+1, head.Hash
+		e.Hash = e.ComputeHash()
+		head = audit.Checkpoint{Seq: e.Seq, Hash: e.Hash}
+	}
+	return head
+}
+
+const auditColumns = `seq, at_ns, kind, user_sub, agents, client_id, upstream, tool, decision, reason, token_id, session_id, args_hash, args, prev_hash, hash`
+
+// insertEventsTx writes events with one multi-row INSERT.
+func (s *Store) insertEventsTx(ctx context.Context, tx *sql.Tx, events []audit.Event) error {
+	const cols = 16
+	var b strings.Builder
+	b.WriteString("INSERT INTO audit_events (" + auditColumns + ") VALUES ")
+	args := make([]any, 0, cols*len(events))
+	for i := range events {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "$%d", i*cols+c+1)
+		}
+		b.WriteByte(')')
+		row, err := eventRow(&events[i])
+		if err != nil {
+			return err
+		}
+		args = append(args, row...)
+	}
+	_, err := tx.ExecContext(ctx, b.String(), args...)
+	return err
+}
+
+// eventRow returns an event's column values in auditColumns order.
+func eventRow(e *audit.Event) ([]any, error) {
+	agents, err := json.Marshal(nonNil(e.Agents))
+	if err != nil {
+		return nil, err
+	}
+	var rawArgs any // NULL unless kept
+	if e.Args != nil {
+		rawArgs = []byte(e.Args)
+	}
+	return []any{e.Seq, e.Time.UnixNano(), string(e.Kind), e.User, string(agents), e.Client, e.Upstream, e.Tool,
+		e.Decision, e.Reason, e.TokenID, e.SessionID, e.ArgsHash, rawArgs, e.PrevHash, e.Hash}, nil
+}
+
+// close stops accepting events and waits until every queued one is written.
+func (l *AuditLog) close() {
+	l.closeOnce.Do(func() { close(l.closing) })
+	<-l.done
+}

@@ -1,0 +1,256 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultDataDir        = ".legant"
+	DefaultSQLiteFile     = "legant.db"
+	DefaultFeedTTL        = 5 * time.Minute
+	DefaultHoldTTL        = 15 * time.Minute
+	DefaultPollInterval   = time.Second
+	DefaultAuditQueueSize = 8192
+	DefaultAuditMaxBatch  = 512
+)
+
+// Options configure Open. The zero value opens (and creates) the SQLite file
+// DefaultDataDir/DefaultSQLiteFile without signing keys.
+type Options struct {
+	// DatabaseURL selects the backend: "" is SQLite in DataDir;
+	// "postgres://…" or "postgresql://…" is PostgreSQL (pgx syntax; extra
+	// parameters such as search_path become session settings, pool_max_conns
+	// sizes the pool); "sqlite:PATH" is SQLite at PATH.
+	DatabaseURL string
+	// DataDir holds the SQLite file; "" means DefaultDataDir. It is created
+	// (0700) when missing.
+	DataDir string
+	// KeyEncryptionSecret encrypts signing keys at rest (at least 16 bytes;
+	// 32 random bytes recommended). Nil: operations on signing keys (KeySet,
+	// RotateKey, Feed, anchors, pruning) fail with ErrNoKeySecret.
+	KeyEncryptionSecret []byte
+	// Issuer is the "iss" of the revocation feed and of audit anchors.
+	Issuer string
+	// SkipMigrate makes Open refuse a database whose schema is not current
+	// instead of migrating it.
+	SkipMigrate bool
+	// AuditKeepArgs stores tool-call arguments with audit events (they are
+	// always hashed into ArgsHash; by default only the hash is kept).
+	AuditKeepArgs bool
+	// AuditQueueSize bounds the events waiting to be written; 0 means
+	// DefaultAuditQueueSize. Append blocks while it is full.
+	AuditQueueSize int
+	// AuditMaxBatch bounds the events written in one transaction; 0 means
+	// DefaultAuditMaxBatch.
+	AuditMaxBatch int
+	// FeedTTL is the lifetime of a signed revocation feed; 0 means DefaultFeedTTL.
+	FeedTTL time.Duration
+	// HoldTTL is how long a ledger hold may stay open before a later
+	// reservation frees it (a gateway that died mid-call); 0 means DefaultHoldTTL.
+	HoldTTL time.Duration
+	// PollInterval (SQLite) is how often the store looks for revocations
+	// written by other processes sharing the file; 0 means
+	// DefaultPollInterval, negative disables. Revocations made through this
+	// Store are seen at once.
+	PollInterval time.Duration
+	// Logger receives operational messages (never secrets); nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Errors callers branch on.
+var (
+	ErrNotFound       = errors.New("store: not found")
+	ErrExists         = errors.New("store: already exists")
+	ErrClosed         = errors.New("store: closed")
+	ErrSchema         = errors.New("store: database schema is not current")
+	ErrNoKeySecret    = errors.New("store: no key-encryption secret configured")
+	ErrWrongKeySecret = errors.New("store: the key-encryption secret does not match the one the signing keys were encrypted with")
+	ErrRevoked        = errors.New("store: revoked")
+)
+
+// Store is the issuer's storage. It is safe for concurrent use. Close stops
+// its goroutines (the revocation watcher and the audit writer) and closes the
+// database.
+type Store struct {
+	db   *sql.DB
+	pool *pgxpool.Pool // PostgreSQL only
+	d    dialect
+	opts Options
+	log  *slog.Logger
+	now  func() time.Time
+
+	// listenChannel is this schema's NOTIFY channel (PostgreSQL).
+	listenChannel string
+
+	keys  *keyRing
+	revs  *RevocationSet
+	audit *AuditLog
+
+	// syncMu serializes loading revocations into revs.
+	syncMu sync.Mutex
+
+	stop      context.CancelFunc // stops the watcher
+	watchDone chan struct{}
+	closeOnce sync.Once
+}
+
+// Open connects to the database Options name, applies pending migrations
+// (unless SkipMigrate), checks the key-encryption secret, loads the
+// revocation set and starts keeping it current.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	s, err := openDB(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.prepareSchema(ctx); err != nil {
+		s.closeDB()
+		return nil, err
+	}
+	if err := s.start(ctx); err != nil {
+		s.closeDB()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openDB connects, without migrating or starting anything.
+func openDB(ctx context.Context, opts Options) (*Store, error) {
+	s := &Store{opts: opts, log: opts.Logger, now: opts.Now}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	var err error
+	switch u := opts.DatabaseURL; {
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		err = s.openPostgres(ctx, u)
+	case u == "":
+		err = s.openSQLite(ctx, sqlitePath(opts.DataDir))
+	case strings.HasPrefix(u, "sqlite:"):
+		err = s.openSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(u, "sqlite:"), "//"))
+	default:
+		return nil, fmt.Errorf("store: unsupported database URL scheme in %q (want postgres://, postgresql:// or sqlite:)", redactURL(u))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) prepareSchema(ctx context.Context) error {
+	if !s.opts.SkipMigrate {
+		_, err := s.migrateUp(ctx)
+		return err
+	}
+	states, err := s.migrationStatus(ctx)
+	if err != nil {
+		return err
+	}
+	for _, st := range states {
+		if !st.Applied {
+			return fmt.Errorf("%w: migration %d_%s is pending (run `legant migrate up`)", ErrSchema, st.Version, st.Name)
+		}
+	}
+	return nil
+}
+
+// start checks the key secret, loads revocations and starts the goroutines.
+func (s *Store) start(ctx context.Context) error {
+	kr, err := newKeyRing(ctx, s, s.opts.KeyEncryptionSecret)
+	if err != nil {
+		return err
+	}
+	s.keys = kr
+	s.revs = newRevocationSet()
+	if err := s.syncRevocations(ctx, true); err != nil {
+		return err
+	}
+	if err := s.startWatcher(ctx); err != nil {
+		return err
+	}
+	s.audit = newAuditLog(s)
+	return nil
+}
+
+// Close drains the audit queue (every event already accepted is written),
+// stops the revocation watcher and closes the database. It is safe to call
+// more than once.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		if s.audit != nil {
+			s.audit.close()
+		}
+		if s.stop != nil {
+			s.stop()
+			<-s.watchDone
+		}
+		s.closeDB()
+	})
+	return nil
+}
+
+func (s *Store) closeDB() {
+	if s.db != nil {
+		s.db.Close()
+	}
+	if s.pool != nil {
+		s.pool.Close()
+	}
+}
+
+// Backend returns "postgres" or "sqlite".
+func (s *Store) Backend() string { return s.d.name }
+
+// Revocations returns the in-memory revocation set, kept current.
+func (s *Store) Revocations() *RevocationSet { return s.revs }
+
+// Audit returns the audit log.
+func (s *Store) Audit() *AuditLog { return s.audit }
+
+// inTx runs f in a transaction, committing when it returns nil.
+func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := f(tx); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// redactURL drops the password of a database URL for error messages.
+func redactURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	cred, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return u
+	}
+	user, _, hasPassword := strings.Cut(cred, ":")
+	if !hasPassword {
+		return u
+	}
+	return scheme + "://" + user + ":xxxxx@" + host
+}
