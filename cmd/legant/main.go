@@ -18,6 +18,10 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(
 		newVersionCmd(),
+		newKeysCmd(),
+		newMintCmd(),
+		newAttenuateCmd(),
+		newShowCmd(),
 	// Each command group adds its constructor on its own line here.
 	)
 	return root
