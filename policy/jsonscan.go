@@ -142,8 +142,11 @@ func unescapeKey(quoted []byte) ([]byte, error) {
 // element finds index tok in the array starting at arr[0] == '['. RFC 6901:
 // the index is "0" or digits without a leading zero.
 func element(arr []byte, tok string) ([]byte, bool) {
+	if tok == "" || (len(tok) > 1 && tok[0] == '0') || strings.Trim(tok, "0123456789") != "" {
+		return nil, false
+	}
 	n, err := strconv.Atoi(tok)
-	if err != nil || n < 0 || (len(tok) > 1 && tok[0] == '0') || tok[0] == '+' {
+	if err != nil {
 		return nil, false
 	}
 	i := 1

@@ -63,6 +63,8 @@ func TestLookup(t *testing.T) {
 		{ptr: "/01", doc: `["x","y"]`},
 		{ptr: "/-", doc: `["x","y"]`},
 		{ptr: "/+1", doc: `["x","y"]`},
+		{ptr: "/-0", doc: `["x","y"]`},
+		{ptr: "/1", doc: ` [ "x" , {"a":[1,2]} ] `, want: `{"a":[1,2]}`},
 		{ptr: "/2", doc: `["x","y"]`},
 		{ptr: "/a/b", doc: `{"a":5}`},
 		{ptr: "/a", doc: `{"a":"\"quoted\" {"}`, want: `"\"quoted\" {"`},
