@@ -37,7 +37,7 @@ func (m *Money) UnmarshalJSON(data []byte) error {
 		Value    *Decimal `json:"value"`
 		Currency string   `json:"currency"`
 	}
-	if err := decodeStrict(data, &in); err != nil {
+	if err := decodeFields(data, map[string]any{"value": &in.Value, "currency": &in.Currency}); err != nil {
 		return fmt.Errorf("money: %w", err)
 	}
 	if in.Value == nil {

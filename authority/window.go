@@ -218,7 +218,7 @@ func (w Window) MarshalJSON() ([]byte, error) {
 // Contains reports a zone that does not load.
 func (w *Window) UnmarshalJSON(data []byte) error {
 	var in windowWire
-	if err := decodeStrict(data, &in); err != nil {
+	if err := decodeFields(data, map[string]any{"tz": &in.Zone, "segments": &in.Segments}); err != nil {
 		return fmt.Errorf("window: %w", err)
 	}
 	if in.Segments == nil {
@@ -238,6 +238,11 @@ func (w *Window) UnmarshalJSON(data []byte) error {
 	}
 	*w = out
 	return nil
+}
+
+// UnmarshalJSON decodes one segment strictly.
+func (s *segmentWire) UnmarshalJSON(data []byte) error {
+	return decodeFields(data, map[string]any{"day": &s.Day, "start": &s.Start, "end": &s.End})
 }
 
 func (s segmentWire) segment() (Segment, error) {

@@ -1,52 +1,69 @@
 package authority
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 )
 
 // decodeObject splits a JSON object into its members, refusing duplicate
-// keys (two parsers must never read two different values) and trailing data.
+// keys (two parsers must never read two different values), trailing data
+// and anything that is not an object.
 func decodeObject(data []byte) (map[string]json.RawMessage, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil || m == nil {
 		return nil, errors.New("expected a JSON object")
 	}
-	out := map[string]json.RawMessage{}
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		key, _ := t.(string)
-		if _, dup := out[key]; dup {
-			return nil, fmt.Errorf("duplicate key %q", key)
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		out[key] = v
+	if countKeys(data) != len(m) {
+		return nil, errors.New("duplicate key")
 	}
-	if _, err := dec.Token(); err != nil {
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("trailing data after JSON object")
-	}
-	return out, nil
+	return m, nil
 }
 
-// decodeStrict decodes one JSON object into v, refusing unknown and
-// duplicate keys and trailing data.
-func decodeStrict(data []byte, v any) error {
-	if _, err := decodeObject(data); err != nil {
+// countKeys counts the members of the top-level object of valid JSON: the
+// colons at depth one outside strings. With the length of the decoded map it
+// detects duplicate keys without a second, token-by-token parse.
+func countKeys(data []byte) int {
+	n, depth, inString, escaped := 0, 0, false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		case c == ':' && depth == 1:
+			n++
+		}
+	}
+	return n
+}
+
+// decodeFields decodes a JSON object whose keys must be among fields
+// (case-sensitive, no duplicates), each member into its pointer.
+func decodeFields(data []byte, fields map[string]any) error {
+	m, err := decodeObject(data)
+	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	return dec.Decode(v)
+	for k, raw := range m {
+		dst, ok := fields[k]
+		if !ok {
+			return fmt.Errorf("unknown key %q", k)
+		}
+		if err := json.Unmarshal(raw, dst); err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+	}
+	return nil
 }
