@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openlegant/legant/upstreams"
+)
+
+// lintFlags are the settings of `legant lint`.
+type lintFlags struct {
+	file      string // the registry file
+	publicURL string // the gateway's public URL, for default inbound audiences
+	toolsFile string // a saved tools/list answer to lint the registry against
+	upstream  string // which upstream toolsFile belongs to; "" when there is one
+}
+
+func newLintCmd() *cobra.Command {
+	var f lintFlags
+	cmd := &cobra.Command{
+		Use:   "lint -f legant.yaml",
+		Short: "Validate an upstream registry file (and check it against an upstream's tools)",
+		Long: `Validate an upstream registry file and print every problem as
+"file:line:col: field: message". With --upstream-tools (a saved tools/list
+answer), also check each tool binding against the tools the upstream lists.
+Exits non-zero when there is any error, so CI can gate on it; warnings alone pass.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runLint(cmd.OutOrStdout(), f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.file, "file", "f", "", "registry file (required)")
+	fl.StringVar(&f.publicURL, "public-url", "", "gateway public URL that default inbound audiences derive from")
+	fl.StringVar(&f.toolsFile, "upstream-tools", "", "saved tools/list answer (JSON) to lint the bindings against")
+	fl.StringVar(&f.upstream, "upstream", "", "slug of the upstream --upstream-tools belongs to (needed when the registry has several)")
+	_ = cmd.MarkFlagRequired("file")
+	return cmd
+}
+
+func runLint(out io.Writer, f lintFlags) error {
+	reg, err := upstreams.Load(f.file, upstreams.Options{PublicURL: f.publicURL})
+	var verrs upstreams.ValidationErrors
+	if errors.As(err, &verrs) {
+		for _, e := range verrs {
+			fmt.Fprintln(out, e)
+		}
+		return fmt.Errorf("%s: %d problem(s)", f.file, len(verrs))
+	}
+	if err != nil {
+		return err
+	}
+	ntools := 0
+	for _, u := range reg.Upstreams() {
+		ntools += len(u.Tools)
+	}
+	summary := fmt.Sprintf("%s: ok: %d upstream(s), %d tool(s)", f.file, len(reg.Upstreams()), ntools)
+	if f.toolsFile == "" {
+		fmt.Fprintln(out, summary)
+		return nil
+	}
+	errs, warns, err := lintTools(out, reg, f)
+	if err != nil {
+		return err
+	}
+	if errs > 0 {
+		return fmt.Errorf("%s: %d error(s), %d warning(s) against %s", f.file, errs, warns, f.toolsFile)
+	}
+	fmt.Fprintf(out, "%s; %d warning(s) against %s\n", summary, warns, f.toolsFile)
+	return nil
+}
+
+// lintTools prints the findings of one upstream against a saved tools/list.
+func lintTools(out io.Writer, reg *upstreams.Registry, f lintFlags) (errs, warns int, err error) {
+	up, err := pickUpstream(reg, f.upstream)
+	if err != nil {
+		return 0, 0, err
+	}
+	data, err := os.ReadFile(f.toolsFile)
+	if err != nil {
+		return 0, 0, err
+	}
+	tools, err := upstreams.ParseToolsList(data)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", f.toolsFile, err)
+	}
+	for _, finding := range upstreams.Lint(up, tools) {
+		fmt.Fprintln(out, finding)
+		if finding.Severity == upstreams.SeverityError {
+			errs++
+		} else {
+			warns++
+		}
+	}
+	return errs, warns, nil
+}
+
+func pickUpstream(reg *upstreams.Registry, slug string) (*upstreams.Upstream, error) {
+	if slug != "" {
+		up, ok := reg.Lookup(slug)
+		if !ok {
+			return nil, fmt.Errorf("--upstream %q: no such upstream in %s", slug, reg.Source())
+		}
+		return up, nil
+	}
+	all := reg.Upstreams()
+	if len(all) != 1 {
+		return nil, fmt.Errorf("%s has %d upstreams: say which one the tools belong to with --upstream", reg.Source(), len(all))
+	}
+	return all[0], nil
+}
