@@ -1,0 +1,324 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openlegant/legant/issuer/audit"
+	"github.com/openlegant/legant/issuer/store"
+	"github.com/openlegant/legant/issuer/store/storetest"
+)
+
+func event(i int) audit.Event {
+	return audit.Event{Kind: audit.KindAllow, User: fmt.Sprintf("user-%d", i%3), Agents: []string{"agent:planner", fmt.Sprintf("agent:%d", i%2)},
+		Client: "cli", Upstream: "expenses", Tool: []string{"pay", "refund"}[i%2], Decision: "allow", Reason: "allowed",
+		TokenID: fmt.Sprintf("jti-%d", i), SessionID: "s1", Args: []byte(fmt.Sprintf(`{"amount":%d}`, i))}
+}
+
+// appendN appends n events from 8 concurrent producers.
+func appendN(t *testing.T, l *store.AuditLog, n int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for p := range 8 {
+		wg.Go(func() {
+			for i := p; i < n; i += 8 {
+				errs <- l.Append(context.Background(), event(i))
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+	}
+}
+
+func TestAuditAppendVerify(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		opts := b.Options(t)
+		opts.AuditKeepArgs = true
+		opts.AuditMaxBatch = 16 // several batches
+		st := storetest.Open(t, opts)
+		appendN(t, st.Audit(), 200)
+		rep, err := st.Audit().Verify(ctx, nil)
+		if err != nil {
+			t.Fatalf("Verify: %v", err)
+		}
+		if rep.Events != 200 || rep.Head.Seq != 200 || !rep.OK() {
+			t.Fatalf("report = %+v", rep)
+		}
+		evs, err := st.Audit().Query(ctx, store.AuditFilter{User: "user-1", Tool: "refund"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.User != "user-1" || e.Tool != "refund" || audit.ArgsHash(e.Args) != e.ArgsHash {
+				t.Fatalf("query returned %+v", e)
+			}
+		}
+		if len(evs) != 34 { // i ≡ 1 (mod 6), below 200
+			t.Errorf("query returned %d events, want 34", len(evs))
+		}
+		if evs, _ := st.Audit().Query(ctx, store.AuditFilter{Agent: "agent:1", Limit: 5}); len(evs) != 5 || evs[0].Agents[1] != "agent:1" {
+			t.Errorf("agent query = %+v", evs)
+		}
+		tail, err := st.Audit().Tail(ctx, 3)
+		if err != nil || len(tail) != 3 || tail[2].Seq != 200 {
+			t.Fatalf("Tail = %v, %v", tail, err)
+		}
+	})
+}
+
+func TestAuditArgsNotKeptByDefault(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st := storetest.Open(t, b.Options(t))
+		if err := st.Audit().Append(ctx, event(7)); err != nil {
+			t.Fatal(err)
+		}
+		evs, err := st.Audit().Tail(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if evs[0].Args != nil || evs[0].ArgsHash != audit.ArgsHash([]byte(`{"amount":7}`)) {
+			t.Fatalf("event = %+v, want the args hash only", evs[0])
+		}
+		if _, err := st.Audit().Verify(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestAuditTamper: each kind of tampering, done with raw SQL, is detected
+// with the first bad sequence number, on both backends.
+func TestAuditTamper(t *testing.T) {
+	const n, k = 20, 7
+	tests := []struct {
+		name    string
+		sql     []string
+		forge   bool // insert a correctly linked forged event at k
+		anchor  bool // verify against an anchor taken before tampering
+		wantSeq int64
+	}{
+		{name: "modification", sql: []string{`UPDATE audit_events SET tool = 'wire_money' WHERE seq = 7`}, wantSeq: k},
+		{name: "deletion", sql: []string{`DELETE FROM audit_events WHERE seq = 7`}, wantSeq: k},
+		{name: "insertion", forge: true, wantSeq: k + 1},
+		{name: "reordering", sql: []string{
+			`UPDATE audit_events SET seq = -1 WHERE seq = 7`,
+			`UPDATE audit_events SET seq = 7 WHERE seq = 8`,
+			`UPDATE audit_events SET seq = 8 WHERE seq = -1`,
+		}, wantSeq: k},
+		{name: "truncation", sql: []string{`DELETE FROM audit_events WHERE seq >= 7`}, wantSeq: k},
+		{name: "truncation with head rewritten", anchor: true, sql: []string{
+			`DELETE FROM audit_events WHERE seq >= 7`,
+			`UPDATE audit_head SET seq = 6, hash = (SELECT hash FROM audit_events WHERE seq = 6)`,
+		}, wantSeq: k},
+	}
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				ctx := context.Background()
+				st := storetest.Open(t, b.Options(t))
+				appendN(t, st.Audit(), n)
+				tok, _, err := st.Audit().Anchor(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, q := range tt.sql {
+					if _, err := st.DB().ExecContext(ctx, q); err != nil {
+						t.Fatalf("%s: %v", q, err)
+					}
+				}
+				if tt.forge {
+					forgeInsert(t, st, k)
+				}
+				var anchor *audit.Anchor
+				if tt.anchor {
+					if anchor, err = st.Audit().ParseAnchor(ctx, tok); err != nil {
+						t.Fatal(err)
+					}
+					if rep, err := st.Audit().Verify(ctx, nil); err != nil || !rep.OK() {
+						t.Fatalf("without the anchor the rewritten chain should pass: %v", err)
+					}
+				}
+				rep, err := st.Audit().Verify(ctx, anchor)
+				var ce *audit.ChainError
+				if !errors.As(err, &ce) {
+					t.Fatalf("Verify = %v, want a *audit.ChainError", err)
+				}
+				if ce.Seq != tt.wantSeq || rep.FirstBad != tt.wantSeq {
+					t.Fatalf("first bad seq = %d (report %d): %s; want %d", ce.Seq, rep.FirstBad, ce.Reason, tt.wantSeq)
+				}
+				t.Logf("detected: %v", err)
+			})
+		}
+	})
+}
+
+// forgeInsert shifts events k.. up by one and inserts, at k, an event
+// correctly hashed on top of event k-1: the best an attacker without the
+// signing key can do. The chain breaks at k+1.
+func forgeInsert(t *testing.T, st *store.Store, k int64) {
+	t.Helper()
+	ctx := context.Background()
+	db := st.DB()
+	if _, err := db.ExecContext(ctx, `UPDATE audit_events SET seq = -(seq + 1) WHERE seq >= $1`, k); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `UPDATE audit_events SET seq = -seq WHERE seq < 0`); err != nil {
+		t.Fatal(err)
+	}
+	var prev string
+	if err := db.QueryRowContext(ctx, `SELECT hash FROM audit_events WHERE seq = $1`, k-1).Scan(&prev); err != nil {
+		t.Fatal(err)
+	}
+	e := audit.Event{Seq: k, Time: time.Unix(0, 1e18).UTC(), Kind: audit.KindAllow, User: "mallory", Tool: "wire_money", Decision: "allow", PrevHash: prev}
+	e.Hash = e.ComputeHash()
+	_, err := db.ExecContext(ctx, `INSERT INTO audit_events (seq, at_ns, kind, user_sub, agents, client_id, upstream, tool, decision, reason, token_id, session_id, args_hash, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, '[]', '', '', $5, $6, '', '', '', '', $7, $8)`, e.Seq, e.Time.UnixNano(), string(e.Kind), e.User, e.Tool, e.Decision, e.PrevHash, e.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAuditPrune(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st := storetest.Open(t, b.Options(t))
+		l := st.Audit()
+		appendN(t, l, 30)
+		tok, _, err := l.Anchor(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, err := l.Prune(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cp.Seq != 10 {
+			t.Fatalf("prune checkpoint = %+v", cp)
+		}
+		appendN(t, l, 5)
+		anchor, err := l.ParseAnchor(ctx, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := l.Verify(ctx, anchor)
+		if err != nil {
+			t.Fatalf("Verify after prune: %v", err)
+		}
+		if rep.PrunedThrough != 10 || rep.Events != 25 || rep.Head.Seq != 35 {
+			t.Fatalf("report = %+v", rep)
+		}
+		// Deleting the first kept event is still caught.
+		if _, err := st.DB().ExecContext(ctx, `DELETE FROM audit_events WHERE seq = 11`); err != nil {
+			t.Fatal(err)
+		}
+		var ce *audit.ChainError
+		if _, err := l.Verify(ctx, nil); !errors.As(err, &ce) || ce.Seq != 11 {
+			t.Fatalf("Verify = %v, want ChainError at 11", err)
+		}
+		// A forged prune record (moved forward without the key) is caught.
+		if _, err := st.DB().ExecContext(ctx, `UPDATE audit_checkpoints SET seq = 11, hash = (SELECT hash FROM audit_events WHERE seq = 12)`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Verify(ctx, nil); !errors.As(err, &ce) || !strings.Contains(ce.Reason, "prune record") {
+			t.Fatalf("Verify with a forged prune record = %v", err)
+		}
+		if _, err := l.Prune(ctx, 20); err == nil {
+			t.Fatal("Prune of a broken chain succeeded")
+		}
+	})
+}
+
+// TestAuditCloseDrains: Close, racing with blocked producers, writes every
+// event it acknowledged and refuses the rest with ErrClosed.
+func TestAuditCloseDrains(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		opts := b.Options(t)
+		opts.AuditQueueSize = 4 // producers block on a full queue
+		st, err := store.Open(ctx, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		acked := 0
+		first := make(chan struct{})
+		var once sync.Once
+		for i := range 64 {
+			wg.Go(func() {
+				err := st.Audit().Append(ctx, event(i))
+				if err != nil && !errors.Is(err, store.ErrClosed) {
+					t.Errorf("Append: %v", err)
+				}
+				if err == nil {
+					mu.Lock()
+					acked++
+					mu.Unlock()
+					once.Do(func() { close(first) })
+				}
+			})
+		}
+		<-first
+		st.Close()
+		wg.Wait()
+		if err := st.Audit().Append(ctx, event(99)); !errors.Is(err, store.ErrClosed) {
+			t.Fatalf("Append after Close = %v, want ErrClosed", err)
+		}
+		st2 := storetest.Open(t, opts)
+		evs, err := st2.Audit().Query(ctx, store.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) != acked {
+			t.Fatalf("%d events stored, %d acknowledged", len(evs), acked)
+		}
+		t.Logf("%d of 64 acknowledged before Close", acked)
+		if _, err := st2.Audit().Verify(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestAuditUnreachable: when the database cannot be written, Append reports
+// it (so the gateway can fail closed) instead of acknowledging.
+func TestAuditUnreachable(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st := storetest.Open(t, b.Options(t))
+		if err := st.Audit().Append(ctx, event(1)); err != nil {
+			t.Fatal(err)
+		}
+		st.DB().Close()
+		if err := st.Audit().Append(ctx, event(2)); err == nil {
+			t.Fatal("Append with the database gone = nil, want an error")
+		}
+	})
+}
+
+func TestAuditSharedChain(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		opts := b.Options(t)
+		a, c := storetest.Open(t, opts), storetest.Open(t, opts)
+		var wg sync.WaitGroup
+		wg.Go(func() { appendN(t, a.Audit(), 100) })
+		wg.Go(func() { appendN(t, c.Audit(), 100) })
+		wg.Wait()
+		rep, err := a.Audit().Verify(ctx, nil)
+		if err != nil || rep.Events != 200 {
+			t.Fatalf("two writers on one chain: %+v, %v", rep, err)
+		}
+	})
+}

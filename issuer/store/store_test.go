@@ -1,0 +1,233 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/issuer/store"
+	"github.com/openlegant/legant/issuer/store/storetest"
+)
+
+func TestMigrations(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		opts := b.Options(t)
+		skip := opts
+		skip.SkipMigrate = true
+		if _, err := store.Open(ctx, skip); !errors.Is(err, store.ErrSchema) {
+			t.Fatalf("Open of an empty database with SkipMigrate = %v, want ErrSchema", err)
+		}
+		states, err := store.MigrationStatus(ctx, opts)
+		if err != nil || len(states) == 0 || states[0].Applied {
+			t.Fatalf("status before = %+v, %v", states, err)
+		}
+		applied, err := store.Migrate(ctx, opts)
+		if err != nil || len(applied) != len(states) {
+			t.Fatalf("Migrate = %v, %v; want %d applied", applied, err, len(states))
+		}
+		if again, err := store.Migrate(ctx, opts); err != nil || len(again) != 0 {
+			t.Fatalf("second Migrate = %v, %v; want none", again, err)
+		}
+		states, _ = store.MigrationStatus(ctx, opts)
+		for _, s := range states {
+			if !s.Applied || s.AppliedAt == 0 {
+				t.Errorf("migration %d not applied", s.Version)
+			}
+		}
+		storetest.Open(t, skip) // now current
+	})
+}
+
+func TestKeys(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		clock := &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+		opts := b.Options(t)
+		opts.Now = clock.now
+		st := storetest.Open(t, opts)
+		ks, err := st.KeySet(ctx) // bootstraps the first key
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := ks.Signer()
+		if err != nil || first.Algorithm() != authority.AlgEdDSA {
+			t.Fatalf("first signer = %v, %v", first, err)
+		}
+		var sealed []byte
+		if err := st.DB().QueryRowContext(ctx, `SELECT sealed FROM signing_keys`).Scan(&sealed); err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(sealed, []byte("PRIVATE KEY")) {
+			t.Fatal("signing key stored in clear")
+		}
+
+		kid, err := st.RotateKey(ctx, store.RotateOptions{Overlap: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks, _ = st.KeySet(ctx)
+		if s, _ := ks.Signer(); s.ID() != kid {
+			t.Fatalf("signer after rotation = %s, want %s", s.ID(), kid)
+		}
+		if _, ok := ks.Lookup(first.ID(), clock.t); !ok {
+			t.Fatal("the rotated-out key no longer verifies during the overlap")
+		}
+		clock.t = clock.t.Add(2 * time.Hour)
+		ks, _ = st.KeySet(ctx)
+		if _, ok := ks.Lookup(first.ID(), clock.t); ok {
+			t.Fatal("the rotated-out key still verifies after the overlap")
+		}
+
+		// Another Store with the same secret reads the same keys.
+		if ks2, err := storetest.Open(t, opts).KeySet(ctx); err != nil {
+			t.Fatal(err)
+		} else if s, _ := ks2.Signer(); s.ID() != kid {
+			t.Fatalf("second store's signer = %s, want %s", s.ID(), kid)
+		}
+		wrong := opts
+		wrong.KeyEncryptionSecret = []byte("not the secret the keys were sealed with")
+		if _, err := store.Open(ctx, wrong); !errors.Is(err, store.ErrWrongKeySecret) {
+			t.Fatalf("Open with a wrong secret = %v, want ErrWrongKeySecret", err)
+		}
+		none := opts
+		none.KeyEncryptionSecret = nil
+		if _, err := storetest.Open(t, none).KeySet(ctx); !errors.Is(err, store.ErrNoKeySecret) {
+			t.Fatalf("KeySet without a secret = %v, want ErrNoKeySecret", err)
+		}
+	})
+}
+
+func TestFeed(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		now := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+		opts := b.Options(t)
+		opts.Now = func() time.Time { return now }
+		st := storetest.Open(t, opts)
+		for _, r := range []store.RevokeRequest{
+			{Kind: revfeed.KindToken, Value: "live-jti", ExpiresAt: now.Add(time.Hour)},
+			{Kind: revfeed.KindToken, Value: "expired-jti", ExpiresAt: now.Add(-time.Second)},
+			{Kind: revfeed.KindAgent, Value: "agent:rogue"},
+			{Kind: revfeed.KindUser, Value: "mallory"},
+		} {
+			if _, err := st.Revoke(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ks, err := st.KeySet(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := st.Feed(ctx, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := revfeed.Verify(string(tok), ks, now, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Version != 4 || f.Issuer != storetest.Issuer || !slices.Equal(f.Tokens, []string{"live-jti"}) ||
+			!slices.Equal(f.Agents, []string{"agent:rogue"}) || !slices.Equal(f.Users, []string{"mallory"}) {
+			t.Fatalf("feed = %+v", f)
+		}
+		if _, err := revfeed.Verify(string(tok), ks, now, 5); !errors.Is(err, revfeed.ErrRollback) {
+			t.Fatalf("Verify with a later version known = %v, want ErrRollback", err)
+		}
+
+		srv := httptest.NewServer(st.FeedHandler())
+		defer srv.Close()
+		resp, err := http.Get(srv.URL + store.FeedPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/jwt" {
+			t.Fatalf("GET feed: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+		if _, err := revfeed.Verify(string(body), ks, now, f.Version); err != nil {
+			t.Fatalf("served feed: %v", err)
+		}
+		resp, err = http.Post(srv.URL+store.FeedPath, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Fatalf("POST feed: %d", resp.StatusCode)
+		}
+		if n, err := st.PruneRevocations(ctx, now); err != nil || n != 1 {
+			t.Fatalf("PruneRevocations = %d, %v; want 1", n, err)
+		}
+	})
+}
+
+func TestSessions(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+		st := storetest.Open(t, b.Options(t))
+		s1 := store.Session{ID: "s1", User: "alice", Agents: []string{"agent:planner", "agent:executor"}, Client: "cli",
+			Upstream: "expenses", ProtocolVersion: "2025-06-18", TokenID: "jti-1", Started: t0}
+		if err := st.CreateSession(ctx, s1); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.CreateSession(ctx, s1); !errors.Is(err, store.ErrExists) {
+			t.Fatalf("duplicate CreateSession = %v, want ErrExists", err)
+		}
+		if err := st.CreateSession(ctx, store.Session{ID: "s2", User: "bob", Agents: []string{"agent:x"}, Upstream: "crm", Started: t0}); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []store.SessionActivity{
+			{At: t0.Add(time.Minute), Allowed: 1, Spent: authority.MustDecimal("19.99"), UpstreamSessionID: "up-1"},
+			{At: t0.Add(2 * time.Minute), Allowed: 1, Denied: 2, Spent: authority.MustDecimal("0.01")},
+		} {
+			if err := st.TouchSession(ctx, "s1", a); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := st.GetSession(ctx, "s1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.CallsAllowed != 2 || got.CallsDenied != 2 || got.AmountSpent.String() != "20" || got.UpstreamSessionID != "up-1" ||
+			!got.LastActivity.Equal(t0.Add(2*time.Minute)) || got.State != store.SessionLive || !slices.Equal(got.Agents, s1.Agents) {
+			t.Fatalf("session = %+v", got)
+		}
+		list, err := st.ListSessions(ctx, store.SessionFilter{Agent: "agent:executor", State: store.SessionLive})
+		if err != nil || len(list) != 1 || list[0].ID != "s1" {
+			t.Fatalf("ListSessions(agent) = %+v, %v", list, err)
+		}
+		if changed, err := st.MarkKilled(ctx, "s1", "user revoked", t0.Add(3*time.Minute)); err != nil || !changed {
+			t.Fatalf("MarkKilled = %v, %v", changed, err)
+		}
+		if changed, err := st.CloseSession(ctx, "s1", "bye", time.Time{}); err != nil || changed {
+			t.Fatalf("CloseSession of a killed session = %v, %v; want unchanged", changed, err)
+		}
+		got, _ = st.GetSession(ctx, "s1")
+		if got.State != store.SessionKilled || got.EndReason != "user revoked" || !got.Ended.Equal(t0.Add(3*time.Minute)) {
+			t.Fatalf("killed session = %+v", got)
+		}
+		if list, _ := st.ListSessions(ctx, store.SessionFilter{State: store.SessionLive}); len(list) != 1 || list[0].ID != "s2" {
+			t.Fatalf("live sessions = %+v", list)
+		}
+		if _, err := st.GetSession(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("GetSession(nope) = %v", err)
+		}
+		if err := st.TouchSession(ctx, "nope", store.SessionActivity{}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("TouchSession(nope) = %v", err)
+		}
+		if _, err := st.MarkKilled(ctx, "nope", "", time.Time{}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("MarkKilled(nope) = %v", err)
+		}
+	})
+}
