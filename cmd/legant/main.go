@@ -19,10 +19,15 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(
 		newVersionCmd(),
 		newLintCmd(),
+		newExplainCmd(),
+		newWhoCanCmd(),
 		newKeysCmd(),
 		newMintCmd(),
 		newAttenuateCmd(),
 		newShowCmd(),
+		newMigrateCmd(),
+		newRevokeCmd(),
+		newAuditCmd(),
 	// Each command group adds its constructor on its own line here.
 	)
 	return root
