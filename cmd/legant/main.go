@@ -25,9 +25,6 @@ func newRootCmd() *cobra.Command {
 		newMintCmd(),
 		newAttenuateCmd(),
 		newShowCmd(),
-		newMigrateCmd(),
-		newRevokeCmd(),
-		newAuditCmd(),
 	// Each command group adds its constructor on its own line here.
 	)
 	return root
