@@ -25,6 +25,9 @@ func newRootCmd() *cobra.Command {
 		newMintCmd(),
 		newAttenuateCmd(),
 		newShowCmd(),
+		newMigrateCmd(),
+		newRevokeCmd(),
+		newAuditCmd(),
 	// Each command group adds its constructor on its own line here.
 	)
 	return root
