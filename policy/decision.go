@@ -42,6 +42,10 @@ type Decision struct {
 	Amount *authority.Money
 	// Category and Resource are the normalized values that were checked ("" when unbound).
 	Category, Resource string
+
+	// Cause is the internal error behind ReasonUnavailable, for the log only:
+	// it is never part of RPCError.
+	Cause error
 }
 
 // MaxValueLen bounds Decision.Value and the values quoted in messages, so a

@@ -105,8 +105,9 @@ func Authorize(ctx context.Context, c *authority.Claims, b *Binding, call Call, 
 		return d, nil
 	}
 	if err != nil {
-		// The cause goes to the gateway's log through its own path, never to the client.
-		return denyState(d, ReasonUnavailable, "authorization state unavailable"), nil
+		d = denyState(d, ReasonUnavailable, "authorization state unavailable")
+		d.Cause = err // for the log; the client sees only the message
+		return d, nil
 	}
 	return d, h
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/openlegant/legant/authority"
@@ -88,6 +89,9 @@ func TestAuthorizeFailsClosed(t *testing.T) {
 	d, h := Authorize(ctx, withBudget, expenseBinding(), call, outage)
 	if d.Allow || d.Reason != ReasonUnavailable || h != nil || d.RPCError().Code != CodeUnavailable {
 		t.Fatalf("ledger outage: %+v", d)
+	}
+	if d.Cause == nil || !strings.Contains(d.Cause.Error(), "connection refused") {
+		t.Errorf("Cause = %v, want the ledger's error for the log", d.Cause)
 	}
 	if d.Message != "denied: authorization state unavailable" {
 		t.Errorf("internal error leaked to the client: %q", d.Message)

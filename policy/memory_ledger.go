@@ -2,6 +2,7 @@ package policy
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 
@@ -42,6 +43,8 @@ type memoryHold struct {
 	state  holdState
 }
 
+var errInvalidReservation = errors.New("policy: reservation needs a delegation id and a non-negative amount")
+
 var (
 	_ Ledger = (*MemoryLedger)(nil)
 	_ Hold   = (*memoryHold)(nil)
@@ -54,6 +57,9 @@ func NewMemoryLedger() *MemoryLedger { return &MemoryLedger{} }
 func (l *MemoryLedger) Reserve(ctx context.Context, r Reservation) (Hold, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	if r.DelegationID == "" || r.Amount.Sign() < 0 {
+		return nil, errInvalidReservation
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

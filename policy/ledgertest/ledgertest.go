@@ -29,6 +29,7 @@ func Run(t *testing.T, newLedger func(t *testing.T) policy.Ledger) {
 	t.Run("MaxCalls", func(t *testing.T) { testMaxCalls(t, newLedger(t)) })
 	t.Run("HoldLifecycle", func(t *testing.T) { testHoldLifecycle(t, newLedger(t)) })
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, newLedger(t)) })
+	t.Run("Invalid", func(t *testing.T) { testInvalid(t, newLedger(t)) })
 }
 
 func dec(s string) *authority.Decimal {
@@ -224,5 +225,23 @@ func testIsolation(t *testing.T, l policy.Ledger) {
 	}
 	if err := h.Settle(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// testInvalid: a reservation without a delegation id, or with a negative
+// amount (a refund in disguise), is an error and never a hold.
+func testInvalid(t *testing.T, l policy.Ledger) {
+	ctx := context.Background()
+	for _, r := range []policy.Reservation{
+		{DelegationID: "", Amount: authority.MustDecimal("1"), Budget: dec("10")},
+		{DelegationID: id(t), Amount: authority.MustDecimal("-5"), Budget: dec("10")},
+	} {
+		h, err := l.Reserve(ctx, r)
+		if err == nil || h != nil {
+			t.Errorf("Reserve(%+v) = %v, %v; want an error", r, h, err)
+		}
+		if _, denied := errors.AsType[*policy.LedgerDenied](err); denied {
+			t.Errorf("Reserve(%+v): %v is a LedgerDenied, want an invalid-reservation error", r, err)
+		}
 	}
 }
