@@ -31,6 +31,13 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("store: create data directory: %w", err)
 	}
+	// Created 0600 here, since SQLite would use the umask: the file holds
+	// sealed keys and the audit log. (SQLite gives -wal and -shm the same mode.)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
+	f.Close()
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "journal_mode(WAL)")
