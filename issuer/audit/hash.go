@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
-	"hash"
 	"strconv"
 	"time"
 )
@@ -17,11 +16,13 @@ const hashDomain = "legant-audit-v1"
 // lowercase hex SHA-256 of the canonical encoding of its fields (see the
 // package documentation). Args and Hash itself are not covered.
 func (e *Event) ComputeHash() string {
-	h := sha256.New()
-	w := fieldWriter{h: h}
+	var w fieldWriter
+	w.buf = make([]byte, 0, 512)
 	w.str(hashDomain)
-	w.str(strconv.FormatInt(e.Seq, 10))
-	w.str(CanonicalTime(e.Time))
+	w.buf = strconv.AppendInt(w.lenPrefixed(), e.Seq, 10)
+	w.patch()
+	w.buf = e.Time.UTC().AppendFormat(w.lenPrefixed(), time.RFC3339Nano)
+	w.patch()
 	w.str(string(e.Kind))
 	w.str(e.User)
 	w.list(e.Agents)
@@ -34,7 +35,8 @@ func (e *Event) ComputeHash() string {
 	w.str(e.SessionID)
 	w.str(e.ArgsHash)
 	w.str(e.PrevHash)
-	return hex.EncodeToString(h.Sum(nil))
+	sum := sha256.Sum256(w.buf)
+	return hex.EncodeToString(sum[:])
 }
 
 // CanonicalTime is the form a time takes in the hashed encoding: RFC 3339 in
@@ -43,31 +45,39 @@ func CanonicalTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
-// fieldWriter writes length-prefixed fields: a uint32 big-endian byte length
-// followed by the bytes.
+// fieldWriter builds the encoding: each field is a uint32 big-endian byte
+// length followed by the bytes.
 type fieldWriter struct {
-	h   hash.Hash
-	buf [4]byte
+	buf   []byte
+	start int // where the field being appended by lenPrefixed begins
 }
 
 func (w *fieldWriter) str(s string) {
-	binary.BigEndian.PutUint32(w.buf[:], uint32(len(s)))
-	w.h.Write(w.buf[:])
-	w.h.Write([]byte(s))
+	w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(len(s)))
+	w.buf = append(w.buf, s...)
+}
+
+// lenPrefixed reserves a length prefix for a field whose bytes the caller
+// appends to the returned buffer; patch then fills the length in.
+func (w *fieldWriter) lenPrefixed() []byte {
+	w.buf = append(w.buf, 0, 0, 0, 0)
+	w.start = len(w.buf)
+	return w.buf
+}
+
+func (w *fieldWriter) patch() {
+	binary.BigEndian.PutUint32(w.buf[w.start-4:], uint32(len(w.buf)-w.start))
 }
 
 // list writes a list as one field whose bytes are the element count (uint32
 // big-endian) followed by each element as a field.
 func (w *fieldWriter) list(items []string) {
-	n := 4
-	for _, s := range items {
-		n += 4 + len(s)
-	}
-	binary.BigEndian.PutUint32(w.buf[:], uint32(n))
-	w.h.Write(w.buf[:])
-	binary.BigEndian.PutUint32(w.buf[:], uint32(len(items)))
-	w.h.Write(w.buf[:])
+	w.lenPrefixed()
+	start := w.start
+	w.buf = binary.BigEndian.AppendUint32(w.buf, uint32(len(items)))
 	for _, s := range items {
 		w.str(s)
 	}
+	w.start = start
+	w.patch()
 }

@@ -1,9 +1,77 @@
 package store
 
-import "database/sql"
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/openlegant/legant/issuer/audit"
+)
 
 // DB exposes the database handle to the tests, which tamper with tables.
 func (s *Store) DB() *sql.DB { return s.db }
 
 // ListenChannel exposes the PostgreSQL NOTIFY channel name.
 func (s *Store) ListenChannel() string { return s.listenChannel }
+
+// BulkLoadAudit appends n generated events by the fastest path each backend
+// has (COPY on PostgreSQL, one prepared INSERT in one transaction on SQLite),
+// computing the real chain, in chunks. For benchmarks only.
+func (s *Store) BulkLoadAudit(ctx context.Context, n int, gen func(i int) audit.Event) error {
+	const chunk = 50_000
+	for start := 0; start < n; start += chunk {
+		events := make([]audit.Event, min(chunk, n-start))
+		for i := range events {
+			events[i] = gen(start + i)
+			events[i].Time = time.Unix(0, events[i].Time.UnixNano()).UTC()
+		}
+		if err := s.bulkChunk(ctx, events); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) bulkChunk(ctx context.Context, events []audit.Event) error {
+	if !s.d.postgres {
+		return s.inTx(ctx, func(tx *sql.Tx) error {
+			var head audit.Checkpoint
+			if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash); err != nil {
+				return err
+			}
+			head = chainEvents(head, events)
+			stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (`+auditColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`)
+			if err != nil {
+				return err
+			}
+			defer stmt.Close()
+			for i := range events {
+				row, _ := eventRow(&events[i])
+				if _, err := stmt.ExecContext(ctx, row...); err != nil {
+					return err
+				}
+			}
+			_, err = tx.ExecContext(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, head.Seq, head.Hash)
+			return err
+		})
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var head audit.Checkpoint
+		if err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE`).Scan(&head.Seq, &head.Hash); err != nil {
+			return err
+		}
+		head = chainEvents(head, events)
+		cols := strings.Split(strings.ReplaceAll(auditColumns, " ", ""), ",")
+		_, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_events"}, cols, pgx.CopyFromSlice(len(events), func(i int) ([]any, error) {
+			return eventRow(&events[i])
+		}))
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, head.Seq, head.Hash)
+		return err
+	})
+}
