@@ -111,6 +111,7 @@ func (g *Gateway) sessionFor(w http.ResponseWriter, r *http.Request, up *upstrea
 		return nil, false
 	}
 	s.lastActive.Store(g.now().UnixNano())
+	s.use(c)
 	return s, true
 }
 

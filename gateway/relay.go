@@ -24,10 +24,14 @@ func (g *Gateway) forwardPost(w http.ResponseWriter, r *http.Request, ex *exchan
 		ctx, c = context.WithTimeout(ctx, t)
 		defer c()
 	}
-	done := g.inflight.add(&inflight{sessionID: sessionID(ex.sess), user: ex.claims.Subject,
-		chain: ex.claims.Chain(), jti: ex.claims.ID, cancel: cancel})
+	done := g.inflight.add(newInflight(sessionID(ex.sess), ex.claims, cancel))
 	defer done()
-	defer ex.releaseAll(ctx)
+	defer func() {
+		if errors.Is(context.Cause(ctx), errKilled) {
+			g.cancelUpstream(ex)
+		}
+		ex.releaseAll(ctx)
+	}()
 
 	client, req, err := g.upstreamRequest(ctx, r, ex, http.MethodPost, bytes.NewReader(ex.outBody()))
 	if err != nil {
@@ -75,6 +79,17 @@ func sessionID(s *session) string {
 // upstreamRequest builds the request to the upstream: the client's MCP
 // headers, the upstream's session id, and a fresh downstream token.
 func (g *Gateway) upstreamRequest(ctx context.Context, r *http.Request, ex *exchange, method string, body io.Reader) (*http.Client, *http.Request, error) {
+	client, req, err := g.upstreamRequestFor(ctx, ex, method, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	copyRequestHeaders(req.Header, r.Header)
+	return client, req, nil
+}
+
+// upstreamRequestFor builds a request of the gateway's own to the upstream of
+// ex: static headers, the upstream session id and a fresh downstream token.
+func (g *Gateway) upstreamRequestFor(ctx context.Context, ex *exchange, method string, body io.Reader) (*http.Client, *http.Request, error) {
 	client, endpoint, err := g.upstreamClient(ex.up)
 	if err != nil {
 		return nil, nil, err
@@ -83,7 +98,11 @@ func (g *Gateway) upstreamRequest(ctx context.Context, r *http.Request, ex *exch
 	if err != nil {
 		return nil, nil, err
 	}
-	copyRequestHeaders(req.Header, r.Header)
+	if ex.sess != nil {
+		if v := ex.sess.version(); v != "" {
+			req.Header.Set(headerProtocolVersion, v)
+		}
+	}
 	for k, v := range ex.up.Headers {
 		req.Header.Set(k, v)
 	}

@@ -22,10 +22,12 @@ type session struct {
 	user       string
 	chain      authority.Chain
 	clientID   string
+	claims     *authority.Claims // of the token that opened the session
 	created    time.Time
 
 	mu              sync.Mutex
-	protocolVersion string // negotiated at initialize
+	protocolVersion string          // negotiated at initialize
+	tokens          map[string]bool // jti and delegation ids of every token used on the session
 
 	lastActive atomic.Int64 // unix nanoseconds
 	killed     atomic.Bool
@@ -46,12 +48,40 @@ func newSession(slug string, c *authority.Claims, now time.Time) *session {
 		user:      c.Subject,
 		chain:     c.Chain(),
 		clientID:  c.ClientID,
+		claims:    c,
 		created:   now,
+		tokens:    map[string]bool{},
 		ctx:       ctx,
 		cancel:    cancel,
 	}
 	s.lastActive.Store(now.UnixNano())
+	s.use(c)
 	return s
+}
+
+// use notes a token used on the session, so a kill by jti or delegation finds it.
+func (s *session) use(c *authority.Claims) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokens["jti:"+c.ID] = true
+	if c.DelegationID != "" {
+		s.tokens["del:"+c.DelegationID] = true
+	}
+	if c.ParentID != "" {
+		s.tokens["del:"+c.ParentID] = true
+	}
+}
+
+func (s *session) hasToken(jti string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokens["jti:"+jti]
+}
+
+func (s *session) hasDelegation(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokens["del:"+id]
 }
 
 func (s *session) version() string {
@@ -95,16 +125,36 @@ func (t *sessionTable) put(s *session) {
 	t.mu.Unlock()
 }
 
-// remove ends a session and aborts its upstream requests.
+// remove ends a session and aborts its upstream requests. A killed session
+// stays in the table as a tombstone, so later requests on it are refused and
+// audited as such, until the janitor drops it.
 func (t *sessionTable) remove(id string) (*session, bool) {
 	t.mu.Lock()
 	s, ok := t.m[id]
-	delete(t.m, id)
+	if ok && !s.killed.Load() {
+		delete(t.m, id)
+	}
 	t.mu.Unlock()
 	if ok {
 		s.cancel()
 	}
 	return s, ok
+}
+
+// expire drops sessions idle since before cutoff and tombstones older than it.
+func (t *sessionTable) expire(cutoff time.Time) (dropped []*session) {
+	t.mu.Lock()
+	for id, s := range t.m {
+		if s.lastActive.Load() < cutoff.UnixNano() {
+			delete(t.m, id)
+			dropped = append(dropped, s)
+		}
+	}
+	t.mu.Unlock()
+	for _, s := range dropped {
+		s.cancel()
+	}
+	return dropped
 }
 
 func (t *sessionTable) closeAll() {
@@ -127,11 +177,18 @@ func (t *sessionTable) count() int {
 // inflight is one upstream request in progress, kept so a kill can find and
 // cancel it whatever the protocol era (stateless requests have no session).
 type inflight struct {
-	sessionID string
-	user      string
-	chain     authority.Chain
-	jti       string
-	cancel    context.CancelCauseFunc
+	sessionID    string
+	user         string
+	chain        authority.Chain
+	jti          string
+	delegationID string
+	parentID     string
+	cancel       context.CancelCauseFunc
+}
+
+func newInflight(sessionID string, c *authority.Claims, cancel context.CancelCauseFunc) *inflight {
+	return &inflight{sessionID: sessionID, user: c.Subject, chain: c.Chain(), jti: c.ID,
+		delegationID: c.DelegationID, parentID: c.ParentID, cancel: cancel}
 }
 
 // inflightSet tracks the upstream requests in progress. Safe for concurrent use.

@@ -24,7 +24,7 @@ func (g *Gateway) serveGet(w http.ResponseWriter, r *http.Request, up *upstreams
 		stop := context.AfterFunc(sess.ctx, func() { cancel(errSessionEnded) })
 		defer stop()
 	}
-	done := g.inflight.add(&inflight{sessionID: sessionID(sess), user: c.Subject, chain: c.Chain(), jti: c.ID, cancel: cancel})
+	done := g.inflight.add(newInflight(sessionID(sess), c, cancel))
 	defer done()
 	ex := &exchange{up: up, claims: c, sess: sess, pending: map[string]*pendingCall{}}
 	client, req, err := g.upstreamRequest(ctx, r, ex, http.MethodGet, nil)
