@@ -71,11 +71,12 @@ func TestHashIsUnambiguous(t *testing.T) {
 
 // TestHashGolden pins the encoding: a change here breaks every stored chain.
 func TestHashGolden(t *testing.T) {
-	e := audit.Event{Seq: 42, Time: t0, Kind: audit.KindAllow, User: "alice", Agents: []string{"agent:planner"},
-		Client: "cli", Upstream: "expenses", Tool: "pay", Decision: "allow", Reason: "allowed", TokenID: "jti-1",
-		SessionID: "s-1", ArgsHash: audit.ArgsHash([]byte(`{"amount":5}`)), PrevHash: "00"}
+	e := audit.Event{Seq: 42, Time: t0, Kind: audit.KindDeny, User: "alice", Agents: []string{"agent:planner"},
+		Client: "cli", Upstream: "expenses", Method: "tools/call", Tool: "pay", Decision: "deny",
+		Reason: "amount 700 exceeds max_amount 500", Constraint: "max_amount", Limit: "500", Value: "700",
+		TokenID: "jti-1", SessionID: "s-1", ArgsHash: audit.ArgsHash([]byte(`{"amount":5}`)), PrevHash: "00"}
 	// Computed independently (Python: struct.pack(">I", len) + bytes per field).
-	const goldenHash = "a871125d16b6e09ebc12b987d2686a8630d2ee58234f1c4c2494825a3e229fe8"
+	const goldenHash = "d31639e9eeb8f4c65c3aad937b4267666fcae46253f68500a75c674cf4bf23b2"
 	if got := e.ComputeHash(); got != goldenHash {
 		t.Errorf("hash = %s, want %s (update goldenHash only with a new hashDomain)", got, goldenHash)
 	}

@@ -11,8 +11,14 @@
 // a fixed order, ending with the previous event's hash:
 //
 //	hash(e) = SHA-256( field("legant-audit-v1") || field(seq) || field(time) ||
-//	                   field(kind) || ... || field(prev_hash) )
-//	field(b) = uint32 big-endian len(b) || b
+//	                   field(kind) || field(user) || field(agents) || field(client) ||
+//	                   field(upstream) || field(method) || field(tool) || field(decision) ||
+//	                   field(reason) || field(constraint) || field(limit) || field(value) ||
+//	                   field(token_id) || field(session_id) || field(args_hash) ||
+//	                   field(prev_hash) )
+//	field(b)      = uint32 big-endian len(b) || b
+//	seq           = decimal; time = RFC 3339, UTC, nanoseconds, no trailing zeros
+//	field(agents) = field( uint32 count || field(agent1) || field(agent2) ... )
 //
 // so no value can be confused with a separator, and the hash never depends on
 // how a database renders text, numbers or times.

@@ -35,18 +35,24 @@ const (
 // whatever a producer puts there is overwritten. A zero Time is replaced by
 // the time of the append.
 type Event struct {
-	Seq       int64
-	Time      time.Time
-	Kind      Kind
-	User      string   // the principal the agents act for (token sub)
-	Agents    []string // the act chain, oldest first
-	Client    string
-	Upstream  string // upstream slug
-	Tool      string
-	Decision  string // e.g. "allow", "deny"
-	Reason    string // machine-readable reason or human detail
-	TokenID   string // jti
-	SessionID string // gateway session id
+	Seq      int64
+	Time     time.Time
+	Kind     Kind
+	User     string   // the principal the agents act for (token sub)
+	Agents   []string // the act chain, oldest first
+	Client   string
+	Upstream string // upstream slug
+	Method   string // JSON-RPC method, e.g. "tools/call"
+	Tool     string
+	Decision string // e.g. "allow", "deny"
+	Reason   string // machine-readable reason or human detail
+	// Constraint, Limit and Value say which constraint decided a denial and
+	// with what values, e.g. "max_amount", "500", "700".
+	Constraint string
+	Limit      string
+	Value      string
+	TokenID    string // jti
+	SessionID  string // gateway session id
 	// ArgsHash is the lowercase hex SHA-256 of the raw tool arguments. When it
 	// is empty and Args is set, the log computes it.
 	ArgsHash string
@@ -96,8 +102,9 @@ func (e *Event) Validate() error {
 // textFields lists the free-text fields by name, for validation.
 func (e *Event) textFields() map[string]string {
 	m := map[string]string{
-		"user": e.User, "client": e.Client, "upstream": e.Upstream, "tool": e.Tool,
-		"decision": e.Decision, "reason": e.Reason, "token_id": e.TokenID, "session_id": e.SessionID,
+		"user": e.User, "client": e.Client, "upstream": e.Upstream, "method": e.Method, "tool": e.Tool,
+		"decision": e.Decision, "reason": e.Reason, "constraint": e.Constraint, "limit": e.Limit, "value": e.Value,
+		"token_id": e.TokenID, "session_id": e.SessionID,
 	}
 	for i, a := range e.Agents {
 		m[fmt.Sprintf("agents[%d]", i)] = a

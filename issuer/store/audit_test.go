@@ -78,6 +78,33 @@ func TestAuditAppendVerify(t *testing.T) {
 	})
 }
 
+func TestAuditAppendAll(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st := storetest.Open(t, b.Options(t))
+		batch := []audit.Event{event(1), event(2), event(3)}
+		batch[1].Kind, batch[1].Decision, batch[1].Constraint, batch[1].Limit, batch[1].Value = audit.KindDeny, "deny", "max_amount", "500", "700"
+		if err := st.Audit().AppendAll(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		if batch[0].Seq != 0 || batch[0].ArgsHash != "" {
+			t.Fatal("AppendAll modified the caller's events")
+		}
+		evs, err := st.Audit().Tail(ctx, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, e := range evs {
+			if e.Seq != int64(i+1) || e.TokenID != batch[i].TokenID {
+				t.Fatalf("event %d = seq %d %s, want in order", i, e.Seq, e.TokenID)
+			}
+		}
+		if d := evs[1]; d.Constraint != "max_amount" || d.Limit != "500" || d.Value != "700" {
+			t.Fatalf("denial stored as %+v", d)
+		}
+	})
+}
+
 func TestAuditArgsNotKeptByDefault(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
@@ -183,8 +210,9 @@ func forgeInsert(t *testing.T, st *store.Store, k int64) {
 	}
 	e := audit.Event{Seq: k, Time: time.Unix(0, 1e18).UTC(), Kind: audit.KindAllow, User: "mallory", Tool: "wire_money", Decision: "allow", PrevHash: prev}
 	e.Hash = e.ComputeHash()
-	_, err := db.ExecContext(ctx, `INSERT INTO audit_events (seq, at_ns, kind, user_sub, agents, client_id, upstream, tool, decision, reason, token_id, session_id, args_hash, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, '[]', '', '', $5, $6, '', '', '', '', $7, $8)`, e.Seq, e.Time.UnixNano(), string(e.Kind), e.User, e.Tool, e.Decision, e.PrevHash, e.Hash)
+	_, err := db.ExecContext(ctx, `INSERT INTO audit_events (seq, at_ns, kind, user_sub, agents, client_id, upstream, method, tool, decision, reason,
+			constraint_name, limit_value, actual_value, token_id, session_id, args_hash, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, '[]', '', '', '', $5, $6, '', '', '', '', '', '', '', $7, $8)`, e.Seq, e.Time.UnixNano(), string(e.Kind), e.User, e.Tool, e.Decision, e.PrevHash, e.Hash)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,7 +18,7 @@ import (
 const auditWriteTimeout = 30 * time.Second
 
 // auditInsertChunk is the most rows one INSERT statement carries
-// (16 parameters each, far below both backends' parameter limits).
+// (auditColumnCount parameters each, far below both backends' limits).
 const auditInsertChunk = 256
 
 // AuditLog is the hash-chained audit log. Append is group-committed: one
@@ -66,10 +67,35 @@ func newAuditLog(s *Store) *AuditLog {
 // closed, or when ctx ends first — in that last case the event may still be
 // written.
 func (l *AuditLog) Append(ctx context.Context, ev audit.Event) error {
-	if err := l.prepare(&ev); err != nil {
-		return err
+	return l.AppendAll(ctx, []audit.Event{ev})
+}
+
+// AppendAll records events in order, as Append does, and returns once all of
+// them are committed (possibly in more than one batch). On error, a prefix of
+// the events may have been written.
+func (l *AuditLog) AppendAll(ctx context.Context, events []audit.Event) error {
+	events = slices.Clone(events)
+	ps := make([]*pendingEvent, len(events))
+	for i := range events {
+		if err := l.prepare(&events[i]); err != nil {
+			return err
+		}
+		ps[i] = &pendingEvent{ev: events[i], done: make(chan error, 1)}
 	}
-	p := &pendingEvent{ev: ev, done: make(chan error, 1)}
+	for _, p := range ps {
+		if err := l.enqueue(ctx, p); err != nil {
+			return err
+		}
+	}
+	for _, p := range ps {
+		if err := l.wait(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *AuditLog) enqueue(ctx context.Context, p *pendingEvent) error {
 	select {
 	case <-l.closing:
 		return ErrClosed
@@ -77,11 +103,15 @@ func (l *AuditLog) Append(ctx context.Context, ev audit.Event) error {
 	}
 	select {
 	case l.queue <- p:
+		return nil
 	case <-l.closing:
 		return ErrClosed
 	case <-ctx.Done():
 		return fmt.Errorf("store: audit append: %w", ctx.Err())
 	}
+}
+
+func (l *AuditLog) wait(ctx context.Context, p *pendingEvent) error {
 	select {
 	case err := <-p.done:
 		return err
@@ -97,7 +127,7 @@ func (l *AuditLog) Append(ctx context.Context, ev audit.Event) error {
 	}
 }
 
-// prepare normalizes and validates an event before it is queued.
+// prepare normalizes and validates an event (a copy) before it is queued.
 func (l *AuditLog) prepare(ev *audit.Event) error {
 	if ev.Time.IsZero() {
 		ev.Time = l.s.now()
@@ -201,11 +231,15 @@ func chainEvents(head audit.Checkpoint, events []audit.Event) audit.Checkpoint {
 	return head
 }
 
-const auditColumns = `seq, at_ns, kind, user_sub, agents, client_id, upstream, tool, decision, reason, token_id, session_id, args_hash, args, prev_hash, hash`
+const auditColumns = `seq, at_ns, kind, user_sub, agents, client_id, upstream, method, tool, decision, reason,
+	constraint_name, limit_value, actual_value, token_id, session_id, args_hash, args, prev_hash, hash`
+
+// auditColumnCount is the number of auditColumns.
+const auditColumnCount = 20
 
 // insertEventsTx writes events with one multi-row INSERT.
 func (s *Store) insertEventsTx(ctx context.Context, tx *sql.Tx, events []audit.Event) error {
-	const cols = 16
+	const cols = auditColumnCount
 	var b strings.Builder
 	b.WriteString("INSERT INTO audit_events (" + auditColumns + ") VALUES ")
 	args := make([]any, 0, cols*len(events))
@@ -241,8 +275,8 @@ func eventRow(e *audit.Event) ([]any, error) {
 	if e.Args != nil {
 		rawArgs = []byte(e.Args)
 	}
-	return []any{e.Seq, e.Time.UnixNano(), string(e.Kind), e.User, string(agents), e.Client, e.Upstream, e.Tool,
-		e.Decision, e.Reason, e.TokenID, e.SessionID, e.ArgsHash, rawArgs, e.PrevHash, e.Hash}, nil
+	return []any{e.Seq, e.Time.UnixNano(), string(e.Kind), e.User, string(agents), e.Client, e.Upstream, e.Method, e.Tool,
+		e.Decision, e.Reason, e.Constraint, e.Limit, e.Value, e.TokenID, e.SessionID, e.ArgsHash, rawArgs, e.PrevHash, e.Hash}, nil
 }
 
 // close stops accepting events and waits until every queued one is written.

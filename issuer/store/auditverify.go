@@ -145,8 +145,8 @@ func scanEvent(r rowScanner) (*audit.Event, error) {
 	var at int64
 	var agents string
 	var args []byte
-	err := r.Scan(&e.Seq, &at, &e.Kind, &e.User, &agents, &e.Client, &e.Upstream, &e.Tool, &e.Decision, &e.Reason,
-		&e.TokenID, &e.SessionID, &e.ArgsHash, &args, &e.PrevHash, &e.Hash)
+	err := r.Scan(&e.Seq, &at, &e.Kind, &e.User, &agents, &e.Client, &e.Upstream, &e.Method, &e.Tool, &e.Decision, &e.Reason,
+		&e.Constraint, &e.Limit, &e.Value, &e.TokenID, &e.SessionID, &e.ArgsHash, &args, &e.PrevHash, &e.Hash)
 	if err != nil {
 		return nil, fmt.Errorf("store: scan audit event: %w", err)
 	}

@@ -43,7 +43,7 @@ func (s *Store) bulkChunk(ctx context.Context, events []audit.Event) error {
 				return err
 			}
 			head = chainEvents(head, events)
-			stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (`+auditColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)`)
+			stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (`+auditColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)`)
 			if err != nil {
 				return err
 			}
@@ -64,7 +64,7 @@ func (s *Store) bulkChunk(ctx context.Context, events []audit.Event) error {
 			return err
 		}
 		head = chainEvents(head, events)
-		cols := strings.Split(strings.ReplaceAll(auditColumns, " ", ""), ",")
+		cols := strings.Fields(strings.ReplaceAll(auditColumns, ",", " "))
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_events"}, cols, pgx.CopyFromSlice(len(events), func(i int) ([]any, error) {
 			return eventRow(&events[i])
 		}))

@@ -98,9 +98,13 @@ CREATE TABLE audit_events (
 	agents     TEXT NOT NULL, -- JSON array, oldest first
 	client_id  TEXT NOT NULL,
 	upstream   TEXT NOT NULL,
+	method     TEXT NOT NULL,
 	tool       TEXT NOT NULL,
 	decision   TEXT NOT NULL,
 	reason     TEXT NOT NULL,
+	constraint_name TEXT NOT NULL, -- "constraint" is reserved in SQL
+	limit_value     TEXT NOT NULL,
+	actual_value    TEXT NOT NULL,
 	token_id   TEXT NOT NULL,
 	session_id TEXT NOT NULL,
 	args_hash  TEXT NOT NULL,
