@@ -145,19 +145,33 @@ func TestFeed(t *testing.T) {
 
 		srv := httptest.NewServer(st.FeedHandler())
 		defer srv.Close()
-		resp, err := http.Get(srv.URL + store.FeedPath)
-		if err != nil {
+		get := func() *revfeed.Feed {
+			t.Helper()
+			resp, err := http.Get(srv.URL + store.FeedPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/jwt" {
+				t.Fatalf("GET feed: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			served, err := revfeed.Verify(string(body), ks, now, f.Version)
+			if err != nil {
+				t.Fatalf("served feed: %v", err)
+			}
+			return served
+		}
+		if v := get().Version; v != 4 {
+			t.Fatalf("served version %d, want 4", v)
+		}
+		if _, err := st.Revoke(ctx, store.RevokeRequest{Kind: revfeed.KindUser, Value: "eve"}); err != nil {
 			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/jwt" {
-			t.Fatalf("GET feed: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+		if served := get(); served.Version != 5 || !slices.Contains(served.Users, "eve") {
+			t.Fatalf("after a revocation the handler served %+v", served)
 		}
-		if _, err := revfeed.Verify(string(body), ks, now, f.Version); err != nil {
-			t.Fatalf("served feed: %v", err)
-		}
-		resp, err = http.Post(srv.URL+store.FeedPath, "text/plain", nil)
+		resp, err := http.Post(srv.URL+store.FeedPath, "text/plain", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
