@@ -96,6 +96,7 @@ type Gateway struct {
 	origins  map[string]bool
 	inflight *inflightSet
 	audit    *auditQueue // nil when no Recorder
+	bridges  *bridgeSet  // stdio and legacy SSE upstreams (bridges.go)
 
 	closeOnce sync.Once
 	closed    chan struct{}
@@ -136,6 +137,7 @@ func New(opts Options) (*Gateway, error) {
 		closed:   make(chan struct{}),
 	}
 	g.hosts, g.origins = allowLists(opts)
+	g.bridges = newBridgeSet(g.client, opts.Logger)
 	if opts.Recorder != nil {
 		g.audit = newAuditQueue(opts.Recorder)
 	}
@@ -147,6 +149,7 @@ func (g *Gateway) Close() error {
 	g.closeOnce.Do(func() {
 		close(g.closed)
 		g.sessions.closeAll()
+		g.bridges.close()
 		if g.audit != nil {
 			g.audit.close()
 		}
@@ -230,9 +233,11 @@ func (g *Gateway) hostAllowed(host string) bool {
 	if g.hosts[host] {
 		return true
 	}
-	if g.opts.AllowedHosts != nil {
-		return false
-	}
+	return g.opts.AllowedHosts == nil && isLoopback(host)
+}
+
+// isLoopback reports whether host (host or host:port) names this machine.
+func isLoopback(host string) bool {
 	name := host
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		name = h
@@ -245,12 +250,19 @@ func (g *Gateway) hostAllowed(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// originAllowed implements DNS-rebinding protection for browser requests: the
+// Origin must be listed, be PublicURL's, or be a page of this machine
+// (loopback), which a rebinding attack cannot claim.
 func (g *Gateway) originAllowed(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
+	origin := strings.ToLower(r.Header.Get("Origin"))
 	if origin == "" {
 		return true // not a browser request
 	}
-	return g.origins[strings.ToLower(origin)]
+	if g.origins[origin] {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && isLoopback(u.Host)
 }
 
 // detach returns a context for work that must outlive the request (audit,

@@ -11,8 +11,8 @@
 # many checks as phase 1.
 #
 # Environment (all optional):
-#   CONFORMANCE_GATEWAY          auto (default): run phase 2 when `legant gateway` exists;
-#                                require: fail when it does not; skip: never run it
+#   CONFORMANCE_GATEWAY          require (default): phase 2 must run and match phase 1;
+#                                auto: run it when `legant gateway` builds; skip: never run it
 #   CONFORMANCE_EXPECTED_DIRECT  checks phase 1 must pass (default 40)
 #   CONFORMANCE_SUITE_TIMEOUT    seconds one suite run may take (default 600)
 #   CONFORMANCE_KEEP             1: keep the log directory even on success
@@ -27,7 +27,7 @@ readonly CONFORMANCE_VERSION="0.1.16"
 readonly GO_SDK_MODULE="github.com/modelcontextprotocol/go-sdk"
 readonly GO_SDK_VERSION="v1.8.0"
 readonly EXPECTED_DIRECT="${CONFORMANCE_EXPECTED_DIRECT:-40}"
-readonly GATEWAY_MODE="${CONFORMANCE_GATEWAY:-auto}"
+readonly GATEWAY_MODE="${CONFORMANCE_GATEWAY:-require}"
 readonly SUITE_TIMEOUT="${CONFORMANCE_SUITE_TIMEOUT:-600}"
 readonly UPSTREAM_SLUG="everything"
 
@@ -203,16 +203,13 @@ phase_direct() {
 
 # --- phase 2: through legant gateway -----------------------------------------
 #
-# The commands below are the harness's contract with cmd/legant:
+# The commands phase 2 uses (docs/GATEWAY.md):
 #
-#   legant gateway --help                        exits 0 once the command exists
 #   legant gateway --listen ADDR --upstreams FILE --data-dir DIR
-#       serves MCP for each upstream at http://ADDR/mcp/<slug>, with the issuer's
-#       keys and store under DIR
-#   legant token mint --data-dir DIR --upstreams FILE --upstream SLUG --all-tools \
-#                     --subject SUB --actor ACTOR --ttl DURATION
-#       prints one access token on stdout, valid at the gateway for every tool of
-#       SLUG (inbound audience of SLUG)
+#       serves MCP for each upstream at http://ADDR/mcp/<slug>; the issuer keys it
+#       trusts are created in DIR/keys on first start
+#   legant mint --keys DIR/keys --issuer URL --user U --agent A --aud URL --scope S... --ttl D
+#       prints a delegation token; no --tool means every bound tool
 #
 # and the upstreams file written by write_upstreams_yaml.
 
@@ -232,21 +229,20 @@ legant_available() {
 # everything-server under UPSTREAM_SLUG with every TOOL bound (no argument bindings:
 # the conformance tools carry no amount, category or resource).
 write_upstreams_yaml() {
-	local file=$1 upstream=$2 gateway_base=$3
-	shift 3
+	local file=$1 upstream=$2
+	shift 2
 	{
 		echo "# Written by scripts/conformance.sh: the conformance everything-server, every tool bound."
+		echo "version: 1"
 		echo "upstreams:"
 		echo "  - slug: $UPSTREAM_SLUG"
 		echo "    transport: streamable-http"
 		echo "    url: $upstream"
-		echo "    audience: $gateway_base/mcp/$UPSTREAM_SLUG"
-		echo "    downstream_audience: $upstream"
 		echo "    tools:"
 		local tool
 		for tool in "$@"; do
-			echo "      - name: $tool"
-			echo "        scope: $UPSTREAM_SLUG:$tool"
+			echo "      $tool:"
+			echo "        scope: $UPSTREAM_SLUG:call"
 		done
 	} >"$file"
 }
@@ -255,9 +251,9 @@ legant_start_gateway() { # ADDR UPSTREAMS_FILE DATA_DIR
 	start_bg "$work/gateway.log" "$legant" gateway --listen "$1" --upstreams "$2" --data-dir "$3"
 }
 
-legant_mint_token() { # UPSTREAMS_FILE DATA_DIR OUT_FILE
-	"$legant" token mint --data-dir "$2" --upstreams "$1" --upstream "$UPSTREAM_SLUG" --all-tools \
-		--subject user:conformance --actor agent:conformance --ttl 1h \
+legant_mint_token() { # GATEWAY_BASE DATA_DIR OUT_FILE
+	"$legant" mint --keys "$2/keys" --issuer "$1" --user conformance-user --agent conformance-agent \
+		--aud "$1/mcp/$UPSTREAM_SLUG" --scope "$UPSTREAM_SLUG:call" --ttl 1h \
 		>"$3" 2>"$work/token-mint.log"
 }
 
@@ -290,7 +286,7 @@ phase_gateway() {
 	local port data="$work/gateway-data" yaml="$work/upstreams.yaml" token="$work/token"
 	port="$(free_port)"
 	mkdir -p "$data"
-	write_upstreams_yaml "$yaml" "$upstream_url" "http://127.0.0.1:$port" "${tools[@]}"
+	write_upstreams_yaml "$yaml" "$upstream_url" "${tools[@]}"
 	log "upstreams file $yaml binds ${#tools[@]} tools"
 
 	legant_start_gateway "127.0.0.1:$port" "$yaml" "$data"
@@ -298,7 +294,7 @@ phase_gateway() {
 		echo "conformance: legant gateway did not start" >&2
 		return 0
 	}
-	if ! legant_mint_token "$yaml" "$data" "$token" || [[ ! -s "$token" ]]; then
+	if ! legant_mint_token "http://127.0.0.1:$port" "$data" "$token" || [[ ! -s "$token" ]]; then
 		echo "conformance: legant token mint failed" >&2
 		return 0
 	fi
