@@ -28,6 +28,8 @@ func newRootCmd() *cobra.Command {
 		newMigrateCmd(),
 		newRevokeCmd(),
 		newAuditCmd(),
+		newGatewayCmd(),
+		newDemoCmd(),
 	// Each command group adds its constructor on its own line here.
 	)
 	return root

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/examples/expenses"
+	"github.com/openlegant/legant/issuer/keydir"
+)
+
+func newDemoCmd() *cobra.Command {
+	var cfg serveConfig
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run the gateway in front of the demo expenses upstream (zero config)",
+		Long: `Start the demo: an expenses MCP server on a loopback port, the gateway in
+front of it at /mcp/expenses with the embedded store, and a delegation token
+("alice lets demo-agent submit travel or meal expenses up to 500 USD") written
+to <data-dir>/demo/token. Prints commands to try it.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			cfg.logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			return runDemo(ctx, cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address of the gateway")
+	cfg.store.register(fs)
+	return cmd
+}
+
+// runDemo starts the demo upstream, writes its registry, and serves the gateway.
+func runDemo(ctx context.Context, cfg serveConfig, out, errOut io.Writer) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	upstream := &http.Server{Handler: expenses.Handler(&expenses.Ledger{}, false), ReadHeaderTimeout: 10 * time.Second}
+	go upstream.Serve(ln)
+	defer upstream.Close()
+
+	dir := filepath.Join(cfg.store.dataDir, "demo")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	cfg.upstreams = filepath.Join(dir, "legant.yaml")
+	if err := os.WriteFile(cfg.upstreams, []byte(demoRegistry("http://"+ln.Addr().String()+"/mcp")), 0o600); err != nil {
+		return err
+	}
+	cfg.ready = func(addr string) {
+		base := "http://" + addr
+		tokenFile := filepath.Join(dir, "token")
+		if err := writeDemoToken(cfg, base, tokenFile); err != nil {
+			fmt.Fprintln(errOut, "legant: demo token:", err)
+			return
+		}
+		printDemo(out, base, tokenFile)
+	}
+	return serve(ctx, cfg, errOut)
+}
+
+func demoRegistry(url string) string {
+	return fmt.Sprintf(`# Written by legant demo: the demo expenses server behind the gateway.
+version: 1
+upstreams:
+  - slug: expenses
+    transport: streamable-http
+    url: %s
+    tools:
+      list_expenses:
+        scope: expenses:read
+      submit_expense:
+        scope: expenses:write
+        amount: {pointer: /amount, currency: USD}
+        category: /category
+        mutating: true
+      delete_all:
+        scope: expenses:admin
+        mutating: true
+`, url)
+}
+
+// writeDemoToken mints the demo delegation with the issuer key the gateway trusts.
+func writeDemoToken(cfg serveConfig, base, path string) error {
+	keysDir := cfg.keysDir
+	if keysDir == "" {
+		keysDir = filepath.Join(cfg.store.dataDir, "keys")
+	}
+	ks, err := keydir.Load(keysDir)
+	if err != nil {
+		return err
+	}
+	key, err := ks.Signer()
+	if err != nil {
+		return err
+	}
+	c := authority.Unrestricted()
+	c.Tools = authority.Only("list_expenses", "submit_expense")
+	c.Categories = authority.Only("travel", "meals")
+	c.MaxAmount = &authority.Money{Value: authority.MustDecimal("500"), Currency: "USD"}
+	now := time.Now()
+	issuer := cfg.store.issuer
+	if issuer == "" {
+		issuer = base
+	}
+	tok, err := authority.Sign(key, &authority.Claims{
+		Issuer: issuer, Subject: "alice", Audience: []string{base + "/mcp/expenses"},
+		IssuedAt: now, ExpiresAt: now.Add(8 * time.Hour), ID: randomID(), ClientID: "legant-demo",
+		Scopes: []string{"expenses:read", "expenses:write"}, Actor: &authority.Actor{Subject: "demo-agent"},
+		DelegationID: "demo-" + randomID(), Constraints: c,
+	})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, []byte(tok+"\n"), 0o600)
+}
+
+func randomID() string {
+	b := make([]byte, 12)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func printDemo(out io.Writer, base, tokenFile string) {
+	ep := base + "/mcp/expenses"
+	fmt.Fprintf(out, `
+Legant demo is running.
+
+  MCP endpoint  %[1]s
+  token         %[2]s  (alice → agent:demo-agent: travel or meals, ≤ 500 USD, 8h)
+  provenance    legant show --keys .legant/keys "$(cat %[2]s)"
+
+Try it (each call is authorized by the gateway before it reaches the server):
+
+  TOKEN=$(cat %[2]s)
+  H='-H Content-Type:application/json -H Accept:application/json,text/event-stream -H Mcp-Protocol-Version:2025-06-18'
+  SID=$(curl -si $H -H "Authorization: Bearer $TOKEN" %[1]s \
+    -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}' \
+    | tr -d '\r' | awk -F': ' 'tolower($1)=="mcp-session-id"{print $2}')
+  call() { curl -s $H -H "Authorization: Bearer $TOKEN" -H "Mcp-Session-Id: $SID" %[1]s -d "$1"; echo; }
+  call '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+  call '{"jsonrpc":"2.0","id":2,"method":"tools/list"}'                       # delete_all is not listed
+  call '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"submit_expense","arguments":{"amount":120,"category":"Travel"}}}'
+  call '{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"submit_expense","arguments":{"amount":700,"category":"travel"}}}'  # denied: max_amount
+  call '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"delete_all","arguments":{}}}'   # denied: not allowed
+
+MCP client config (Claude Code):
+  claude mcp add --transport http legant-demo %[1]s --header "Authorization: Bearer $(cat %[2]s)"
+
+Audit trail:  legant audit tail      Stop: Ctrl-C
+`, ep, tokenFile)
+}

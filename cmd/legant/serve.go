@@ -1,0 +1,242 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/gateway"
+	"github.com/openlegant/legant/issuer/audit"
+	"github.com/openlegant/legant/issuer/keydir"
+	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/issuer/store"
+	"github.com/openlegant/legant/upstreams"
+)
+
+// serveConfig is what `legant gateway` and `legant demo` run: the gateway in
+// front of the registry's upstreams, with its store, keys and audit log.
+type serveConfig struct {
+	listen    string     // host:port; port 0 picks one
+	upstreams string     // registry file
+	publicURL string     // "" = http://<listen address>
+	keysDir   string     // issuer keys the gateway trusts; "" = <data-dir>/keys
+	store     storeFlags // its issuer is the trusted "iss"; "" = publicURL
+	logger    *slog.Logger
+	// ready, when set, is called with the bound address once serving.
+	ready func(addr string)
+}
+
+// wiring is a running gateway and what it is made of.
+type wiring struct {
+	gw      *gateway.Gateway
+	st      *store.Store
+	watcher *upstreams.Watcher
+	handler http.Handler
+	public  string
+	issuer  string
+	keys    *authority.KeySet
+	close   func()
+}
+
+// serve runs the gateway until ctx ends.
+func serve(ctx context.Context, cfg serveConfig, errOut io.Writer) error {
+	ln, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	if cfg.publicURL == "" {
+		cfg.publicURL = "http://" + ln.Addr().String()
+	}
+	w, err := wire(ctx, cfg, errOut)
+	if err != nil {
+		return err
+	}
+	defer w.close()
+	srv := &http.Server{Handler: w.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	cfg.logger.Info("legant gateway serving", "addr", ln.Addr().String(), "public_url", w.public,
+		"issuer", w.issuer, "store", w.st.Backend(), "upstreams", len(w.watcher.Current().Upstreams()))
+	if cfg.ready != nil {
+		cfg.ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	w.gw.Close() // ends streams so Shutdown does not wait on them
+	return srv.Shutdown(shutdown)
+}
+
+// wire assembles store, keys, registry and gateway.
+func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, error) {
+	w := &wiring{public: cfg.publicURL, issuer: cfg.store.issuer}
+	if w.issuer == "" {
+		w.issuer = cfg.publicURL
+	}
+	cfg.store.issuer = w.issuer
+	st, err := cfg.store.open(ctx, errOut)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	w.st = st
+	ok := false
+	defer func() {
+		if !ok {
+			st.Close()
+		}
+	}()
+	keysDir := cfg.keysDir
+	if keysDir == "" {
+		keysDir = filepath.Join(cfg.store.dataDir, "keys")
+	}
+	if w.keys, err = ensureKeys(keysDir, errOut); err != nil {
+		return nil, err
+	}
+	gwKeys, err := ensureKeys(filepath.Join(cfg.store.dataDir, "gateway-keys"), errOut)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := gwKeys.Signer()
+	if err != nil {
+		return nil, err
+	}
+	rec := &auditRecorder{log: st.Audit()}
+	w.watcher, err = upstreams.NewWatcher(cfg.upstreams, upstreams.Options{PublicURL: cfg.publicURL},
+		func(_ *upstreams.Registry, err error) {
+			if err != nil {
+				cfg.logger.Error("registry reload refused; keeping the previous one", "err", err)
+				return
+			}
+			cfg.logger.Info("registry reloaded", "file", cfg.upstreams)
+			rec.Record(context.Background(), []gateway.Event{{Kind: "config_reload", Reason: cfg.upstreams}})
+		})
+	if err != nil {
+		return nil, err
+	}
+	w.gw, err = gateway.New(gateway.Options{
+		Registry: w.watcher.Current, Issuer: w.issuer, Keys: w.keys, Signer: signer,
+		DownstreamIssuer: cfg.publicURL + downstreamIssuerPath, PublicURL: cfg.publicURL,
+		Revocations: st.Revocations(), Ledger: st, Recorder: rec, Logger: cfg.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	go w.watcher.Run(runCtx)
+	unsubscribe := st.Revocations().Subscribe(func(r store.Revocation) {
+		w.gw.Kill(context.Background(), selectorFor(r), "revoked: "+r.Reason)
+	})
+	w.handler = routes(w, gwKeys, st)
+	w.close = func() {
+		unsubscribe()
+		cancel()
+		w.gw.Close()
+		st.Close()
+	}
+	ok = true
+	return w, nil
+}
+
+// downstreamIssuerPath is where the gateway's own identity lives: the "iss"
+// of downstream tokens, with their JWKS below it.
+const downstreamIssuerPath = "/gateway"
+
+func routes(w *wiring, gwKeys *authority.KeySet, st *store.Store) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/mcp/", w.gw)
+	mux.Handle("/.well-known/oauth-protected-resource/", w.gw)
+	mux.Handle("GET /.well-known/jwks.json", jwksHandler(w.keys))
+	mux.Handle("GET "+downstreamIssuerPath+"/jwks.json", jwksHandler(gwKeys))
+	mux.Handle("GET /.well-known/revoked", st.FeedHandler())
+	return mux
+}
+
+func jwksHandler(ks *authority.KeySet) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := ks.JWKS(time.Now())
+		if err != nil {
+			http.Error(w, "key set unavailable", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/jwk-set+json")
+		w.Header().Set("Cache-Control", "max-age=300")
+		w.Write(b)
+	})
+}
+
+// ensureKeys loads a key directory, creating it with one Ed25519 key when it
+// does not exist yet (zero-config start).
+func ensureKeys(dir string, errOut io.Writer) (*authority.KeySet, error) {
+	if _, err := os.Stat(filepath.Join(dir, "keys.json")); errors.Is(err, os.ErrNotExist) {
+		e, err := keydir.Init(dir, keydir.Ed25519, nil)
+		if err != nil {
+			return nil, fmt.Errorf("create keys in %s: %w", dir, err)
+		}
+		fmt.Fprintf(errOut, "legant: created signing key %s in %s\n", e.KID, dir)
+	}
+	ks, err := keydir.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("load keys from %s: %w", dir, err)
+	}
+	return ks, nil
+}
+
+// selectorFor turns a revocation into the kill of what it covers.
+func selectorFor(r store.Revocation) gateway.Selector {
+	switch r.Kind {
+	case revfeed.KindToken:
+		return gateway.Selector{TokenID: r.Value}
+	case revfeed.KindDelegation:
+		return gateway.Selector{DelegationID: r.Value}
+	case revfeed.KindAgent:
+		return gateway.Selector{Agent: r.Value}
+	case revfeed.KindUser:
+		return gateway.Selector{User: r.Value}
+	}
+	return gateway.Selector{}
+}
+
+// auditRecorder writes gateway events to the hash-chained audit log, in
+// order, durable when Record returns. A failed batch is retried whole by the
+// gateway: an event may then be recorded twice, never lost.
+type auditRecorder struct{ log *store.AuditLog }
+
+func (a *auditRecorder) Record(ctx context.Context, evs []gateway.Event) error {
+	out := make([]audit.Event, len(evs))
+	for i, e := range evs {
+		out[i] = toAudit(e)
+	}
+	return a.log.AppendAll(ctx, out)
+}
+
+// toAudit converts an event. Text is made valid UTF-8 without NULs so that an
+// odd value can never make the log refuse an event (which would stall it and
+// close the gateway).
+func toAudit(e gateway.Event) audit.Event {
+	agents := make([]string, len(e.Agents))
+	for i, a := range e.Agents {
+		agents[i] = text(a)
+	}
+	return audit.Event{Time: e.Time, Kind: audit.Kind(e.Kind), User: text(e.User), Agents: agents,
+		Client: text(e.Client), Upstream: text(e.Upstream), Method: text(e.Method), Tool: text(e.Tool),
+		Decision: e.Decision, Reason: text(e.Reason), Constraint: e.Constraint, Limit: text(e.Limit),
+		Value: text(e.Value), TokenID: text(e.TokenID), SessionID: e.SessionID, ArgsHash: e.ArgsHash}
+}
+
+func text(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", "\ufffd")
+}
