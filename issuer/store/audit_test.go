@@ -105,6 +105,21 @@ func TestAuditAppendAll(t *testing.T) {
 	})
 }
 
+func TestAuditRejectsInvalidEvents(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		st := storetest.Open(t, b.Options(t))
+		for _, e := range []audit.Event{
+			{Kind: audit.KindAllow, Time: time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)},
+			{Kind: "Allow!"},
+			{Kind: audit.KindAllow, Tool: "nul\x00byte"},
+		} {
+			if err := st.Audit().Append(context.Background(), e); !errors.Is(err, audit.ErrInvalidEvent) {
+				t.Errorf("Append(%+v) = %v, want ErrInvalidEvent", e, err)
+			}
+		}
+	})
+}
+
 func TestAuditArgsNotKeptByDefault(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -132,13 +133,13 @@ func (l *AuditLog) prepare(ev *audit.Event) error {
 	if ev.Time.IsZero() {
 		ev.Time = l.s.now()
 	}
-	ev.Time = time.Unix(0, ev.Time.UnixNano()).UTC() // what the database holds
 	if ev.Args != nil && ev.ArgsHash == "" {
 		ev.ArgsHash = audit.ArgsHash(ev.Args)
 	}
 	if err := ev.Validate(); err != nil {
 		return err
 	}
+	ev.Time = time.Unix(0, ev.Time.UnixNano()).UTC() // what the database holds
 	if !l.keepArgs {
 		ev.Args = nil
 	}
@@ -171,6 +172,9 @@ func (l *AuditLog) collect(first *pendingEvent) []*pendingEvent {
 	var batch []*pendingEvent
 	if first != nil {
 		batch = append(batch, first)
+		// Producers just acknowledged are about to queue again: let them
+		// run before taking the batch, so batches do not shrink to one.
+		runtime.Gosched()
 	}
 	for len(batch) < l.maxBatch {
 		select {

@@ -21,13 +21,17 @@ func (s *Store) openPostgres(ctx context.Context, databaseURL string) error {
 	if err != nil {
 		return fmt.Errorf("store: connect: %w", err)
 	}
-	var schema string
+	var schema *string
 	if err := pool.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 		pool.Close()
 		return fmt.Errorf("store: connect to %s: %w", redactURL(databaseURL), err)
 	}
+	if schema == nil {
+		pool.Close()
+		return fmt.Errorf("store: %s: search_path names no existing schema", redactURL(databaseURL))
+	}
 	s.pool, s.db, s.d = pool, stdlib.OpenDBFromPool(pool), dialectPostgres
-	s.listenChannel = notifyChannel(schema)
+	s.listenChannel = notifyChannel(*schema)
 	return nil
 }
 

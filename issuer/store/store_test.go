@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -244,4 +245,24 @@ func TestSessions(t *testing.T) {
 			t.Fatalf("MarkKilled(nope) = %v", err)
 		}
 	})
+}
+
+func TestOpenErrors(t *testing.T) {
+	ctx := context.Background()
+	if _, err := store.Open(ctx, store.Options{DatabaseURL: "mysql://x"}); err == nil || !strings.Contains(err.Error(), "unsupported database URL") {
+		t.Errorf("Open(mysql) = %v", err)
+	}
+	if _, err := store.Open(ctx, store.Options{DataDir: t.TempDir(), KeyEncryptionSecret: []byte("short")}); err == nil || !strings.Contains(err.Error(), "too short") {
+		t.Errorf("Open with a short secret = %v", err)
+	}
+	for _, b := range storetest.Backends(t) {
+		if !b.Postgres() {
+			continue
+		}
+		opts := b.Options(t)
+		opts.DatabaseURL = strings.Replace(opts.DatabaseURL, "search_path=legant_test_", "search_path=missing_", 1)
+		if _, err := store.Open(ctx, opts); err == nil || !strings.Contains(err.Error(), "no existing schema") {
+			t.Errorf("Open with a missing schema = %v", err)
+		}
+	}
 }
