@@ -21,6 +21,7 @@ const (
 	DefaultMaxBodyBytes  = 4 << 20
 	DefaultDownstreamTTL = 2 * time.Minute
 	DefaultActor         = "legant-gateway"
+	DefaultIdleTimeout   = 30 * time.Minute
 	// maxEventBytes bounds one SSE event relayed from an upstream.
 	maxEventBytes = 16 << 20
 )
@@ -72,6 +73,12 @@ type Options struct {
 	Ledger policy.Ledger
 	// Recorder receives an Event per decision; nil discards them.
 	Recorder Recorder
+	// Sessions persists sessions for other replicas and operators; nil keeps
+	// them in this process only.
+	Sessions SessionStore
+	// IdleTimeout ends sessions without a request for this long; zero means
+	// DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// Transport carries requests to upstreams; nil means a pooled transport
 	// tuned for many concurrent streams.
 	Transport http.RoundTripper
@@ -98,8 +105,9 @@ type Gateway struct {
 	audit    *auditQueue // nil when no Recorder
 	bridges  *bridgeSet  // stdio and legacy SSE upstreams (bridges.go)
 
-	closeOnce sync.Once
-	closed    chan struct{}
+	closeOnce   sync.Once
+	closed      chan struct{}
+	janitorDone chan struct{}
 }
 
 // New returns a Gateway for opts.
@@ -122,6 +130,9 @@ func New(opts Options) (*Gateway, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
 	if opts.Transport == nil {
 		opts.Transport = newUpstreamTransport()
 	}
@@ -135,12 +146,15 @@ func New(opts Options) (*Gateway, error) {
 		now:      opts.Now,
 		inflight: newInflightSet(),
 		closed:   make(chan struct{}),
+
+		janitorDone: make(chan struct{}),
 	}
 	g.hosts, g.origins = allowLists(opts)
 	g.bridges = newBridgeSet(g.client, opts.Logger)
 	if opts.Recorder != nil {
 		g.audit = newAuditQueue(opts.Recorder)
 	}
+	go g.janitor(time.Second)
 	return g, nil
 }
 
@@ -148,6 +162,7 @@ func New(opts Options) (*Gateway, error) {
 func (g *Gateway) Close() error {
 	g.closeOnce.Do(func() {
 		close(g.closed)
+		<-g.janitorDone
 		g.sessions.closeAll()
 		g.bridges.close()
 		if g.audit != nil {

@@ -92,9 +92,11 @@ func (g *Gateway) sessionFor(w http.ResponseWriter, r *http.Request, up *upstrea
 	}
 	s, ok := g.sessions.get(id)
 	reason := ""
+	if !ok {
+		s, reason = g.loadSession(r.Context(), id, c)
+	}
 	switch {
-	case !ok:
-		reason = "unknown_session"
+	case reason != "":
 	case s.killed.Load():
 		reason = "killed_session"
 	case s.slug != up.Slug:

@@ -37,9 +37,10 @@ type exchange struct {
 
 // pendingCall is a forwarded request whose response the gateway waits for.
 type pendingCall struct {
-	id   jsontext.Value
-	tool string
-	hold policy.Hold // nil when no budget or call count applies
+	id     jsontext.Value
+	tool   string
+	hold   policy.Hold      // nil when no budget or call count applies
+	amount *authority.Money // the call's bound amount, if any
 }
 
 func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request, up *upstreams.Upstream, c *authority.Claims) {
@@ -137,14 +138,23 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 	call := policy.Call{Tool: name, Arguments: []byte(args), At: g.now()}
 	d, hold := policy.Authorize(ctx, ex.claims, binding, call, g.opts.Ledger)
 	ev.Reason, ev.Constraint, ev.Limit, ev.Value = string(d.Reason), d.Constraint, d.Limit, d.Value
+	if d.Reason == policy.ReasonUnavailable && d.Cause != nil {
+		g.log.Error("authorization state unavailable", "upstream", ex.up.Slug, "err", d.Cause)
+	}
 	if !d.Allow {
+		if ex.sess != nil {
+			ex.sess.activity.add(0, 1, nil, g.now())
+		}
 		g.record(ev)
 		e := d.RPCError()
 		return errorResponse(m.id, rpcError{Code: e.Code, Message: e.Message, Data: e.Data}), nil
 	}
 	ev.Kind, ev.Decision = EventAllow, "allow"
 	g.record(ev)
-	return nil, &pendingCall{id: m.id, tool: name, hold: hold}
+	if ex.sess != nil {
+		ex.sess.activity.add(1, 0, nil, g.now())
+	}
+	return nil, &pendingCall{id: m.id, tool: name, hold: hold, amount: d.Amount}
 }
 
 // writeLocal answers a POST entirely from the gateway (every request denied).
@@ -183,18 +193,21 @@ func joinBatch(msgs [][]byte) []byte {
 
 // settle finishes the budget hold of a call whose response arrived: a
 // completed, successful result spends it; an error, an isError result or a
-// result still waiting for input (multi-round-trip) releases it.
-func settle(ctx context.Context, pc *pendingCall, m *message) {
+// result still waiting for input (multi-round-trip) releases it. It reports
+// whether the call's amount was spent.
+func settle(ctx context.Context, pc *pendingCall, m *message) bool {
+	spent := m.result != nil && !resultFailed(m.result)
 	if pc.hold == nil {
-		return
+		return spent
 	}
 	ctx, cancel := detach(ctx)
 	defer cancel()
-	if m.result != nil && !resultFailed(m.result) {
+	if spent {
 		pc.hold.Settle(ctx)
-		return
+		return true
 	}
 	pc.hold.Release(ctx)
+	return false
 }
 
 func resultFailed(result jsontext.Value) bool {

@@ -246,13 +246,16 @@ func (g *Gateway) transformMessage(ctx context.Context, ex *exchange, m *message
 	key := string(m.id)
 	if ex != nil {
 		if pc, ok := ex.pending[key]; ok {
-			settle(ctx, pc, m)
+			if settle(ctx, pc, m) && ex.sess != nil {
+				ex.sess.activity.add(0, 0, pc.amount, g.now())
+			}
 			delete(ex.pending, key)
 		}
 		if key == ex.initID && ex.sess != nil && m.result != nil {
 			if v, ok := stringMember(m.result, "protocolVersion"); ok {
 				ex.sess.setVersion(v)
 			}
+			g.saveSession(ctx, ex.sess)
 		}
 	}
 	if m.result == nil {

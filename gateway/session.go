@@ -31,6 +31,7 @@ type session struct {
 
 	lastActive atomic.Int64 // unix nanoseconds
 	killed     atomic.Bool
+	activity   activity // unflushed counters for the SessionStore
 
 	// ctx is cancelled when the session ends (DELETE, kill, gateway close):
 	// every upstream request of the session is derived from it, so ending the
@@ -123,6 +124,28 @@ func (t *sessionTable) put(s *session) {
 	t.mu.Lock()
 	t.m[s.id] = s
 	t.mu.Unlock()
+}
+
+// putIfAbsent adds s unless a session with its id is there, and returns the
+// one in the table.
+func (t *sessionTable) putIfAbsent(s *session) *session {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if old, ok := t.m[s.id]; ok {
+		return old
+	}
+	t.m[s.id] = s
+	return s
+}
+
+func (t *sessionTable) all() []*session {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]*session, 0, len(t.m))
+	for _, s := range t.m {
+		out = append(out, s)
+	}
+	return out
 }
 
 // remove ends a session and aborts its upstream requests. A killed session

@@ -130,7 +130,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	w.gw, err = gateway.New(gateway.Options{
 		Registry: w.watcher.Current, Issuer: w.issuer, Keys: w.keys, Signer: signer,
 		DownstreamIssuer: cfg.publicURL + downstreamIssuerPath, PublicURL: cfg.publicURL,
-		Revocations: st.Revocations(), Ledger: st, Recorder: rec, Logger: cfg.logger,
+		Revocations: st.Revocations(), Ledger: st, Recorder: rec, Sessions: sessionStore{st}, Logger: cfg.logger,
 	})
 	if err != nil {
 		return nil, err
@@ -239,4 +239,37 @@ func toAudit(e gateway.Event) audit.Event {
 
 func text(s string) string {
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", "\ufffd")
+}
+
+// sessionStore adapts the store to the gateway's SessionStore.
+type sessionStore struct{ st *store.Store }
+
+var _ gateway.SessionStore = sessionStore{}
+
+func (s sessionStore) SaveSession(ctx context.Context, r gateway.SessionRecord) error {
+	return s.st.CreateSession(ctx, store.Session{ID: r.ID, User: r.User, Agents: r.Agents, Client: r.Client,
+		Upstream: r.Upstream, ProtocolVersion: r.ProtocolVersion, UpstreamSessionID: r.UpstreamID,
+		TokenID: r.TokenID, Started: r.Started, LastActivity: r.Started, State: store.SessionLive})
+}
+
+func (s sessionStore) LoadSession(ctx context.Context, id string) (*gateway.SessionRecord, error) {
+	se, err := s.st.GetSession(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, gateway.ErrSessionNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &gateway.SessionRecord{ID: se.ID, Upstream: se.Upstream, UpstreamID: se.UpstreamSessionID,
+		User: se.User, Agents: se.Agents, Client: se.Client, ProtocolVersion: se.ProtocolVersion,
+		TokenID: se.TokenID, Started: se.Started, Killed: se.State != store.SessionLive}, nil
+}
+
+func (s sessionStore) EndSession(ctx context.Context, id, reason string) error {
+	_, err := s.st.CloseSession(ctx, id, reason, time.Now())
+	return err
+}
+
+func (s sessionStore) TouchSession(ctx context.Context, id string, a gateway.Activity) error {
+	return s.st.TouchSession(ctx, id, store.SessionActivity{At: a.At, Allowed: a.Allowed, Denied: a.Denied, Spent: a.Spent})
 }

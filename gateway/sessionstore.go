@@ -1,0 +1,197 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/openlegant/legant/authority"
+)
+
+// SessionStore persists gateway sessions so that every replica sharing the
+// store can serve any session (no sticky load balancing) and operators can
+// list them. The gateway writes a record when a session opens, loads one only
+// when a request names a session this replica has not seen, and flushes
+// activity in the background: never a store round trip per call.
+type SessionStore interface {
+	SaveSession(ctx context.Context, r SessionRecord) error
+	// LoadSession returns ErrSessionNotFound for an unknown id.
+	LoadSession(ctx context.Context, id string) (*SessionRecord, error)
+	EndSession(ctx context.Context, id, reason string) error
+	TouchSession(ctx context.Context, id string, a Activity) error
+}
+
+// ErrSessionNotFound is what a SessionStore returns for an unknown session.
+var ErrSessionNotFound = errors.New("gateway: session not found")
+
+// SessionRecord is the stored form of a session.
+type SessionRecord struct {
+	ID              string
+	Upstream        string // slug
+	UpstreamID      string // the upstream's Mcp-Session-Id
+	User            string
+	Agents          []string
+	Client          string
+	ProtocolVersion string
+	TokenID         string
+	Started         time.Time
+	Killed          bool // killed or ended: the session must not be served
+}
+
+// Activity is what a session did since the last flush.
+type Activity struct {
+	At      time.Time
+	Allowed int64
+	Denied  int64
+	Spent   authority.Decimal
+}
+
+// activity accumulates a session's unflushed counters. Safe for concurrent use.
+type activity struct {
+	mu      sync.Mutex
+	pending Activity
+	dirty   bool
+}
+
+func (a *activity) add(allowed, denied int64, spent *authority.Money, at time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pending.Allowed += allowed
+	a.pending.Denied += denied
+	if spent != nil {
+		a.pending.Spent = a.pending.Spent.Add(spent.Value)
+	}
+	a.pending.At = at
+	a.dirty = true
+}
+
+// take returns and resets the unflushed counters.
+func (a *activity) take() (Activity, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.dirty {
+		return Activity{}, false
+	}
+	out := a.pending
+	a.pending, a.dirty = Activity{}, false
+	return out, true
+}
+
+// restore puts back counters a failed flush took.
+func (a *activity) restore(x Activity) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pending.Allowed += x.Allowed
+	a.pending.Denied += x.Denied
+	a.pending.Spent = a.pending.Spent.Add(x.Spent)
+	if x.At.After(a.pending.At) {
+		a.pending.At = x.At
+	}
+	a.dirty = true
+}
+
+func (s *session) record() SessionRecord {
+	return SessionRecord{ID: s.id, Upstream: s.slug, UpstreamID: s.upstreamID, User: s.user,
+		Agents: s.chain, Client: s.clientID, ProtocolVersion: s.version(), TokenID: s.claims.ID,
+		Started: s.created}
+}
+
+// sessionFromRecord rebuilds a session another replica opened. c is the
+// verified token of the request naming it.
+func sessionFromRecord(r *SessionRecord, c *authority.Claims, now time.Time) *session {
+	var act *authority.Actor
+	for _, a := range r.Agents {
+		act = &authority.Actor{Subject: a, Actor: act}
+	}
+	opener := &authority.Claims{Subject: r.User, Actor: act, ClientID: r.Client, ID: r.TokenID}
+	s := newSession(r.Upstream, opener, now)
+	s.id = r.ID
+	s.upstreamID = r.UpstreamID
+	s.created = r.Started
+	s.claims = c
+	s.setVersion(r.ProtocolVersion)
+	return s
+}
+
+// loadSession fetches a session this replica has not seen from the store.
+func (g *Gateway) loadSession(ctx context.Context, id string, c *authority.Claims) (*session, string) {
+	if g.opts.Sessions == nil {
+		return nil, "unknown_session"
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	r, err := g.opts.Sessions.LoadSession(ctx, id)
+	switch {
+	case errors.Is(err, ErrSessionNotFound):
+		return nil, "unknown_session"
+	case err != nil:
+		g.log.Error("session store unavailable", "err", err)
+		return nil, "session_store_unavailable"
+	case r.Killed:
+		return nil, "killed_session"
+	}
+	s := sessionFromRecord(r, c, g.now())
+	return g.sessions.putIfAbsent(s), ""
+}
+
+// saveSession records a new session; a failure is logged, not fatal: the
+// session still works on this replica.
+func (g *Gateway) saveSession(ctx context.Context, s *session) {
+	if g.opts.Sessions == nil {
+		return
+	}
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	if err := g.opts.Sessions.SaveSession(ctx, s.record()); err != nil {
+		g.log.Error("could not record session", "session", s.id, "err", err)
+	}
+}
+
+// janitor flushes session activity and expires idle sessions until the
+// gateway closes. It is started by New and stopped by Close.
+func (g *Gateway) janitor(every time.Duration) {
+	defer close(g.janitorDone)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-g.closed:
+			g.flushActivity()
+			return
+		case <-tick.C:
+			g.flushActivity()
+			for _, s := range g.sessions.expire(g.now().Add(-g.opts.IdleTimeout)) {
+				g.endStored(s.id, "idle")
+			}
+		}
+	}
+}
+
+func (g *Gateway) flushActivity() {
+	if g.opts.Sessions == nil {
+		return
+	}
+	for _, s := range g.sessions.all() {
+		a, ok := s.activity.take()
+		if !ok {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := g.opts.Sessions.TouchSession(ctx, s.id, a); err != nil {
+			s.activity.restore(a)
+		}
+		cancel()
+	}
+}
+
+func (g *Gateway) endStored(id, reason string) {
+	if g.opts.Sessions == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := g.opts.Sessions.EndSession(ctx, id, reason); err != nil {
+		g.log.Warn("could not record the end of a session", "session", id, "err", err)
+	}
+}
