@@ -52,7 +52,7 @@ func (f *storeFlags) register(fs *pflag.FlagSet) {
 // with a notice on errOut. A PostgreSQL store never gets a generated secret:
 // without one, commands that need signing keys fail and say so.
 func (f *storeFlags) options(errOut io.Writer) (store.Options, error) {
-	opts := store.Options{DatabaseURL: f.databaseURL, DataDir: f.dataDir, Issuer: f.issuer, PollInterval: -1}
+	opts := store.Options{DatabaseURL: f.databaseURL, DataDir: f.dataDir, Issuer: f.issuer}
 	switch {
 	case f.keySecretFile != "":
 		b, err := os.ReadFile(f.keySecretFile)
