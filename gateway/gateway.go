@@ -181,6 +181,7 @@ func newUpstreamTransport() *http.Transport {
 	t.IdleConnTimeout = 90 * time.Second
 	t.DisableCompression = true // relay bytes as the upstream sent them
 	t.Proxy = nil               // never send upstream traffic through an environment proxy
+	t.DialContext = (&net.Dialer{Timeout: upstreams.DefaultConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
 	return t
 }
 

@@ -61,12 +61,13 @@ func (g *Gateway) serveMCP(w http.ResponseWriter, r *http.Request, slug string) 
 	}
 }
 
-// readBody reads a capped POST body, answering the client itself on failure.
-func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+// readBody reads a capped POST body. On failure it answers the client itself
+// and returns the reason to audit.
+func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, string) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		writeRPCError(w, http.StatusUnsupportedMediaType, nil, rpcError{Code: codeInvalidRequest,
 			Message: "Content-Type must be application/json"})
-		return nil, false
+		return nil, "content_type"
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.opts.MaxBodyBytes))
 	if err != nil {
@@ -74,12 +75,12 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 		if errors.As(err, &mbe) {
 			writeRPCError(w, http.StatusRequestEntityTooLarge, nil, rpcError{Code: codeInvalidRequest,
 				Message: fmt.Sprintf("request body exceeds %d bytes", mbe.Limit)})
-			return nil, false
+			return nil, "oversized"
 		}
 		writeRPCError(w, http.StatusBadRequest, nil, rpcError{Code: codeParseError, Message: "could not read the request body"})
-		return nil, false
+		return nil, "unreadable_body"
 	}
-	return body, true
+	return body, ""
 }
 
 // sessionFor resolves the Mcp-Session-Id of r. It answers the client itself

@@ -44,8 +44,9 @@ type pendingCall struct {
 }
 
 func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request, up *upstreams.Upstream, c *authority.Claims) {
-	body, ok := g.readBody(w, r)
-	if !ok {
+	body, refused := g.readBody(w, r)
+	if refused != "" {
+		g.record(withPrincipal(Event{Kind: EventEdge403, Upstream: up.Slug, Reason: refused}, c))
 		return
 	}
 	msgs, batch, err := decodeBody(body)
@@ -64,6 +65,7 @@ func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request, up *upstream
 			return
 		}
 		if err := checkStatelessHeaders(r.Header, msgs[0]); err != nil {
+			g.record(withPrincipal(Event{Kind: EventEdge403, Upstream: up.Slug, Method: msgs[0].method, Reason: "header_mismatch"}, c))
 			writeRPCError(w, http.StatusBadRequest, msgs[0].id, rpcError{Code: codeInvalidRequest, Message: err.Error()})
 			return
 		}
