@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"sync"
 	"time"
 
 	"github.com/openlegant/legant/authority"
@@ -10,15 +11,38 @@ import (
 // minter mints the downstream tokens sent to upstreams: audience-bound to the
 // upstream, short-lived, with the gateway appended to the act chain. The
 // caller's token is never forwarded.
+//
+// A token is minted per (caller token, upstream) and reused while more than
+// half of its lifetime remains: it carries nothing specific to one call, and
+// signing is the largest cost of a relayed request. Safe for concurrent use.
 type minter struct {
 	key    *authority.Key
 	issuer string
 	actor  string
 	ttl    time.Duration
+
+	mu    sync.Mutex
+	cache map[mintKey]minted
 }
 
+// mintKey identifies the caller's token by its verified claims: the verifier
+// caches one *Claims per token, so the pointer names exactly one token.
+type mintKey struct {
+	caller   *authority.Claims
+	audience string
+}
+
+type minted struct {
+	token   string
+	renewAt time.Time
+}
+
+// maxMinted bounds the cache; when full it is cleared (a slow path only).
+const maxMinted = 50_000
+
 func newMinter(o Options) *minter {
-	m := &minter{key: o.Signer, issuer: o.DownstreamIssuer, actor: o.Actor, ttl: o.DownstreamTTL}
+	m := &minter{key: o.Signer, issuer: o.DownstreamIssuer, actor: o.Actor, ttl: o.DownstreamTTL,
+		cache: make(map[mintKey]minted)}
 	if m.issuer == "" {
 		m.issuer = o.PublicURL
 	}
@@ -29,6 +53,33 @@ func newMinter(o Options) *minter {
 		m.ttl = DefaultDownstreamTTL
 	}
 	return m
+}
+
+// token returns a downstream token for up on behalf of c, minting one when no
+// cached token has more than half its life left.
+func (m *minter) token(c *authority.Claims, up *upstreams.Upstream, now time.Time) (string, error) {
+	k := mintKey{caller: c, audience: up.DownstreamAudience}
+	m.mu.Lock()
+	t, ok := m.cache[k]
+	m.mu.Unlock()
+	if ok && now.Before(t.renewAt) {
+		return t.token, nil
+	}
+	tok, err := m.mint(c, up, now)
+	if err != nil {
+		return "", err
+	}
+	exp := now.Add(m.ttl)
+	if c.ExpiresAt.Before(exp) {
+		exp = c.ExpiresAt
+	}
+	m.mu.Lock()
+	if len(m.cache) >= maxMinted {
+		clear(m.cache)
+	}
+	m.cache[k] = minted{token: tok, renewAt: now.Add(exp.Sub(now) / 2)}
+	m.mu.Unlock()
+	return tok, nil
 }
 
 // mint returns a fresh token for up carrying c's user, scopes and constraints.

@@ -109,7 +109,7 @@ func (g *Gateway) upstreamRequestFor(ctx context.Context, ex *exchange, method s
 	if ex.sess != nil && ex.sess.upstreamID != "" {
 		req.Header.Set(headerSessionID, ex.sess.upstreamID)
 	}
-	tok, err := g.minter.mint(ex.claims, ex.up, g.now())
+	tok, err := g.minter.token(ex.claims, ex.up, g.now())
 	if err != nil {
 		return nil, nil, err
 	}
