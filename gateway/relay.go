@@ -129,7 +129,7 @@ func (g *Gateway) openSession(ex *exchange, upstreamID string) {
 // copyResponseHeaders copies what a client needs of an upstream response.
 // Cookies, the upstream's session id and its auth challenges stay behind.
 func copyResponseHeaders(dst, src http.Header) {
-	for _, k := range []string{"Content-Type", "Cache-Control", headerProtocolVersion} {
+	for _, k := range []string{"Content-Type", "Cache-Control", "Allow", "Retry-After", headerProtocolVersion} {
 		if v := src.Values(k); len(v) > 0 {
 			dst[k] = v
 		}
