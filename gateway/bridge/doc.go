@@ -46,9 +46,14 @@
 // # Concurrency
 //
 // Handler is safe for concurrent use. Each session has one read loop
-// goroutine, owned by the session and ended by it; writes to the server run
-// in short-lived goroutines the session waits for before it is gone; a child
-// process has one goroutine that reaps it. Handler.Close ends every session
+// goroutine that hands each message to its stream and waits until the
+// stream's handler has taken it: a client that stops reading one stream
+// holds back its session's other streams (and, through the pipe, the
+// server), never other sessions. The read loop is owned by the session and
+// ended by it; writes to the server run in short-lived goroutines the
+// session waits for before it is gone; a child process has one goroutine
+// that reaps it and one that logs its stderr, both waited for when the
+// session ends. Handler.Close ends every session
 // and returns once all of them are gone. Transport's handler goroutine is
 // owned by the response: it ends when the handler returns, which cancelling
 // the request or closing the body hastens.

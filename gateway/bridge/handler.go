@@ -33,7 +33,9 @@ type Options struct {
 	// larger message from the server ends its session.
 	MaxMessageBytes int
 	// KillGrace is how long a child process has to exit after its stdin is
-	// closed before its process group is killed; zero means DefaultKillGrace.
+	// closed before its process group is killed, and how long a descendant
+	// that left the group may keep the child's stderr open after that; zero
+	// means DefaultKillGrace.
 	KillGrace time.Duration
 	// IdleTimeout ends a session that has had no open stream and no request
 	// for this long; zero means DefaultIdleTimeout, negative means never.

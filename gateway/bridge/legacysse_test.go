@@ -41,7 +41,7 @@ type legacyUpstream struct {
 	getDone chan struct{}
 }
 
-func newLegacyUpstream(t *testing.T) *legacyUpstream {
+func newLegacyUpstream(t testing.TB) *legacyUpstream {
 	t.Helper()
 	srv := testserver.New()
 	sse := mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return srv }, nil)

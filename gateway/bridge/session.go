@@ -53,7 +53,9 @@ func newSession(h *Handler, id string, l *link, ctx context.Context, cancel cont
 		calls: map[jsonrpc.ID]*stream{}, tokens: map[jsonrpc.ID]string{}, progress: map[string]*stream{},
 		idleSince: time.Now()}
 	if t := h.opts.IdleTimeout; t > 0 {
+		// Armed when the initialize request's stream closes (closedLocked).
 		s.idle = time.AfterFunc(t, s.expire)
+		s.idle.Stop()
 	}
 	return s
 }

@@ -37,11 +37,13 @@ func (t handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		t.h.ServeHTTP(rw, serverRequest(ctx, req))
 	}()
+	// The caller's context, not ctx: ctx is also cancelled when the handler
+	// returns, which may be right after it answered.
 	select {
 	case <-rw.ready:
-	case <-ctx.Done():
-		// The handler sees ctx too, and the pipe is closed: it ends on its own.
-		return nil, context.Cause(ctx)
+	case <-req.Context().Done():
+		// The handler sees ctx cancelled, and the pipe is closed: it ends on its own.
+		return nil, context.Cause(req.Context())
 	}
 	if rw.err != nil {
 		cancel()

@@ -160,3 +160,19 @@ func (c *closeNotifier) Close() error {
 	close(c.closed)
 	return nil
 }
+
+// A handler that answers and returns at once: its request context is
+// cancelled on return, which must not turn the answer into an error.
+func TestTransportQuickHandler(t *testing.T) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	for range 5000 {
+		resp, err := get(t, context.Background(), h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNoContent {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+}
