@@ -30,6 +30,7 @@ func newRootCmd() *cobra.Command {
 		newAuditCmd(),
 		newGatewayCmd(),
 		newDemoCmd(),
+		newSnippetCmd(),
 	// Each command group adds its constructor on its own line here.
 	)
 	return root
