@@ -40,7 +40,7 @@ type issuer struct {
 	revoked []revfeed.Entry
 }
 
-func newIssuer(t *testing.T) *issuer {
+func newIssuer(t testing.TB) *issuer {
 	key, err := authority.GenerateEd25519Key("k1")
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func newIssuer(t *testing.T) *issuer {
 	return is
 }
 
-func (is *issuer) token(t *testing.T, mod func(*authority.Claims)) string {
+func (is *issuer) token(t testing.TB, mod func(*authority.Claims)) string {
 	t.Helper()
 	now := time.Now()
 	c := &authority.Claims{Issuer: is.URL, Subject: "alice", Audience: []string{audience},
