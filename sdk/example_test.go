@@ -2,6 +2,7 @@ package sdk_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/policy"
 	"github.com/openlegant/legant/sdk"
 )
 
@@ -239,4 +241,64 @@ func ExampleClaimsFrom() {
 	handler.ServeHTTP(rec, req)
 	fmt.Print(rec.Body.String())
 	// Output: user:alice → agent:planner → agent:executor
+}
+
+func ExampleVerifier_AuthorizeCall() {
+	issuer := startIssuer()
+	defer issuer.Close()
+	ctx := context.Background()
+	v, err := sdk.NewVerifier(ctx, issuer.URL, "https://api.example/expenses", &sdk.VerifierOptions{AllowHTTP: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	claims, err := v.Verify(ctx, issuer.token())
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	// A tools/call as an MCP server receives it, with the tool's binding.
+	binding := &policy.Binding{Tool: "submit_expense",
+		Amount: &policy.AmountBinding{Value: policy.MustPointer("/amount"), Currency: "USD"}}
+	for _, args := range []string{`{"amount":120.50}`, `{"amount":"120.50"}`, `{"amount":900}`} {
+		d, hold := v.AuthorizeCall(ctx, claims, binding, policy.Call{Tool: "submit_expense", Arguments: json.RawMessage(args)})
+		if !d.Allow {
+			b, _ := json.Marshal(d.RPCError())
+			fmt.Println(string(b))
+			continue
+		}
+		hold.Settle(ctx) // the tool succeeded
+		fmt.Println("allowed", d.Amount.Value)
+	}
+	// Output:
+	// allowed 120.5
+	// {"code":-32030,"message":"denied: argument /amount: string where a number is expected","data":{"reason":"invalid_argument","argument":"/amount","value":"\"120.50\""}}
+	// {"code":-32030,"message":"denied: amount 900 exceeds max_amount 500","data":{"reason":"max_amount","limit":"500","value":"900"}}
+}
+
+func ExampleVerifier_FeedStatus() {
+	issuer := startIssuer()
+	defer issuer.Close()
+	ctx := context.Background()
+	v, err := sdk.NewVerifier(ctx, issuer.URL, "https://api.example/expenses", &sdk.VerifierOptions{
+		AllowHTTP:        true,
+		RequireFreshFeed: true, // fail closed: Verify fails with ErrFeedStale once the feed is older than MaxFeedAge
+		MaxFeedAge:       time.Minute,
+		OnFeed: func(s sdk.FeedStatus) {
+			if s.Err != nil {
+				log.Printf("revocation feed: %v", s.Err) // keep polling; the previous set stays
+			}
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer v.Close()
+	issuer.revokeAgent("rogue")
+	if err := v.RefreshFeed(ctx); err != nil {
+		log.Fatal(err)
+	}
+	st := v.FeedStatus()
+	fmt.Println("version", st.Version, "entries", st.Entries, "fresh", v.FeedAge() < time.Minute)
+	// Output: version 1 entries 1 fresh true
 }
