@@ -157,10 +157,14 @@ func writeChallenge(w http.ResponseWriter, status int, metadata, code, desc, sco
 }
 
 // quotable keeps a description inside RFC 6750's allowed characters
-// (%x20-21 / %x23-5B / %x5D-7E): anything else becomes '?'.
+// (%x20-21 / %x23-5B / %x5D-7E): '"' becomes '\”, anything else outside
+// them '?'. The JSON body keeps the exact text.
 func quotable(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r > 0x7e || r == '"' || r == '\\' {
+		switch {
+		case r == '"':
+			return '\''
+		case r < 0x20 || r > 0x7e || r == '\\':
 			return '?'
 		}
 		return r

@@ -12,6 +12,7 @@ import (
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/policy"
 	"github.com/openlegant/legant/sdk"
 )
 
@@ -195,5 +196,22 @@ func TestBearerToken(t *testing.T) {
 		if tok != tt.token || ok != tt.ok {
 			t.Errorf("BearerToken(%q) = %q, %v; want %q, %v", tt.headers, tok, ok, tt.token, tt.ok)
 		}
+	}
+}
+
+// TestChallengeCharset: error_description stays within RFC 6750's characters
+// whatever the decision says; the JSON body keeps the exact text.
+func TestChallengeCharset(t *testing.T) {
+	d := policy.Deny(policy.ReasonCategory, "category %q is not allowed", "Straße \\ x")
+	rec := httptest.NewRecorder()
+	sdk.WriteDenial(rec, d, "https://api.example/.well-known/oauth-protected-resource")
+	h := rec.Header().Get("WWW-Authenticate")
+	desc := h[strings.Index(h, `error_description="`)+len(`error_description="`):]
+	desc = desc[:strings.IndexByte(desc, '"')]
+	if want := `denied: category 'Stra?e ?? x' is not allowed`; desc != want {
+		t.Fatalf("error_description = %q, want %q (header %s)", desc, want, h)
+	}
+	if !strings.Contains(rec.Body.String(), `Straße \\\\ x`) || rec.Code != http.StatusForbidden {
+		t.Fatalf("%d %s", rec.Code, rec.Body.String())
 	}
 }
