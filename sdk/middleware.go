@@ -157,8 +157,9 @@ func writeChallenge(w http.ResponseWriter, status int, metadata, code, desc, sco
 }
 
 // quotable keeps a description inside RFC 6750's allowed characters
-// (%x20-21 / %x23-5B / %x5D-7E): '"' becomes '\”, anything else outside
-// them '?'. The JSON body keeps the exact text.
+// (%x20-21 / %x23-5B / %x5D-7E): a double quote becomes an apostrophe and
+// anything else outside them a question mark. The JSON body keeps the exact
+// text.
 func quotable(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
