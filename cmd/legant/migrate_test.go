@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"regexp"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,10 +14,12 @@ func TestMigrateCLI(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		s := newStoreCLI(t, b)
 		out, err := s.run(t, "migrate", "status")
-		if err != nil || !strings.Contains(out, "0001     init  pending") {
+		if err != nil || !regexp.MustCompile(`0001 +init +pending`).MatchString(out) {
 			t.Fatalf("migrate status: %q, %v", out, err)
 		}
-		if out, err := s.run(t, "migrate", "up"); err != nil || out != "applied 0001_init\n" {
+		// Every migration is applied, in order, starting with 0001_init.
+		if out, err := s.run(t, "migrate", "up"); err != nil || !strings.HasPrefix(out, "applied 0001_init\n") ||
+			strings.Count(out, "applied ") != strings.Count(out, "\n") {
 			t.Fatalf("migrate up: %q, %v", out, err)
 		}
 		if out, err := s.run(t, "migrate", "up"); err != nil || out != "schema is up to date\n" {

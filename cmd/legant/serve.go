@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -159,22 +160,50 @@ func routes(w *wiring, gwKeys *authority.KeySet, st *store.Store) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/mcp/", w.gw)
 	mux.Handle("/.well-known/oauth-protected-resource/", w.gw)
-	mux.Handle("GET /.well-known/jwks.json", jwksHandler(w.keys))
-	mux.Handle("GET "+downstreamIssuerPath+"/jwks.json", jwksHandler(gwKeys))
+	// The issuer's JWKS publishes the key directory's keys (they sign
+	// delegation tokens) and the store's (they sign the revocation feed and
+	// audit anchors), so both verify against one jwks_uri.
+	mux.Handle("GET /.well-known/jwks.json", jwksHandler(func(ctx context.Context) ([]*authority.KeySet, error) {
+		stKeys, err := st.KeySet(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return []*authority.KeySet{w.keys, stKeys}, nil
+	}))
+	mux.Handle("GET "+downstreamIssuerPath+"/jwks.json", jwksHandler(func(context.Context) ([]*authority.KeySet, error) {
+		return []*authority.KeySet{gwKeys}, nil
+	}))
 	mux.Handle("GET /.well-known/revoked", st.FeedHandler())
 	return mux
 }
 
-func jwksHandler(ks *authority.KeySet) http.Handler {
+// jwksHandler serves the public keys of the key sets sets returns as one
+// RFC 7517 JWKS.
+func jwksHandler(sets func(context.Context) ([]*authority.KeySet, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, err := ks.JWKS(time.Now())
+		all, err := sets(r.Context())
 		if err != nil {
 			http.Error(w, "key set unavailable", http.StatusInternalServerError)
 			return
 		}
+		var out struct {
+			Keys []json.RawMessage `json:"keys"`
+		}
+		out.Keys = []json.RawMessage{}
+		for _, ks := range all {
+			b, err := ks.JWKS(time.Now())
+			var one struct {
+				Keys []json.RawMessage `json:"keys"`
+			}
+			if err != nil || json.Unmarshal(b, &one) != nil {
+				http.Error(w, "key set unavailable", http.StatusInternalServerError)
+				return
+			}
+			out.Keys = append(out.Keys, one.Keys...)
+		}
 		w.Header().Set("Content-Type", "application/jwk-set+json")
 		w.Header().Set("Cache-Control", "max-age=300")
-		w.Write(b)
+		json.NewEncoder(w).Encode(out)
 	})
 }
 
