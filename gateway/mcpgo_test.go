@@ -156,4 +156,3 @@ upstreams:
 	}
 	return gw, public + "/mcp/exp", tok
 }
-
