@@ -57,21 +57,35 @@ func (g *Gateway) Kill(ctx context.Context, sel Selector, reason string) KillRep
 	if sel.empty() {
 		return rep
 	}
+	killed := map[string]bool{}
 	for _, s := range g.sessions.match(sel) {
 		if s.killed.Swap(true) {
 			continue
 		}
+		killed[s.id] = true
 		rep.Sessions = append(rep.Sessions, s.id)
 		g.record(Event{Kind: EventKill, User: s.user, Agents: s.chain, Client: s.clientID,
 			Upstream: s.slug, SessionID: s.id, Reason: reason, TokenID: sel.TokenID})
 	}
-	rep.Calls = g.inflight.cancel(func(f *inflight) bool { return f.matches(sel) }, errKilled)
+	// A killed session's calls are cut as killed whatever token they carry
+	// (a session may be used with several tokens of its principal).
+	rep.Calls = g.inflight.cancel(func(f *inflight) bool { return f.matches(sel) || killed[f.sessionID] }, errKilled)
 	for _, id := range rep.Sessions {
-		if s, ok := g.sessions.remove(id); ok && s.upstreamID != "" {
-			go g.deleteUpstreamSession(s)
+		if s, ok := g.sessions.remove(id); ok {
+			go g.endKilled(s, reason)
 		}
 	}
 	return rep
+}
+
+// endKilled ends the upstream session of a killed session and records its
+// end in the SessionStore, so that no replica loads it again (the admin API
+// marks it killed first; a kill that came from a revocation only has this).
+func (g *Gateway) endKilled(s *session, reason string) {
+	if s.upstreamID != "" {
+		g.deleteUpstreamSession(s)
+	}
+	g.endStored(s.id, "killed: "+reason)
 }
 
 // matches reports whether a selector picks this in-flight request.
