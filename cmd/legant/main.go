@@ -31,6 +31,7 @@ func newRootCmd() *cobra.Command {
 		newGatewayCmd(),
 		newDemoCmd(),
 		newSnippetCmd(),
+		newBenchCmd(),
 	// Each command group adds its constructor on its own line here.
 	)
 	return root

@@ -1,0 +1,172 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// childStartTimeout bounds how long a child gateway may take to serve.
+const childStartTimeout = 30 * time.Second
+
+// childGateway is `legant gateway` running as a child process, so that its
+// CPU time and RSS are its own. It runs with the wiring of cmd/legant as is:
+// its store (SQLite in dataDir or PostgreSQL), audit log, session store and
+// revocation set.
+type childGateway struct {
+	url     string // http://127.0.0.1:port
+	cmd     *exec.Cmd
+	logPath string
+	exited  chan struct{} // closed when the process has exited
+	waitErr error         // set before exited is closed
+}
+
+// childConfig says how to start a child gateway.
+type childConfig struct {
+	binary      string // the legant binary
+	dir         string // its own directory: registry, data, log
+	keysDir     string // issuer keys it trusts
+	upstreamURL string // base URL of the bench upstreams
+	databaseURL string // "" = SQLite under dir
+}
+
+// startChild starts `legant gateway` and waits until it serves.
+func startChild(ctx context.Context, cfg childConfig) (*childGateway, error) {
+	if err := os.MkdirAll(cfg.dir, 0o700); err != nil {
+		return nil, err
+	}
+	registry := filepath.Join(cfg.dir, "legant.yaml")
+	if err := os.WriteFile(registry, []byte(RegistryYAML(cfg.upstreamURL)), 0o600); err != nil {
+		return nil, err
+	}
+	secret := filepath.Join(cfg.dir, "key-secret")
+	if err := os.WriteFile(secret, []byte(randomHex(32)), 0o600); err != nil {
+		return nil, err
+	}
+	addr, err := reservePort()
+	if err != nil {
+		return nil, err
+	}
+	c := &childGateway{url: "http://" + addr, logPath: filepath.Join(cfg.dir, "gateway.log"), exited: make(chan struct{})}
+	logf, err := os.Create(c.logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child holds its own descriptor
+	args := c.args(cfg, addr, registry, secret)
+	if supportsFlag(cfg.binary, "admin-listen") {
+		args = append(args, "--admin-listen=") // its fixed default port would collide between children
+	}
+	c.cmd = exec.Command(cfg.binary, args...)
+	c.cmd.Stdout, c.cmd.Stderr = logf, logf
+	if err := c.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", cfg.binary, err)
+	}
+	go func() { c.waitErr = c.cmd.Wait(); close(c.exited) }()
+	if err := c.waitReady(ctx); err != nil {
+		c.stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *childGateway) args(cfg childConfig, addr, registry, secret string) []string {
+	return []string{"gateway", "--listen", addr, "--upstreams", registry, "--keys", cfg.keysDir,
+		"--issuer", Issuer, "--data-dir", filepath.Join(cfg.dir, "data"),
+		"--database-url=" + cfg.databaseURL, // explicit: never LEGANT_DATABASE_URL by accident
+		"--key-secret-file", secret}
+}
+
+// supportsFlag reports whether `legant gateway` of binary has --name, so
+// that the harness runs against builds older and newer than the flag.
+func supportsFlag(binary, name string) bool {
+	out, err := exec.Command(binary, "gateway", "--help").Output()
+	return err == nil && bytes.Contains(out, []byte("--"+name+" "))
+}
+
+// command returns the child's command line, for the report.
+func (c *childGateway) command() string {
+	var b bytes.Buffer
+	for i, a := range c.cmd.Args {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if a == "" || bytes.ContainsAny([]byte(a), " \t\"'") {
+			fmt.Fprintf(&b, "%q", a)
+		} else {
+			b.WriteString(a)
+		}
+	}
+	return b.String()
+}
+
+// waitReady polls the RFC 9728 metadata of the echo upstream until it answers.
+func (c *childGateway) waitReady(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, childStartTimeout)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	url := c.url + "/.well-known/oauth-protected-resource/mcp/" + SlugEcho
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case <-c.exited:
+			return fmt.Errorf("legant gateway exited (%v): %s", c.waitErr, c.logTail())
+		case <-ctx.Done():
+			return fmt.Errorf("legant gateway did not serve within %v: %s", childStartTimeout, c.logTail())
+		case <-tick.C:
+		}
+	}
+}
+
+// logTail returns the end of the child's log, for errors.
+func (c *childGateway) logTail() string {
+	b, _ := os.ReadFile(c.logPath)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(bytes.TrimSpace(b))
+}
+
+func (c *childGateway) pid() int { return c.cmd.Process.Pid }
+
+// cpu returns the child's CPU time so far (0 once it has exited).
+func (c *childGateway) cpu() time.Duration {
+	d, _ := procCPU(c.pid())
+	return d
+}
+
+func (c *childGateway) memory() (Memory, error) { return procMemory(c.pid()) }
+
+// stop ends the child: SIGTERM (it closes its streams and store), then
+// SIGKILL after 10 seconds.
+func (c *childGateway) stop() error {
+	select {
+	case <-c.exited:
+		return nil
+	default:
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		c.cmd.Process.Kill()
+	}
+	select {
+	case <-c.exited:
+	case <-time.After(10 * time.Second):
+		c.cmd.Process.Kill()
+		<-c.exited
+	}
+	return nil
+}

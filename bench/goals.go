@@ -1,0 +1,71 @@
+package bench
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// The targets the gateway is held to (reported, not asserted).
+const (
+	GoalConcurrency = 16
+	// GoalThroughputRatio is gateway ÷ bare proxy at GoalConcurrency, judged
+	// on the median of the per-round ratios.
+	GoalThroughputRatio = 0.85
+	GoalAddedP99        = time.Millisecond // gateway − bare proxy
+	GoalSessionBytes    = 16 << 10         // RSS per idle session
+	GoalSessions        = 10_000
+	// GoalAllocGrowth bounds how much the gateway's allocations per call may
+	// grow from the first round to the last (as a fraction).
+	GoalAllocGrowth = 0.10
+)
+
+// goals evaluates the targets on a finished report.
+func goals(rep *Report, concurrency []int) []Goal {
+	c := GoalConcurrency
+	if !slices.Contains(concurrency, c) {
+		c = slices.Max(concurrency)
+	}
+	var out []Goal
+	for _, r := range rep.Ratios {
+		if r.Workload != WorkloadCallStateful || (r.Concurrency != c && r.Concurrency != 1) {
+			continue
+		}
+		if r.Concurrency == c {
+			out = append(out, Goal{
+				Name:     fmt.Sprintf("%s throughput ÷ proxy, c=%d", r.Gateway, c),
+				Measured: fmt.Sprintf("median %.2f (rounds %.2f–%.2f, all %.2f)", r.RoundMedian, r.RoundMin, r.RoundMax, r.Throughput),
+				Target:   fmt.Sprintf("≥ %.2f", GoalThroughputRatio), Met: r.RoundMedian >= GoalThroughputRatio})
+		}
+		out = append(out, Goal{
+			Name:     fmt.Sprintf("%s p99 added, c=%d", r.Gateway, r.Concurrency),
+			Measured: fmtSigned(r.AddedP99), Target: "≤ " + fmtDur(GoalAddedP99), Met: r.AddedP99 <= GoalAddedP99})
+	}
+	if g, ok := allocGoal(rep.Rows, c); ok {
+		out = append(out, g)
+	}
+	if s := rep.Sessions; s != nil && s.Opened > 0 {
+		out = append(out, Goal{
+			Name:     fmt.Sprintf("RSS per idle session (%d sessions with a GET stream)", s.Opened),
+			Measured: fmtBytes(s.PerSession), Target: fmt.Sprintf("≤ %s at %d sessions", fmtBytes(GoalSessionBytes), GoalSessions),
+			Met: s.PerSession <= GoalSessionBytes})
+	}
+	return out
+}
+
+// allocGoal checks that the in-process gateway's allocations per call do not
+// grow from round to round.
+func allocGoal(rows []Row, c int) (Goal, bool) {
+	for _, r := range rows {
+		if r.Workload != WorkloadCallStateful || r.Concurrency != c || r.Target != TargetGateway || len(r.RoundAllocs) == 0 {
+			continue
+		}
+		first, last := r.RoundAllocs[0], r.RoundAllocs[len(r.RoundAllocs)-1]
+		return Goal{
+			Name:     fmt.Sprintf("allocations per call, first → last round (process-wide, c=%d)", c),
+			Measured: fmt.Sprintf("%.0f → %.0f", first, last),
+			Target:   fmt.Sprintf("no growth beyond %.0f%%", GoalAllocGrowth*100),
+			Met:      last <= first*(1+GoalAllocGrowth)}, true
+	}
+	return Goal{}, false
+}

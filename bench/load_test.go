@@ -1,0 +1,158 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openlegant/legant/authority"
+)
+
+// testTargets starts the bench upstreams and the in-process targets (direct,
+// proxy, gateway) with their tokens.
+func testTargets(t *testing.T) []*target {
+	t.Helper()
+	up, err := listen(UpstreamHandler())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(up.close)
+	key, err := authority.GenerateEd25519Key("issuer-test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := authority.NewKeySet()
+	keys.Add(key, time.Time{})
+	proxy, err := newProxy(up.url, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.close)
+	gw, err := newInProcessGateway(up.url, keys, 8, discardLogger())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gw.close)
+	targets := []*target{newDirect(up.url, 8), proxy, gw}
+	for _, tg := range targets {
+		if err := tg.mintTokens(key, gw.base, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return targets
+}
+
+func testPool(t *testing.T, tg *target, slug string, n int) *Pool {
+	t.Helper()
+	p, err := NewPool(context.Background(), tg.client, tg.endpoint(slug), tg.tokens[slug], n, nil)
+	if err != nil {
+		t.Fatalf("%s /%s: %v", tg.name, slug, err)
+	}
+	t.Cleanup(func() { p.Close(context.Background()) })
+	return p
+}
+
+// TestPoolRunsExactCallBudget: with a call budget, every target answers every
+// call with a result, and each is counted once.
+func TestPoolRunsExactCallBudget(t *testing.T) {
+	for _, tg := range testTargets(t) {
+		for _, wl := range workloads() {
+			t.Run(tg.name+"/"+wl.Slug, func(t *testing.T) {
+				p := testPool(t, tg, wl.Slug, 4)
+				ph := p.Run(context.Background(), wl.Workload, Stop{Calls: 60})
+				if ph.FirstErr != nil {
+					t.Fatalf("first error: %v", ph.FirstErr)
+				}
+				if ph.Calls != 60 || ph.Errors != 0 || ph.Hist.Count() != 60 {
+					t.Fatalf("calls %d errors %d histogram %d, want 60, 0, 60", ph.Calls, ph.Errors, ph.Hist.Count())
+				}
+				if ph.Elapsed <= 0 || ph.Mallocs == 0 || ph.Hist.Quantile(0.5) <= 0 {
+					t.Fatalf("elapsed %v mallocs %d p50 %v: want all positive", ph.Elapsed, ph.Mallocs, ph.Hist.Quantile(0.5))
+				}
+			})
+		}
+	}
+}
+
+// TestPoolSeesTheFilteredCatalog: the gateway lists the 20 tools the token
+// allows; direct and proxy the whole catalog.
+func TestPoolSeesTheFilteredCatalog(t *testing.T) {
+	want := map[string]int{TargetDirect: CatalogTools, TargetProxy: CatalogTools, TargetGateway: CatalogAllowed}
+	list := workloads()[2]
+	for _, tg := range testTargets(t) {
+		ph := testPool(t, tg, SlugCatalog, 1).Run(context.Background(), list.Workload, Stop{Calls: 3})
+		if ph.Errors != 0 || ph.Checked != want[tg.name] {
+			t.Errorf("%s: %d tools, %d errors (%v); want %d tools", tg.name, ph.Checked, ph.Errors, ph.FirstErr, want[tg.name])
+		}
+	}
+}
+
+// TestPoolCountsFailures: a call the gateway denies and one the upstream
+// refuses are errors, not results, and are not in the latency histogram.
+func TestPoolCountsFailures(t *testing.T) {
+	targets := testTargets(t)
+	bad := Workload{Slug: SlugEcho, Method: "tools/call", Params: `{"name":"nope","arguments":{}}`}
+	for _, tg := range []*target{targets[0], targets[2]} {
+		ph := testPool(t, tg, SlugEcho, 2).Run(context.Background(), bad, Stop{Calls: 10})
+		var re *RPCError
+		if ph.Calls != 0 || ph.Errors != 10 || !errors.As(ph.FirstErr, &re) {
+			t.Errorf("%s: calls %d errors %d first %v; want 0, 10 and a JSON-RPC error", tg.name, ph.Calls, ph.Errors, ph.FirstErr)
+		}
+	}
+}
+
+func TestNewPoolRefusedByGateway(t *testing.T) {
+	gw := testTargets(t)[2]
+	// The catalog token's audience is not the echo upstream's.
+	_, err := NewPool(context.Background(), gw.client, gw.endpoint(SlugEcho), gw.tokens[SlugCatalog], 2, nil)
+	if err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("err = %v, want an HTTP 401", err)
+	}
+}
+
+func TestRatiosAndGoals(t *testing.T) {
+	row := func(target string, conc int, perSec float64, rounds []float64, p99 time.Duration) Row {
+		return Row{Workload: WorkloadCallStateful, Concurrency: conc, Target: target, PerSecond: perSec,
+			RoundPerSecond: rounds, P50: p99 / 2, P99: p99, RoundAllocs: []float64{100, 104}}
+	}
+	rep := &Report{Rows: []Row{
+		row(TargetDirect, 16, 2000, []float64{2000, 2000}, time.Millisecond),
+		row(TargetProxy, 16, 1000, []float64{1000, 1000}, 2*time.Millisecond),
+		row(TargetGateway, 16, 900, []float64{800, 1000}, 2500*time.Microsecond),
+		row("gateway+sqlite", 16, 500, []float64{500, 500}, 4*time.Millisecond),
+		row(TargetProxy, 1, 100, []float64{100}, time.Millisecond),
+		row(TargetGateway, 1, 90, []float64{90}, 1500*time.Microsecond),
+	}, Sessions: &Sessions{Opened: 10000, PerSession: 12 << 10}}
+	rep.Ratios = ratios(rep.Rows)
+	if len(rep.Ratios) != 3 {
+		t.Fatalf("%d ratios, want 3 (two gateways at c=16, one at c=1): %+v", len(rep.Ratios), rep.Ratios)
+	}
+	r := rep.Ratios[0]
+	if r.Gateway != TargetGateway || r.Throughput != 0.9 || r.RoundMin != 0.8 || r.RoundMax != 1 || r.RoundMedian != 0.9 ||
+		r.AddedP99 != 500*time.Microsecond || r.AddedP50 != 250*time.Microsecond {
+		t.Fatalf("ratio = %+v", r)
+	}
+	met := map[string]bool{}
+	for _, g := range goals(rep, []int{1, 16}) {
+		met[g.Name] = g.Met
+	}
+	want := map[string]bool{
+		"gateway throughput ÷ proxy, c=16":                              true,
+		"gateway p99 added, c=16":                                       true,
+		"gateway+sqlite throughput ÷ proxy, c=16":                       false,
+		"gateway+sqlite p99 added, c=16":                                false,
+		"gateway p99 added, c=1":                                        true,
+		"allocations per call, first → last round (process-wide, c=16)": true,
+		"RSS per idle session (10000 sessions with a GET stream)":       true,
+	}
+	for name, w := range want {
+		if got, ok := met[name]; !ok || got != w {
+			t.Errorf("goal %q: met %v (present %v), want %v", name, got, ok, w)
+		}
+	}
+	if len(met) != len(want) {
+		t.Errorf("goals %v, want exactly %v", met, want)
+	}
+}

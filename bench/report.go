@@ -1,0 +1,228 @@
+package bench
+
+import (
+	"slices"
+	"time"
+)
+
+// Workload names in reports.
+const (
+	WorkloadCallStateful  = "tools/call echo, stateful upstream"
+	WorkloadCallStateless = "tools/call echo, stateless upstream"
+	WorkloadList          = "tools/list 200 tools, token allows 20"
+)
+
+// Report is the result of a run. Every number of a workload comes from the
+// same run, its targets measured alternately.
+type Report struct {
+	Date          time.Time
+	Took          time.Duration
+	Machine       Machine
+	Command       string   // how the run was started, to repeat it
+	ChildCommands []string // the child gateways' command lines
+	Rounds        int
+	Phase         time.Duration
+	Targets       []TargetInfo
+	Rows          []Row
+	Ratios        []Ratio
+	ChildMemory   []ChildMemory
+	Sessions      *Sessions // nil when not measured
+	Goals         []Goal
+}
+
+// TargetInfo names and describes a target.
+type TargetInfo struct {
+	Name  string
+	About string
+}
+
+// Row is one target at one concurrency of one workload, over every round.
+type Row struct {
+	Workload    string
+	Concurrency int
+	Target      string
+	Calls       uint64 // successful calls
+	Errors      uint64
+	FirstError  string `json:",omitempty"`
+	PerSecond   float64
+	P50         time.Duration
+	P90         time.Duration
+	P99         time.Duration
+	Max         time.Duration
+	// CPUPerCall is this process's CPU time per call: the load generator, the
+	// upstream and, for in-process targets, the proxy or gateway.
+	CPUPerCall time.Duration
+	// ChildCPUPerCall is the child gateway's own CPU time per call (0 for
+	// in-process targets).
+	ChildCPUPerCall time.Duration
+	// AllocsPerCall is this process's heap allocations per call.
+	AllocsPerCall float64
+	// RoundPerSecond and RoundAllocs are per round, in order.
+	RoundPerSecond []float64
+	RoundAllocs    []float64
+	Tools          int `json:",omitempty"` // tools in the last list result (tools/list)
+}
+
+// Ratio compares a gateway with the bare proxy on one workload and concurrency.
+type Ratio struct {
+	Workload    string
+	Concurrency int
+	Gateway     string
+	Throughput  float64 // gateway ÷ proxy calls per second, over all rounds
+	// RoundMedian, RoundMin and RoundMax are of the per-round ratios: each
+	// compares two phases adjacent in time, so the median shrugs off a burst
+	// of load from elsewhere that hit one phase only.
+	RoundMedian float64
+	RoundMin    float64
+	RoundMax    float64
+	AddedP50    time.Duration // gateway − proxy
+	AddedP99    time.Duration
+	// AddedCPU is the gateway's CPU per call beyond the proxy's: this
+	// process's difference for the in-process gateway; for a child, the
+	// child's own CPU per call plus the harness's difference.
+	AddedCPU    time.Duration
+	AddedAllocs float64 // in-process gateway only: allocations per call beyond the proxy's
+}
+
+// ChildMemory is a child gateway's memory after the load phases.
+type ChildMemory struct {
+	Target string
+	Memory
+}
+
+// Sessions is the idle-session memory measurement.
+type Sessions struct {
+	Requested  int
+	Opened     int     // sessions with an open GET SSE stream at the measurement
+	FirstError string  `json:",omitempty"`
+	NoFile     uint64  // RLIMIT_NOFILE in force
+	Before     Memory  // the fresh child gateway, warmed up, before opening
+	After      Memory  // with every session open
+	PerSession float64 // (After.RSS − Before.RSS) ÷ Opened, bytes
+	OpenTook   time.Duration
+}
+
+// Goal is a performance target and whether this run met it. Goals are
+// reported, never asserted.
+type Goal struct {
+	Name     string
+	Measured string
+	Target   string
+	Met      bool
+}
+
+// rowAcc accumulates the phases of one row.
+type rowAcc struct {
+	hist     Histogram
+	errors   uint64
+	firstErr error
+	elapsed  time.Duration
+	cpu      time.Duration
+	child    time.Duration
+	mallocs  uint64
+	rounds   []float64
+	allocs   []float64
+	checked  int
+}
+
+func (a *rowAcc) add(ph *Phase) {
+	a.hist.Merge(&ph.Hist)
+	a.errors += ph.Errors
+	if a.firstErr == nil {
+		a.firstErr = ph.FirstErr
+	}
+	a.elapsed += ph.Elapsed
+	a.cpu += ph.CPU
+	a.child += ph.ChildCPU
+	a.mallocs += ph.Mallocs
+	a.rounds = append(a.rounds, perSecond(ph.Calls, ph.Elapsed))
+	a.allocs = append(a.allocs, perCall(float64(ph.Mallocs), ph.Calls))
+	a.checked = ph.Checked
+}
+
+func (a *rowAcc) row(workload string, conc int, tgt string) Row {
+	n := a.hist.Count()
+	r := Row{Workload: workload, Concurrency: conc, Target: tgt, Calls: n, Errors: a.errors,
+		PerSecond: perSecond(n, a.elapsed),
+		P50:       a.hist.Quantile(0.50), P90: a.hist.Quantile(0.90), P99: a.hist.Quantile(0.99), Max: a.hist.Max(),
+		CPUPerCall: durPerCall(a.cpu, n), ChildCPUPerCall: durPerCall(a.child, n),
+		AllocsPerCall: perCall(float64(a.mallocs), n), RoundPerSecond: a.rounds, RoundAllocs: a.allocs,
+		Tools: a.checked}
+	if a.firstErr != nil {
+		r.FirstError = a.firstErr.Error()
+	}
+	return r
+}
+
+func perSecond(n uint64, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+func perCall(x float64, n uint64) float64 {
+	if n == 0 {
+		return 0
+	}
+	return x / float64(n)
+}
+
+func durPerCall(d time.Duration, n uint64) time.Duration {
+	if n == 0 {
+		return 0
+	}
+	return d / time.Duration(n)
+}
+
+// ratios compares every gateway row with the proxy row of its workload and
+// concurrency.
+func ratios(rows []Row) []Ratio {
+	type key struct {
+		w string
+		c int
+	}
+	proxy := map[key]Row{}
+	for _, r := range rows {
+		if r.Target == TargetProxy {
+			proxy[key{r.Workload, r.Concurrency}] = r
+		}
+	}
+	var out []Ratio
+	for _, g := range rows {
+		p, ok := proxy[key{g.Workload, g.Concurrency}]
+		if !ok || !isGatewayName(g.Target) || p.PerSecond == 0 {
+			continue
+		}
+		out = append(out, compare(g, p))
+	}
+	return out
+}
+
+func compare(g, p Row) Ratio {
+	r := Ratio{Workload: g.Workload, Concurrency: g.Concurrency, Gateway: g.Target,
+		Throughput: g.PerSecond / p.PerSecond, AddedP50: g.P50 - p.P50, AddedP99: g.P99 - p.P99,
+		AddedCPU: g.CPUPerCall + g.ChildCPUPerCall - p.CPUPerCall}
+	if g.Target == TargetGateway {
+		r.AddedAllocs = g.AllocsPerCall - p.AllocsPerCall
+	}
+	var per []float64
+	for i := range min(len(g.RoundPerSecond), len(p.RoundPerSecond)) {
+		if p.RoundPerSecond[i] > 0 {
+			per = append(per, g.RoundPerSecond[i]/p.RoundPerSecond[i])
+		}
+	}
+	if len(per) > 0 {
+		slices.Sort(per)
+		r.RoundMin, r.RoundMax = per[0], per[len(per)-1]
+		r.RoundMedian = per[len(per)/2]
+		if len(per)%2 == 0 {
+			r.RoundMedian = (per[len(per)/2-1] + per[len(per)/2]) / 2
+		}
+	}
+	return r
+}
+
+func isGatewayName(name string) bool {
+	return name == TargetGateway || len(name) > len(TargetGateway) && name[:len(TargetGateway)+1] == TargetGateway+"+"
+}

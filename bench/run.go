@@ -1,0 +1,233 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/openlegant/legant/authority"
+)
+
+// Defaults for Options fields left zero.
+const (
+	DefaultRounds   = 5
+	DefaultPhase    = 1500 * time.Millisecond
+	DefaultSessions = GoalSessions
+	DefaultSettle   = time.Second
+	QuickRounds     = 2
+	QuickPhase      = 250 * time.Millisecond
+	QuickSessions   = 1000
+)
+
+// DefaultConcurrency and QuickConcurrency are the concurrencies measured
+// when Options.Concurrency is nil.
+var (
+	DefaultConcurrency = []int{1, 16, 64}
+	QuickConcurrency   = []int{1, 16}
+)
+
+// Options configures a run. Zero fields mean the defaults named on them;
+// Quick changes the defaults to a run of well under a minute.
+type Options struct {
+	// LegantBinary is the legant executable run as `legant gateway` child
+	// processes (the gateway with its real store, and the idle-session
+	// measurement). "" measures only the in-process targets.
+	LegantBinary string
+	// DatabaseURL, when set, adds a child gateway on this PostgreSQL
+	// database (its sessions and audit events are written there).
+	DatabaseURL string
+	Quick       bool
+	Rounds      int           // DefaultRounds (QuickRounds)
+	Phase       time.Duration // one target's share of a round: DefaultPhase (QuickPhase)
+	Warmup      time.Duration // per target before the rounds; zero means Phase/5
+	Concurrency []int         // DefaultConcurrency (QuickConcurrency)
+	// ListConcurrency is the concurrency of the tools/list workload; zero means 1.
+	ListConcurrency int
+	// Sessions is the number of idle sessions opened against a fresh child
+	// gateway: zero means DefaultSessions (QuickSessions), negative skips it.
+	Sessions int
+	// Settle is how long the child gateway rests before its RSS is read;
+	// zero means DefaultSettle.
+	Settle time.Duration
+	// Command is how the run was started, printed in the report.
+	Command string
+	// Progress receives one line per step; nil discards.
+	Progress io.Writer
+	// Logger receives the in-process gateway's warnings; nil discards.
+	Logger *slog.Logger
+}
+
+func (o Options) withDefaults() Options {
+	pick := func(v, def, quick time.Duration) time.Duration {
+		switch {
+		case v > 0:
+			return v
+		case o.Quick:
+			return quick
+		}
+		return def
+	}
+	o.Phase = pick(o.Phase, DefaultPhase, QuickPhase)
+	o.Warmup = pick(o.Warmup, o.Phase/5, o.Phase/5)
+	o.Settle = pick(o.Settle, DefaultSettle, DefaultSettle)
+	if o.Rounds <= 0 {
+		o.Rounds = map[bool]int{false: DefaultRounds, true: QuickRounds}[o.Quick]
+	}
+	if len(o.Concurrency) == 0 {
+		o.Concurrency = map[bool][]int{false: DefaultConcurrency, true: QuickConcurrency}[o.Quick]
+	}
+	if o.ListConcurrency <= 0 {
+		o.ListConcurrency = 1
+	}
+	if o.Sessions == 0 {
+		o.Sessions = map[bool]int{false: DefaultSessions, true: QuickSessions}[o.Quick]
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.Logger == nil {
+		o.Logger = discardLogger()
+	}
+	return o
+}
+
+func (o Options) logf(format string, args ...any) {
+	fmt.Fprintf(o.Progress, "bench: "+format+"\n", args...)
+}
+
+// Run runs the harness and returns its report. It fails only when the
+// harness itself cannot run (a target does not start, clients cannot
+// initialize); failed calls are counted in the report.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	o = o.withDefaults()
+	rep := &Report{Date: time.Now(), Machine: describeMachine(), Command: o.Command, Rounds: o.Rounds, Phase: o.Phase}
+	tmp, err := os.MkdirTemp("", "legant-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp)
+	noFile, err := raiseNoFile(uint64(max(o.Sessions, 0)*fdsPerSession + fdsReserve))
+	if err != nil {
+		return nil, fmt.Errorf("raise RLIMIT_NOFILE: %w", err)
+	}
+	keys, key, err := issuerKeys(keysDir(tmp))
+	if err != nil {
+		return nil, err
+	}
+	if err := runLoad(ctx, o, rep, tmp, keys, key); err != nil {
+		return nil, err
+	}
+	if o.Sessions > 0 && o.LegantBinary != "" {
+		o.logf("idle sessions: opening %d", o.Sessions)
+		s, cmds, err := measureSessions(ctx, sessionsConfig{binary: o.LegantBinary, dir: tmp, keysDir: keysDir(tmp),
+			key: key, n: o.Sessions, settle: o.Settle, noFile: noFile, log: o.logf})
+		if err != nil {
+			return nil, err
+		}
+		rep.Sessions = s
+		rep.ChildCommands = append(rep.ChildCommands, cmds...)
+	}
+	rep.Ratios = ratios(rep.Rows)
+	rep.Goals = goals(rep, o.Concurrency)
+	rep.Took = time.Since(rep.Date)
+	return rep, nil
+}
+
+// runLoad starts the upstreams and targets and runs every workload.
+func runLoad(ctx context.Context, o Options, rep *Report, tmp string, keys *authority.KeySet, key *authority.Key) error {
+	up, err := listen(UpstreamHandler())
+	if err != nil {
+		return err
+	}
+	defer up.close()
+	targets, err := startTargets(ctx, o, tmp, up.url, keys, key)
+	defer func() {
+		for _, t := range targets {
+			t.close()
+		}
+	}()
+	if err != nil {
+		return err
+	}
+	for _, t := range targets {
+		rep.Targets = append(rep.Targets, TargetInfo{Name: t.name, About: t.about})
+		if t.child != nil {
+			rep.ChildCommands = append(rep.ChildCommands, t.child.command())
+		}
+	}
+	for _, wl := range workloads() {
+		conc := o.Concurrency
+		if wl.name == WorkloadList {
+			conc = []int{o.ListConcurrency}
+		}
+		for _, c := range conc {
+			rows, err := runCell(ctx, o, targets, wl, c)
+			if err != nil {
+				return err
+			}
+			rep.Rows = append(rep.Rows, rows...)
+		}
+	}
+	for _, t := range targets {
+		if t.child != nil {
+			if m, err := t.child.memory(); err == nil {
+				rep.ChildMemory = append(rep.ChildMemory, ChildMemory{Target: t.name, Memory: m})
+			}
+		}
+	}
+	return nil
+}
+
+// startTargets starts direct, proxy, the in-process gateway and the child
+// gateways, and mints their tokens. The targets started are returned even
+// on error, for closing.
+func startTargets(ctx context.Context, o Options, tmp, upstreamURL string, keys *authority.KeySet, key *authority.Key) ([]*target, error) {
+	conns := max(slicesMax(o.Concurrency), o.ListConcurrency)
+	targets := []*target{newDirect(upstreamURL, conns)}
+	p, err := newProxy(upstreamURL, conns)
+	if err != nil {
+		return targets, err
+	}
+	targets = append(targets, p)
+	gw, err := newInProcessGateway(upstreamURL, keys, conns, o.Logger)
+	if err != nil {
+		return targets, err
+	}
+	targets = append(targets, gw)
+	var children []childConfig
+	if o.LegantBinary != "" {
+		children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-sqlite"),
+			keysDir: keysDir(tmp), upstreamURL: upstreamURL})
+		if o.DatabaseURL != "" {
+			children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-postgres"),
+				keysDir: keysDir(tmp), upstreamURL: upstreamURL, databaseURL: o.DatabaseURL})
+		}
+	}
+	for _, cfg := range children {
+		o.logf("starting %s gateway", cfg.binary)
+		t, err := newChildTarget(ctx, cfg, conns)
+		if err != nil {
+			return targets, err
+		}
+		targets = append(targets, t)
+	}
+	now := time.Now()
+	for _, t := range targets {
+		if err := t.mintTokens(key, gw.base, now); err != nil {
+			return targets, err
+		}
+	}
+	return targets, nil
+}
+
+func slicesMax(s []int) int {
+	m := 0
+	for _, v := range s {
+		m = max(m, v)
+	}
+	return m
+}

@@ -1,0 +1,59 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"time"
+)
+
+// server is an HTTP server on a loopback port, stopped by close.
+type server struct {
+	url  string // http://127.0.0.1:port
+	srv  *http.Server
+	done chan struct{}
+}
+
+// listen serves h on a fresh loopback port.
+func listen(h http.Handler) (*server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	return serveOn(ln, h), nil
+}
+
+// serveOn serves h on ln.
+func serveOn(ln net.Listener, h http.Handler) *server {
+	s := &server{url: "http://" + ln.Addr().String(), done: make(chan struct{}),
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			_ = err // the listener failed: requests will fail and be reported
+		}
+	}()
+	return s
+}
+
+// close stops the server, cutting open streams.
+func (s *server) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if s.srv.Shutdown(ctx) != nil {
+		s.srv.Close()
+	}
+	<-s.done
+}
+
+// reservePort returns a loopback address that was free a moment ago, for a
+// child process that must know its own URL before it starts.
+func reservePort() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	addr := ln.Addr().String()
+	return addr, ln.Close()
+}

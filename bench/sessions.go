@@ -1,0 +1,162 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/openlegant/legant/authority"
+)
+
+// Idle-session measurement settings.
+const (
+	sessionParallel = 32   // sessions being opened at once
+	sessionWarmup   = 16   // opened and closed before RSS is read
+	fdsPerSession   = 2    // harness: its client stream, and the upstream's end of the gateway's stream
+	fdsReserve      = 1024 // descriptors kept for everything else
+)
+
+// sessionsConfig says what the idle-session measurement runs against.
+type sessionsConfig struct {
+	binary  string
+	dir     string
+	keysDir string
+	key     *authority.Key
+	n       int
+	settle  time.Duration // let the child's allocations settle before reading RSS
+	noFile  uint64        // RLIMIT_NOFILE in force
+	log     func(format string, args ...any)
+}
+
+// measureSessions starts its own upstream and a fresh child gateway (SQLite
+// store), opens n sessions each holding a GET SSE stream, and reports the
+// child's RSS per session.
+func measureSessions(ctx context.Context, cfg sessionsConfig) (*Sessions, []string, error) {
+	up, err := listen(UpstreamHandler())
+	if err != nil {
+		return nil, nil, err
+	}
+	defer up.close()
+	child, err := startChild(ctx, childConfig{binary: cfg.binary, dir: filepath.Join(cfg.dir, "child-sessions"),
+		keysDir: cfg.keysDir, upstreamURL: up.url})
+	if err != nil {
+		return nil, nil, fmt.Errorf("idle sessions: %w", err)
+	}
+	defer child.stop()
+	tok, err := Token(cfg.key, TokenOptions{Audience: audience(child.url, SlugEcho)}, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	res := &Sessions{Requested: cfg.n, NoFile: cfg.noFile}
+	if fit := int((cfg.noFile - min(cfg.noFile, fdsReserve)) / fdsPerSession); fit < cfg.n {
+		cfg.n = fit
+		res.FirstError = fmt.Sprintf("RLIMIT_NOFILE %d allows %d sessions", cfg.noFile, fit)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // closes every stream
+	hc := loadClient(sessionParallel)
+	endpoint := child.url + "/mcp/" + SlugEcho
+	warm := openSessions(ctx, hc, endpoint, tok, sessionWarmup)
+	warm.closeAll(ctx)
+	if warm.err != nil {
+		return nil, nil, fmt.Errorf("idle sessions: warm-up: %w", warm.err)
+	}
+	time.Sleep(cfg.settle)
+	if res.Before, err = child.memory(); err != nil {
+		return nil, nil, err
+	}
+	start := time.Now()
+	open := openSessions(ctx, hc, endpoint, tok, cfg.n)
+	res.OpenTook = time.Since(start)
+	res.Opened = len(open.streams)
+	if open.err != nil && res.FirstError == "" {
+		res.FirstError = open.err.Error()
+	}
+	cfg.log("idle sessions: %d open in %s; settling", res.Opened, res.OpenTook.Round(time.Millisecond))
+	time.Sleep(cfg.settle)
+	if res.After, err = child.memory(); err != nil {
+		return nil, nil, err
+	}
+	if res.Opened > 0 {
+		res.PerSession = float64(res.After.RSS-res.Before.RSS) / float64(res.Opened)
+	}
+	return res, []string{child.command()}, nil
+}
+
+// openStreams is the sessions opened so far.
+type openStreams struct {
+	mu      sync.Mutex
+	clients []*Client
+	streams []*http.Response
+	err     error // the first failure; opening stops at it
+}
+
+// openSessions opens n sessions, sessionParallel at a time, each with a GET
+// SSE stream left open. It stops at the first failure.
+func openSessions(ctx context.Context, hc *http.Client, endpoint, token string, n int) *openStreams {
+	o := &openStreams{}
+	var next atomic.Int64
+	var failed atomic.Bool
+	var wg sync.WaitGroup
+	for range min(sessionParallel, n) {
+		wg.Go(func() {
+			for int(next.Add(1)) <= n && !failed.Load() {
+				c := NewClient(hc, endpoint, token)
+				resp, err := c.openSession(ctx)
+				o.mu.Lock()
+				if err != nil {
+					failed.Store(true)
+					if o.err == nil {
+						o.err = err
+					}
+				} else {
+					o.clients = append(o.clients, c)
+					o.streams = append(o.streams, resp)
+				}
+				o.mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return o
+}
+
+// closeAll closes the streams and ends the sessions.
+func (o *openStreams) closeAll(ctx context.Context) {
+	for _, r := range o.streams {
+		r.Body.Close()
+	}
+	for _, c := range o.clients {
+		c.Close(ctx)
+	}
+}
+
+// openSession initializes a session and opens its GET SSE stream, returning
+// once the stream's headers have arrived.
+func (c *Client) openSession(ctx context.Context) (*http.Response, error) {
+	if err := c.Initialize(ctx); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.setHeaders(req.Header)
+	req.Header["Accept"] = []string{"text/event-stream"}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET stream: %w", err)
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); resp.StatusCode != http.StatusOK || mt != "text/event-stream" {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 200))
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET stream: status %d %s: %s", resp.StatusCode, mt, b)
+	}
+	return resp, nil
+}

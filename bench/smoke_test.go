@@ -1,0 +1,107 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openlegant/legant/issuer/store/storetest"
+)
+
+// buildLegant builds the legant binary the child gateways run.
+func buildLegant(t *testing.T) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("the smoke test builds legant: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "legant")
+	out, err := exec.Command(goBin, "build", "-o", bin, "github.com/openlegant/legant/cmd/legant").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build legant: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestRunQuickSmoke runs the whole harness with tiny phases: every workload,
+// concurrency and target gets a row with calls and no errors, the gateways
+// get ratios, the idle sessions all open, and the text report names them all.
+func TestRunQuickSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds legant and runs child gateways")
+	}
+	o := Options{LegantBinary: buildLegant(t), Quick: true, Rounds: 2, Phase: 200 * time.Millisecond,
+		Concurrency: []int{1, 4}, Sessions: 50, Settle: time.Millisecond, Command: "go test ./bench -run Smoke"}
+	targets := []string{TargetDirect, TargetProxy, TargetGateway, "gateway+sqlite"}
+	for _, b := range storetest.Backends(t) {
+		if b.Postgres() {
+			o.DatabaseURL = b.Options(t).DatabaseURL
+			targets = append(targets, "gateway+postgres")
+		}
+	}
+	rep, err := Run(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkRows(t, rep, targets)
+	if got, want := len(rep.Ratios), (len(targets)-2)*5; got != want {
+		t.Errorf("%d ratios, want %d (each gateway × 2 call workloads × 2 concurrencies + list)", got, want)
+	}
+	if s := rep.Sessions; s == nil || s.Opened != 50 || s.Before.RSS <= 0 || s.After.RSS <= 0 || s.FirstError != "" {
+		t.Errorf("sessions = %+v, want 50 opened with RSS read", s)
+	}
+	if len(rep.ChildMemory) != len(targets)-3 || len(rep.ChildCommands) != len(targets)-2 {
+		t.Errorf("child memory %d, child commands %d", len(rep.ChildMemory), len(rep.ChildCommands))
+	}
+	var text bytes.Buffer
+	if err := rep.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range append(targets, WorkloadCallStateful, WorkloadCallStateless, WorkloadList,
+		"gateway vs bare proxy", "idle sessions", "targets (reported, not asserted)", "command: go test", "child: ") {
+		if !strings.Contains(text.String(), s) {
+			t.Errorf("report does not mention %q:\n%s", s, text.String())
+		}
+	}
+	t.Logf("\n%s", text.String())
+}
+
+func checkRows(t *testing.T, rep *Report, targets []string) {
+	t.Helper()
+	type key struct {
+		w, target string
+		c         int
+	}
+	seen := map[key]Row{}
+	for _, r := range rep.Rows {
+		seen[key{r.Workload, r.Target, r.Concurrency}] = r
+	}
+	want := 0
+	for _, w := range []string{WorkloadCallStateful, WorkloadCallStateless, WorkloadList} {
+		conc := []int{1, 4}
+		if w == WorkloadList {
+			conc = []int{1}
+		}
+		for _, c := range conc {
+			for _, tg := range targets {
+				want++
+				r, ok := seen[key{w, tg, c}]
+				switch {
+				case !ok:
+					t.Errorf("no row for %s c=%d %s", w, c, tg)
+				case r.Calls == 0 || r.Errors != 0 || r.PerSecond <= 0 || r.P50 <= 0 || r.P99 < r.P50 || len(r.RoundPerSecond) != 2:
+					t.Errorf("row %s c=%d %s: %+v", w, c, tg, r)
+				case strings.HasPrefix(tg, "gateway+") && r.ChildCPUPerCall <= 0:
+					t.Errorf("row %s c=%d %s: no child CPU measured", w, c, tg)
+				}
+			}
+		}
+	}
+	if len(rep.Rows) != want {
+		t.Errorf("%d rows, want %d", len(rep.Rows), want)
+	}
+}

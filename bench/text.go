@@ -1,0 +1,175 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// WriteText writes the report as the tables docs/PERFORMANCE.md shows.
+func (rep *Report) WriteText(w io.Writer) error {
+	b := &strings.Builder{}
+	rep.writeHeader(b)
+	rep.writeRows(b)
+	rep.writeRatios(b)
+	rep.writeMemory(b)
+	rep.writeGoals(b)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func (rep *Report) writeHeader(b *strings.Builder) {
+	m := rep.Machine
+	fmt.Fprintf(b, "Legant performance harness, %s (took %s)\n", rep.Date.UTC().Format("2006-01-02 15:04 MST"), rep.Took.Round(time.Second))
+	fmt.Fprintf(b, "machine: %s, %d cores (runtime.NumCPU %d, GOMAXPROCS %d), %s/%s, kernel %s, load average at start %s\n",
+		m.Model, m.Cores, m.NumCPU, m.GOMAXPROCS, m.OS, m.Arch, m.Kernel, m.LoadAvg)
+	fmt.Fprintf(b, "go: %s\n", m.GoVersion)
+	if rep.Command != "" {
+		fmt.Fprintf(b, "command: %s\n", rep.Command)
+	}
+	for _, c := range rep.ChildCommands {
+		fmt.Fprintf(b, "child: %s\n", c)
+	}
+	fmt.Fprintf(b, "method: %d rounds × %s per target, targets alternated (A B C …, start rotated each round), loopback only\n",
+		rep.Rounds, rep.Phase)
+	b.WriteString("targets:\n")
+	for _, t := range rep.Targets {
+		fmt.Fprintf(b, "  %-16s %s\n", t.Name, t.About)
+	}
+	b.WriteString("cpu/call: this process (load generator + upstream + in-process proxy or gateway); child cpu/call: the child gateway alone\n")
+}
+
+func (rep *Report) writeRows(b *strings.Builder) {
+	last := ""
+	var tw *tabwriter.Writer
+	for _, r := range rep.Rows {
+		if r.Workload != last {
+			if tw != nil {
+				tw.Flush()
+			}
+			last = r.Workload
+			fmt.Fprintf(b, "\n%s\n", r.Workload)
+			tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "conc\ttarget\tcalls\terrors\tcalls/s\tp50\tp90\tp99\tmax\tcpu/call\tchild cpu/call\tallocs/call\t")
+		}
+		child := "-"
+		if r.ChildCPUPerCall > 0 {
+			child = fmtDur(r.ChildCPUPerCall)
+		}
+		target := r.Target
+		if r.Tools > 0 {
+			target = fmt.Sprintf("%s (%d tools)", r.Target, r.Tools)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t\n", r.Concurrency, target, r.Calls, r.Errors,
+			r.PerSecond, fmtDur(r.P50), fmtDur(r.P90), fmtDur(r.P99), fmtDur(r.Max), fmtDur(r.CPUPerCall), child, r.AllocsPerCall)
+	}
+	if tw != nil {
+		tw.Flush()
+	}
+	for _, r := range rep.Rows {
+		if r.FirstError != "" {
+			fmt.Fprintf(b, "first error, %s c=%d %s: %s\n", r.Workload, r.Concurrency, r.Target, r.FirstError)
+		}
+	}
+}
+
+func (rep *Report) writeRatios(b *strings.Builder) {
+	if len(rep.Ratios) == 0 {
+		return
+	}
+	b.WriteString("\ngateway vs bare proxy (same run): throughput ratio over all rounds and per round, added latency, CPU and allocations per call\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\tconc\tgateway\t÷ proxy\tmedian\trounds\t+p50\t+p99\t+cpu/call\t+allocs/call\t")
+	for _, r := range rep.Ratios {
+		allocs := "-"
+		if r.Gateway == TargetGateway {
+			allocs = fmt.Sprintf("%+.0f", r.AddedAllocs)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.2f\t%.2f\t%.2f–%.2f\t%s\t%s\t%s\t%s\t\n", shortWorkload(r.Workload), r.Concurrency, r.Gateway,
+			r.Throughput, r.RoundMedian, r.RoundMin, r.RoundMax, fmtSigned(r.AddedP50), fmtSigned(r.AddedP99), fmtSigned(r.AddedCPU), allocs)
+	}
+	tw.Flush()
+}
+
+func (rep *Report) writeMemory(b *strings.Builder) {
+	if len(rep.ChildMemory) > 0 {
+		b.WriteString("\nchild gateway memory after the load phases\n")
+		for _, m := range rep.ChildMemory {
+			fmt.Fprintf(b, "  %-16s RSS %s, peak %s\n", m.Target, fmtBytes(float64(m.RSS)), fmtBytes(float64(m.Peak)))
+		}
+	}
+	if s := rep.Sessions; s != nil {
+		fmt.Fprintf(b, "\nidle sessions (fresh `legant gateway` child, SQLite store; each session: initialize, notifications/initialized, open GET SSE stream)\n")
+		fmt.Fprintf(b, "  opened %d of %d in %s (RLIMIT_NOFILE %d)\n", s.Opened, s.Requested, s.OpenTook.Round(time.Millisecond), s.NoFile)
+		if s.FirstError != "" {
+			fmt.Fprintf(b, "  stopped at: %s\n", s.FirstError)
+		}
+		fmt.Fprintf(b, "  RSS before %s, after %s (peak %s): %s per session\n", fmtBytes(float64(s.Before.RSS)),
+			fmtBytes(float64(s.After.RSS)), fmtBytes(float64(s.After.Peak)), fmtBytes(s.PerSession))
+	}
+}
+
+func (rep *Report) writeGoals(b *strings.Builder) {
+	if len(rep.Goals) == 0 {
+		return
+	}
+	b.WriteString("\ntargets (reported, not asserted)\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "goal\tmeasured\ttarget\tmet\t")
+	for _, g := range rep.Goals {
+		met := "no"
+		if g.Met {
+			met = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", g.Name, g.Measured, g.Target, met)
+	}
+	tw.Flush()
+}
+
+func shortWorkload(w string) string {
+	switch w {
+	case WorkloadCallStateful:
+		return "call/stateful"
+	case WorkloadCallStateless:
+		return "call/stateless"
+	case WorkloadList:
+		return "list 200→20"
+	}
+	return w
+}
+
+// fmtDur prints a duration in µs or ms with three significant figures.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0"
+	case d < 10*time.Microsecond && d > -10*time.Microsecond:
+		return fmt.Sprintf("%.2fµs", float64(d)/1e3)
+	case d < time.Millisecond && d > -time.Millisecond:
+		return fmt.Sprintf("%.0fµs", float64(d)/1e3)
+	case d < time.Second && d > -time.Second:
+		return fmt.Sprintf("%.2fms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+func fmtSigned(d time.Duration) string {
+	if d >= 0 {
+		return "+" + fmtDur(d)
+	}
+	return fmtDur(d)
+}
+
+func fmtBytes(n float64) string {
+	switch {
+	case n >= 1<<30 || n <= -(1<<30):
+		return fmt.Sprintf("%.2f GiB", n/(1<<30))
+	case n >= 1<<20 || n <= -(1<<20):
+		return fmt.Sprintf("%.1f MiB", n/(1<<20))
+	case n >= 1<<10 || n <= -(1<<10):
+		return fmt.Sprintf("%.1f KiB", n/(1<<10))
+	}
+	return fmt.Sprintf("%.0f B", n)
+}

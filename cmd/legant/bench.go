@@ -1,0 +1,80 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/openlegant/legant/bench"
+)
+
+func newBenchCmd() *cobra.Command {
+	var o bench.Options
+	var noChild bool
+	var jsonOut string
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure the gateway against a direct call and a bare reverse proxy, in one run",
+		Long: `Run the performance harness (docs/PERFORMANCE.md). On loopback it starts fast MCP
+upstreams, a bare httputil.ReverseProxy, the gateway in this process and the gateway as a
+child process (this binary's "gateway" command, with its SQLite store; PostgreSQL too
+with --database-url), drives them alternately with MCP clients at several concurrencies,
+and prints throughput and latency with the gateway ÷ proxy ratios, CPU and allocations
+per call, and the RSS of idle sessions. The default run takes about four minutes;
+--quick under a minute.`,
+		Example: `  legant bench --quick
+  legant bench --rounds 5 --phase 1.5s --concurrency 1,16,64 --sessions 10000
+  legant bench --database-url postgres://postgres@127.0.0.1:5432/legant_bench?sslmode=disable`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			if !noChild && o.LegantBinary == "" {
+				exe, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("locate the legant binary (or use --no-child): %w", err)
+				}
+				o.LegantBinary = exe
+			}
+			if noChild {
+				o.LegantBinary = ""
+			}
+			o.Command = "legant " + strings.Join(os.Args[1:], " ")
+			o.Progress = cmd.ErrOrStderr()
+			o.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			rep, err := bench.Run(ctx, o)
+			if err != nil {
+				return err
+			}
+			if jsonOut != "" {
+				b, err := json.MarshalIndent(rep, "", "  ")
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
+					return err
+				}
+			}
+			return rep.WriteText(cmd.OutOrStdout())
+		},
+	}
+	fs := cmd.Flags()
+	fs.BoolVar(&o.Quick, "quick", false, "short run (under a minute): fewer rounds, shorter phases, fewer sessions")
+	fs.IntVar(&o.Rounds, "rounds", 0, "rounds per workload and concurrency (default 5, quick 2)")
+	fs.DurationVar(&o.Phase, "phase", 0, "one target's share of a round (default 1.5s, quick 250ms)")
+	fs.DurationVar(&o.Warmup, "warmup", 0, "per target before the rounds (default phase/5)")
+	fs.IntSliceVar(&o.Concurrency, "concurrency", nil, "virtual clients per target (default 1,16,64; quick 1,16)")
+	fs.IntVar(&o.ListConcurrency, "list-concurrency", 0, "virtual clients for the tools/list workload (default 1)")
+	fs.IntVar(&o.Sessions, "sessions", 0, "idle sessions with a GET stream to open (default 10000, quick 1000; -1 skips)")
+	fs.StringVar(&o.DatabaseURL, "database-url", "", "also measure a child gateway on this PostgreSQL database (it writes sessions and audit events there)")
+	fs.StringVar(&o.LegantBinary, "legant", "", "legant binary for the child gateways (default: this executable)")
+	fs.BoolVar(&noChild, "no-child", false, "measure only in-process targets (no child gateway, no idle sessions)")
+	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
+	return cmd
+}
