@@ -35,6 +35,8 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
 	fs.StringVarP(&cfg.upstreams, "upstreams", "f", "legant.yaml", "upstream registry (YAML), reloaded on change")
 	fs.StringVar(&cfg.publicURL, "public-url", "", "external base URL of the gateway (default http://<listen address>)")
 	fs.StringVar(&cfg.keysDir, "keys", "", "issuer key directory whose tokens are trusted (default <data-dir>/keys, created if missing)")
+	fs.StringVar(&cfg.adminListen, "admin-listen", "127.0.0.1:8081", `address of the admin API (sessions, kill); "" disables it`)
+	fs.StringVar(&cfg.adminTokenFile, "admin-token-file", "", "admin API token, generated on first start (default <data-dir>/admin-token)")
 	cfg.store.register(fs)
 	fs.Lookup("issuer").Usage = "issuer (iss) of trusted tokens (default: the public URL)"
 	fs.Lookup("issuer").DefValue = ""

@@ -32,6 +32,7 @@ func newRootCmd() *cobra.Command {
 		newDemoCmd(),
 		newSnippetCmd(),
 		newBenchCmd(),
+		newUsersCmd(),
 	// Each command group adds its constructor on its own line here.
 	)
 	return root

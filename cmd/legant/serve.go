@@ -18,6 +18,7 @@ import (
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/issuer/audit"
 	"github.com/openlegant/legant/issuer/keydir"
+	"github.com/openlegant/legant/issuer/oauth"
 	"github.com/openlegant/legant/issuer/revfeed"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/upstreams"
@@ -45,7 +46,10 @@ type wiring struct {
 	public  string
 	issuer  string
 	keys    *authority.KeySet
-	close   func()
+	// oauth is the co-resident authorization server (issuer/oauth); nil
+	// when the issuer is not an http(s) origin it could serve.
+	oauth http.Handler
+	close func()
 }
 
 // serve runs the gateway until ctx ends.
@@ -141,6 +145,12 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	unsubscribe := st.Revocations().Subscribe(func(r store.Revocation) {
 		w.gw.Kill(context.Background(), selectorFor(r), "revoked: "+r.Reason)
 	})
+	if as, err := oauth.New(oauth.Options{Issuer: w.issuer, Store: st, Keys: w.keys, Registry: w.watcher.Current,
+		Logger: cfg.logger}); err != nil {
+		cfg.logger.Warn("OAuth authorization server not served", "err", err)
+	} else {
+		w.oauth = as
+	}
 	w.handler = routes(w, gwKeys, st)
 	w.close = func() {
 		unsubscribe()
@@ -174,6 +184,11 @@ func routes(w *wiring, gwKeys *authority.KeySet, st *store.Store) http.Handler {
 		return []*authority.KeySet{gwKeys}, nil
 	}))
 	mux.Handle("GET /.well-known/revoked", st.FeedHandler())
+	if w.oauth != nil {
+		for _, p := range oauth.Paths {
+			mux.Handle(p, w.oauth)
+		}
+	}
 	return mux
 }
 

@@ -116,7 +116,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 	}
 	now := s.now()
 	g := store.Grant{DelegationID: "dlg_" + newID(), User: l.User, Agents: []string{req.Client.ID}, ClientID: req.Client.ID,
-		Resource: req.Resource, Scopes: req.Scopes, Constraints: cons, CreatedAt: now, ExpiresAt: now.Add(ttl)}
+		Resource: req.Resource, Scopes: scopesOfTools(req, f.Tools), Constraints: cons, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	code, err := s.approve(r.Context(), req, g)
 	if err != nil {
 		s.renderError(w, err)
@@ -147,4 +147,17 @@ func (s *Server) approve(ctx context.Context, req *authRequest, g store.Grant) (
 		return "", err
 	}
 	return code, nil
+}
+
+// scopesOfTools narrows the requested scopes to those the approved tools
+// need: a scope the user approved no tool of is not granted.
+func scopesOfTools(req *authRequest, tools []string) []string {
+	var out []string
+	for _, t := range toolsFor(req.Upstream, req.Scopes) {
+		if slices.Contains(tools, t.Name) && t.Scope != "" && !slices.Contains(out, t.Scope) {
+			out = append(out, t.Scope)
+		}
+	}
+	slices.Sort(out)
+	return out
 }

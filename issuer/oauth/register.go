@@ -106,10 +106,12 @@ func (s *Server) normalizeMetadata(md *ClientMetadata) error {
 	if !slices.Contains([]string{AuthNone, AuthClientSecretBasic, AuthClientSecretPost}, md.TokenEndpointAuthMethod) {
 		return oauthErr(CodeInvalidClientMetadata, fmt.Sprintf("token_endpoint_auth_method %q is not supported (none, client_secret_basic, client_secret_post)", md.TokenEndpointAuthMethod))
 	}
-	if len(md.GrantTypes) == 0 {
+	// RFC 7591 §2 defaults apply to absent fields; an explicit [] of
+	// response types is a client that uses no redirection flow.
+	if md.GrantTypes == nil {
 		md.GrantTypes = []string{GrantAuthorizationCode}
 	}
-	if len(md.ResponseTypes) == 0 {
+	if md.ResponseTypes == nil {
 		md.ResponseTypes = []string{"code"}
 	}
 	if err := s.checkGrantTypes(md); err != nil {
