@@ -33,6 +33,13 @@ func (s Selector) String() string {
 	return strings.Join(parts, ",")
 }
 
+// killAnswerWait bounds how long Kill waits for cut calls to answer their
+// clients before it closes their sessions' streams.
+const killAnswerWait = 2 * time.Second
+
+// killStreamGrace separates the killed errors from the end of the streams.
+const killStreamGrace = 100 * time.Millisecond
+
 // KillReport says what a kill stopped on this replica.
 type KillReport struct {
 	Sessions []string // ids of the sessions ended
@@ -68,12 +75,29 @@ func (g *Gateway) Kill(ctx context.Context, sel Selector, reason string) KillRep
 			Upstream: s.slug, SessionID: s.id, Reason: reason, TokenID: sel.TokenID})
 	}
 	// A killed session's calls are cut as killed whatever token they carry
-	// (a session may be used with several tokens of its principal).
-	rep.Calls = g.inflight.cancel(func(f *inflight) bool { return f.matches(sel) || killed[f.sessionID] }, errKilled)
-	for _, id := range rep.Sessions {
-		if s, ok := g.sessions.remove(id); ok {
-			go g.endKilled(s, reason)
+	// (a session may be used with several tokens of its principal). Calls
+	// first: each client must have its killed error before its streams close,
+	// or a client that sees its standalone stream end first reports a closed
+	// connection instead. Then the streams.
+	match := func(f *inflight) bool { return f.matches(sel) || killed[f.sessionID] }
+	calls := g.inflight.cancel(func(f *inflight) bool { return !f.stream && match(f) }, errKilled)
+	rep.Calls = len(calls)
+	waitFinished(calls, killAnswerWait)
+	closeStreams := func() {
+		g.inflight.cancel(func(f *inflight) bool { return f.stream && match(f) }, errKilled)
+		for _, id := range rep.Sessions {
+			if s, ok := g.sessions.remove(id); ok {
+				go g.endKilled(s, reason)
+			}
 		}
+	}
+	if len(calls) == 0 {
+		closeStreams()
+	} else {
+		// The errors are written; give clients a moment to read them before
+		// their streams end (a client may fail pending calls as soon as its
+		// standalone stream closes, whatever is still unread on another).
+		time.AfterFunc(killStreamGrace, closeStreams)
 	}
 	return rep
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -283,13 +282,8 @@ func (b *swappableBearer) RoundTrip(req *http.Request) (*http.Response, error) {
 // fails every pending call with that instead: if the gateway closes the
 // stream first, the client never learns its call was killed.
 //
-// Known gap, skipped unless LEGANT_KILL_GAPS=1: Kill cancels the session's
-// POSTs and its GET stream at once (inflightSet.cancel, then the session's
-// context), so which ends first at the client is a race. See docs/KILL.md.
+// Kill cuts the calls first, waits for them to answer, then closes streams.
 func TestKillAnswersCallsBeforeClosingStreams(t *testing.T) {
-	if os.Getenv("LEGANT_KILL_GAPS") != "1" {
-		t.Skip("known gap (docs/KILL.md): Kill closes GET streams concurrently with answering calls; set LEGANT_KILL_GAPS=1 to run")
-	}
 	for i := range 20 {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			r, p := newHoldRig(t, rigOptions{})

@@ -25,8 +25,8 @@ func (g *Gateway) forwardPost(w http.ResponseWriter, r *http.Request, ex *exchan
 		defer c()
 	}
 	done := g.inflight.add(newInflight(sessionID(ex.sess), ex.claims, cancel))
-	defer done()
 	defer func() {
+		done() // the client has its answer: a kill may now close the streams
 		if errors.Is(context.Cause(ctx), errKilled) {
 			g.cancelUpstream(ex)
 		}
@@ -182,6 +182,10 @@ func (g *Gateway) failPending(w http.ResponseWriter, ex *exchange, status int, e
 // relayJSON relays a JSON response, filtering tool lists and settling holds.
 func (g *Gateway) relayJSON(w http.ResponseWriter, resp *http.Response, ex *exchange) {
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxEventBytes+1))
+	if err != nil && errors.Is(context.Cause(resp.Request.Context()), errKilled) {
+		g.failPending(w, ex, http.StatusOK, killedError())
+		return
+	}
 	if err != nil || len(data) > maxEventBytes {
 		g.failPending(w, ex, http.StatusBadGateway, rpcError{Code: CodeUpstream, Message: "the upstream's response could not be read"})
 		return

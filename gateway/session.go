@@ -206,12 +206,14 @@ type inflight struct {
 	jti          string
 	delegationID string
 	parentID     string
+	stream       bool // a standalone GET stream, not a call
 	cancel       context.CancelCauseFunc
+	finished     chan struct{} // closed once the client has its answer
 }
 
 func newInflight(sessionID string, c *authority.Claims, cancel context.CancelCauseFunc) *inflight {
 	return &inflight{sessionID: sessionID, user: c.Subject, chain: c.Chain(), jti: c.ID,
-		delegationID: c.DelegationID, parentID: c.ParentID, cancel: cancel}
+		delegationID: c.DelegationID, parentID: c.ParentID, cancel: cancel, finished: make(chan struct{})}
 }
 
 // inflightSet tracks the upstream requests in progress. Safe for concurrent use.
@@ -222,6 +224,7 @@ type inflightSet struct {
 
 func newInflightSet() *inflightSet { return &inflightSet{m: make(map[*inflight]struct{})} }
 
+// add tracks f until the returned func is called, which also marks it finished.
 func (s *inflightSet) add(f *inflight) func() {
 	s.mu.Lock()
 	s.m[f] = struct{}{}
@@ -230,11 +233,13 @@ func (s *inflightSet) add(f *inflight) func() {
 		s.mu.Lock()
 		delete(s.m, f)
 		s.mu.Unlock()
+		close(f.finished)
 	}
 }
 
-// cancel cancels every in-flight request match selects, with cause.
-func (s *inflightSet) cancel(match func(*inflight) bool, cause error) int {
+// cancel cancels every in-flight request match selects, with cause, and
+// returns them.
+func (s *inflightSet) cancel(match func(*inflight) bool, cause error) []*inflight {
 	s.mu.Lock()
 	var hit []*inflight
 	for f := range s.m {
@@ -246,5 +251,18 @@ func (s *inflightSet) cancel(match func(*inflight) bool, cause error) int {
 	for _, f := range hit {
 		f.cancel(cause)
 	}
-	return len(hit)
+	return hit
+}
+
+// waitFinished waits until every f has answered its client, or until timeout.
+func waitFinished(fs []*inflight, timeout time.Duration) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for _, f := range fs {
+		select {
+		case <-f.finished:
+		case <-deadline.C:
+			return
+		}
+	}
 }

@@ -24,7 +24,9 @@ func (g *Gateway) serveGet(w http.ResponseWriter, r *http.Request, up *upstreams
 		stop := context.AfterFunc(sess.ctx, func() { cancel(errSessionEnded) })
 		defer stop()
 	}
-	done := g.inflight.add(newInflight(sessionID(sess), c, cancel))
+	f := newInflight(sessionID(sess), c, cancel)
+	f.stream = true
+	done := g.inflight.add(f)
 	defer done()
 	ex := &exchange{up: up, claims: c, sess: sess, pending: map[string]*pendingCall{}}
 	client, req, err := g.upstreamRequest(ctx, r, ex, http.MethodGet, nil)
