@@ -32,6 +32,8 @@ func newRootCmd() *cobra.Command {
 		newDemoCmd(),
 		newSnippetCmd(),
 		newBenchCmd(),
+		newSessionsCmd(),
+		newKillCmd(),
 		newUsersCmd(),
 	// Each command group adds its constructor on its own line here.
 	)

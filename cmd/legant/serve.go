@@ -33,6 +33,9 @@ type serveConfig struct {
 	keysDir   string     // issuer keys the gateway trusts; "" = <data-dir>/keys
 	store     storeFlags // its issuer is the trusted "iss"; "" = publicURL
 	logger    *slog.Logger
+	// adminListen is the admin API's address (admin.go); "" disables it.
+	// adminTokenFile holds its token; "" = <data-dir>/admin-token.
+	adminListen, adminTokenFile string
 	// ready, when set, is called with the bound address once serving.
 	ready func(addr string)
 }
@@ -67,6 +70,11 @@ func serve(ctx context.Context, cfg serveConfig, errOut io.Writer) error {
 		return err
 	}
 	defer w.close()
+	_, stopAdmin, err := startAdmin(cfg, w, errOut)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	srv := &http.Server{Handler: w.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
