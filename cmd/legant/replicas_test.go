@@ -138,11 +138,9 @@ func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return http.DefaultTransport.RoundTrip(req)
 }
 
-// connectAgent opens an agent's MCP session through r. progress receives
-// the token of every progress notification. The standalone GET stream is
-// off: what the test observes is the answer to the call (see
-// TestKillAnswersCallsBeforeClosingStreams in package gateway for the
-// stream).
+// connectAgent opens an agent's MCP session through r, as go-sdk's client
+// does by default (with its standalone GET stream). progress receives the
+// token of every progress notification.
 func connectAgent(t testing.TB, r *replica, token string, progress chan<- string) *mcp.ClientSession {
 	t.Helper()
 	c := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, &mcp.ClientOptions{
@@ -155,7 +153,7 @@ func connectAgent(t testing.TB, r *replica, token string, progress chan<- string
 			}
 		}})
 	cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: r.endpoint(),
-		HTTPClient: &http.Client{Transport: bearer{token}}, DisableStandaloneSSE: true}, nil)
+		HTTPClient: &http.Client{Transport: bearer{token}}}, nil)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
@@ -360,4 +358,74 @@ func TestKillSameReplica(t *testing.T) {
 	k := newKillRig(t)
 	a := k.replica(t, store.Options{DataDir: t.TempDir()})
 	killMidLoop(t, k, a, a)
+}
+
+// TestRevocationKillsAndRecordsTheEnd: a revocation made without the admin
+// API (`legant revoke`, the store's Revoke) kills on the replica running the
+// session, which records the session's end in the store: another replica
+// then refuses the session even with a fresh token of the same principal.
+func TestRevocationKillsAndRecordsTheEnd(t *testing.T) {
+	var pg *storetest.Backend
+	for _, b := range storetest.Backends(t) {
+		if b.Postgres() {
+			pg = &b
+		}
+	}
+	if pg == nil {
+		t.Skip("replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
+	}
+	k := newKillRig(t)
+	opts := pg.Options(t)
+	a, b := k.replica(t, opts), k.replica(t, opts)
+	cs := connectAgent(t, a, k.token(t, "jti-revoked"), nil)
+	results := agentLoop(cs, 0)
+	waitUpstream(t, k.up, "the call to start", func(s slowtool.Stats) bool { return s.Started == 1 })
+
+	if _, err := b.w.st.Revoke(context.Background(), store.RevokeRequest{Kind: "jti", Value: "jti-revoked", Reason: "leaked"}); err != nil {
+		t.Fatal(err)
+	}
+	assertKilled(t, within(t, results, "the in-flight call to end").err)
+	eventually(t, "the session's end recorded in the store", func() bool {
+		se, err := b.w.st.GetSession(context.Background(), cs.ID())
+		return err == nil && se.State != store.SessionLive
+	})
+	fresh := k.token(t, "jti-fresh") // same principal, not revoked
+	for _, r := range []*replica{a, b} {
+		if got := postOnSession(t, r, fresh, cs.ID()); got != http.StatusNotFound {
+			t.Errorf("request on the killed session at %s with a fresh token: %d, want 404", r.url, got)
+		}
+	}
+}
+
+// eventually polls cond until it holds: for effects the gateway records off
+// the request path on purpose (never a fixed sleep; bounded to catch a hang).
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(20 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-timeout:
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// postOnSession sends a ping on session id with token and returns the status.
+func postOnSession(t testing.TB, r *replica, token, id string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, r.endpoint(), strings.NewReader(`{"jsonrpc":"2.0","id":7,"method":"ping"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Mcp-Session-Id", id)
+	req.Header.Set("Mcp-Protocol-Version", "2025-11-25")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
