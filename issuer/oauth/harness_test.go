@@ -33,7 +33,7 @@ const (
 // harness is the authorization server on a real store, served over HTTP,
 // with a browser (cookie jar, redirects not followed) to drive the pages.
 type harness struct {
-	t        *testing.T
+	t        testing.TB
 	st       *store.Store
 	keys     *authority.KeySet
 	srv      *httptest.Server
@@ -65,7 +65,7 @@ upstreams:
         scope: notes:read
 `
 
-func newHarness(t *testing.T, b storetest.Backend, edit func(*oauth.Options)) *harness {
+func newHarness(t testing.TB, b storetest.Backend, edit func(*oauth.Options)) *harness {
 	t.Helper()
 	h := &harness{t: t, st: storetest.Open(t, b.Options(t))}
 	h.srv = httptest.NewUnstartedServer(nil)
@@ -112,7 +112,7 @@ func newBrowser() *http.Client {
 func (h *harness) url(path string) string { return h.issuer + path }
 
 // do sends a request and returns the status and body.
-func do(t *testing.T, c *http.Client, req *http.Request) (*http.Response, string) {
+func do(t testing.TB, c *http.Client, req *http.Request) (*http.Response, string) {
 	t.Helper()
 	resp, err := c.Do(req)
 	if err != nil {
@@ -293,7 +293,7 @@ func str(m map[string]any, k string) string {
 	return s
 }
 
-func emptyRegistry(t *testing.T) func() *upstreams.Registry {
+func emptyRegistry(t testing.TB) func() *upstreams.Registry {
 	reg, err := upstreams.Parse("empty.yaml", []byte("version: 1\n"), upstreams.Options{})
 	if err != nil {
 		t.Fatal(err)
