@@ -1,13 +1,20 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/openlegant/legant/admin"
 	"github.com/openlegant/legant/examples/killswitch/slowtool"
 	"github.com/openlegant/legant/issuer/store"
+	"github.com/openlegant/legant/issuer/store/storetest"
 )
 
 func TestKillCLI(t *testing.T) {
@@ -48,4 +55,83 @@ func TestKillCLI(t *testing.T) {
 			t.Errorf("%v: %v, want an error with %q", tt.args, err, tt.want)
 		}
 	}
+}
+
+// BenchmarkKillToEffect measures kill-to-effect latency: from the admin API
+// request to the moment the agent's client receives the killed error for its
+// in-flight call. Each iteration opens an agent session on replica A, starts
+// a long call, and kills the session through the admin API of A (same
+// replica) or B (cross replica, PostgreSQL LISTEN/NOTIFY). Run 200 kills:
+//
+//	go test ./cmd/legant -run '^$' -bench KillToEffect -benchtime 200x
+//
+// It reports the p50 and p99 of the samples (ms); ns/op is their mean.
+func BenchmarkKillToEffect(b *testing.B) {
+	var pg *storetest.Backend
+	for _, be := range storetest.Backends(b) {
+		if be.Postgres() {
+			pg = &be
+		}
+	}
+	b.Run("same_replica/sqlite", func(b *testing.B) {
+		k := newKillRig(b)
+		r := k.replica(b, store.Options{DataDir: b.TempDir()})
+		benchKills(b, k, r, r)
+	})
+	for _, cross := range []bool{false, true} {
+		name := map[bool]string{false: "same_replica/postgres", true: "cross_replica/postgres"}[cross]
+		b.Run(name, func(b *testing.B) {
+			if pg == nil {
+				b.Skip("needs PostgreSQL: set " + storetest.EnvDatabaseURL)
+			}
+			k := newKillRig(b)
+			opts := pg.Options(b)
+			a := k.replica(b, opts)
+			killer := a
+			if cross {
+				killer = k.replica(b, opts)
+			}
+			benchKills(b, k, a, killer)
+		})
+	}
+}
+
+func benchKills(b *testing.B, k *killRig, a, killer *replica) {
+	ctx := context.Background()
+	samples := make([]time.Duration, 0, b.N)
+	b.StopTimer()
+	for i := 0; i < b.N; i++ {
+		cs := connectAgent(b, a, k.token(b, fmt.Sprintf("bench-%d", i)), nil)
+		ended := make(chan time.Time, 1)
+		go func() {
+			_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: slowtool.ToolName, Arguments: map[string]any{}})
+			at := time.Now()
+			if err == nil {
+				b.Error("the long call was not killed")
+			}
+			ended <- at
+		}()
+		waitUpstream(b, k.up, "the call to start", func(s slowtool.Stats) bool { return s.Started == int64(i+1) })
+		b.StartTimer()
+		start := time.Now()
+		killed := make(chan error, 1)
+		go func() {
+			_, err := killer.admin.Kill(ctx, admin.KillRequest{Session: cs.ID(), Reason: "bench", Actor: "bench"})
+			killed <- err
+		}()
+		effect := within(b, ended, "the killed error").Sub(start)
+		b.StopTimer()
+		if err := within(b, killed, "the admin API's answer"); err != nil {
+			b.Fatalf("kill: %v", err)
+		}
+		samples = append(samples, effect)
+		cs.Close()
+	}
+	slices.Sort(samples)
+	pct := func(p int) float64 {
+		return float64(samples[max(0, (len(samples)*p+99)/100-1)]) / float64(time.Millisecond)
+	}
+	b.ReportMetric(pct(50), "p50-ms")
+	b.ReportMetric(pct(99), "p99-ms")
+	b.ReportMetric(float64(samples[len(samples)-1])/float64(time.Millisecond), "max-ms")
 }
