@@ -56,9 +56,14 @@ var weekdays = []weekday{
 	{"thu", "Thu", time.Thursday}, {"fri", "Fri", time.Friday}, {"sat", "Sat", time.Saturday}, {"sun", "Sun", time.Sunday},
 }
 
-// defaultConsentForm offers every tool the scopes reach and the default TTL.
+// defaultConsentForm offers every tool the scopes reach and DefaultGrantTTL.
 func defaultConsentForm(req *authRequest) consentForm {
-	f := consentForm{TTL: "8h", Zone: "UTC"}
+	f := consentForm{Zone: "UTC"}
+	for _, c := range ttlChoices {
+		if c.d == DefaultGrantTTL {
+			f.TTL = c.Value
+		}
+	}
 	for _, t := range toolsFor(req.Upstream, req.Scopes) {
 		f.Tools = append(f.Tools, t.Name)
 		if t.Currency != "" && f.Currency == "" {

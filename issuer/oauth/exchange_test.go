@@ -106,12 +106,9 @@ func TestTokenExchange(t *testing.T) {
 			}
 		})
 		t.Run("cycle", func(t *testing.T) {
-			// agent A's own token exchanged by A again would repeat it in the chain; use B's child exchanged by B.
-			child := str(func() map[string]any {
-				_, o := h.token(exchangeForm(parent, h.resource, "", ""), bID, bSecret)
-				return o
-			}(), "access_token")
-			status, out := h.token(exchangeForm(child, h.resource, "", ""), bID, bSecret)
+			// B exchanging its own token again would put B twice in the chain.
+			_, own := h.token(exchangeForm(parent, h.resource, "", ""), bID, bSecret)
+			status, out := h.token(exchangeForm(str(own, "access_token"), h.resource, "", ""), bID, bSecret)
 			if status != http.StatusBadRequest || str(out, "error") != "invalid_request" || !strings.Contains(str(out, "error_description"), "already in the chain") {
 				t.Fatalf("= %d %v", status, out)
 			}

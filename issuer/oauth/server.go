@@ -21,7 +21,8 @@ const (
 	DefaultCodeTTL        = 2 * time.Minute
 	DefaultSessionTTL     = 12 * time.Hour
 	DefaultMaxGrantTTL    = 30 * 24 * time.Hour
-	DefaultGrantTTL       = 8 * time.Hour
+	// DefaultGrantTTL is the lifetime the consent page proposes.
+	DefaultGrantTTL = 8 * time.Hour
 	// DefaultMintsPerHour caps the tokens minted from one delegation in any
 	// rolling hour (code, refresh and token exchange together).
 	DefaultMintsPerHour = 120
