@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,7 +17,9 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/gateway"
+	"github.com/openlegant/legant/policy"
 )
 
 // holdProbe is an upstream tool, "hold", that runs until it is cancelled: the
@@ -297,5 +300,69 @@ func TestKillAnswersCallsBeforeClosingStreams(t *testing.T) {
 			r.gw.Kill(context.Background(), gateway.Selector{SessionID: cs.ID()}, "test kill")
 			assertKilled(t, within(t, errc, "the killed call to return"))
 		})
+	}
+}
+
+// gatedLedger is a real in-memory ledger whose next Reserve waits at a gate:
+// it holds a tools/call after the gateway has accepted it (token, session,
+// envelope) and before it is forwarded, which is where a kill can land.
+type gatedLedger struct {
+	policy.Ledger
+	arrived chan struct{} // a Reserve is waiting at the gate
+	open    chan struct{} // closed to let it through
+	armed   atomic.Bool
+}
+
+func (l *gatedLedger) Reserve(ctx context.Context, r policy.Reservation) (policy.Hold, error) {
+	if l.armed.CompareAndSwap(true, false) {
+		l.arrived <- struct{}{}
+		<-l.open
+	}
+	return l.Ledger.Reserve(ctx, r)
+}
+
+// TestKillStopsCallsAcceptedJustBefore: a tools/call accepted an instant
+// before the kill (past the token and session checks, not yet forwarded) must
+// not reach the upstream, and its client gets the killed error.
+//
+// Known gap, skipped unless LEGANT_KILL_GAPS=1: such a call is neither in the
+// in-flight set when Kill scans it nor refused afterwards, since nothing
+// re-checks the session's killed flag (or the revocation) once it is
+// registered; it is forwarded, starts at the upstream, and is cut later as
+// "session ended" (no killed error, no notifications/cancelled). The fix
+// (docs/KILL.md): in forwardPost, right after g.inflight.add, cancel with
+// errKilled when ex.sess.killed is set or Revocations.Revoked(ex.claims)
+// holds; Kill sets the flag (and the store the revocation) before it scans.
+func TestKillStopsCallsAcceptedJustBefore(t *testing.T) {
+	if os.Getenv("LEGANT_KILL_GAPS") != "1" {
+		t.Skip("known gap (docs/KILL.md): a call accepted just before a kill is forwarded; set LEGANT_KILL_GAPS=1 to run")
+	}
+	ledger := &gatedLedger{Ledger: policy.NewMemoryLedger(), arrived: make(chan struct{}), open: make(chan struct{})}
+	r, p := newHoldRig(t, rigOptions{gwOpts: func(o *gateway.Options) { o.Ledger = ledger }})
+	maxCalls := int64(100)
+	c := authority.Unrestricted()
+	c.MaxCalls = &maxCalls
+	cs := connectNoStream(t, r, &swappableBearer{token: r.token(tokenOptions{c: &c})}, "2025-11-25", nil)
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "hold", Arguments: map[string]any{}})
+		first <- err
+	}()
+	within(t, p.started, "the first call to start")
+	ledger.armed.Store(true)
+	second := make(chan error, 1)
+	go func() {
+		_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "hold", Arguments: map[string]any{}})
+		second <- err
+	}()
+	within(t, ledger.arrived, "the second call to be accepted")
+	r.gw.Kill(context.Background(), gateway.Selector{SessionID: cs.ID()}, "test kill")
+	close(ledger.open)
+
+	assertKilled(t, within(t, first, "the first call to end"))
+	assertKilled(t, within(t, second, "the second call to end"))
+	if n := p.calls.Load(); n != 1 {
+		t.Fatalf("the upstream started %d calls; the one accepted before the kill must not reach it", n)
 	}
 }
