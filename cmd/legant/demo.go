@@ -42,6 +42,9 @@ to <data-dir>/demo/token. Prints commands to try it.`,
 	fs := cmd.Flags()
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address of the gateway")
 	cfg.store.register(fs)
+	fs.Lookup("issuer").Usage = "issuer (iss) of the demo's tokens (default: the gateway's URL, which also serves the authorization server)"
+	fs.Lookup("issuer").DefValue = ""
+	cfg.store.issuer = ""
 	return cmd
 }
 
