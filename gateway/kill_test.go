@@ -366,3 +366,27 @@ func TestKillStopsCallsAcceptedJustBefore(t *testing.T) {
 		t.Fatalf("the upstream started %d calls; the one accepted before the kill must not reach it", n)
 	}
 }
+
+// TestKillStopsStdioChild: killing a session of a stdio upstream ends its
+// bridge session, which stops the child process.
+func TestKillStopsStdioChild(t *testing.T) {
+	b := newBridgedRig(t)
+	cs := b.connectTo("files", b.tokenFor("files", "files:read"), "2025-11-25")
+	pid := callInt(t, cs, "pid")
+	rep := b.gw.Kill(context.Background(), gateway.Selector{SessionID: cs.ID()}, "test kill")
+	if len(rep.Sessions) != 1 {
+		t.Fatalf("report = %+v, want the session", rep)
+	}
+	// The child is stopped off the kill path (stdin closed, then its process
+	// group killed after a grace): poll, bounded, for it to be gone.
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	timeout := time.After(20 * time.Second)
+	for !processGone(pid) {
+		select {
+		case <-tick.C:
+		case <-timeout:
+			t.Fatalf("child %d survived the kill of its session", pid)
+		}
+	}
+}
