@@ -22,7 +22,7 @@ type killFlags struct {
 func newKillCmd() *cobra.Command {
 	var f killFlags
 	cmd := &cobra.Command{
-		Use:   "kill (SESSION | --jti ID | --delegation ID | --agent SUB | --user SUB) --reason TEXT",
+		Use:   "kill (SESSION | --session ID | --jti ID | --delegation ID | --agent SUB | --user SUB) --reason TEXT",
 		Short: "Stop a live agent session now, on every replica: the running call is cut",
 		Long: `Kill through the admin API of a running gateway (docs/KILL.md). The store marks
 the sessions killed and revokes what the selector names (for a session: the
@@ -30,12 +30,16 @@ token that opened it), every replica learns it at once and cuts the calls in
 flight (the agent gets a JSON-RPC error with reason "killed"), closes the
 streams and ends the upstream sessions; later requests with the session or the
 token are refused. The kill is recorded in the audit log with --actor and
---reason.`,
-		Example: `  legant kill 3q2-Xw… --reason "exfiltration attempt"
+--reason. A session id may start with "-": pass it with --session, or after --.`,
+		Example: `  legant kill --session 3q2-Xw… --reason "exfiltration attempt"
+  legant kill --reason "exfiltration attempt" -- -Tl8q…
   legant kill --agent planner --reason "prompt injection in ticket 4121"`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			if len(args) == 1 {
+				if f.req.Session != "" {
+					return fmt.Errorf("name the session once: as an argument or with --session")
+				}
 				f.req.Session = args[0]
 			}
 			return runKill(c.Context(), c.OutOrStdout(), f)
@@ -43,6 +47,7 @@ token are refused. The kill is recorded in the audit log with --actor and
 	}
 	fs := cmd.Flags()
 	f.api.register(fs)
+	fs.StringVar(&f.req.Session, "session", "", "kill this session (and revoke the token that opened it)")
 	fs.StringVar(&f.req.TokenID, "jti", "", "kill every session and call of this token (jti), and revoke it")
 	fs.StringVar(&f.req.Delegation, "delegation", "", "kill everything under this delegation (and those derived from it), and revoke it")
 	fs.StringVar(&f.req.Agent, "agent", "", "kill everything this agent does, anywhere in an act chain, and revoke it")
@@ -51,7 +56,7 @@ token are refused. The kill is recorded in the audit log with --actor and
 	fs.StringVar(&f.req.Actor, "actor", defaultActor(), "who asks (recorded in the audit log)")
 	fs.BoolVar(&f.json, "json", false, "print the admin API's answer as JSON")
 	cmd.MarkFlagRequired("reason")
-	cmd.MarkFlagsMutuallyExclusive("jti", "delegation", "agent", "user")
+	cmd.MarkFlagsMutuallyExclusive("session", "jti", "delegation", "agent", "user")
 	return cmd
 }
 

@@ -25,7 +25,7 @@ func TestKillCLI(t *testing.T) {
 	results := agentLoop(cs, 0)
 	waitUpstream(t, k.up, "the call to start", func(s slowtool.Stats) bool { return s.Started == 1 })
 
-	out, err := cli.run(t, "kill", cs.ID(), "--reason", "looping on payments", "--actor", "oncall")
+	out, err := cli.run(t, "kill", "--session", cs.ID(), "--reason", "looping on payments", "--actor", "oncall")
 	if err != nil {
 		t.Fatalf("kill: %v\n%s", err, out)
 	}
@@ -48,7 +48,9 @@ func TestKillCLI(t *testing.T) {
 		{[]string{"kill", "--agent", "x"}, `"reason" not set`},
 		{[]string{"kill", "--agent", "x", "--user", "y", "--reason", "r"}, "none of the others can be"},
 		{[]string{"kill", "--reason", "r"}, "exactly one"},
-		{[]string{"kill", "unknown-session", "--reason", "r"}, "no such session"},
+		{[]string{"kill", "--reason", "r", "--", "unknown-session"}, "no such session"},
+		{[]string{"kill", "--reason", "r", "--", "-starts-with-a-dash"}, "no such session"},
+		{[]string{"kill", "--session", "a", "--reason", "r", "--", "b"}, "name the session once"},
 	}
 	for _, tt := range tests {
 		if _, err := cli.run(t, tt.args...); err == nil || !strings.Contains(err.Error(), tt.want) {

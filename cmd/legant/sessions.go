@@ -27,10 +27,10 @@ func newSessionsCmd() *cobra.Command {
 		Short: "List the gateway's agent sessions (every replica's), or show one",
 		Long: `List agent sessions through the admin API of a running gateway. With a shared
 PostgreSQL store, any replica lists every replica's sessions. Stop one with
-` + "`legant kill`" + `.`,
+` + "`legant kill`" + `. A session id may start with "-": pass it after --.`,
 		Example: `  legant sessions --state live
   legant sessions --agent planner --json
-  legant sessions 3q2-Xw…   # one session`,
+  legant sessions -- 3q2-Xw…   # one session`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			return runSessions(c.Context(), c.OutOrStdout(), f, args)

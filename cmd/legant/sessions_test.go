@@ -20,7 +20,9 @@ func newAdminCLI(k *killRig, r *replica) adminCLI {
 
 func (c adminCLI) run(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	out, _, err := runStoreCmd(t, append(args, c.flags...)...)
+	// The flags go right after the command's name: args may end with "--".
+	full := append(append([]string{args[0]}, c.flags...), args[1:]...)
+	out, _, err := runStoreCmd(t, full...)
 	return out, err
 }
 
@@ -42,7 +44,7 @@ func TestSessionsCLI(t *testing.T) {
 	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list.Sessions) != 1 || list.Sessions[0].TokenID != "jti-cli" {
 		t.Errorf("sessions --json = %q, %v", out, err)
 	}
-	out, err = cli.run(t, "sessions", cs.ID(), "--json")
+	out, err = cli.run(t, "sessions", "--json", "--", cs.ID())
 	var one admin.Session
 	if err != nil || json.Unmarshal([]byte(out), &one) != nil || one.ID != cs.ID() || one.State != "live" {
 		t.Errorf("sessions ID --json = %q, %v", out, err)
