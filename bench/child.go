@@ -81,7 +81,7 @@ func (c *childGateway) args(cfg childConfig, addr, registry, secret string) []st
 	return []string{"gateway", "--listen", addr, "--upstreams", registry, "--keys", cfg.keysDir,
 		"--issuer", Issuer, "--data-dir", filepath.Join(cfg.dir, "data"),
 		"--database-url=" + cfg.databaseURL, // explicit: never LEGANT_DATABASE_URL by accident
-		"--key-secret-file", secret}
+		"--key-secret-file", secret, "--admin-listen="} // no admin API: its fixed default port would collide
 }
 
 // supportsFlag reports whether `legant gateway` of binary has --name, so

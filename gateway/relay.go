@@ -25,6 +25,11 @@ func (g *Gateway) forwardPost(w http.ResponseWriter, r *http.Request, ex *exchan
 		defer c()
 	}
 	done := g.inflight.add(newInflight(sessionID(ex.sess), ex.claims, cancel))
+	// A kill that scanned the in-flight set between this request's checks and
+	// its registration did not see it: look again now that it is registered.
+	if g.killedSince(ex) {
+		cancel(errKilled)
+	}
 	defer func() {
 		done() // the client has its answer: a kill may now close the streams
 		if errors.Is(context.Cause(ctx), errKilled) {
@@ -67,6 +72,19 @@ func (g *Gateway) forwardPost(w http.ResponseWriter, r *http.Request, ex *exchan
 		w.WriteHeader(resp.StatusCode)
 		io.Copy(w, io.LimitReader(resp.Body, maxEventBytes))
 	}
+}
+
+// killedSince reports whether the exchange's session was killed or its token
+// revoked after the request's own checks.
+func (g *Gateway) killedSince(ex *exchange) bool {
+	if ex.sess != nil && ex.sess.killed.Load() {
+		return true
+	}
+	if g.opts.Revocations != nil {
+		_, revoked := g.opts.Revocations.Revoked(ex.claims)
+		return revoked
+	}
+	return false
 }
 
 func sessionID(s *session) string {

@@ -3,7 +3,7 @@ package gateway
 import (
 	"context"
 	"crypto/rand"
-	"encoding/base64"
+	"encoding/hex"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -97,12 +97,13 @@ func (s *session) setVersion(v string) {
 	s.mu.Unlock()
 }
 
-// newID returns 256 bits of randomness, URL-safe: unguessable and visible ASCII
-// as Mcp-Session-Id requires.
+// newID returns 256 bits of randomness as lowercase hex: unguessable, visible
+// ASCII as Mcp-Session-Id requires, and never starting with '-' (which a
+// command line would read as a flag).
 func newID() string {
 	var b [32]byte
 	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // sessionTable holds the live sessions of this replica. Safe for concurrent use.

@@ -248,7 +248,7 @@ write_upstreams_yaml() {
 }
 
 legant_start_gateway() { # ADDR UPSTREAMS_FILE DATA_DIR
-	start_bg "$work/gateway.log" "$legant" gateway --listen "$1" --upstreams "$2" --data-dir "$3"
+	start_bg "$work/gateway.log" "$legant" gateway --listen "$1" --upstreams "$2" --data-dir "$3" --admin-listen=""
 }
 
 legant_mint_token() { # GATEWAY_BASE DATA_DIR OUT_FILE

@@ -31,7 +31,7 @@ func goListDeps(t *testing.T, pkgs ...string) []string {
 	t.Helper()
 	gobin, err := exec.LookPath("go")
 	if err != nil {
-		t.Skip("go command not found:", err)
+		t.Fatal("go command not found:", err)
 	}
 	args := append([]string{"list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}"}, pkgs...)
 	out, err := exec.Command(gobin, args...).CombinedOutput()

@@ -150,8 +150,9 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	}
 	runCtx, cancel := context.WithCancel(context.Background())
 	go w.watcher.Run(runCtx)
+	// Subscribers must not block: Kill waits for cut calls to answer.
 	unsubscribe := st.Revocations().Subscribe(func(r store.Revocation) {
-		w.gw.Kill(context.Background(), selectorFor(r), "revoked: "+r.Reason)
+		go w.gw.Kill(context.Background(), selectorFor(r), "revoked: "+r.Reason)
 	})
 	if as, err := oauth.New(oauth.Options{Issuer: w.issuer, Store: st, Keys: w.keys, Registry: w.watcher.Current,
 		Logger: cfg.logger}); err != nil {
