@@ -115,7 +115,8 @@ func TestNewPoolRefusedByGateway(t *testing.T) {
 func TestRatiosAndGoals(t *testing.T) {
 	row := func(target string, conc int, perSec float64, rounds []float64, p99 time.Duration) Row {
 		return Row{Workload: WorkloadCallStateful, Concurrency: conc, Target: target, PerSecond: perSec,
-			RoundPerSecond: rounds, P50: p99 / 2, P99: p99, RoundAllocs: []float64{100, 104}}
+			RoundPerSecond: rounds, P50: p99 / 2, P99: p99, RoundAllocs: []float64{100, 104},
+			RoundP50: []time.Duration{p99 / 2, p99 / 2}, RoundP99: []time.Duration{p99 - time.Millisecond, p99 + time.Millisecond}}
 	}
 	rep := &Report{Rows: []Row{
 		row(TargetDirect, 16, 2000, []float64{2000, 2000}, time.Millisecond),
@@ -131,7 +132,8 @@ func TestRatiosAndGoals(t *testing.T) {
 	}
 	r := rep.Ratios[0]
 	if r.Gateway != TargetGateway || r.Throughput != 0.9 || r.RoundMin != 0.8 || r.RoundMax != 1 || r.RoundMedian != 0.9 ||
-		r.AddedP99 != 500*time.Microsecond || r.AddedP50 != 250*time.Microsecond {
+		r.AddedP99 != 500*time.Microsecond || r.AddedP50 != 250*time.Microsecond ||
+		r.MedianAddedP99 != 500*time.Microsecond || r.MedianAddedP50 != 250*time.Microsecond {
 		t.Fatalf("ratio = %+v", r)
 	}
 	met := map[string]bool{}

@@ -57,8 +57,10 @@ type Row struct {
 	ChildCPUPerCall time.Duration
 	// AllocsPerCall is this process's heap allocations per call.
 	AllocsPerCall float64
-	// RoundPerSecond and RoundAllocs are per round, in order.
+	// RoundPerSecond, RoundP50, RoundP99 and RoundAllocs are per round, in order.
 	RoundPerSecond []float64
+	RoundP50       []time.Duration
+	RoundP99       []time.Duration
 	RoundAllocs    []float64
 	Tools          int `json:",omitempty"` // tools in the last list result (tools/list)
 }
@@ -75,8 +77,12 @@ type Ratio struct {
 	RoundMedian float64
 	RoundMin    float64
 	RoundMax    float64
-	AddedP50    time.Duration // gateway − proxy
+	AddedP50    time.Duration // gateway − proxy, over all rounds
 	AddedP99    time.Duration
+	// MedianAddedP50 and MedianAddedP99 are the medians of the per-round
+	// differences (gateway − proxy of the same round).
+	MedianAddedP50 time.Duration
+	MedianAddedP99 time.Duration
 	// AddedCPU is the gateway's CPU per call beyond the proxy's: this
 	// process's difference for the in-process gateway; for a child, the
 	// child's own CPU per call plus the harness's difference.
@@ -121,6 +127,8 @@ type rowAcc struct {
 	child    time.Duration
 	mallocs  uint64
 	rounds   []float64
+	p50s     []time.Duration
+	p99s     []time.Duration
 	allocs   []float64
 	checked  int
 }
@@ -136,6 +144,8 @@ func (a *rowAcc) add(ph *Phase) {
 	a.child += ph.ChildCPU
 	a.mallocs += ph.Mallocs
 	a.rounds = append(a.rounds, perSecond(ph.Calls, ph.Elapsed))
+	a.p50s = append(a.p50s, ph.Hist.Quantile(0.50))
+	a.p99s = append(a.p99s, ph.Hist.Quantile(0.99))
 	a.allocs = append(a.allocs, perCall(float64(ph.Mallocs), ph.Calls))
 	a.checked = ph.Checked
 }
@@ -146,8 +156,9 @@ func (a *rowAcc) row(workload string, conc int, tgt string) Row {
 		PerSecond: perSecond(n, a.elapsed),
 		P50:       a.hist.Quantile(0.50), P90: a.hist.Quantile(0.90), P99: a.hist.Quantile(0.99), Max: a.hist.Max(),
 		CPUPerCall: durPerCall(a.cpu, n), ChildCPUPerCall: durPerCall(a.child, n),
-		AllocsPerCall: perCall(float64(a.mallocs), n), RoundPerSecond: a.rounds, RoundAllocs: a.allocs,
-		Tools: a.checked}
+		AllocsPerCall: perCall(float64(a.mallocs), n), RoundPerSecond: a.rounds, RoundP50: a.p50s, RoundP99: a.p99s,
+		RoundAllocs: a.allocs,
+		Tools:       a.checked}
 	if a.firstErr != nil {
 		r.FirstError = a.firstErr.Error()
 	}
@@ -213,14 +224,34 @@ func compare(g, p Row) Ratio {
 		}
 	}
 	if len(per) > 0 {
-		slices.Sort(per)
-		r.RoundMin, r.RoundMax = per[0], per[len(per)-1]
-		r.RoundMedian = per[len(per)/2]
-		if len(per)%2 == 0 {
-			r.RoundMedian = (per[len(per)/2-1] + per[len(per)/2]) / 2
-		}
+		r.RoundMedian = median(per)
+		r.RoundMin, r.RoundMax = slices.Min(per), slices.Max(per)
 	}
+	r.MedianAddedP50 = medianDiff(g.RoundP50, p.RoundP50)
+	r.MedianAddedP99 = medianDiff(g.RoundP99, p.RoundP99)
 	return r
+}
+
+// median returns the median of xs (not empty); xs is reordered.
+func median[T float64 | time.Duration](xs []T) T {
+	slices.Sort(xs)
+	m := xs[len(xs)/2]
+	if len(xs)%2 == 0 {
+		m = (xs[len(xs)/2-1] + m) / 2
+	}
+	return m
+}
+
+// medianDiff returns the median of a[i] − b[i], or 0 without rounds.
+func medianDiff(a, b []time.Duration) time.Duration {
+	var d []time.Duration
+	for i := range min(len(a), len(b)) {
+		d = append(d, a[i]-b[i])
+	}
+	if len(d) == 0 {
+		return 0
+	}
+	return median(d)
 }
 
 func isGatewayName(name string) bool {

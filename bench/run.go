@@ -14,12 +14,12 @@ import (
 
 // Defaults for Options fields left zero.
 const (
-	DefaultRounds   = 5
-	DefaultPhase    = 1500 * time.Millisecond
+	DefaultRounds   = 7
+	DefaultPhase    = time.Second
 	DefaultSessions = GoalSessions
 	DefaultSettle   = time.Second
-	QuickRounds     = 2
-	QuickPhase      = 250 * time.Millisecond
+	QuickRounds     = 3
+	QuickPhase      = 200 * time.Millisecond
 	QuickSessions   = 1000
 )
 

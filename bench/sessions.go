@@ -16,10 +16,10 @@ import (
 
 // Idle-session measurement settings.
 const (
-	sessionParallel = 32   // sessions being opened at once
-	sessionWarmup   = 16   // opened and closed before RSS is read
-	fdsPerSession   = 2    // harness: its client stream, and the upstream's end of the gateway's stream
-	fdsReserve      = 1024 // descriptors kept for everything else
+	sessionParallel = 32  // sessions being opened at once
+	sessionWarmup   = 16  // opened and closed before RSS is read
+	fdsPerSession   = 2   // harness: its client stream, and the upstream's end of the gateway's stream
+	fdsReserve      = 256 // descriptors kept for everything else
 )
 
 // sessionsConfig says what the idle-session measurement runs against.

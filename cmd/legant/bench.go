@@ -29,7 +29,7 @@ and prints throughput and latency with the gateway ÷ proxy ratios, CPU and allo
 per call, and the RSS of idle sessions. The default run takes about four minutes;
 --quick under a minute.`,
 		Example: `  legant bench --quick
-  legant bench --rounds 5 --phase 1.5s --concurrency 1,16,64 --sessions 10000
+  legant bench --rounds 7 --phase 1s --concurrency 1,16,64 --sessions 10000
   legant bench --database-url postgres://postgres@127.0.0.1:5432/legant_bench?sslmode=disable`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -66,8 +66,8 @@ per call, and the RSS of idle sessions. The default run takes about four minutes
 	}
 	fs := cmd.Flags()
 	fs.BoolVar(&o.Quick, "quick", false, "short run (under a minute): fewer rounds, shorter phases, fewer sessions")
-	fs.IntVar(&o.Rounds, "rounds", 0, "rounds per workload and concurrency (default 5, quick 2)")
-	fs.DurationVar(&o.Phase, "phase", 0, "one target's share of a round (default 1.5s, quick 250ms)")
+	fs.IntVar(&o.Rounds, "rounds", 0, "rounds per workload and concurrency (default 7, quick 3)")
+	fs.DurationVar(&o.Phase, "phase", 0, "one target's share of a round (default 1s, quick 200ms)")
 	fs.DurationVar(&o.Warmup, "warmup", 0, "per target before the rounds (default phase/5)")
 	fs.IntSliceVar(&o.Concurrency, "concurrency", nil, "virtual clients per target (default 1,16,64; quick 1,16)")
 	fs.IntVar(&o.ListConcurrency, "list-concurrency", 0, "virtual clients for the tools/list workload (default 1)")
