@@ -60,11 +60,7 @@ func startChild(ctx context.Context, cfg childConfig) (*childGateway, error) {
 		return nil, err
 	}
 	defer logf.Close() // the child holds its own descriptor
-	args := c.args(cfg, addr, registry, secret)
-	if supportsFlag(cfg.binary, "admin-listen") {
-		args = append(args, "--admin-listen=") // its fixed default port would collide between children
-	}
-	c.cmd = exec.Command(cfg.binary, args...)
+	c.cmd = exec.Command(cfg.binary, c.args(cfg, addr, registry, secret)...)
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	if err := c.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", cfg.binary, err)
@@ -81,14 +77,8 @@ func (c *childGateway) args(cfg childConfig, addr, registry, secret string) []st
 	return []string{"gateway", "--listen", addr, "--upstreams", registry, "--keys", cfg.keysDir,
 		"--issuer", Issuer, "--data-dir", filepath.Join(cfg.dir, "data"),
 		"--database-url=" + cfg.databaseURL, // explicit: never LEGANT_DATABASE_URL by accident
-		"--key-secret-file", secret, "--admin-listen="} // no admin API: its fixed default port would collide
-}
-
-// supportsFlag reports whether `legant gateway` of binary has --name, so
-// that the harness runs against builds older and newer than the flag.
-func supportsFlag(binary, name string) bool {
-	out, err := exec.Command(binary, "gateway", "--help").Output()
-	return err == nil && bytes.Contains(out, []byte("--"+name+" "))
+		"--key-secret-file", secret,
+		"--admin-listen="} // no admin API: its fixed default port would collide between children
 }
 
 // command returns the child's command line, for the report.
