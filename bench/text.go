@@ -79,10 +79,9 @@ func (rep *Report) writeRatios(b *strings.Builder) {
 	if len(rep.Ratios) == 0 {
 		return
 	}
-	b.WriteString("\ngateway vs bare proxy, same run (all: over every round; median: of the per-round comparisons, each between adjacent phases)\n")
+	b.WriteString("\ngateway vs bare proxy, same run (÷ proxy, +p50, +p99: over every round; median: of the per-round comparisons, each between adjacent phases)\n")
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "\t\t\tthroughput ÷ proxy\t\t\tadded p50\t\tadded p99\t\tadded per call\t\t")
-	fmt.Fprintln(tw, "workload\tconc\tgateway\tall\tmedian\trounds\tall\tmedian\tall\tmedian\tcpu\tallocs\t")
+	fmt.Fprintln(tw, "workload\tconc\tgateway\t÷ proxy\tmedian\trounds\t+p50\tmedian\t+p99\tmedian\t+cpu/call\t+allocs/call\t")
 	for _, r := range rep.Ratios {
 		allocs := "-"
 		if r.Gateway == TargetGateway {
