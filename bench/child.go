@@ -35,6 +35,13 @@ type childConfig struct {
 	keysDir     string // issuer keys it trusts
 	upstreamURL string // base URL of the bench upstreams
 	databaseURL string // "" = SQLite under dir
+	afterStop   func() // nil, or run once the child has stopped (or failed to start)
+}
+
+func (cfg childConfig) cleanup() {
+	if cfg.afterStop != nil {
+		cfg.afterStop()
+	}
 }
 
 // startChild starts `legant gateway` and waits until it serves.

@@ -38,7 +38,7 @@ type Options struct {
 	// measurement). "" measures only the in-process targets.
 	LegantBinary string
 	// DatabaseURL, when set, adds a child gateway on this PostgreSQL
-	// database (its sessions and audit events are written there).
+	// database, in a schema of its own that the run creates and drops.
 	DatabaseURL string
 	Quick       bool
 	Rounds      int           // DefaultRounds (QuickRounds)
@@ -203,14 +203,21 @@ func startTargets(ctx context.Context, o Options, tmp, upstreamURL string, keys 
 		children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-sqlite"),
 			keysDir: keysDir(tmp), upstreamURL: upstreamURL})
 		if o.DatabaseURL != "" {
+			dbURL, drop, err := pgSchema(ctx, o.DatabaseURL)
+			if err != nil {
+				return targets, err
+			}
 			children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-postgres"),
-				keysDir: keysDir(tmp), upstreamURL: upstreamURL, databaseURL: o.DatabaseURL})
+				keysDir: keysDir(tmp), upstreamURL: upstreamURL, databaseURL: dbURL, afterStop: drop})
 		}
 	}
-	for _, cfg := range children {
+	for i, cfg := range children {
 		o.logf("starting %s gateway", cfg.binary)
 		t, err := newChildTarget(ctx, cfg, conns)
 		if err != nil {
+			for _, c := range children[i+1:] {
+				c.cleanup()
+			}
 			return targets, err
 		}
 		targets = append(targets, t)

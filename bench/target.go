@@ -190,11 +190,13 @@ func newChildTarget(ctx context.Context, cfg childConfig, conns int) (*target, e
 	}
 	c, err := startChild(ctx, cfg)
 	if err != nil {
+		cfg.cleanup()
 		return nil, fmt.Errorf("gateway+%s: %w", backend, err)
 	}
 	return &target{name: TargetGateway + "+" + backend,
 		about: "client → `legant gateway` child process (" + backend + " store, audit log, session store) → upstream",
-		base:  c.url, mcp: true, client: loadClient(conns), child: c, close: func() { c.stop() }}, nil
+		base:  c.url, mcp: true, client: loadClient(conns), child: c,
+		close: func() { c.stop(); cfg.cleanup() }}, nil
 }
 
 // mintTokens gives t a token per bench slug, for its own audiences when it
