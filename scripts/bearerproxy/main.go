@@ -17,10 +17,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"net/http"
@@ -94,12 +96,36 @@ func newProxy(target *url.URL, token string) *httputil.ReverseProxy {
 			r.SetURL(target)
 			r.Out.Host = r.In.Host
 			r.Out.Header.Set("Authorization", "Bearer "+token)
+			bufferBody(r.Out)
 		},
 		// Negative: flush after every write, so each SSE event reaches the client at once.
 		FlushInterval: -1,
 		ErrorLog:      log.Default(),
 	}
 }
+
+// bufferBody reads a request body into memory before it is forwarded.
+// Streaming it loses a response now and then: the server flushes SSE headers
+// before the transport has seen the body's end, which closes the inbound
+// body and makes the transport's last read fail mid-response (golang/go#40747).
+func bufferBody(r *http.Request) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	b, err := io.ReadAll(r.Body)
+	r.Body.Close()
+	if err != nil {
+		r.Body = io.NopCloser(errReader{err})
+		return
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	r.ContentLength = int64(len(b))
+	r.Header.Del("Transfer-Encoding")
+}
+
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 func parseTarget(s string) (*url.URL, error) {
 	if s == "" {
