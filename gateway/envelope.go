@@ -70,7 +70,7 @@ func decodeBody(body []byte) (msgs []*message, batch bool, err error) {
 
 // validityError names why body is not valid JSON, without echoing it.
 func validityError(body []byte) string {
-	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	dec := jsontext.NewDecoder(bytes.NewBuffer(body))
 	if _, err := dec.ReadValue(); err != nil {
 		var se *jsontext.SyntacticError
 		if errors.As(err, &se) {
@@ -82,7 +82,7 @@ func validityError(body []byte) string {
 }
 
 func decodeBatch(body []byte) ([]*message, bool, error) {
-	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	dec := jsontext.NewDecoder(bytes.NewBuffer(body))
 	if _, err := dec.ReadToken(); err != nil { // '['
 		return nil, true, &envelopeError{code: codeParseError, msg: "parse error"}
 	}
@@ -112,7 +112,7 @@ func decodeMessage(raw []byte) (*message, error) {
 	m := &message{raw: raw}
 	var version string
 	var hasID bool
-	dec := jsontext.NewDecoder(bytes.NewReader(raw))
+	dec := jsontext.NewDecoder(bytes.NewBuffer(raw))
 	dec.ReadToken() // '{'; validity was checked by the caller
 	for dec.PeekKind() != '}' {
 		name, err := dec.ReadToken()
@@ -204,7 +204,7 @@ func readValue(dec *jsontext.Decoder, src []byte) (jsontext.Value, error) {
 
 // unquote returns the Go string of a JSON string value that is known valid.
 func unquote(v jsontext.Value) string {
-	tok, err := jsontext.NewDecoder(bytes.NewReader(v)).ReadToken()
+	tok, err := jsontext.NewDecoder(bytes.NewBuffer(v)).ReadToken()
 	if err != nil {
 		return ""
 	}
@@ -217,7 +217,7 @@ func memberOf(obj jsontext.Value, name string) (jsontext.Value, bool) {
 	if obj.Kind() != '{' {
 		return nil, false
 	}
-	dec := jsontext.NewDecoder(bytes.NewReader(obj))
+	dec := jsontext.NewDecoder(bytes.NewBuffer(obj))
 	dec.ReadToken()
 	for dec.PeekKind() != '}' {
 		k, err := dec.ReadToken()

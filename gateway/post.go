@@ -139,6 +139,9 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 	binding, _ := ex.up.Tool(name)
 	call := policy.Call{Tool: name, Arguments: []byte(args), At: g.now()}
 	d, hold := policy.Authorize(ctx, ex.claims, binding, call, g.opts.Ledger)
+	if ex.claims.Constraints.Budget == nil && ex.claims.Constraints.MaxCalls == nil {
+		hold = nil // nothing reserved: nothing to settle or release
+	}
 	ev.Reason, ev.Constraint, ev.Limit, ev.Value = string(d.Reason), d.Constraint, d.Limit, d.Value
 	if d.Reason == policy.ReasonUnavailable && d.Cause != nil {
 		g.log.Error("authorization state unavailable", "upstream", ex.up.Slug, "err", d.Cause)
@@ -198,6 +201,9 @@ func joinBatch(msgs [][]byte) []byte {
 // result still waiting for input (multi-round-trip) releases it. It reports
 // whether the call's amount was spent.
 func settle(ctx context.Context, pc *pendingCall, m *message) bool {
+	if pc.hold == nil && pc.amount == nil {
+		return false // nothing held, nothing to count
+	}
 	spent := m.result != nil && !resultFailed(m.result)
 	if pc.hold == nil {
 		return spent
@@ -224,6 +230,9 @@ func resultFailed(result jsontext.Value) bool {
 
 // releaseAll releases the holds of calls that got no response.
 func (ex *exchange) releaseAll(ctx context.Context) {
+	if len(ex.pending) == 0 {
+		return
+	}
 	ctx, cancel := detach(ctx)
 	defer cancel()
 	for k, pc := range ex.pending {

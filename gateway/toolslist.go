@@ -47,7 +47,7 @@ func filterTools(tools jsontext.Value, up *upstreams.Upstream, c *authority.Clai
 	if tools.Kind() != '[' {
 		return nil, errors.New("tools is not an array")
 	}
-	dec := jsontext.NewDecoder(bytes.NewReader(tools))
+	dec := jsontext.NewDecoder(bytes.NewBuffer(tools))
 	dec.ReadToken()
 	var b bytes.Buffer
 	b.WriteByte('[')
@@ -79,7 +79,7 @@ func rewriteMember(obj jsontext.Value, name string, fn func(jsontext.Value) (jso
 	if obj.Kind() != '{' {
 		return nil, errors.New("result is not an object")
 	}
-	dec := jsontext.NewDecoder(bytes.NewReader(obj))
+	dec := jsontext.NewDecoder(bytes.NewBuffer(obj))
 	dec.ReadToken()
 	var b bytes.Buffer
 	b.WriteByte('{')
