@@ -29,8 +29,12 @@ unit:
 conformance:
 	scripts/conformance.sh
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# bench: the hot-path Go benchmarks, then the load harness (docs/PERFORMANCE.md);
+# BENCHFLAGS= for the full run (about 4 minutes), --database-url … for PostgreSQL.
+BENCHFLAGS ?= --quick
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./gateway ./policy ./authority ./sdk
+	./$(BIN) bench $(BENCHFLAGS)
 
 clean:
 	rm -rf bin
