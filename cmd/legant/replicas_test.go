@@ -343,6 +343,9 @@ func TestKillAcrossReplicas(t *testing.T) {
 		}
 	}
 	if pg == nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
+		}
 		t.Skip("replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
 	}
 	k := newKillRig(t)
@@ -372,6 +375,9 @@ func TestRevocationKillsAndRecordsTheEnd(t *testing.T) {
 		}
 	}
 	if pg == nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI=true: replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
+		}
 		t.Skip("replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
 	}
 	k := newKillRig(t)
