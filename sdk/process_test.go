@@ -117,4 +117,3 @@ func waitReady(t *testing.T, url string) {
 	}
 	t.Fatalf("%s never answered", url)
 }
-
