@@ -84,7 +84,7 @@ func FuzzDecodeBody(f *testing.F) {
 				t.Fatalf("id %s vs encoding/json %s", m.id, std.ID)
 			}
 			if m.method == "tools/call" {
-				name, _ := stringMember(m.params, "name")
+				name, _ := callParams(m.params)
 				var p struct{ Name string }
 				json.Unmarshal(std.Params, &p)
 				if p.Name != name {

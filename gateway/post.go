@@ -122,8 +122,7 @@ func (g *Gateway) plan(ctx context.Context, ex *exchange, m *message) {
 // authorizeCall decides a tools/call. It returns the error response to send
 // when the call is refused, or the pending call to forward.
 func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) ([]byte, *pendingCall) {
-	name, _ := stringMember(m.params, "name")
-	args, _ := memberOf(m.params, "arguments")
+	name, args := callParams(m.params)
 	ev := withPrincipal(Event{Kind: EventDeny, Upstream: ex.up.Slug, Method: m.method, Tool: name,
 		Decision: "deny", ArgsHash: hashArgs(args)}, ex.claims)
 	if ex.sess != nil {
@@ -160,6 +159,41 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 		ex.sess.activity.add(1, 0, nil, g.now())
 	}
 	return nil, &pendingCall{id: m.id, tool: name, hold: hold, amount: d.Amount}
+}
+
+// callParams returns the tool name and the raw arguments of tools/call
+// params in one scan ("" and nil when absent or of the wrong type).
+func callParams(params jsontext.Value) (name string, args jsontext.Value) {
+	if params.Kind() != '{' {
+		return "", nil
+	}
+	dec := jsontext.NewDecoder(bytes.NewBuffer(params))
+	dec.ReadToken()
+	for dec.PeekKind() != '}' {
+		k, err := dec.ReadToken()
+		if err != nil {
+			return "", nil
+		}
+		switch k.String() {
+		case "name":
+			v, err := readValue(dec, params)
+			if err != nil {
+				return "", nil
+			}
+			if v.Kind() == '"' {
+				name = unquote(v)
+			}
+		case "arguments":
+			if args, err = readValue(dec, params); err != nil {
+				return "", nil
+			}
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return "", nil
+			}
+		}
+	}
+	return name, args
 }
 
 // writeLocal answers a POST entirely from the gateway (every request denied).
