@@ -97,6 +97,7 @@ func TestBadInput(t *testing.T) {
 		{"oversized", sess, big, 413, -32600, "exceeds"},
 		{"unknown session", map[string]string{"Mcp-Session-Id": "nope"}, `{"jsonrpc":"2.0","id":1,"method":"ping"}`, 404, -32600, "session not found"},
 		{"initialize inside a session", sess, initBody, 400, -32600, "existing session"},
+		{"case-variant tool name", sess, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_expenses","NAME":"delete_all","arguments":{}}}`, 200, -32030, "only by case"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

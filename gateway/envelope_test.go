@@ -84,7 +84,10 @@ func FuzzDecodeBody(f *testing.F) {
 				t.Fatalf("id %s vs encoding/json %s", m.id, std.ID)
 			}
 			if m.method == "tools/call" {
-				name, _ := callParams(m.params)
+				name, _, ok := callParams(m.params)
+				if !ok {
+					continue // refused: an ambiguous member
+				}
 				var p struct{ Name string }
 				json.Unmarshal(std.Params, &p)
 				if p.Name != name {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -122,11 +123,18 @@ func (g *Gateway) plan(ctx context.Context, ex *exchange, m *message) {
 // authorizeCall decides a tools/call. It returns the error response to send
 // when the call is refused, or the pending call to forward.
 func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) ([]byte, *pendingCall) {
-	name, args := callParams(m.params)
+	name, args, unambiguous := callParams(m.params)
 	ev := withPrincipal(Event{Kind: EventDeny, Upstream: ex.up.Slug, Method: m.method, Tool: name,
 		Decision: "deny", ArgsHash: hashArgs(args)}, ex.claims)
 	if ex.sess != nil {
 		ev.SessionID = ex.sess.id
+	}
+	if !unambiguous {
+		ev.Reason = string(policy.ReasonInvalidArgument)
+		g.record(ev)
+		return errorResponse(m.id, rpcError{Code: CodeDenied,
+			Message: `denied: tools/call params have a member that differs from "name" or "arguments" only by case`,
+			Data:    reasonData{Reason: string(policy.ReasonInvalidArgument)}}), nil
 	}
 	if g.audit != nil && !g.audit.ok() {
 		ev.Reason = "audit_unavailable"
@@ -162,38 +170,45 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 }
 
 // callParams returns the tool name and the raw arguments of tools/call
-// params in one scan ("" and nil when absent or of the wrong type).
-func callParams(params jsontext.Value) (name string, args jsontext.Value) {
+// params in one scan ("" and nil when absent or of the wrong type). ok is
+// false when a member differs from "name" or "arguments" only by case: Go's
+// encoding/json (and decoders like it) match such keys too, so the upstream
+// could run another tool than the one authorized.
+func callParams(params jsontext.Value) (name string, args jsontext.Value, ok bool) {
 	if params.Kind() != '{' {
-		return "", nil
+		return "", nil, true
 	}
 	dec := jsontext.NewDecoder(bytes.NewBuffer(params))
 	dec.ReadToken()
 	for dec.PeekKind() != '}' {
 		k, err := dec.ReadToken()
 		if err != nil {
-			return "", nil
+			return "", nil, false
 		}
-		switch k.String() {
+		key := k.String()
+		if key != "name" && key != "arguments" && (strings.EqualFold(key, "name") || strings.EqualFold(key, "arguments")) {
+			return "", nil, false
+		}
+		switch key {
 		case "name":
 			v, err := readValue(dec, params)
 			if err != nil {
-				return "", nil
+				return "", nil, false
 			}
 			if v.Kind() == '"' {
 				name = unquote(v)
 			}
 		case "arguments":
 			if args, err = readValue(dec, params); err != nil {
-				return "", nil
+				return "", nil, false
 			}
 		default:
 			if err := dec.SkipValue(); err != nil {
-				return "", nil
+				return "", nil, false
 			}
 		}
 	}
-	return name, args
+	return name, args, true
 }
 
 // writeLocal answers a POST entirely from the gateway (every request denied).
