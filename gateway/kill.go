@@ -109,7 +109,7 @@ func (g *Gateway) endKilled(s *session, reason string) {
 	if s.upstreamID != "" {
 		g.deleteUpstreamSession(s)
 	}
-	g.endStored(s.id, "killed: "+reason)
+	g.endStored(s.id, true, reason)
 }
 
 // matches reports whether a selector picks this in-flight request.

@@ -18,7 +18,9 @@ type SessionStore interface {
 	SaveSession(ctx context.Context, r SessionRecord) error
 	// LoadSession returns ErrSessionNotFound for an unknown id.
 	LoadSession(ctx context.Context, id string) (*SessionRecord, error)
-	EndSession(ctx context.Context, id, reason string) error
+	// EndSession records the end of a session: killed (by an operator or a
+	// revocation) or closed (by its client, or idle), with why.
+	EndSession(ctx context.Context, id string, killed bool, reason string) error
 	TouchSession(ctx context.Context, id string, a Activity) error
 }
 
@@ -162,7 +164,7 @@ func (g *Gateway) janitor(every time.Duration) {
 		case <-tick.C:
 			g.flushActivity()
 			for _, s := range g.sessions.expire(g.now().Add(-g.opts.IdleTimeout)) {
-				g.endStored(s.id, "idle")
+				g.endStored(s.id, false, "idle")
 			}
 		}
 	}
@@ -185,13 +187,13 @@ func (g *Gateway) flushActivity() {
 	}
 }
 
-func (g *Gateway) endStored(id, reason string) {
+func (g *Gateway) endStored(id string, killed bool, reason string) {
 	if g.opts.Sessions == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if err := g.opts.Sessions.EndSession(ctx, id, reason); err != nil {
+	if err := g.opts.Sessions.EndSession(ctx, id, killed, reason); err != nil {
 		g.log.Warn("could not record the end of a session", "session", id, "err", err)
 	}
 }

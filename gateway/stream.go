@@ -69,7 +69,7 @@ func (g *Gateway) serveDelete(w http.ResponseWriter, r *http.Request, up *upstre
 		return
 	}
 	g.sessions.remove(sess.id)
-	g.endStored(sess.id, "closed by client")
+	g.endStored(sess.id, false, "closed by client")
 	g.record(withPrincipal(Event{Kind: EventSessionEnd, Upstream: up.Slug, SessionID: sess.id}, c))
 	status := http.StatusNoContent
 	if sess.upstreamID != "" {

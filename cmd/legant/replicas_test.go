@@ -391,9 +391,9 @@ func TestRevocationKillsAndRecordsTheEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertKilled(t, within(t, results, "the in-flight call to end").err)
-	eventually(t, "the session's end recorded in the store", func() bool {
+	eventually(t, "the session recorded as killed in the store", func() bool {
 		se, err := b.w.st.GetSession(context.Background(), cs.ID())
-		return err == nil && se.State != store.SessionLive
+		return err == nil && se.State == store.SessionKilled
 	})
 	fresh := k.token(t, "jti-fresh") // same principal, not revoked
 	for _, r := range []*replica{a, b} {

@@ -318,7 +318,11 @@ func (s sessionStore) LoadSession(ctx context.Context, id string) (*gateway.Sess
 		TokenID: se.TokenID, Started: se.Started, Killed: se.State != store.SessionLive}, nil
 }
 
-func (s sessionStore) EndSession(ctx context.Context, id, reason string) error {
+func (s sessionStore) EndSession(ctx context.Context, id string, killed bool, reason string) error {
+	if killed {
+		_, err := s.st.MarkKilled(ctx, id, reason, time.Now())
+		return err
+	}
 	_, err := s.st.CloseSession(ctx, id, reason, time.Now())
 	return err
 }

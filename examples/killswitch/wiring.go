@@ -170,7 +170,11 @@ func (s sessions) LoadSession(ctx context.Context, id string) (*gateway.SessionR
 		Started: se.Started, Killed: se.State != store.SessionLive}, nil
 }
 
-func (s sessions) EndSession(ctx context.Context, id, reason string) error {
+func (s sessions) EndSession(ctx context.Context, id string, killed bool, reason string) error {
+	if killed {
+		_, err := s.st.MarkKilled(ctx, id, reason, time.Now())
+		return err
+	}
 	_, err := s.st.CloseSession(ctx, id, reason, time.Now())
 	return err
 }
