@@ -11,15 +11,13 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/gateway"
-	"github.com/openlegant/legant/issuer/audit"
+	"github.com/openlegant/legant/issuer/gatewaystore"
 	"github.com/openlegant/legant/issuer/keydir"
 	"github.com/openlegant/legant/issuer/oauth"
-	"github.com/openlegant/legant/issuer/revfeed"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/upstreams"
 )
@@ -127,7 +125,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	if err != nil {
 		return nil, err
 	}
-	rec := &auditRecorder{log: st.Audit()}
+	rec := gatewaystore.Recorder{Log: st.Audit()}
 	w.watcher, err = upstreams.NewWatcher(cfg.upstreams, upstreams.Options{PublicURL: cfg.publicURL},
 		func(_ *upstreams.Registry, err error) {
 			if err != nil {
@@ -143,7 +141,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	w.gw, err = gateway.New(gateway.Options{
 		Registry: w.watcher.Current, Issuer: w.issuer, Keys: w.keys, Signer: signer,
 		DownstreamIssuer: cfg.publicURL + downstreamIssuerPath, PublicURL: cfg.publicURL,
-		Revocations: st.Revocations(), Ledger: st, Recorder: rec, Sessions: sessionStore{st}, Logger: cfg.logger,
+		Revocations: st.Revocations(), Ledger: st, Recorder: rec, Sessions: gatewaystore.Sessions{Store: st}, Logger: cfg.logger,
 	})
 	if err != nil {
 		return nil, err
@@ -152,7 +150,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	go w.watcher.Run(runCtx)
 	// Subscribers must not block: Kill waits for cut calls to answer.
 	unsubscribe := st.Revocations().Subscribe(func(r store.Revocation) {
-		go w.gw.Kill(context.Background(), selectorFor(r), "revoked: "+r.Reason)
+		go w.gw.Kill(context.Background(), gatewaystore.SelectorFor(r), "revoked: "+r.Reason)
 	})
 	if as, err := oauth.New(oauth.Options{Issuer: w.issuer, Store: st, Keys: w.keys, Registry: w.watcher.Current,
 		Logger: cfg.logger}); err != nil {
@@ -246,87 +244,4 @@ func ensureKeys(dir string, errOut io.Writer) (*authority.KeySet, error) {
 		return nil, fmt.Errorf("load keys from %s: %w", dir, err)
 	}
 	return ks, nil
-}
-
-// selectorFor turns a revocation into the kill of what it covers.
-func selectorFor(r store.Revocation) gateway.Selector {
-	switch r.Kind {
-	case revfeed.KindToken:
-		return gateway.Selector{TokenID: r.Value}
-	case revfeed.KindDelegation:
-		return gateway.Selector{DelegationID: r.Value}
-	case revfeed.KindAgent:
-		return gateway.Selector{Agent: r.Value}
-	case revfeed.KindUser:
-		return gateway.Selector{User: r.Value}
-	}
-	return gateway.Selector{}
-}
-
-// auditRecorder writes gateway events to the hash-chained audit log, in
-// order, durable when Record returns. A failed batch is retried whole by the
-// gateway: an event may then be recorded twice, never lost.
-type auditRecorder struct{ log *store.AuditLog }
-
-func (a *auditRecorder) Record(ctx context.Context, evs []gateway.Event) error {
-	out := make([]audit.Event, len(evs))
-	for i, e := range evs {
-		out[i] = toAudit(e)
-	}
-	return a.log.AppendAll(ctx, out)
-}
-
-// toAudit converts an event. Text is made valid UTF-8 without NULs so that an
-// odd value can never make the log refuse an event (which would stall it and
-// close the gateway).
-func toAudit(e gateway.Event) audit.Event {
-	agents := make([]string, len(e.Agents))
-	for i, a := range e.Agents {
-		agents[i] = text(a)
-	}
-	return audit.Event{Time: e.Time, Kind: audit.Kind(e.Kind), User: text(e.User), Agents: agents,
-		Client: text(e.Client), Upstream: text(e.Upstream), Method: text(e.Method), Tool: text(e.Tool),
-		Decision: e.Decision, Reason: text(e.Reason), Constraint: e.Constraint, Limit: text(e.Limit),
-		Value: text(e.Value), TokenID: text(e.TokenID), SessionID: e.SessionID, ArgsHash: e.ArgsHash}
-}
-
-func text(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", "\ufffd")
-}
-
-// sessionStore adapts the store to the gateway's SessionStore.
-type sessionStore struct{ st *store.Store }
-
-var _ gateway.SessionStore = sessionStore{}
-
-func (s sessionStore) SaveSession(ctx context.Context, r gateway.SessionRecord) error {
-	return s.st.CreateSession(ctx, store.Session{ID: r.ID, User: r.User, Agents: r.Agents, Client: r.Client,
-		Upstream: r.Upstream, ProtocolVersion: r.ProtocolVersion, UpstreamSessionID: r.UpstreamID,
-		TokenID: r.TokenID, Started: r.Started, LastActivity: r.Started, State: store.SessionLive})
-}
-
-func (s sessionStore) LoadSession(ctx context.Context, id string) (*gateway.SessionRecord, error) {
-	se, err := s.st.GetSession(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, gateway.ErrSessionNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &gateway.SessionRecord{ID: se.ID, Upstream: se.Upstream, UpstreamID: se.UpstreamSessionID,
-		User: se.User, Agents: se.Agents, Client: se.Client, ProtocolVersion: se.ProtocolVersion,
-		TokenID: se.TokenID, Started: se.Started, Killed: se.State != store.SessionLive}, nil
-}
-
-func (s sessionStore) EndSession(ctx context.Context, id string, killed bool, reason string) error {
-	if killed {
-		_, err := s.st.MarkKilled(ctx, id, reason, time.Now())
-		return err
-	}
-	_, err := s.st.CloseSession(ctx, id, reason, time.Now())
-	return err
-}
-
-func (s sessionStore) TouchSession(ctx context.Context, id string, a gateway.Activity) error {
-	return s.st.TouchSession(ctx, id, store.SessionActivity{At: a.At, Allowed: a.Allowed, Denied: a.Denied, Spent: a.Spent})
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,8 +14,7 @@ import (
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/examples/killswitch/slowtool"
 	"github.com/openlegant/legant/gateway"
-	"github.com/openlegant/legant/issuer/audit"
-	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/issuer/gatewaystore"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/upstreams"
 )
@@ -75,7 +73,7 @@ func start(ctx context.Context, dataDir string) (*demo, error) {
 	// What `legant gateway` does with every revocation, from any replica:
 	// kill what it covers.
 	d.closers = append(d.closers, d.st.Revocations().Subscribe(func(r store.Revocation) {
-		d.gw.Kill(context.Background(), selectorFor(r), "revoked: "+r.Reason)
+		go d.gw.Kill(context.Background(), gatewaystore.SelectorFor(r), "revoked: "+r.Reason)
 	}))
 	d.adminToken = rand.Text() + rand.Text()
 	srv, err := admin.New(admin.Options{Store: d.st, Gateway: d.gw, Token: d.adminToken, Logger: quiet()})
@@ -108,7 +106,7 @@ func (d *demo) startGateway(upURL string) error {
 	}
 	d.gw, err = gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return reg }, Issuer: demoIssuer,
 		Keys: keys, Signer: signer, PublicURL: d.gatewayURL, Revocations: d.st.Revocations(), Ledger: d.st,
-		Recorder: recorder{d.st.Audit()}, Sessions: sessions{d.st}, Logger: quiet()})
+		Recorder: gatewaystore.Recorder{Log: d.st.Audit()}, Sessions: gatewaystore.Sessions{Store: d.st}, Logger: quiet()})
 	if err != nil {
 		return err
 	}
@@ -119,66 +117,3 @@ func (d *demo) startGateway(upURL string) error {
 }
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-func selectorFor(r store.Revocation) gateway.Selector {
-	switch r.Kind {
-	case revfeed.KindToken:
-		return gateway.Selector{TokenID: r.Value}
-	case revfeed.KindDelegation:
-		return gateway.Selector{DelegationID: r.Value}
-	case revfeed.KindAgent:
-		return gateway.Selector{Agent: r.Value}
-	case revfeed.KindUser:
-		return gateway.Selector{User: r.Value}
-	}
-	return gateway.Selector{}
-}
-
-// recorder writes the gateway's audit events to the store's chain.
-type recorder struct{ log *store.AuditLog }
-
-func (r recorder) Record(ctx context.Context, evs []gateway.Event) error {
-	out := make([]audit.Event, len(evs))
-	for i, e := range evs {
-		out[i] = audit.Event{Time: e.Time, Kind: audit.Kind(e.Kind), User: e.User, Agents: e.Agents, Client: e.Client,
-			Upstream: e.Upstream, Method: e.Method, Tool: e.Tool, Decision: e.Decision, Reason: e.Reason,
-			TokenID: e.TokenID, SessionID: e.SessionID, ArgsHash: e.ArgsHash}
-	}
-	return r.log.AppendAll(ctx, out)
-}
-
-// sessions keeps the gateway's sessions in the store, where the admin API
-// lists them.
-type sessions struct{ st *store.Store }
-
-func (s sessions) SaveSession(ctx context.Context, r gateway.SessionRecord) error {
-	return s.st.CreateSession(ctx, store.Session{ID: r.ID, User: r.User, Agents: r.Agents, Client: r.Client,
-		Upstream: r.Upstream, ProtocolVersion: r.ProtocolVersion, UpstreamSessionID: r.UpstreamID,
-		TokenID: r.TokenID, Started: r.Started, State: store.SessionLive})
-}
-
-func (s sessions) LoadSession(ctx context.Context, id string) (*gateway.SessionRecord, error) {
-	se, err := s.st.GetSession(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, gateway.ErrSessionNotFound
-	}
-	if err != nil {
-		return nil, err
-	}
-	return &gateway.SessionRecord{ID: se.ID, Upstream: se.Upstream, UpstreamID: se.UpstreamSessionID, User: se.User,
-		Agents: se.Agents, Client: se.Client, ProtocolVersion: se.ProtocolVersion, TokenID: se.TokenID,
-		Started: se.Started, Killed: se.State != store.SessionLive}, nil
-}
-
-func (s sessions) EndSession(ctx context.Context, id string, killed bool, reason string) error {
-	if killed {
-		_, err := s.st.MarkKilled(ctx, id, reason, time.Now())
-		return err
-	}
-	_, err := s.st.CloseSession(ctx, id, reason, time.Now())
-	return err
-}
-
-func (s sessions) TouchSession(ctx context.Context, id string, a gateway.Activity) error {
-	return s.st.TouchSession(ctx, id, store.SessionActivity{At: a.At, Allowed: a.Allowed, Denied: a.Denied, Spent: a.Spent})
-}
