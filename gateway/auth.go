@@ -82,7 +82,7 @@ func (e *authError) Error() string { return e.desc }
 
 // authenticate verifies the bearer token of r for upstream up.
 func (g *Gateway) authenticate(r *http.Request, up *upstreams.Upstream) (*authority.Claims, string, *authError) {
-	token, ok := bearer(r)
+	token, ok := authority.BearerToken(r.Header.Values("Authorization"))
 	if !ok {
 		return nil, "", &authError{status: http.StatusUnauthorized, reason: "missing_token",
 			desc: "a bearer token is required"}
@@ -99,20 +99,6 @@ func (g *Gateway) authenticate(r *http.Request, up *upstreams.Upstream) (*author
 		}
 	}
 	return c, token, nil
-}
-
-// bearer extracts an RFC 6750 bearer token from the Authorization header.
-func bearer(r *http.Request) (string, bool) {
-	h := r.Header.Values("Authorization")
-	if len(h) != 1 {
-		return "", false
-	}
-	scheme, tok, ok := strings.Cut(h[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	tok = strings.TrimSpace(tok)
-	return tok, tok != ""
 }
 
 // tokenErrorText says why a token was refused without echoing it.

@@ -184,16 +184,7 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 // BearerToken extracts an RFC 6750 bearer token from the Authorization
 // header: exactly one header, scheme "Bearer" in any case.
 func BearerToken(r *http.Request) (string, bool) {
-	h := r.Header.Values("Authorization")
-	if len(h) != 1 {
-		return "", false
-	}
-	scheme, tok, ok := strings.Cut(h[0], " ")
-	if !ok || !strings.EqualFold(scheme, "Bearer") {
-		return "", false
-	}
-	tok = strings.TrimSpace(tok)
-	return tok, tok != ""
+	return authority.BearerToken(r.Header.Values("Authorization"))
 }
 
 // ErrorDescription says why Verify refused a token in words a client may see:
