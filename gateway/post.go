@@ -146,7 +146,7 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 	binding, _ := ex.up.Tool(name)
 	call := policy.Call{Tool: name, Arguments: []byte(args), At: g.now()}
 	d, hold := policy.Authorize(ctx, ex.claims, binding, call, g.opts.Ledger)
-	if ex.claims.Constraints.Budget == nil && ex.claims.Constraints.MaxCalls == nil {
+	if hold == policy.NoHold {
 		hold = nil // nothing reserved: nothing to settle or release
 	}
 	ev.Reason, ev.Constraint, ev.Limit, ev.Value = string(d.Reason), d.Constraint, d.Limit, d.Value

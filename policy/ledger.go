@@ -83,7 +83,7 @@ func Authorize(ctx context.Context, c *authority.Claims, b *Binding, call Call, 
 	}
 	cons := &c.Constraints
 	if cons.Budget == nil && cons.MaxCalls == nil {
-		return d, noHold{}
+		return d, NoHold
 	}
 	if c.DelegationID == "" {
 		return denyState(d, ReasonBudget, "the token carries a budget or max_calls but no delegation_id"), nil
@@ -122,7 +122,11 @@ func denyState(d Decision, r Reason, msg string) Decision {
 	return d
 }
 
-// noHold is the Hold of a call that reserved nothing.
+// NoHold is the Hold Authorize returns for an allowed call that reserved
+// nothing (no budget, no call count): Settle and Release do nothing, and a
+// caller may compare with it to skip that work.
+var NoHold Hold = noHold{}
+
 type noHold struct{}
 
 func (noHold) Settle(context.Context) error  { return nil }
