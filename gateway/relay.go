@@ -294,7 +294,7 @@ func (g *Gateway) relaySSE(ctx context.Context, w http.ResponseWriter, resp *htt
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
 	for _, l := range ex.local {
-		writeEvent(w, nil, l)
+		writeEvent(w, l)
 	}
 	rc.Flush()
 	rd := sse.NewEventStreamReader(resp.Body, maxEventBytes)
@@ -315,20 +315,15 @@ func (g *Gateway) relaySSE(ctx context.Context, w http.ResponseWriter, resp *htt
 	}
 	if errors.Is(context.Cause(ctx), errKilled) {
 		for _, pc := range ex.pending {
-			writeEvent(w, nil, errorResponse(pc.id, killedError()))
+			writeEvent(w, errorResponse(pc.id, killedError()))
 		}
 		rc.Flush()
 	}
 }
 
 // writeEvent writes one SSE message event.
-func writeEvent(w io.Writer, id []byte, data []byte) {
+func writeEvent(w io.Writer, data []byte) {
 	var b bytes.Buffer
-	if len(id) > 0 {
-		b.WriteString("id: ")
-		b.Write(id)
-		b.WriteByte('\n')
-	}
 	b.WriteString("event: message\ndata: ")
 	b.Write(data)
 	b.WriteString("\n\n")
