@@ -33,7 +33,7 @@ conformance:
 # BENCHFLAGS= for the full run (about 4 minutes), --database-url … for PostgreSQL.
 BENCHFLAGS ?= --quick
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./gateway ./policy ./authority ./sdk
+	$(GO) test -run '^$$' -bench . -benchmem ./gateway ./cmd/legant/internal/bench ./policy ./authority ./sdk
 	./$(BIN) bench $(BENCHFLAGS)
 
 clean:

@@ -22,7 +22,7 @@ var coreDeps = []string{
 	"github.com/openlegant/legant/sdk",
 	"github.com/openlegant/legant/authority",
 	"github.com/openlegant/legant/policy",
-	"github.com/openlegant/legant/issuer/revfeed",
+	"github.com/openlegant/legant/authority/revfeed",
 	"github.com/golang-jwt/jwt/v5",
 	"golang.org/x/text",
 }

@@ -13,7 +13,7 @@
 //
 // It does not re-implement anything: verification is authority.Verify with
 // RequireActor (as in the gateway), decisions are policy.Decide and
-// policy.Authorize, the feed is issuer/revfeed (its verification and its
+// policy.Authorize, the feed is authority/revfeed (its verification and its
 // revoked-set matching by jti, delegation, agent and user). It imports
 // neither database drivers nor cobra nor the gateway; deps_test.go enforces
 // that.

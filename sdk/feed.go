@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
-	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/authority/revfeed"
 )
 
 // FeedStatus describes the revocation feed as the Verifier last saw it.

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
-	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/policy"
 	"github.com/openlegant/legant/sdk"
 )

@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/openlegant/legant/admin"
+	"github.com/openlegant/legant/gateway/admin"
 	"github.com/openlegant/legant/issuer/store"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/openlegant/legant/bench"
+	"github.com/openlegant/legant/cmd/legant/internal/bench"
 )
 
 func newBenchCmd() *cobra.Command {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/openlegant/legant/admin"
+	"github.com/openlegant/legant/gateway/admin"
 )
 
 type killFlags struct {

@@ -19,10 +19,10 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/openlegant/legant/admin"
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/examples/killswitch/slowtool"
-	"github.com/openlegant/legant/issuer/audit"
+	"github.com/openlegant/legant/gateway/admin"
 	"github.com/openlegant/legant/issuer/keydir"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/issuer/store/storetest"

@@ -15,7 +15,7 @@ import (
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/gateway"
-	"github.com/openlegant/legant/issuer/gatewaystore"
+	"github.com/openlegant/legant/gateway/admin"
 	"github.com/openlegant/legant/issuer/keydir"
 	"github.com/openlegant/legant/issuer/oauth"
 	"github.com/openlegant/legant/issuer/store"
@@ -125,7 +125,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	if err != nil {
 		return nil, err
 	}
-	rec := gatewaystore.Recorder{Log: st.Audit()}
+	rec := admin.Recorder{Log: st.Audit()}
 	w.watcher, err = upstreams.NewWatcher(cfg.upstreams, upstreams.Options{PublicURL: cfg.publicURL},
 		func(_ *upstreams.Registry, err error) {
 			if err != nil {
@@ -141,7 +141,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	w.gw, err = gateway.New(gateway.Options{
 		Registry: w.watcher.Current, Issuer: w.issuer, Keys: w.keys, Signer: signer,
 		DownstreamIssuer: cfg.publicURL + downstreamIssuerPath, PublicURL: cfg.publicURL,
-		Revocations: st.Revocations(), Ledger: st, Recorder: rec, Sessions: gatewaystore.Sessions{Store: st}, Logger: cfg.logger,
+		Revocations: st.Revocations(), Ledger: st, Recorder: rec, Sessions: admin.Sessions{Store: st}, Logger: cfg.logger,
 	})
 	if err != nil {
 		return nil, err
@@ -150,7 +150,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	go w.watcher.Run(runCtx)
 	// Subscribers must not block: Kill waits for cut calls to answer.
 	unsubscribe := st.Revocations().Subscribe(func(r store.Revocation) {
-		go w.gw.Kill(context.Background(), gatewaystore.SelectorFor(r), "revoked: "+r.Reason)
+		go w.gw.Kill(context.Background(), admin.SelectorFor(r), "revoked: "+r.Reason)
 	})
 	if as, err := oauth.New(oauth.Options{Issuer: w.issuer, Store: st, Keys: w.keys, Registry: w.watcher.Current,
 		Logger: cfg.logger}); err != nil {

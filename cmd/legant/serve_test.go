@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
-	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/authority/revfeed"
 )
 
 // TestServedFeedVerifiesAgainstServedJWKS: what `legant gateway` publishes

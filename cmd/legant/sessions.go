@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/openlegant/legant/admin"
+	"github.com/openlegant/legant/gateway/admin"
 )
 
 type sessionsFlags struct {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/openlegant/legant/admin"
+	"github.com/openlegant/legant/gateway/admin"
 	"github.com/openlegant/legant/issuer/store"
 )
 

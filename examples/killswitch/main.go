@@ -24,9 +24,9 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
-	"github.com/openlegant/legant/admin"
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/examples/killswitch/slowtool"
+	"github.com/openlegant/legant/gateway/admin"
 	"github.com/openlegant/legant/issuer/store"
 )
 

@@ -10,11 +10,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/openlegant/legant/admin"
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/examples/killswitch/slowtool"
 	"github.com/openlegant/legant/gateway"
-	"github.com/openlegant/legant/issuer/gatewaystore"
+	"github.com/openlegant/legant/gateway/admin"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/upstreams"
 )
@@ -73,7 +72,7 @@ func start(ctx context.Context, dataDir string) (*demo, error) {
 	// What `legant gateway` does with every revocation, from any replica:
 	// kill what it covers.
 	d.closers = append(d.closers, d.st.Revocations().Subscribe(func(r store.Revocation) {
-		go d.gw.Kill(context.Background(), gatewaystore.SelectorFor(r), "revoked: "+r.Reason)
+		go d.gw.Kill(context.Background(), admin.SelectorFor(r), "revoked: "+r.Reason)
 	}))
 	d.adminToken = rand.Text() + rand.Text()
 	srv, err := admin.New(admin.Options{Store: d.st, Gateway: d.gw, Token: d.adminToken, Logger: quiet()})
@@ -106,7 +105,7 @@ func (d *demo) startGateway(upURL string) error {
 	}
 	d.gw, err = gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return reg }, Issuer: demoIssuer,
 		Keys: keys, Signer: signer, PublicURL: d.gatewayURL, Revocations: d.st.Revocations(), Ledger: d.st,
-		Recorder: gatewaystore.Recorder{Log: d.st.Audit()}, Sessions: gatewaystore.Sessions{Store: d.st}, Logger: quiet()})
+		Recorder: admin.Recorder{Log: d.st.Audit()}, Sessions: admin.Sessions{Store: d.st}, Logger: quiet()})
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/issuer/keydir"
-	"github.com/openlegant/legant/issuer/revfeed"
 )
 
 // writeJWKS publishes the public keys of a key directory (made by

@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/authority/revfeed"
 )
 
 func main() {

@@ -7,7 +7,7 @@ import (
 	"net/url"
 	"slices"
 
-	"github.com/openlegant/legant/issuer/audit"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/issuer/store"
 )
 

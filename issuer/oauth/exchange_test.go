@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/issuer/oauth"
-	"github.com/openlegant/legant/issuer/revfeed"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/issuer/store/storetest"
 )

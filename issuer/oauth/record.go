@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
-	"github.com/openlegant/legant/issuer/audit"
+	"github.com/openlegant/legant/authority/audit"
 )
 
 // Audit event kinds the authorization server adds to audit.KindMint and

@@ -5,7 +5,7 @@ import (
 	"net/http"
 
 	"github.com/openlegant/legant/authority"
-	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/issuer/store"
 )
 

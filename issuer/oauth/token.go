@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
-	"github.com/openlegant/legant/issuer/audit"
-	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/authority/audit"
+	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/issuer/store"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openlegant/legant/issuer/audit"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/issuer/store/storetest"
 )

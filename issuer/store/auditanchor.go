@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/openlegant/legant/issuer/audit"
+	"github.com/openlegant/legant/authority/audit"
 )
 
 // Anchor signs the current head of the chain with the issuer's signing key:

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/openlegant/legant/issuer/audit"
+	"github.com/openlegant/legant/authority/audit"
 )
 
 // auditWriteTimeout bounds one batch write; it does not depend on any

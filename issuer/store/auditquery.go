@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/openlegant/legant/issuer/audit"
+	"github.com/openlegant/legant/authority/audit"
 )
 
 // AuditFilter selects events; zero fields do not filter.

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/openlegant/legant/issuer/audit"
+	"github.com/openlegant/legant/authority/audit"
 )
 
 // VerifyReport says what Verify checked and what it found.

@@ -17,7 +17,7 @@
 //
 // What it does not own: token minting and OAuth flows (the issuer), the
 // decision for a call (policy), the chain format and verification rules
-// (issuer/audit), the feed wire format (issuer/revfeed).
+// (authority/audit), the feed wire format (authority/revfeed).
 //
 // Example:
 //

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/openlegant/legant/issuer/audit"
+	"github.com/openlegant/legant/authority/audit"
 )
 
 // DB exposes the database handle to the tests, which tamper with tables.

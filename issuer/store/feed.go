@@ -8,7 +8,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/authority/revfeed"
 )
 
 // FeedPath is where the issuer serves the signed revocation feed.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
-	"github.com/openlegant/legant/issuer/audit"
+	"github.com/openlegant/legant/authority/audit"
 )
 
 // DefaultKeyOverlap is how long a rotated-out key keeps verifying.

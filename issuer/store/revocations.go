@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/openlegant/legant/issuer/audit"
-	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/authority/audit"
+	"github.com/openlegant/legant/authority/revfeed"
 )
 
 // Revocation is one revoked token, delegation, agent or user.

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/openlegant/legant/authority"
-	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/authority/revfeed"
 )
 
 // RevocationSet is the in-memory view of every revocation, consulted by the

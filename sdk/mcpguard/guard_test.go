@@ -19,7 +19,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/openlegant/legant/authority"
-	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/policy"
 	"github.com/openlegant/legant/sdk"
 	"github.com/openlegant/legant/sdk/mcpguard"

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
-	"github.com/openlegant/legant/issuer/audit"
+	"github.com/openlegant/legant/authority/audit"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.UTC)

@@ -19,6 +19,13 @@
 // through the gateway, then records a kill event in the audit log.
 // docs/KILL.md defines the kill precisely.
 //
+// It is also where the issuer's store is plugged into the gateway
+// (storewire.go): Sessions implements gateway.SessionStore over issuer/store,
+// and SelectorFor turns a store revocation into the kill of what it covers.
+// This package is the operator plane over both, so it is the one package
+// under gateway/ that imports the issuer; package gateway itself never does
+// (a dependency test enforces both facts).
+//
 // What it does not own: the kill mechanics of a replica (gateway.Kill), the
 // storage and propagation of revocations (issuer/store), the wiring of the
 // revocation subscription to the gateway (cmd/legant).

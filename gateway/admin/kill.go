@@ -9,9 +9,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/openlegant/legant/authority/audit"
+	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/gateway"
-	"github.com/openlegant/legant/issuer/audit"
-	"github.com/openlegant/legant/issuer/revfeed"
 	"github.com/openlegant/legant/issuer/store"
 )
 

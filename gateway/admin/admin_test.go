@@ -17,10 +17,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"github.com/openlegant/legant/admin"
 	"github.com/openlegant/legant/authority"
-	"github.com/openlegant/legant/issuer/audit"
-	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/authority/audit"
+	"github.com/openlegant/legant/authority/revfeed"
+	"github.com/openlegant/legant/gateway/admin"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/issuer/store/storetest"
 )

@@ -1,4 +1,4 @@
-package gateway_test
+package bench_test
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
-	"github.com/openlegant/legant/bench"
+	"github.com/openlegant/legant/cmd/legant/internal/bench"
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/policy"
 	"github.com/openlegant/legant/upstreams"
@@ -22,8 +22,8 @@ import (
 
 // The gateway's hot path, measured the way docs/PERFORMANCE.md reports it:
 //
-//	go test ./gateway -run '^$' -bench 'ToolsCall|ToolsList|PerCallOverhead' -benchmem
-//	go test ./gateway -run '^$' -bench 'BenchmarkToolsCall$' -benchtime 20000x -cpuprofile cpu.out -memprofile mem.out
+//	go test ./cmd/legant/internal/bench -run '^$' -bench 'ToolsCall|ToolsList|PerCallOverhead' -benchmem
+//	go test ./cmd/legant/internal/bench -run '^$' -bench 'BenchmarkToolsCall$' -benchtime 20000x -cpuprofile cpu.out -memprofile mem.out
 //
 // BenchmarkToolsCall* and BenchmarkToolsList* are end to end on loopback
 // (client, gateway or bare proxy, go-sdk upstream, all in this process): their

@@ -1,4 +1,4 @@
-package gatewaystore_test
+package admin_test
 
 import (
 	"context"
@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/gateway"
-	"github.com/openlegant/legant/issuer/gatewaystore"
-	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/gateway/admin"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/issuer/store/storetest"
 )
@@ -17,7 +17,7 @@ func TestAdapters(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		st := storetest.Open(t, b.Options(t))
-		rec := gatewaystore.Recorder{Log: st.Audit()}
+		rec := admin.Recorder{Log: st.Audit()}
 		err := rec.Record(ctx, []gateway.Event{{Time: time.Now(), Kind: gateway.EventDeny, User: "al\xffice",
 			Tool: "submit_expense", Decision: "deny", Reason: "max_amount", Constraint: "max_amount", Limit: "500", Value: "700"}})
 		if err != nil {
@@ -28,7 +28,7 @@ func TestAdapters(t *testing.T) {
 			t.Fatalf("recorded %+v, %v", evs, err)
 		}
 
-		s := gatewaystore.Sessions{Store: st}
+		s := admin.Sessions{Store: st}
 		if _, err := s.LoadSession(ctx, "nope"); !errors.Is(err, gateway.ErrSessionNotFound) {
 			t.Fatalf("unknown session: %v", err)
 		}
@@ -58,7 +58,7 @@ func TestSelectorFor(t *testing.T) {
 	for kind, want := range map[string]gateway.Selector{
 		"jti": {TokenID: "x"}, "delegation": {DelegationID: "x"}, "agent": {Agent: "x"}, "user": {User: "x"},
 	} {
-		if got := gatewaystore.SelectorFor(store.Revocation{Kind: revKind(kind), Value: "x"}); got != want {
+		if got := admin.SelectorFor(store.Revocation{Kind: revKind(kind), Value: "x"}); got != want {
 			t.Errorf("%s: %+v, want %+v", kind, got, want)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 // TestImports keeps the chain rules pure: the standard library and authority
 // only (no driver, no server package), so any verifier can import them.
 func TestImports(t *testing.T) {
-	pkg, err := build.Import("github.com/openlegant/legant/issuer/audit", "", 0)
+	pkg, err := build.Import("github.com/openlegant/legant/authority/audit", "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
-	"github.com/openlegant/legant/issuer/revfeed"
+	"github.com/openlegant/legant/authority/revfeed"
 )
 
 var now = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -123,7 +123,7 @@ func TestSetRevoked(t *testing.T) {
 // TestImports keeps the package light enough for the SDK: standard library
 // and authority only.
 func TestImports(t *testing.T) {
-	pkg, err := build.Import("github.com/openlegant/legant/issuer/revfeed", "", 0)
+	pkg, err := build.Import("github.com/openlegant/legant/authority/revfeed", "", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,4 @@
-// Package gatewaystore plugs the issuer's store into the gateway: it
-// implements the small interfaces package gateway declares (Recorder,
-// SessionStore) over issuer/store, and turns store revocations into kill
-// selectors. It is wiring shared by cmd/legant and the examples; the gateway
-// itself never imports the issuer.
-package gatewaystore
+package admin
 
 import (
 	"context"
@@ -11,9 +6,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openlegant/legant/authority/audit"
+	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/gateway"
-	"github.com/openlegant/legant/issuer/audit"
-	"github.com/openlegant/legant/issuer/revfeed"
 	"github.com/openlegant/legant/issuer/store"
 )
 
