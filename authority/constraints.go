@@ -56,13 +56,15 @@ func normalizeMoney(m *Money, name string) (*Money, error) {
 	if out.Value.Sign() < 0 {
 		return nil, fmt.Errorf("%w: %s %s is negative", ErrConstraints, name, out.Value)
 	}
-	if out.Currency != "" && !isCurrencyCode(out.Currency) {
+	if out.Currency != "" && !IsCurrencyCode(out.Currency) {
 		return nil, fmt.Errorf("%w: %s currency %q is not an ISO 4217 code", ErrConstraints, name, m.Currency)
 	}
 	return &out, nil
 }
 
-func isCurrencyCode(s string) bool {
+// IsCurrencyCode reports whether s is an ISO 4217 code: three uppercase
+// ASCII letters. Tokens and tool arguments are held to the same rule.
+func IsCurrencyCode(s string) bool {
 	if len(s) != 3 {
 		return false
 	}

@@ -47,3 +47,30 @@ type AttenuationError struct {
 }
 
 func (e *AttenuationError) Error() string { return "attenuate: " + e.Msg }
+
+// ErrorText says, in a sentence safe to show the client (an RFC 6750
+// error_description), why Verify refused a token. It never echoes the token
+// or the wrapped detail, which is for logs.
+func ErrorText(err error) string {
+	switch {
+	case errors.Is(err, ErrExpired):
+		return "the token has expired"
+	case errors.Is(err, ErrNotYetValid):
+		return "the token is not valid yet"
+	case errors.Is(err, ErrAudience):
+		return "the token's audience is not this resource"
+	case errors.Is(err, ErrIssuer):
+		return "the token's issuer is not trusted"
+	case errors.Is(err, ErrMissingActor):
+		return "the token is not a delegation token (no act claim)"
+	case errors.Is(err, ErrUnknownKey):
+		return "the token is signed with an unknown key"
+	case errors.Is(err, ErrAlgorithm):
+		return "the token's signing algorithm is not allowed"
+	case errors.Is(err, ErrSignature):
+		return "the token's signature is invalid"
+	case errors.Is(err, ErrConstraints):
+		return "the token's constraints are invalid"
+	}
+	return "the token is malformed"
+}

@@ -150,25 +150,13 @@ func callCurrency(args []byte, ab *AmountBinding) (string, *argError) {
 	if aerr != nil {
 		return "", aerr
 	}
-	if !isCurrencyCode(cur) {
+	if !authority.IsCurrencyCode(cur) {
 		return "", &argError{ptr: ptr, problem: fmt.Sprintf("%q is not an ISO 4217 code (three uppercase letters)", shorten(cur)), value: shorten(cur)}
 	}
 	if ab.Currency != "" && cur != ab.Currency {
 		return "", &argError{ptr: ptr, problem: fmt.Sprintf("currency %s differs from the tool's fixed currency %s", cur, ab.Currency), value: cur}
 	}
 	return cur, nil
-}
-
-func isCurrencyCode(s string) bool {
-	if len(s) != 3 {
-		return false
-	}
-	for i := 0; i < 3; i++ {
-		if s[i] < 'A' || s[i] > 'Z' {
-			return false
-		}
-	}
-	return true
 }
 
 // canonicalResource canonicalizes a resource argument according to its kind.

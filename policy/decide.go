@@ -24,6 +24,15 @@ import (
 // a token's max_amount does not restrict a tool with no amount binding. Bound
 // arguments are required. Budgets and call counts need state: see Authorize.
 //
+// Visible reports whether the token may see a tool and so call it with some
+// arguments: the registry binds it (b non-nil), the token holds its scope and
+// the token's tool list allows it. It is the rule behind every filtered tool
+// list (gateway, SDK guards); Decide denies exactly the calls it hides, with
+// the reason, before it looks at arguments.
+func Visible(c *authority.Claims, b *Binding) bool {
+	return c != nil && b != nil && (b.Scope == "" || c.HasScope(b.Scope)) && c.Constraints.Tools.Contains(b.Tool)
+}
+
 // Decide is safe for concurrent use; it reads c and b and never modifies them.
 func Decide(c *authority.Claims, b *Binding, call Call) Decision {
 	var d Decision

@@ -197,26 +197,8 @@ func ErrorDescription(err error) string {
 		return "the token has been revoked"
 	case errors.Is(err, ErrFeedStale):
 		return "revocation status is unavailable; try again later"
-	case errors.Is(err, authority.ErrExpired):
-		return "the token has expired"
-	case errors.Is(err, authority.ErrNotYetValid):
-		return "the token is not valid yet"
-	case errors.Is(err, authority.ErrAudience):
-		return "the token's audience is not this resource"
-	case errors.Is(err, authority.ErrIssuer):
-		return "the token's issuer is not trusted"
-	case errors.Is(err, authority.ErrMissingActor):
-		return "the token is not a delegation token (no act claim)"
-	case errors.Is(err, authority.ErrUnknownKey):
-		return "the token is signed with an unknown key"
-	case errors.Is(err, authority.ErrAlgorithm):
-		return "the token's signing algorithm is not allowed"
-	case errors.Is(err, authority.ErrSignature):
-		return "the token's signature is invalid"
-	case errors.Is(err, authority.ErrConstraints):
-		return "the token's constraints are invalid"
 	}
-	return "the token is malformed"
+	return authority.ErrorText(err)
 }
 
 // statusWriter records the status a handler answered with. It unwraps for

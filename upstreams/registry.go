@@ -107,6 +107,20 @@ func (u *Upstream) ToolNames() []string {
 	return names
 }
 
+// Scopes returns the scopes the upstream's tools require, sorted and
+// without duplicates: what its RFC 9728 metadata advertises and what the
+// issuer may grant for it.
+func (u *Upstream) Scopes() []string {
+	var out []string
+	for _, b := range u.Tools {
+		if b.Scope != "" {
+			out = append(out, b.Scope)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // Registry is one immutable snapshot of the registry file. It is safe for
 // concurrent use; a reload builds a new Registry instead of changing this one.
 type Registry struct {

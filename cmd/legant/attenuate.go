@@ -80,7 +80,7 @@ func runAttenuate(fs *pflag.FlagSet, f attenuateFlags, parentToken string, now t
 		return "", fmt.Errorf("parent token: %w", err)
 	}
 	req := authority.Request{Actor: f.agent, ClientID: f.clientID, Audience: f.audiences, Scopes: f.scopes,
-		Constraints: cons, ID: newID(), DelegationID: newID(), IssuedAt: now}
+		Constraints: cons, ID: authority.NewID(), DelegationID: authority.NewID(), IssuedAt: now}
 	if f.ttl > 0 {
 		req.ExpiresAt = now.Add(f.ttl)
 	}

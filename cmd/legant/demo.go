@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
@@ -124,20 +122,14 @@ func writeDemoToken(cfg serveConfig, base, path string) error {
 	}
 	tok, err := authority.Sign(key, &authority.Claims{
 		Issuer: issuer, Subject: "alice", Audience: []string{base + "/mcp/expenses"},
-		IssuedAt: now, ExpiresAt: now.Add(8 * time.Hour), ID: randomID(), ClientID: "legant-demo",
+		IssuedAt: now, ExpiresAt: now.Add(8 * time.Hour), ID: authority.NewID(), ClientID: "legant-demo",
 		Scopes: []string{"expenses:read", "expenses:write"}, Actor: &authority.Actor{Subject: "demo-agent"},
-		DelegationID: "demo-" + randomID(), Constraints: c,
+		DelegationID: "demo-" + authority.NewID(), Constraints: c,
 	})
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(path, []byte(tok+"\n"), 0o600)
-}
-
-func randomID() string {
-	b := make([]byte, 12)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 func printDemo(out io.Writer, base, tokenFile string) {

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -84,13 +82,6 @@ func moneyFlag(name, value, currency string) (*authority.Money, error) {
 	return &authority.Money{Value: d, Currency: currency}, nil
 }
 
-// newID returns 128 random bits, base64url: token and delegation ids.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
-	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
 type mintFlags struct {
 	keys, issuer, user, clientID string
 	agents, audiences, scopes    []string
@@ -163,14 +154,14 @@ func runMint(fs *pflag.FlagSet, f mintFlags, now time.Time) (string, error) {
 	}
 	c := &authority.Claims{
 		Issuer: f.issuer, Subject: f.user, Audience: f.audiences, IssuedAt: now, ExpiresAt: now.Add(f.ttl),
-		ID: newID(), ClientID: f.clientID, Scopes: f.scopes, DelegationID: newID(), Constraints: cons,
+		ID: authority.NewID(), ClientID: f.clientID, Scopes: f.scopes, DelegationID: authority.NewID(), Constraints: cons,
 		Actor: &authority.Actor{Subject: f.agents[0], ClientID: f.clientID},
 	}
 	if c.Actor.Subject == "" || c.Actor.Subject == f.user {
 		return "", fmt.Errorf("agent %q: an agent must be named and differ from the user", c.Actor.Subject)
 	}
 	for _, agent := range f.agents[1:] {
-		if c, err = authority.Attenuate(c, authority.Request{Actor: agent, ID: newID(), DelegationID: newID(), IssuedAt: now,
+		if c, err = authority.Attenuate(c, authority.Request{Actor: agent, ID: authority.NewID(), DelegationID: authority.NewID(), IssuedAt: now,
 			Constraints: authority.Unrestricted()}, authority.AttenuateOptions{}); err != nil {
 			return "", err
 		}

@@ -2,8 +2,6 @@ package bridge
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/openlegant/legant/authority"
 )
 
 // Defaults for Options fields left zero.
@@ -177,7 +176,7 @@ func (h *Handler) newSession(r *http.Request) (*session, error) {
 	h.wg.Add(1)
 	h.mu.Unlock()
 
-	id := newSessionID()
+	id := authority.NewSecret()
 	// Only a prefix of the id is logged: the id is what proves a session.
 	log := h.log.With("bridge_session", id[:8])
 	ctx, cancel := context.WithCancel(context.Background())
@@ -213,12 +212,4 @@ func (h *Handler) connect(ctx context.Context, cancel context.CancelFunc, r *htt
 		return nil, errTimeout
 	}
 	return l, err
-}
-
-// newSessionID returns 256 random bits, URL-safe: unguessable, and visible
-// ASCII as Mcp-Session-Id requires.
-func newSessionID() string {
-	var b [32]byte
-	rand.Read(b[:])
-	return base64.RawURLEncoding.EncodeToString(b[:])
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 
+	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/issuer/store"
 )
@@ -115,7 +116,7 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	g := store.Grant{DelegationID: "dlg_" + newID(), User: l.User, Agents: []string{req.Client.ID}, ClientID: req.Client.ID,
+	g := store.Grant{DelegationID: "dlg_" + authority.NewID(), User: l.User, Agents: []string{req.Client.ID}, ClientID: req.Client.ID,
 		Resource: req.Resource, Scopes: scopesOfTools(req, f.Tools), Constraints: cons, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	code, err := s.approve(r.Context(), req, g)
 	if err != nil {
@@ -135,7 +136,7 @@ func (s *Server) approve(ctx context.Context, req *authRequest, g store.Grant) (
 		}
 		return "", err
 	}
-	code := newSecret()
+	code := authority.NewSecret()
 	if err := s.opts.Store.CreateAuthCode(ctx, store.AuthCode{Hash: hashSecret(code), ClientID: req.Client.ID,
 		User: g.User, RedirectURI: req.RedirectURI, Challenge: req.Challenge, Resource: req.Resource,
 		DelegationID: g.DelegationID, CreatedAt: g.CreatedAt, ExpiresAt: g.CreatedAt.Add(s.opts.CodeTTL)}); err != nil {

@@ -122,7 +122,7 @@ func (s *Server) parentGrant(ctx context.Context, parent *authority.Claims) (*st
 // exchangeRequest reads the requested scopes and constraints.
 func exchangeRequest(form url.Values, c *client, resource string, now time.Time) (authority.Request, error) {
 	req := authority.Request{Actor: c.ID, ClientID: c.ID, Audience: []string{resource},
-		ID: "at_" + newID(), DelegationID: "dlg_" + newID(), IssuedAt: now, Constraints: authority.Unrestricted()}
+		ID: "at_" + authority.NewID(), DelegationID: "dlg_" + authority.NewID(), IssuedAt: now, Constraints: authority.Unrestricted()}
 	if sc := strings.Fields(form.Get("scope")); len(sc) > 0 {
 		req.Scopes = sc
 	}

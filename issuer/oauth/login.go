@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/issuer/store"
 )
 
@@ -26,7 +27,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, v loginView) {
-	token := newSecret()
+	token := authority.NewSecret()
 	s.setCookie(w, loginCSRFCookie, token, 3600)
 	v.CSRF = token
 	s.render(w, status, "login", page{Title: "Log in", Body: v})

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/issuer/store"
 )
 
@@ -66,11 +67,11 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	if err := s.normalizeMetadata(&md); err != nil {
 		return err
 	}
-	resp := registrationResponse{ClientMetadata: md, ClientID: "lc_" + newID(), ClientIDIssuedAt: s.now().Unix()}
+	resp := registrationResponse{ClientMetadata: md, ClientID: "lc_" + authority.NewID(), ClientIDIssuedAt: s.now().Unix()}
 	sc := store.OAuthClient{ID: resp.ClientID, Name: md.ClientName, URI: md.ClientURI, LogoURI: md.LogoURI,
 		RedirectURIs: md.RedirectURIs, GrantTypes: md.GrantTypes, AuthMethod: md.TokenEndpointAuthMethod, Scope: md.Scope}
 	if md.TokenEndpointAuthMethod != AuthNone {
-		resp.ClientSecret = newSecret()
+		resp.ClientSecret = authority.NewSecret()
 		zero := int64(0) // never expires
 		resp.ClientSecretExpiresAt = &zero
 		sc.SecretHash = hashSecret(resp.ClientSecret)

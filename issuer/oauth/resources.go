@@ -14,19 +14,7 @@ import (
 func allScopes(reg *upstreams.Registry) []string {
 	var out []string
 	for _, up := range reg.Upstreams() {
-		out = append(out, upstreamScopes(up)...)
-	}
-	slices.Sort(out)
-	return slices.Compact(out)
-}
-
-// upstreamScopes lists the scopes of one upstream's tools, sorted.
-func upstreamScopes(up *upstreams.Upstream) []string {
-	var out []string
-	for _, b := range up.Tools {
-		if b.Scope != "" {
-			out = append(out, b.Scope)
-		}
+		out = append(out, up.Scopes()...)
 	}
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -54,7 +42,7 @@ func lookupResource(reg *upstreams.Registry, raw string) (*upstreams.Upstream, e
 // must be a scope of one of its tools (offline_access is accepted and
 // dropped). An empty request means every scope of the upstream.
 func grantScopes(up *upstreams.Upstream, requested string) ([]string, error) {
-	known := upstreamScopes(up)
+	known := up.Scopes()
 	if strings.TrimSpace(requested) == "" {
 		return known, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/issuer/store"
 )
 
@@ -74,7 +75,7 @@ func checkCSRF(r *http.Request, want string) bool {
 // startSession logs user in: a new session id (never one the browser
 // offered, so no fixation), stored hashed, in an HttpOnly cookie.
 func (s *Server) startSession(w http.ResponseWriter, r *http.Request, user string) error {
-	id := newSecret()
+	id := authority.NewSecret()
 	now := s.now()
 	if err := s.opts.Store.CreateLoginSession(r.Context(), store.LoginSession{IDHash: hashSecret(id), User: user,
 		CreatedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL)}); err != nil {

@@ -194,7 +194,7 @@ func (s *Server) issue(ctx context.Context, c *client, g *store.Grant, scopes []
 	}
 	resp := &tokenResponse{}
 	if c.allows(GrantRefreshToken) && g.ParentID == "" {
-		resp.RefreshToken = newSecret()
+		resp.RefreshToken = authority.NewSecret()
 		next := store.RefreshToken{Hash: hashSecret(resp.RefreshToken), DelegationID: g.DelegationID,
 			ClientID: c.ID, CreatedAt: now, ExpiresAt: g.ExpiresAt}
 		if err := s.storeRefresh(ctx, rotate, next, now); err != nil {
@@ -238,7 +238,7 @@ func (s *Server) grantClaims(g *store.Grant, scopes []string, now time.Time) *au
 		act.ClientID = g.ClientID
 	}
 	return &authority.Claims{Issuer: s.opts.Issuer, Subject: g.User, Audience: []string{g.Resource},
-		ExpiresAt: exp, IssuedAt: now, ID: "at_" + newID(), ClientID: g.ClientID, Scopes: slices.Clone(scopes),
+		ExpiresAt: exp, IssuedAt: now, ID: "at_" + authority.NewID(), ClientID: g.ClientID, Scopes: slices.Clone(scopes),
 		Actor: act, DelegationID: g.DelegationID, ParentID: g.ParentID, Constraints: g.Constraints}
 }
 

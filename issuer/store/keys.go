@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"fmt"
 	"sync"
 	"time"
@@ -182,9 +180,7 @@ func (kr *keyRing) insertTx(ctx context.Context, tx *sql.Tx, k *authority.Key) e
 func keyAAD(kid, alg string) []byte { return []byte("legant-signing-key\x00" + kid + "\x00" + alg) }
 
 func newKeyID() string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return time.Now().UTC().Format("20060102") + "-" + hex.EncodeToString(b)
+	return time.Now().UTC().Format("20060102") + "-" + authority.NewID()[:16]
 }
 
 // RotateOptions configure RotateKey.

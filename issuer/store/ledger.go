@@ -2,9 +2,7 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -37,7 +35,7 @@ func (s *Store) Reserve(ctx context.Context, r policy.Reservation) (policy.Hold,
 	if ttl <= 0 {
 		ttl = DefaultHoldTTL
 	}
-	h := &hold{s: s, id: newHoldID(), delegation: r.DelegationID, amount: r.Amount}
+	h := &hold{s: s, id: authority.NewID(), delegation: r.DelegationID, amount: r.Amount}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		a, err := s.lockAccountTx(ctx, tx, r.DelegationID)
 		if err != nil {
@@ -158,10 +156,4 @@ func (s *Store) Spent(ctx context.Context, delegationID string) (authority.Decim
 	}
 	d, err := authority.ParseDecimal(spent)
 	return d, calls, err
-}
-
-func newHoldID() string {
-	b := make([]byte, 16)
-	rand.Read(b)
-	return hex.EncodeToString(b)
 }

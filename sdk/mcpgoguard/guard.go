@@ -11,7 +11,6 @@ import (
 	"github.com/mark3labs/mcp-go/mcp"
 	"github.com/mark3labs/mcp-go/server"
 
-	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/policy"
 	"github.com/openlegant/legant/sdk"
 )
@@ -150,22 +149,17 @@ func (g *Guard) ToolMiddleware(next server.ToolHandlerFunc) server.ToolHandlerFu
 }
 
 // ToolFilter is a server.ToolFilterFunc listing the tools the token may
-// call: bound, scope held, in the token's tools allow-list (the gateway's
-// tools/list rule). Without claims in ctx it lists none.
+// call: bound, scope held, in the token's tools allow-list (policy.Visible,
+// the gateway's tools/list rule). Without claims in ctx it lists none.
 func (g *Guard) ToolFilter(ctx context.Context, tools []mcp.Tool) []mcp.Tool {
 	c, _ := sdk.ClaimsFrom(ctx)
 	out := make([]mcp.Tool, 0, len(tools))
 	for _, t := range tools {
-		if g.visible(c, t.Name) {
+		if policy.Visible(c, g.tools[t.Name]) {
 			out = append(out, t)
 		}
 	}
 	return out
-}
-
-func (g *Guard) visible(c *authority.Claims, name string) bool {
-	b := g.tools[name]
-	return c != nil && b != nil && (b.Scope == "" || c.HasScope(b.Scope)) && c.Constraints.Tools.Contains(name)
 }
 
 // writeRPC answers with one JSON-RPC error response (id nil = null).

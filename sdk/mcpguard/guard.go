@@ -150,12 +150,11 @@ func (g *guard) call(ctx context.Context, c *authority.Claims, req *mcp.CallTool
 }
 
 // visible keeps the tools the token may call: bound, scope held, in the
-// token's tools allow-list (the gateway's tools/list rule).
+// token's tools allow-list (policy.Visible, the gateway's tools/list rule).
 func (g *guard) visible(c *authority.Claims, tools []*mcp.Tool) []*mcp.Tool {
 	out := tools[:0:0]
 	for _, t := range tools {
-		b := g.tools[t.Name]
-		if c != nil && b != nil && (b.Scope == "" || c.HasScope(b.Scope)) && c.Constraints.Tools.Contains(t.Name) {
+		if policy.Visible(c, g.tools[t.Name]) {
 			out = append(out, t)
 		}
 	}

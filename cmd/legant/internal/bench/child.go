@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/openlegant/legant/authority"
 )
 
 // childStartTimeout bounds how long a child gateway may take to serve.
@@ -54,7 +56,7 @@ func startChild(ctx context.Context, cfg childConfig) (*childGateway, error) {
 		return nil, err
 	}
 	secret := filepath.Join(cfg.dir, "key-secret")
-	if err := os.WriteFile(secret, []byte(randomHex(32)), 0o600); err != nil {
+	if err := os.WriteFile(secret, []byte(authority.NewSecret()), 0o600); err != nil {
 		return nil, err
 	}
 	addr, err := reservePort()

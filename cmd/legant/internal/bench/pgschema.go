@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/openlegant/legant/authority"
 )
 
 // pgSchema creates a fresh schema on the PostgreSQL database at dbURL and
@@ -18,7 +19,7 @@ func pgSchema(ctx context.Context, dbURL string) (schemaURL string, drop func(),
 	if err != nil {
 		return "", nil, fmt.Errorf("database URL: %w", err)
 	}
-	schema := "legant_bench_" + randomHex(6)
+	schema := "legant_bench_" + authority.NewID()[:12]
 	exec := func(ctx context.Context, sql string) error {
 		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()

@@ -1,8 +1,6 @@
 package bench
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -31,7 +29,7 @@ func Token(key *authority.Key, o TokenOptions, now time.Time) (string, error) {
 	if o.TTL <= 0 {
 		o.TTL = time.Hour
 	}
-	id := randomHex(12)
+	id := authority.NewID()
 	return authority.Sign(key, &authority.Claims{
 		Issuer: Issuer, Subject: "bench-user", Audience: []string{o.Audience},
 		IssuedAt: now, ExpiresAt: now.Add(o.TTL), ID: "bench-" + id, ClientID: "legant-bench",
@@ -61,9 +59,3 @@ func issuerKeys(dir string) (*authority.KeySet, *authority.Key, error) {
 func audience(base, slug string) string { return base + "/mcp/" + slug }
 
 func keysDir(tmp string) string { return filepath.Join(tmp, "issuer-keys") }
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
