@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -128,7 +127,7 @@ func tokenErrorText(err error) string {
 // writeAuthError answers 401/403 with an RFC 6750 WWW-Authenticate header
 // naming the RFC 9728 metadata of the resource.
 func (g *Gateway) writeAuthError(w http.ResponseWriter, r *http.Request, slug string, e *authError, scope string) {
-	params := []string{fmt.Sprintf("resource_metadata=%q", g.publicURL(r)+metadataPrefix+slug)}
+	params := []string{fmt.Sprintf("resource_metadata=%q", g.metadataURL(r, slug))}
 	if e.code != "" {
 		params = append(params, fmt.Sprintf("error=%q", e.code), fmt.Sprintf("error_description=%q", e.desc))
 	}
@@ -143,53 +142,4 @@ func (g *Gateway) writeAuthError(w http.ResponseWriter, r *http.Request, slug st
 		code = "invalid_request"
 	}
 	json.NewEncoder(w).Encode(map[string]string{"error": code, "error_description": e.desc})
-}
-
-// protectedResource is RFC 9728 metadata.
-type protectedResource struct {
-	Resource               string   `json:"resource"`
-	AuthorizationServers   []string `json:"authorization_servers"`
-	BearerMethodsSupported []string `json:"bearer_methods_supported"`
-	ScopesSupported        []string `json:"scopes_supported,omitempty"`
-	ResourceName           string   `json:"resource_name,omitempty"`
-}
-
-func (g *Gateway) serveMetadata(w http.ResponseWriter, r *http.Request, slug string) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return
-	}
-	up, ok := g.upstream(slug)
-	if !ok {
-		http.NotFound(w, r)
-		return
-	}
-	servers := g.opts.AuthorizationServers
-	if servers == nil {
-		servers = []string{g.opts.Issuer}
-	}
-	md := protectedResource{
-		Resource:               up.InboundAudience,
-		AuthorizationServers:   servers,
-		BearerMethodsSupported: []string{"header"},
-		ScopesSupported:        scopesOf(up),
-		ResourceName:           up.Slug,
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "max-age=300")
-	json.NewEncoder(w).Encode(md)
-}
-
-func scopesOf(up *upstreams.Upstream) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, b := range up.Tools {
-		if b.Scope != "" && !seen[b.Scope] {
-			seen[b.Scope] = true
-			out = append(out, b.Scope)
-		}
-	}
-	sort.Strings(out)
-	return out
 }

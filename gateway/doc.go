@@ -15,14 +15,41 @@
 //   - tools/list results are filtered to the tools the token may call; a list
 //     the gateway cannot parse is an error, never the unfiltered catalog;
 //   - tools/call is decided by package policy before it is forwarded;
-//   - the upstream sees a fresh short-lived token minted for its own audience,
+//   - the upstream sees a short-lived downstream token for its own audience,
 //     with the gateway appended to the act chain, never the caller's token.
+//     Downstream tokens are cached per (caller token, upstream): one is minted
+//     for the first request and reused while more than half its lifetime
+//     remains, not minted per call.
 //
 // Sessions (protocol revisions up to 2025-11-25) are the gateway's own: it mints
 // an unguessable Mcp-Session-Id bound to the token's principal (user and agent
 // chain) and never shows the upstream's. Revision 2026-07-28 is stateless:
 // each request is authorized on its own and its Mcp-Method and Mcp-Name
 // headers must match the body.
+//
+// # The path of one tools/call
+//
+// A call reads top to bottom through one file per step; no step calls back
+// into an earlier one:
+//
+//	gateway.go   ServeHTTP: Host check (origin.go), route to serveMCP
+//	receive.go   serveMCP: Origin, bearer token (auth.go), method;
+//	             servePost: body, envelope (envelope.go), revision, session (session.go)
+//	decide.go    decide each message; tools/call through policy.Authorize
+//	forward.go   forward: one upstream request, downstream token (mint.go), in-flight set (kill.go)
+//	relay.go     relay back: JSON or SSE event by event, tool lists filtered
+//	             (visibility.go), budget holds settled, refusals answered
+//	record.go    every decision as an Event on the audit queue, to the Recorder
+//
+// GET and DELETE (stream.go) and Kill (kill.go) join the same path at
+// forward.go; ServeHTTP also routes the RFC 9728 metadata (metadata.go).
+// The leaves a step calls (envelope.go, auth.go, mint.go, session.go,
+// sessionstore.go, bridges.go, rpcerror.go, visibility.go, the in-flight set
+// of kill.go) never call into a step but the last, record.go.
+//
+// Every goroutine the gateway starts is owned: the janitor (sessionstore.go),
+// the audit queue (record.go) and the work a Kill leaves behind (kill.go) are
+// all waited for by Close.
 //
 // What it does not own: token issuance and storage (issuer), the decision rules
 // (policy), the registry format (upstreams). It declares the small interfaces

@@ -244,3 +244,52 @@ func stringMember(obj jsontext.Value, name string) (string, bool) {
 	}
 	return unquote(v), true
 }
+
+// rewriteMember returns obj with the value of member name replaced by fn's
+// result; names and other members keep their exact bytes and order.
+func rewriteMember(obj jsontext.Value, name string, fn func(jsontext.Value) (jsontext.Value, error)) (jsontext.Value, error) {
+	if obj.Kind() != '{' {
+		return nil, errors.New("result is not an object")
+	}
+	dec := jsontext.NewDecoder(bytes.NewBuffer(obj))
+	dec.ReadToken()
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for first := true; dec.PeekKind() != '}'; first = false {
+		k, err := readValue(dec, obj)
+		if err != nil {
+			return nil, err
+		}
+		v, err := readValue(dec, obj)
+		if err != nil {
+			return nil, err
+		}
+		if unquote(k) == name {
+			if v, err = fn(v); err != nil {
+				return nil, err
+			}
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// joinBatch encodes msgs as one JSON-RPC batch.
+func joinBatch(msgs [][]byte) []byte {
+	var b bytes.Buffer
+	b.WriteByte('[')
+	for i, m := range msgs {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(m)
+	}
+	b.WriteByte(']')
+	return b.Bytes()
+}

@@ -1,12 +1,10 @@
 package gateway
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -44,7 +42,8 @@ type Options struct {
 	// Keys verifies inbound tokens (the issuer's key set).
 	Keys *authority.KeySet
 	// Signer signs the downstream tokens sent to upstreams (Ed25519 advised:
-	// one is minted per request).
+	// one is minted per caller token and upstream, and again once half its
+	// lifetime has passed).
 	Signer *authority.Key
 	// DownstreamIssuer is the "iss" of downstream tokens; "" means PublicURL.
 	DownstreamIssuer string
@@ -104,6 +103,7 @@ type Gateway struct {
 	inflight *inflightSet
 	audit    *auditQueue // nil when no Recorder
 	bridges  *bridgeSet  // stdio and legacy SSE upstreams (bridges.go)
+	tasks    tasks       // goroutines started by Kill (kill.go)
 
 	closeOnce   sync.Once
 	closed      chan struct{}
@@ -158,11 +158,14 @@ func New(opts Options) (*Gateway, error) {
 	return g, nil
 }
 
-// Close ends every session's upstream streams. It does not stop an http.Server.
+// Close ends every session's upstream streams and returns once every
+// goroutine the gateway started (janitor, audit queue, the work of kills) has
+// ended. It does not stop an http.Server.
 func (g *Gateway) Close() error {
 	g.closeOnce.Do(func() {
 		close(g.closed)
 		<-g.janitorDone
+		g.tasks.wait() // before the bridges and the audit queue they use close
 		g.sessions.closeAll()
 		g.bridges.close()
 		if g.audit != nil {
@@ -213,76 +216,4 @@ func (g *Gateway) upstream(slug string) (*upstreams.Upstream, bool) {
 		return nil, false
 	}
 	return reg.Lookup(slug)
-}
-
-func (g *Gateway) publicURL(r *http.Request) string {
-	if g.opts.PublicURL != "" {
-		return strings.TrimSuffix(g.opts.PublicURL, "/")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
-
-func allowLists(opts Options) (hosts, origins map[string]bool) {
-	hosts, origins = map[string]bool{}, map[string]bool{}
-	for _, h := range opts.AllowedHosts {
-		hosts[strings.ToLower(h)] = true
-	}
-	for _, o := range opts.AllowedOrigins {
-		origins[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
-	}
-	if u, err := url.Parse(opts.PublicURL); err == nil && u.Host != "" {
-		if opts.AllowedHosts == nil {
-			hosts[strings.ToLower(u.Host)] = true
-			hosts[strings.ToLower(u.Hostname())] = true
-		}
-		origins[strings.ToLower(u.Scheme+"://"+u.Host)] = true
-	}
-	return hosts, origins
-}
-
-func (g *Gateway) hostAllowed(host string) bool {
-	host = strings.ToLower(host)
-	if g.hosts[host] {
-		return true
-	}
-	return g.opts.AllowedHosts == nil && isLoopback(host)
-}
-
-// isLoopback reports whether host (host or host:port) names this machine.
-func isLoopback(host string) bool {
-	name := host
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		name = h
-	}
-	name = strings.Trim(name, "[]")
-	if name == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(name)
-	return ip != nil && ip.IsLoopback()
-}
-
-// originAllowed implements DNS-rebinding protection for browser requests: the
-// Origin must be listed, be PublicURL's, or be a page of this machine
-// (loopback), which a rebinding attack cannot claim.
-func (g *Gateway) originAllowed(r *http.Request) bool {
-	origin := strings.ToLower(r.Header.Get("Origin"))
-	if origin == "" {
-		return true // not a browser request
-	}
-	if g.origins[origin] {
-		return true
-	}
-	u, err := url.Parse(origin)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && isLoopback(u.Host)
-}
-
-// detach returns a context for work that must outlive the request (audit,
-// settling a budget hold) but not hang forever.
-func detach(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 }

@@ -1,13 +1,18 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
-	"fmt"
+	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/openlegant/legant/authority"
 )
+
+// errKilled is the cancellation cause of requests cut by a kill.
+var errKilled = errors.New("killed")
 
 // Selector names what a kill stops. Every non-empty field must match (an
 // empty Selector matches nothing): a session by id, or everything running
@@ -87,7 +92,7 @@ func (g *Gateway) Kill(ctx context.Context, sel Selector, reason string) KillRep
 		g.inflight.cancel(func(f *inflight) bool { return f.stream && match(f) }, errKilled)
 		for _, id := range rep.Sessions {
 			if s, ok := g.sessions.remove(id); ok {
-				go g.endKilled(s, reason)
+				g.tasks.start(func() { g.endKilled(s, reason) })
 			}
 		}
 	}
@@ -97,9 +102,51 @@ func (g *Gateway) Kill(ctx context.Context, sel Selector, reason string) KillRep
 		// The errors are written; give clients a moment to read them before
 		// their streams end (a client may fail pending calls as soon as its
 		// standalone stream closes, whatever is still unread on another).
-		time.AfterFunc(killStreamGrace, closeStreams)
+		g.tasks.after(killStreamGrace, closeStreams)
 	}
 	return rep
+}
+
+// tasks owns the goroutines a kill leaves behind (closing streams after a
+// grace period, ending upstream sessions): Close waits for them. Once Close
+// has begun, work is no longer deferred but run at once by the caller, so
+// nothing starts that Close would not wait for. Safe for concurrent use.
+type tasks struct {
+	mu      sync.Mutex
+	closing bool
+	wg      sync.WaitGroup
+}
+
+// start runs f on a goroutine Close waits for.
+func (t *tasks) start(f func()) { t.after(0, f) }
+
+// after runs f after d on a goroutine Close waits for.
+func (t *tasks) after(d time.Duration, f func()) {
+	t.mu.Lock()
+	if t.closing {
+		t.mu.Unlock()
+		f()
+		return
+	}
+	t.wg.Add(1)
+	t.mu.Unlock()
+	run := func() {
+		defer t.wg.Done()
+		f()
+	}
+	if d <= 0 {
+		go run()
+		return
+	}
+	time.AfterFunc(d, run)
+}
+
+// wait stops deferring work and waits for what was started.
+func (t *tasks) wait() {
+	t.mu.Lock()
+	t.closing = true
+	t.mu.Unlock()
+	t.wg.Wait()
 }
 
 // endKilled ends the upstream session of a killed session and records its
@@ -137,29 +184,6 @@ func (t *sessionTable) match(sel Selector) []*session {
 	return out
 }
 
-// cancelUpstream tells the upstream to stop the requests of ex that got no
-// answer: the aborted HTTP request alone does not stop a server that keeps
-// the request running for resumption.
-func (g *Gateway) cancelUpstream(ex *exchange) {
-	if len(ex.pending) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, pc := range ex.pending {
-		body := fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":%s,"reason":"killed by Legant"}}`, pc.id)
-		client, req, err := g.upstreamRequestFor(ctx, ex, http.MethodPost, bytes.NewReader([]byte(body)))
-		if err != nil {
-			return
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}
-}
-
 // deleteUpstreamSession ends the upstream session of a killed session.
 func (g *Gateway) deleteUpstreamSession(s *session) {
 	up, ok := g.upstream(s.slug)
@@ -168,12 +192,82 @@ func (g *Gateway) deleteUpstreamSession(s *session) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	ex := &exchange{up: up, claims: s.claims, sess: s}
+	ex := newExchange(up, s.claims, s, nil, false)
 	client, req, err := g.upstreamRequestFor(ctx, ex, http.MethodDelete, nil)
 	if err != nil {
 		return
 	}
 	if resp, err := client.Do(req); err == nil {
 		resp.Body.Close()
+	}
+}
+
+// inflight is one upstream request in progress, kept so a kill can find and
+// cancel it whatever the protocol era (stateless requests have no session).
+type inflight struct {
+	sessionID    string
+	user         string
+	chain        authority.Chain
+	jti          string
+	delegationID string
+	parentID     string
+	stream       bool // a standalone GET stream, not a call
+	cancel       context.CancelCauseFunc
+	finished     chan struct{} // closed once the client has its answer
+}
+
+func newInflight(sessionID string, c *authority.Claims, cancel context.CancelCauseFunc) *inflight {
+	return &inflight{sessionID: sessionID, user: c.Subject, chain: c.Chain(), jti: c.ID,
+		delegationID: c.DelegationID, parentID: c.ParentID, cancel: cancel, finished: make(chan struct{})}
+}
+
+// inflightSet tracks the upstream requests in progress. Safe for concurrent use.
+type inflightSet struct {
+	mu sync.Mutex
+	m  map[*inflight]struct{}
+}
+
+func newInflightSet() *inflightSet { return &inflightSet{m: make(map[*inflight]struct{})} }
+
+// add tracks f until the returned func is called, which also marks it finished.
+func (s *inflightSet) add(f *inflight) func() {
+	s.mu.Lock()
+	s.m[f] = struct{}{}
+	s.mu.Unlock()
+	return func() {
+		s.mu.Lock()
+		delete(s.m, f)
+		s.mu.Unlock()
+		close(f.finished)
+	}
+}
+
+// cancel cancels every in-flight request match selects, with cause, and
+// returns them.
+func (s *inflightSet) cancel(match func(*inflight) bool, cause error) []*inflight {
+	s.mu.Lock()
+	var hit []*inflight
+	for f := range s.m {
+		if match(f) {
+			hit = append(hit, f)
+		}
+	}
+	s.mu.Unlock()
+	for _, f := range hit {
+		f.cancel(cause)
+	}
+	return hit
+}
+
+// waitFinished waits until every f has answered its client, or until timeout.
+func waitFinished(fs []*inflight, timeout time.Duration) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for _, f := range fs {
+		select {
+		case <-f.finished:
+		case <-deadline.C:
+			return
+		}
 	}
 }

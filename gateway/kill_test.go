@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -377,5 +378,65 @@ func TestKillStopsStdioChild(t *testing.T) {
 		case <-timeout:
 			t.Fatalf("child %d survived the kill of its session", pid)
 		}
+	}
+}
+
+// slowEndStore is a SessionStore whose EndSession takes a while, so that a
+// Close that does not wait for the work of a kill returns before it is done.
+type slowEndStore struct {
+	mu    sync.Mutex
+	ended []string
+}
+
+func (*slowEndStore) SaveSession(context.Context, gateway.SessionRecord) error { return nil }
+func (*slowEndStore) LoadSession(context.Context, string) (*gateway.SessionRecord, error) {
+	return nil, gateway.ErrSessionNotFound
+}
+func (*slowEndStore) TouchSession(context.Context, string, gateway.Activity) error { return nil }
+func (s *slowEndStore) EndSession(_ context.Context, id string, killed bool, _ string) error {
+	time.Sleep(300 * time.Millisecond)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if killed {
+		s.ended = append(s.ended, id)
+	}
+	return nil
+}
+
+func (s *slowEndStore) endedIDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.ended)
+}
+
+// TestCloseWaitsForKill: the goroutines a kill starts (closing streams after
+// the grace period, ending the session upstream and in the store) are owned
+// by the gateway: Close returns only once they are done.
+func TestCloseWaitsForKill(t *testing.T) {
+	for _, inflight := range []bool{false, true} {
+		t.Run(fmt.Sprintf("inflight=%v", inflight), func(t *testing.T) {
+			store := &slowEndStore{}
+			r, p := newHoldRig(t, rigOptions{gwOpts: func(o *gateway.Options) { o.Sessions = store }})
+			cs := connectNoStream(t, r, bearerTransport{token: r.token(tokenOptions{})}, "2025-11-25", nil)
+			errc := make(chan error, 1)
+			if inflight {
+				go func() {
+					_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "hold", Arguments: map[string]any{}})
+					errc <- err
+				}()
+				within(t, p.started, "the upstream to start the call")
+			}
+			rep := r.gw.Kill(context.Background(), gateway.Selector{SessionID: cs.ID()}, "test kill")
+			if len(rep.Sessions) != 1 {
+				t.Fatalf("report = %+v, want one session", rep)
+			}
+			if inflight {
+				assertKilled(t, within(t, errc, "the killed call to return"))
+			}
+			r.gw.Close()
+			if got := store.endedIDs(); !slices.Equal(got, []string{cs.ID()}) {
+				t.Fatalf("after Close, the store saw the end of %v, want [%s]", got, cs.ID())
+			}
+		})
 	}
 }

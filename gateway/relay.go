@@ -1,63 +1,29 @@
 package gateway
 
+// Relay back: the fourth step. The upstream's answer goes to the client as it
+// came (JSON or an event stream flushed event by event) except where the
+// gateway's view applies: tool lists are filtered to what the token may call,
+// budget holds are settled by the responses to their calls, the negotiated
+// protocol version is noted, and refused or failed requests are answered here.
+
 import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/r3labs/sse/v2"
+
+	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/upstreams"
 )
 
-// forwardPost sends the exchange upstream and relays the answer.
-func (g *Gateway) forwardPost(w http.ResponseWriter, r *http.Request, ex *exchange) {
-	ctx, cancel := context.WithCancelCause(r.Context())
-	defer cancel(nil)
-	if ex.sess != nil {
-		stop := context.AfterFunc(ex.sess.ctx, func() { cancel(errSessionEnded) })
-		defer stop()
-	}
-	if t := ex.up.Timeouts.Call; t > 0 && ex.hasCall {
-		var c context.CancelFunc
-		ctx, c = context.WithTimeout(ctx, t)
-		defer c()
-	}
-	done := g.inflight.add(newInflight(sessionID(ex.sess), ex.claims, cancel))
-	// A kill that scanned the in-flight set between this request's checks and
-	// its registration did not see it: look again now that it is registered.
-	if g.killedSince(ex) {
-		cancel(errKilled)
-	}
-	defer func() {
-		done() // the client has its answer: a kill may now close the streams
-		if errors.Is(context.Cause(ctx), errKilled) {
-			g.cancelUpstream(ex)
-		}
-		ex.releaseAll(ctx)
-	}()
-
-	client, req, err := g.upstreamRequest(ctx, r, ex, http.MethodPost, bytes.NewReader(ex.outBody()))
-	if err != nil {
-		g.log.Error("could not prepare the upstream request", "upstream", ex.up.Slug, "err", err)
-		g.failPending(w, ex, http.StatusBadGateway, rpcError{Code: CodeUpstream, Message: "the upstream is unavailable"})
-		return
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		g.upstreamFailed(w, ctx, ex, err)
-		return
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
-		g.log.Warn("upstream refused the gateway's downstream token", "upstream", ex.up.Slug, "status", resp.StatusCode)
-		g.failPending(w, ex, http.StatusBadGateway, rpcError{Code: CodeUpstream, Message: "the upstream refused the gateway's credentials"})
-		return
-	}
-	if ex.initID != "" && resp.StatusCode/100 == 2 {
-		g.openSession(ex, resp.Header.Get(headerSessionID))
-	}
+// relay answers the client of a POST with the upstream's response resp.
+func (g *Gateway) relay(ctx context.Context, w http.ResponseWriter, resp *http.Response, ex *exchange) {
 	copyResponseHeaders(w.Header(), resp.Header)
 	if ex.sess != nil {
 		w.Header().Set(headerSessionID, ex.sess.id)
@@ -74,76 +40,6 @@ func (g *Gateway) forwardPost(w http.ResponseWriter, r *http.Request, ex *exchan
 	}
 }
 
-// killedSince reports whether the exchange's session was killed or its token
-// revoked after the request's own checks.
-func (g *Gateway) killedSince(ex *exchange) bool {
-	if ex.sess != nil && ex.sess.killed.Load() {
-		return true
-	}
-	if g.opts.Revocations != nil {
-		_, revoked := g.opts.Revocations.Revoked(ex.claims)
-		return revoked
-	}
-	return false
-}
-
-func sessionID(s *session) string {
-	if s == nil {
-		return ""
-	}
-	return s.id
-}
-
-// upstreamRequest builds the request to the upstream: the client's MCP
-// headers, the upstream's session id, and a fresh downstream token.
-func (g *Gateway) upstreamRequest(ctx context.Context, r *http.Request, ex *exchange, method string, body io.Reader) (*http.Client, *http.Request, error) {
-	client, req, err := g.upstreamRequestFor(ctx, ex, method, body)
-	if err != nil {
-		return nil, nil, err
-	}
-	copyRequestHeaders(req.Header, r.Header)
-	return client, req, nil
-}
-
-// upstreamRequestFor builds a request of the gateway's own to the upstream of
-// ex: static headers, the upstream session id and a fresh downstream token.
-func (g *Gateway) upstreamRequestFor(ctx context.Context, ex *exchange, method string, body io.Reader) (*http.Client, *http.Request, error) {
-	client, endpoint, err := g.upstreamClient(ex.up)
-	if err != nil {
-		return nil, nil, err
-	}
-	req, err := http.NewRequestWithContext(ctx, method, endpoint, body)
-	if err != nil {
-		return nil, nil, err
-	}
-	if ex.sess != nil {
-		if v := ex.sess.version(); v != "" {
-			req.Header.Set(headerProtocolVersion, v)
-		}
-	}
-	for k, v := range ex.up.Headers {
-		req.Header.Set(k, v)
-	}
-	if ex.sess != nil && ex.sess.upstreamID != "" {
-		req.Header.Set(headerSessionID, ex.sess.upstreamID)
-	}
-	tok, err := g.minter.token(ex.claims, ex.up, g.now())
-	if err != nil {
-		return nil, nil, err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	return client, req, nil
-}
-
-// openSession records the session an initialize opened.
-func (g *Gateway) openSession(ex *exchange, upstreamID string) {
-	s := newSession(ex.up.Slug, ex.claims, g.now())
-	s.upstreamID = upstreamID
-	g.sessions.put(s)
-	ex.sess = s
-	g.record(withPrincipal(Event{Kind: EventSessionStart, Upstream: ex.up.Slug, SessionID: s.id}, ex.claims))
-}
-
 // copyResponseHeaders copies what a client needs of an upstream response.
 // Cookies, the upstream's session id and its auth challenges stay behind.
 func copyResponseHeaders(dst, src http.Header) {
@@ -154,27 +50,14 @@ func copyResponseHeaders(dst, src http.Header) {
 	}
 }
 
-// upstreamFailed answers the client when the upstream could not be reached or
-// the request was cut.
-func (g *Gateway) upstreamFailed(w http.ResponseWriter, ctx context.Context, ex *exchange, err error) {
-	cause := context.Cause(ctx)
-	switch {
-	case errors.Is(cause, errKilled):
-		g.failPending(w, ex, http.StatusOK, killedError())
-	case errors.Is(cause, errSessionEnded):
-		g.failPending(w, ex, http.StatusNotFound, rpcError{Code: codeInvalidRequest, Message: "session ended"})
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		g.failPending(w, ex, http.StatusGatewayTimeout, rpcError{Code: CodeUpstream, Message: "the upstream did not answer in time"})
-	case ctx.Err() != nil:
-		// The client went away: nobody to answer.
-	default:
-		g.log.Warn("upstream unreachable", "upstream", ex.up.Slug, "err", err)
-		g.failPending(w, ex, http.StatusBadGateway, rpcError{Code: CodeUpstream, Message: "the upstream is unreachable"})
+// writeLocal answers a POST entirely from the gateway (every request denied).
+func (ex *exchange) writeLocal(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	if !ex.batch {
+		w.Write(ex.local[0])
+		return
 	}
-}
-
-func killedError() rpcError {
-	return rpcError{Code: CodeKilled, Message: "killed: this session's authority was revoked", Data: reasonData{Reason: "killed"}}
+	w.Write(joinBatch(ex.local))
 }
 
 // failPending answers every request of the exchange with e (plus the local
@@ -381,4 +264,100 @@ func field(line []byte, name string) ([]byte, bool) {
 		return nil, false
 	}
 	return bytes.TrimPrefix(rest[1:], []byte(" ")), true
+}
+
+// settle finishes the budget hold of a call whose response arrived: a
+// completed, successful result spends it; an error, an isError result or a
+// result still waiting for input (multi-round-trip) releases it. It reports
+// whether the call's amount was spent.
+func settle(ctx context.Context, pc *pendingCall, m *message) bool {
+	if pc.hold == nil && pc.amount == nil {
+		return false // nothing held, nothing to count
+	}
+	spent := m.result != nil && !resultFailed(m.result)
+	if pc.hold == nil {
+		return spent
+	}
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	if spent {
+		pc.hold.Settle(ctx)
+		return true
+	}
+	pc.hold.Release(ctx)
+	return false
+}
+
+func resultFailed(result jsontext.Value) bool {
+	if v, ok := memberOf(result, "isError"); ok && string(v) == "true" {
+		return true
+	}
+	if s, ok := stringMember(result, "resultType"); ok && s == "input_required" {
+		return true
+	}
+	return false
+}
+
+// releaseAll releases the holds of calls that got no response.
+func (ex *exchange) releaseAll(ctx context.Context) {
+	if len(ex.pending) == 0 {
+		return
+	}
+	ctx, cancel := detach(ctx)
+	defer cancel()
+	for k, pc := range ex.pending {
+		if pc.hold != nil {
+			pc.hold.Release(ctx)
+		}
+		delete(ex.pending, k)
+	}
+}
+
+// filterToolsResponse rewrites a response whose result carries a tool list,
+// keeping only the tools the token may call and every other member as it was.
+// Anything it cannot parse is an error: the unfiltered catalog never leaks.
+func filterToolsResponse(m *message, up *upstreams.Upstream, c *authority.Claims) ([]byte, error) {
+	result, err := rewriteMember(m.result, "tools", func(tools jsontext.Value) (jsontext.Value, error) {
+		return filterTools(tools, up, c)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"jsonrpc":"2.0","id":`)
+	b.Write(m.id)
+	b.WriteString(`,"result":`)
+	b.Write(result)
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+func filterTools(tools jsontext.Value, up *upstreams.Upstream, c *authority.Claims) (jsontext.Value, error) {
+	if tools.Kind() != '[' {
+		return nil, errors.New("tools is not an array")
+	}
+	dec := jsontext.NewDecoder(bytes.NewBuffer(tools))
+	dec.ReadToken()
+	var b bytes.Buffer
+	b.WriteByte('[')
+	n := 0
+	for dec.PeekKind() != ']' {
+		tool, err := readValue(dec, tools)
+		if err != nil {
+			return nil, err
+		}
+		name, ok := stringMember(tool, "name")
+		if !ok {
+			return nil, fmt.Errorf("tools[%d] has no string name", n)
+		}
+		if toolVisible(up, c, name) {
+			if b.Len() > 1 {
+				b.WriteByte(',')
+			}
+			b.Write(tool)
+		}
+		n++
+	}
+	b.WriteByte(']')
+	return b.Bytes(), nil
 }

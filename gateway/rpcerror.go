@@ -55,3 +55,8 @@ func writeRPCError(w http.ResponseWriter, status int, id jsontext.Value, e rpcEr
 type reasonData struct {
 	Reason string `json:"reason"`
 }
+
+// killedError is the error a call cut by a kill is answered with.
+func killedError() rpcError {
+	return rpcError{Code: CodeKilled, Message: "killed: this session's authority was revoked", Data: reasonData{Reason: "killed"}}
+}

@@ -4,12 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/upstreams"
 )
+
+// errSessionEnded is the cancellation cause of requests of a session that ended.
+var errSessionEnded = errors.New("session ended")
 
 // session maps one client session to one upstream session. The gateway mints
 // its own id and never exposes the upstream's. A session is bound to the
@@ -198,72 +204,54 @@ func (t *sessionTable) count() int {
 	return len(t.m)
 }
 
-// inflight is one upstream request in progress, kept so a kill can find and
-// cancel it whatever the protocol era (stateless requests have no session).
-type inflight struct {
-	sessionID    string
-	user         string
-	chain        authority.Chain
-	jti          string
-	delegationID string
-	parentID     string
-	stream       bool // a standalone GET stream, not a call
-	cancel       context.CancelCauseFunc
-	finished     chan struct{} // closed once the client has its answer
-}
-
-func newInflight(sessionID string, c *authority.Claims, cancel context.CancelCauseFunc) *inflight {
-	return &inflight{sessionID: sessionID, user: c.Subject, chain: c.Chain(), jti: c.ID,
-		delegationID: c.DelegationID, parentID: c.ParentID, cancel: cancel, finished: make(chan struct{})}
-}
-
-// inflightSet tracks the upstream requests in progress. Safe for concurrent use.
-type inflightSet struct {
-	mu sync.Mutex
-	m  map[*inflight]struct{}
-}
-
-func newInflightSet() *inflightSet { return &inflightSet{m: make(map[*inflight]struct{})} }
-
-// add tracks f until the returned func is called, which also marks it finished.
-func (s *inflightSet) add(f *inflight) func() {
-	s.mu.Lock()
-	s.m[f] = struct{}{}
-	s.mu.Unlock()
-	return func() {
-		s.mu.Lock()
-		delete(s.m, f)
-		s.mu.Unlock()
-		close(f.finished)
+func sessionID(s *session) string {
+	if s == nil {
+		return ""
 	}
+	return s.id
 }
 
-// cancel cancels every in-flight request match selects, with cause, and
-// returns them.
-func (s *inflightSet) cancel(match func(*inflight) bool, cause error) []*inflight {
-	s.mu.Lock()
-	var hit []*inflight
-	for f := range s.m {
-		if match(f) {
-			hit = append(hit, f)
-		}
+// sessionFor resolves the Mcp-Session-Id of r. It answers the client itself
+// and returns ok=false when the id names no live session of this principal.
+// A request without the header gets a nil session.
+func (g *Gateway) sessionFor(w http.ResponseWriter, r *http.Request, up *upstreams.Upstream, c *authority.Claims) (*session, bool) {
+	id := r.Header.Get(headerSessionID)
+	if id == "" {
+		return nil, true
 	}
-	s.mu.Unlock()
-	for _, f := range hit {
-		f.cancel(cause)
+	s, ok := g.sessions.get(id)
+	reason := ""
+	if !ok {
+		s, reason = g.loadSession(r.Context(), id, c)
 	}
-	return hit
+	switch {
+	case reason != "":
+	case s.killed.Load():
+		reason = "killed_session"
+	case s.slug != up.Slug:
+		reason = "session_of_other_upstream"
+	case s.principal != c.Principal():
+		reason = "session_of_other_principal"
+	}
+	if reason != "" {
+		ev := withPrincipal(Event{Kind: EventEdge403, Upstream: up.Slug, Reason: reason, SessionID: id}, c)
+		g.record(ev)
+		// 404 tells a client to start a new session; it also reveals nothing
+		// about sessions of other principals.
+		writeRPCError(w, http.StatusNotFound, nil, rpcError{Code: codeInvalidRequest, Message: "session not found"})
+		return nil, false
+	}
+	s.lastActive.Store(g.now().UnixNano())
+	s.use(c)
+	return s, true
 }
 
-// waitFinished waits until every f has answered its client, or until timeout.
-func waitFinished(fs []*inflight, timeout time.Duration) {
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for _, f := range fs {
-		select {
-		case <-f.finished:
-		case <-deadline.C:
-			return
-		}
-	}
+// openSession opens the session an initialize of ex started; upstreamID is
+// the upstream's Mcp-Session-Id ("" for a stateless upstream).
+func (g *Gateway) openSession(ex *exchange, upstreamID string) {
+	s := newSession(ex.up.Slug, ex.claims, g.now())
+	s.upstreamID = upstreamID
+	g.sessions.put(s)
+	ex.sess = s
+	g.record(withPrincipal(Event{Kind: EventSessionStart, Upstream: ex.up.Slug, SessionID: s.id}, ex.claims))
 }

@@ -28,7 +28,7 @@ func (g *Gateway) serveGet(w http.ResponseWriter, r *http.Request, up *upstreams
 	f.stream = true
 	done := g.inflight.add(f)
 	defer done()
-	ex := &exchange{up: up, claims: c, sess: sess, pending: map[string]*pendingCall{}}
+	ex := newExchange(up, c, sess, nil, false)
 	client, req, err := g.upstreamRequest(ctx, r, ex, http.MethodGet, nil)
 	if err != nil {
 		http.Error(w, "the upstream is unavailable", http.StatusBadGateway)
@@ -81,7 +81,7 @@ func (g *Gateway) serveDelete(w http.ResponseWriter, r *http.Request, up *upstre
 // endUpstream sends DELETE for the upstream session and returns the status to
 // give the client.
 func (g *Gateway) endUpstream(ctx context.Context, r *http.Request, up *upstreams.Upstream, c *authority.Claims, sess *session) int {
-	ex := &exchange{up: up, claims: c, sess: sess}
+	ex := newExchange(up, c, sess, nil, false)
 	client, req, err := g.upstreamRequest(ctx, r, ex, http.MethodDelete, nil)
 	if err != nil {
 		return http.StatusNoContent

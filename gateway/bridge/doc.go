@@ -32,16 +32,22 @@
 //
 // Messages are decoded with go-sdk's jsonrpc package; params and results stay
 // raw bytes and are written on unchanged but for insignificant whitespace.
-// Request ids are compared as go-sdk's jsonrpc.ID (numbers as int64).
+// Request ids are not mapped, by the bridge or by the gateway in front of it:
+// a client's ids reach the server as they came, and each response is routed
+// to the stream of the request with its id, compared as go-sdk's jsonrpc.ID
+// (numbers as int64). Ids must therefore be unique among a session's
+// requests in progress: a POST reusing one is refused with 400. Requests the
+// server sends and the client's answers to them keep the server's ids.
 //
 // # Credentials
 //
 // A stdio child gets no token: there is no HTTP hop to carry one, so the
 // Authorization header the gateway puts on its requests is ignored; the
 // child's environment is PATH, HOME and the registry's env only. A legacy
-// SSE upstream gets the Authorization header (the gateway's fresh downstream
-// token) and other non-transport headers of each request; every request it
-// is sent stays on its URL's origin and no redirect is followed.
+// SSE upstream gets the Authorization header (the gateway's downstream token,
+// cached per caller token and upstream) and other non-transport headers of
+// each request; every request it is sent stays on its URL's origin and no
+// redirect is followed.
 //
 // # Concurrency
 //
@@ -58,8 +64,8 @@
 // owned by the response: it ends when the handler returns, which cancelling
 // the request or closing the body hastens.
 //
-// What it does not own: authorization, tool filtering and id mapping (package
-// gateway, which sits in front), and the registry (package upstreams).
+// What it does not own: authorization and tool filtering (package gateway,
+// which sits in front), and the registry (package upstreams).
 //
 // Example:
 //

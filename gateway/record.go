@@ -1,11 +1,17 @@
 package gateway
 
+// Record: the last step, reached from every other. Each decision of the
+// gateway becomes an Event; the audit queue hands events to the Recorder off
+// the request path, in batches, and never drops one.
+
 import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"sync"
 	"time"
+
+	"github.com/openlegant/legant/authority"
 )
 
 // EventKind names what an audit Event records.
@@ -166,4 +172,30 @@ func (q *auditQueue) write(batch []Event) {
 func (q *auditQueue) close() {
 	close(q.stop)
 	<-q.done
+}
+
+// record queues ev for the Recorder, stamping it with the gateway's clock.
+func (g *Gateway) record(ev Event) {
+	if g.audit == nil {
+		return
+	}
+	if ev.Time.IsZero() {
+		ev.Time = g.now()
+	}
+	g.audit.enqueue(ev)
+}
+
+// withPrincipal fills ev's principal fields from the verified claims c.
+func withPrincipal(ev Event, c *authority.Claims) Event {
+	ev.User = c.Subject
+	ev.Agents = c.Chain()
+	ev.Client = c.ClientID
+	ev.TokenID = c.ID
+	return ev
+}
+
+// detach returns a context for work that must outlive the request (audit,
+// settling a budget hold) but not hang forever.
+func detach(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 }

@@ -1,12 +1,16 @@
 package gateway
 
+// Receive: the first step of a request to /mcp/<slug>. serveMCP is the edge
+// (origin, token, method); servePost reads a POST top to bottom and hands each
+// message to decide (decide.go), then the exchange to forward (forward.go) or,
+// when every request was refused, answers it itself (relay.go).
+
 import (
 	"errors"
 	"fmt"
 	"io"
 	"mime"
 	"net/http"
-	"strings"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/upstreams"
@@ -61,6 +65,53 @@ func (g *Gateway) serveMCP(w http.ResponseWriter, r *http.Request, slug string) 
 	}
 }
 
+// servePost carries one client POST through the gateway: read and decode the
+// body, check it against the protocol revision and the session, decide each
+// message, then forward what is allowed or answer the refusals locally.
+func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request, up *upstreams.Upstream, c *authority.Claims) {
+	body, refused := g.readBody(w, r)
+	if refused != "" {
+		g.record(withPrincipal(Event{Kind: EventEdge403, Upstream: up.Slug, Reason: refused}, c))
+		return
+	}
+	msgs, batch, err := decodeBody(body)
+	if err != nil {
+		var ee *envelopeError
+		errors.As(err, &ee)
+		g.record(withPrincipal(Event{Kind: EventEdge403, Upstream: up.Slug, Reason: "malformed"}, c))
+		writeRPCError(w, http.StatusBadRequest, ee.id, rpcError{Code: ee.code, Message: ee.msg})
+		return
+	}
+	version := r.Header.Get(headerProtocolVersion)
+	if isStateless(version) && !g.statelessOK(w, r.Header, up, c, msgs, batch) {
+		return
+	}
+	sess, ok := g.sessionFor(w, r, up, c)
+	if !ok {
+		return
+	}
+	if batch && !batchOK(w, version, sess) {
+		return
+	}
+	ex := newExchange(up, c, sess, body, batch)
+	if !batch && msgs[0].kind == kindRequest && msgs[0].method == "initialize" {
+		if sess != nil {
+			writeRPCError(w, http.StatusBadRequest, msgs[0].id, rpcError{Code: codeInvalidRequest,
+				Message: "initialize is not allowed inside an existing session"})
+			return
+		}
+		ex.initID = string(msgs[0].id)
+	}
+	for _, m := range msgs {
+		g.decide(r.Context(), ex, m)
+	}
+	if len(ex.forward) == 0 {
+		ex.writeLocal(w)
+		return
+	}
+	g.forward(w, r, ex)
+}
+
 // readBody reads a capped POST body. On failure it answers the client itself
 // and returns the reason to audit.
 func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, string) {
@@ -83,39 +134,37 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) ([]byte, stri
 	return body, ""
 }
 
-// sessionFor resolves the Mcp-Session-Id of r. It answers the client itself
-// and returns ok=false when the id names no live session of this principal.
-// A request without the header gets a nil session.
-func (g *Gateway) sessionFor(w http.ResponseWriter, r *http.Request, up *upstreams.Upstream, c *authority.Claims) (*session, bool) {
-	id := r.Header.Get(headerSessionID)
-	if id == "" {
-		return nil, true
+func isStateless(version string) bool { return version >= versionStateless }
+
+// statelessOK checks a POST of a stateless revision: no batch, and headers
+// that repeat the body. It answers the client itself when they do not.
+func (g *Gateway) statelessOK(w http.ResponseWriter, h http.Header, up *upstreams.Upstream, c *authority.Claims, msgs []*message, batch bool) bool {
+	if batch {
+		writeRPCError(w, http.StatusBadRequest, nil, rpcError{Code: codeInvalidRequest,
+			Message: "JSON-RPC batches are not supported in protocol version " + h.Get(headerProtocolVersion)})
+		return false
 	}
-	s, ok := g.sessions.get(id)
-	reason := ""
-	if !ok {
-		s, reason = g.loadSession(r.Context(), id, c)
+	if err := checkStatelessHeaders(h, msgs[0]); err != nil {
+		g.record(withPrincipal(Event{Kind: EventEdge403, Upstream: up.Slug, Method: msgs[0].method, Reason: "header_mismatch"}, c))
+		writeRPCError(w, http.StatusBadRequest, msgs[0].id, rpcError{Code: codeInvalidRequest, Message: err.Error()})
+		return false
 	}
-	switch {
-	case reason != "":
-	case s.killed.Load():
-		reason = "killed_session"
-	case s.slug != up.Slug:
-		reason = "session_of_other_upstream"
-	case s.principal != c.Principal():
-		reason = "session_of_other_principal"
+	return true
+}
+
+// batchOK reports whether the revision in use (the header's, else the
+// session's) allows a JSON-RPC batch: only 2025-03-26 did. It answers the
+// client itself when not.
+func batchOK(w http.ResponseWriter, version string, sess *session) bool {
+	if version == "" && sess != nil {
+		version = sess.version()
 	}
-	if reason != "" {
-		ev := withPrincipal(Event{Kind: EventEdge403, Upstream: up.Slug, Reason: reason, SessionID: id}, c)
-		g.record(ev)
-		// 404 tells a client to start a new session; it also reveals nothing
-		// about sessions of other principals.
-		writeRPCError(w, http.StatusNotFound, nil, rpcError{Code: codeInvalidRequest, Message: "session not found"})
-		return nil, false
+	if version != "" && version != version20250326 {
+		writeRPCError(w, http.StatusBadRequest, nil, rpcError{Code: codeInvalidRequest,
+			Message: "JSON-RPC batches are not supported in protocol version " + version})
+		return false
 	}
-	s.lastActive.Store(g.now().UnixNano())
-	s.use(c)
-	return s, true
+	return true
 }
 
 // checkStatelessHeaders enforces revision 2026-07-28's rule that Mcp-Method and
@@ -149,37 +198,4 @@ func checkStatelessHeaders(h http.Header, m *message) error {
 		return fmt.Errorf("Mcp-Name header %q does not match the body's %s %q", got, field, want)
 	}
 	return nil
-}
-
-func isStateless(version string) bool { return version >= versionStateless }
-
-func withPrincipal(ev Event, c *authority.Claims) Event {
-	ev.User = c.Subject
-	ev.Agents = c.Chain()
-	ev.Client = c.ClientID
-	ev.TokenID = c.ID
-	return ev
-}
-
-func (g *Gateway) record(ev Event) {
-	if g.audit == nil {
-		return
-	}
-	if ev.Time.IsZero() {
-		ev.Time = g.now()
-	}
-	g.audit.enqueue(ev)
-}
-
-// copyRequestHeaders copies the MCP headers a client may send upstream. The
-// caller's Authorization, cookies and the session id are never copied.
-func copyRequestHeaders(dst, src http.Header) {
-	for k, vv := range src {
-		switch ck := http.CanonicalHeaderKey(k); {
-		case ck == "Accept", ck == "Content-Type", ck == headerProtocolVersion, ck == headerMethod,
-			ck == headerName, ck == headerLastEventID, ck == "User-Agent",
-			strings.HasPrefix(ck, "Mcp-Param-"):
-			dst[ck] = vv
-		}
-	}
 }

@@ -1,0 +1,170 @@
+package gateway
+
+// Decide: the second step of a POST. Each message of the body is either kept
+// for the upstream or answered by the gateway itself; a tools/call is kept only
+// when package policy allows it. The exchange carries the outcome along the
+// rest of the path (forward.go, relay.go).
+
+import (
+	"bytes"
+	"context"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/policy"
+	"github.com/openlegant/legant/upstreams"
+)
+
+// exchange is one client POST (or GET, DELETE) on its way through the
+// gateway: what is forwarded, what the gateway answers itself, and the calls
+// whose responses settle a budget hold. It is used by one request's goroutine
+// only.
+type exchange struct {
+	up      *upstreams.Upstream
+	claims  *authority.Claims
+	sess    *session // nil for a request outside a session
+	batch   bool
+	body    []byte   // the client's body, forwarded unchanged when nothing was withheld
+	forward [][]byte // raw messages to send upstream
+	local   [][]byte // responses the gateway answers itself (denials)
+	pending map[string]*pendingCall
+	initID  string // raw id of an initialize request, "" if none
+	hasCall bool   // a tools/call is forwarded (per-call timeout applies)
+}
+
+// pendingCall is a forwarded request whose response the gateway waits for.
+type pendingCall struct {
+	id     jsontext.Value
+	tool   string
+	hold   policy.Hold      // nil when no budget or call count applies
+	amount *authority.Money // the call's bound amount, if any
+}
+
+// newExchange starts the exchange of a request of c to up; body is the
+// client's POST body (nil for GET and DELETE).
+func newExchange(up *upstreams.Upstream, c *authority.Claims, sess *session, body []byte, batch bool) *exchange {
+	return &exchange{up: up, claims: c, sess: sess, batch: batch, body: body, pending: map[string]*pendingCall{}}
+}
+
+// decide decides what happens to one message of a POST: forwarded (a request
+// then waits for its response), or answered by the gateway (a refused call).
+func (g *Gateway) decide(ctx context.Context, ex *exchange, m *message) {
+	if m.kind == kindRequest && m.method == "tools/call" {
+		resp, pc := g.authorizeCall(ctx, ex, m)
+		if pc == nil {
+			ex.local = append(ex.local, resp)
+			return
+		}
+		ex.pending[string(m.id)] = pc
+		ex.hasCall = true
+	} else if m.kind == kindRequest {
+		ex.pending[string(m.id)] = &pendingCall{id: m.id}
+	}
+	ex.forward = append(ex.forward, m.raw)
+}
+
+// authorizeCall decides a tools/call. It returns the error response to send
+// when the call is refused, or the pending call to forward.
+func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) ([]byte, *pendingCall) {
+	name, args, unambiguous := callParams(m.params)
+	ev := withPrincipal(Event{Kind: EventDeny, Upstream: ex.up.Slug, Method: m.method, Tool: name,
+		Decision: "deny", ArgsHash: hashArgs(args)}, ex.claims)
+	if ex.sess != nil {
+		ev.SessionID = ex.sess.id
+	}
+	if resp := g.refuseUnchecked(ev, m, unambiguous); resp != nil {
+		return resp, nil
+	}
+	binding, _ := ex.up.Tool(name)
+	call := policy.Call{Tool: name, Arguments: []byte(args), At: g.now()}
+	d, hold := policy.Authorize(ctx, ex.claims, binding, call, g.opts.Ledger)
+	if hold == policy.NoHold {
+		hold = nil // nothing reserved: nothing to settle or release
+	}
+	ev.Reason, ev.Constraint, ev.Limit, ev.Value = string(d.Reason), d.Constraint, d.Limit, d.Value
+	if d.Reason == policy.ReasonUnavailable && d.Cause != nil {
+		g.log.Error("authorization state unavailable", "upstream", ex.up.Slug, "err", d.Cause)
+	}
+	if !d.Allow {
+		if ex.sess != nil {
+			ex.sess.activity.add(0, 1, nil, g.now())
+		}
+		g.record(ev)
+		e := d.RPCError()
+		return errorResponse(m.id, rpcError{Code: e.Code, Message: e.Message, Data: e.Data}), nil
+	}
+	ev.Kind, ev.Decision = EventAllow, "allow"
+	g.record(ev)
+	if ex.sess != nil {
+		ex.sess.activity.add(1, 0, nil, g.now())
+	}
+	return nil, &pendingCall{id: m.id, tool: name, hold: hold, amount: d.Amount}
+}
+
+// refuseUnchecked refuses a call before policy sees it: params another
+// decoder could read as a different call, or an audit log that cannot record
+// the decision (fail closed). It records ev and returns the error response,
+// or nil when neither applies.
+func (g *Gateway) refuseUnchecked(ev Event, m *message, unambiguous bool) []byte {
+	var e rpcError
+	switch {
+	case !unambiguous:
+		ev.Reason = string(policy.ReasonInvalidArgument)
+		e = rpcError{Code: CodeDenied,
+			Message: `denied: tools/call params have a member that differs from "name" or "arguments" only by case`,
+			Data:    reasonData{Reason: string(policy.ReasonInvalidArgument)}}
+	case g.audit != nil && !g.audit.ok():
+		ev.Reason = "audit_unavailable"
+		e = rpcError{Code: CodeAudit,
+			Message: "the audit log is unavailable; calls are refused until it recovers",
+			Data:    reasonData{Reason: "audit_unavailable"}}
+	default:
+		return nil
+	}
+	g.record(ev)
+	return errorResponse(m.id, e)
+}
+
+// callParams returns the tool name and the raw arguments of tools/call
+// params in one scan ("" and nil when absent or of the wrong type). ok is
+// false when a member differs from "name" or "arguments" only by case: Go's
+// encoding/json (and decoders like it) match such keys too, so the upstream
+// could run another tool than the one authorized.
+func callParams(params jsontext.Value) (name string, args jsontext.Value, ok bool) {
+	if params.Kind() != '{' {
+		return "", nil, true
+	}
+	dec := jsontext.NewDecoder(bytes.NewBuffer(params))
+	dec.ReadToken()
+	for dec.PeekKind() != '}' {
+		k, err := dec.ReadToken()
+		if err != nil {
+			return "", nil, false
+		}
+		key := k.String()
+		if key != "name" && key != "arguments" && (strings.EqualFold(key, "name") || strings.EqualFold(key, "arguments")) {
+			return "", nil, false
+		}
+		switch key {
+		case "name":
+			v, err := readValue(dec, params)
+			if err != nil {
+				return "", nil, false
+			}
+			if v.Kind() == '"' {
+				name = unquote(v)
+			}
+		case "arguments":
+			if args, err = readValue(dec, params); err != nil {
+				return "", nil, false
+			}
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return "", nil, false
+			}
+		}
+	}
+	return name, args, true
+}

@@ -1,0 +1,198 @@
+package gateway
+
+// Forward: the third step of a POST. The messages decide kept go upstream in
+// one HTTP request carrying the gateway's downstream token (never the
+// caller's); the response is handed to relay (relay.go). The request is
+// registered in the in-flight set (kill.go) so that a kill can cut it.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// forward sends the exchange upstream and relays the answer.
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ex *exchange) {
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	if ex.sess != nil {
+		stop := context.AfterFunc(ex.sess.ctx, func() { cancel(errSessionEnded) })
+		defer stop()
+	}
+	if t := ex.up.Timeouts.Call; t > 0 && ex.hasCall {
+		var c context.CancelFunc
+		ctx, c = context.WithTimeout(ctx, t)
+		defer c()
+	}
+	done := g.inflight.add(newInflight(sessionID(ex.sess), ex.claims, cancel))
+	// A kill that scanned the in-flight set between this request's checks and
+	// its registration did not see it: look again now that it is registered.
+	if g.killedSince(ex) {
+		cancel(errKilled)
+	}
+	defer func() {
+		done() // the client has its answer: a kill may now close the streams
+		if errors.Is(context.Cause(ctx), errKilled) {
+			g.cancelUpstream(ex)
+		}
+		ex.releaseAll(ctx)
+	}()
+	resp, ok := g.send(ctx, w, r, ex)
+	if !ok {
+		return
+	}
+	defer resp.Body.Close()
+	if ex.initID != "" && resp.StatusCode/100 == 2 {
+		g.openSession(ex, resp.Header.Get(headerSessionID))
+	}
+	g.relay(ctx, w, resp, ex)
+}
+
+// send posts the exchange's body upstream. When there is no response to
+// relay it answers the client itself and returns ok=false.
+func (g *Gateway) send(ctx context.Context, w http.ResponseWriter, r *http.Request, ex *exchange) (resp *http.Response, ok bool) {
+	client, req, err := g.upstreamRequest(ctx, r, ex, http.MethodPost, bytes.NewReader(ex.outBody()))
+	if err != nil {
+		g.log.Error("could not prepare the upstream request", "upstream", ex.up.Slug, "err", err)
+		g.failPending(w, ex, http.StatusBadGateway, rpcError{Code: CodeUpstream, Message: "the upstream is unavailable"})
+		return nil, false
+	}
+	resp, err = client.Do(req)
+	if err != nil {
+		g.upstreamFailed(w, ctx, ex, err)
+		return nil, false
+	}
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		resp.Body.Close()
+		g.log.Warn("upstream refused the gateway's downstream token", "upstream", ex.up.Slug, "status", resp.StatusCode)
+		g.failPending(w, ex, http.StatusBadGateway, rpcError{Code: CodeUpstream, Message: "the upstream refused the gateway's credentials"})
+		return nil, false
+	}
+	return resp, true
+}
+
+// killedSince reports whether the exchange's session was killed or its token
+// revoked after the request's own checks.
+func (g *Gateway) killedSince(ex *exchange) bool {
+	if ex.sess != nil && ex.sess.killed.Load() {
+		return true
+	}
+	if g.opts.Revocations != nil {
+		_, revoked := g.opts.Revocations.Revoked(ex.claims)
+		return revoked
+	}
+	return false
+}
+
+// outBody is what goes upstream: the client's bytes when nothing was withheld.
+func (ex *exchange) outBody() []byte {
+	if !ex.batch {
+		return ex.forward[0]
+	}
+	if len(ex.local) == 0 {
+		return ex.body
+	}
+	return joinBatch(ex.forward)
+}
+
+// upstreamRequest builds the request to the upstream on behalf of the client
+// request r: the client's MCP headers, plus what upstreamRequestFor sets.
+func (g *Gateway) upstreamRequest(ctx context.Context, r *http.Request, ex *exchange, method string, body io.Reader) (*http.Client, *http.Request, error) {
+	client, req, err := g.upstreamRequestFor(ctx, ex, method, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	copyRequestHeaders(req.Header, r.Header)
+	return client, req, nil
+}
+
+// upstreamRequestFor builds a request of the gateway's own to the upstream of
+// ex: static headers, the upstream session id and the downstream token for
+// (caller token, upstream), minted or reused from the minter's cache.
+func (g *Gateway) upstreamRequestFor(ctx context.Context, ex *exchange, method string, body io.Reader) (*http.Client, *http.Request, error) {
+	client, endpoint, err := g.upstreamClient(ex.up)
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, endpoint, body)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ex.sess != nil {
+		if v := ex.sess.version(); v != "" {
+			req.Header.Set(headerProtocolVersion, v)
+		}
+	}
+	for k, v := range ex.up.Headers {
+		req.Header.Set(k, v)
+	}
+	if ex.sess != nil && ex.sess.upstreamID != "" {
+		req.Header.Set(headerSessionID, ex.sess.upstreamID)
+	}
+	tok, err := g.minter.token(ex.claims, ex.up, g.now())
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	return client, req, nil
+}
+
+// copyRequestHeaders copies the MCP headers a client may send upstream. The
+// caller's Authorization, cookies and the session id are never copied.
+func copyRequestHeaders(dst, src http.Header) {
+	for k, vv := range src {
+		switch ck := http.CanonicalHeaderKey(k); {
+		case ck == "Accept", ck == "Content-Type", ck == headerProtocolVersion, ck == headerMethod,
+			ck == headerName, ck == headerLastEventID, ck == "User-Agent",
+			strings.HasPrefix(ck, "Mcp-Param-"):
+			dst[ck] = vv
+		}
+	}
+}
+
+// upstreamFailed answers the client when the upstream could not be reached or
+// the request was cut.
+func (g *Gateway) upstreamFailed(w http.ResponseWriter, ctx context.Context, ex *exchange, err error) {
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, errKilled):
+		g.failPending(w, ex, http.StatusOK, killedError())
+	case errors.Is(cause, errSessionEnded):
+		g.failPending(w, ex, http.StatusNotFound, rpcError{Code: codeInvalidRequest, Message: "session ended"})
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		g.failPending(w, ex, http.StatusGatewayTimeout, rpcError{Code: CodeUpstream, Message: "the upstream did not answer in time"})
+	case ctx.Err() != nil:
+		// The client went away: nobody to answer.
+	default:
+		g.log.Warn("upstream unreachable", "upstream", ex.up.Slug, "err", err)
+		g.failPending(w, ex, http.StatusBadGateway, rpcError{Code: CodeUpstream, Message: "the upstream is unreachable"})
+	}
+}
+
+// cancelUpstream tells the upstream to stop the requests of ex that got no
+// answer: the aborted HTTP request alone does not stop a server that keeps
+// the request running for resumption.
+func (g *Gateway) cancelUpstream(ex *exchange) {
+	if len(ex.pending) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, pc := range ex.pending {
+		body := fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":%s,"reason":"killed by Legant"}}`, pc.id)
+		client, req, err := g.upstreamRequestFor(ctx, ex, http.MethodPost, bytes.NewReader([]byte(body)))
+		if err != nil {
+			return
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}
+}
