@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -89,7 +88,7 @@ func (g *Gateway) authenticate(r *http.Request, up *upstreams.Upstream) (*author
 	c, err := g.verifier.verify(token, up.InboundAudience, g.now())
 	if err != nil {
 		return nil, "", &authError{status: http.StatusUnauthorized, code: "invalid_token",
-			reason: "invalid_token", desc: tokenErrorText(err)}
+			reason: "invalid_token", desc: authority.ErrorText(err)}
 	}
 	if g.opts.Revocations != nil {
 		if why, revoked := g.opts.Revocations.Revoked(c); revoked {
@@ -98,30 +97,6 @@ func (g *Gateway) authenticate(r *http.Request, up *upstreams.Upstream) (*author
 		}
 	}
 	return c, token, nil
-}
-
-// tokenErrorText says why a token was refused without echoing it.
-func tokenErrorText(err error) string {
-	switch {
-	case errors.Is(err, authority.ErrExpired):
-		return "the token has expired"
-	case errors.Is(err, authority.ErrNotYetValid):
-		return "the token is not valid yet"
-	case errors.Is(err, authority.ErrAudience):
-		return "the token's audience is not this resource"
-	case errors.Is(err, authority.ErrIssuer):
-		return "the token's issuer is not trusted"
-	case errors.Is(err, authority.ErrMissingActor):
-		return "the token is not a delegation token (no act claim)"
-	case errors.Is(err, authority.ErrUnknownKey):
-		return "the token is signed with an unknown key"
-	case errors.Is(err, authority.ErrAlgorithm):
-		return "the token's signing algorithm is not allowed"
-	case errors.Is(err, authority.ErrSignature):
-		return "the token's signature is invalid"
-	default:
-		return "the token is malformed"
-	}
 }
 
 // writeAuthError answers 401/403 with an RFC 6750 WWW-Authenticate header

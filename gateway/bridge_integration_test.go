@@ -20,6 +20,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/examples/expenses"
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/upstreams"
@@ -170,8 +171,8 @@ func TestBridgedStdioUpstream(t *testing.T) {
 				t.Fatalf("child environment:\n%s", text)
 			}
 
-			b.events.waitFor(t, func(e gateway.Event) bool {
-				return e.Kind == gateway.EventDeny && e.Upstream == "files" && e.Tool == "crash"
+			b.events.waitFor(t, func(e audit.Event) bool {
+				return e.Kind == audit.KindDeny && e.Upstream == "files" && e.Tool == "crash"
 			})
 			// Ending the client's session ends the child.
 			if err := cs.Close(); err != nil {

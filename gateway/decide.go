@@ -13,6 +13,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/policy"
 	"github.com/openlegant/legant/upstreams"
 )
@@ -69,7 +70,7 @@ func (g *Gateway) decide(ctx context.Context, ex *exchange, m *message) {
 // when the call is refused, or the pending call to forward.
 func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) ([]byte, *pendingCall) {
 	name, args, unambiguous := callParams(m.params)
-	ev := withPrincipal(Event{Kind: EventDeny, Upstream: ex.up.Slug, Method: m.method, Tool: name,
+	ev := withPrincipal(audit.Event{Kind: audit.KindDeny, Upstream: ex.up.Slug, Method: m.method, Tool: name,
 		Decision: "deny", ArgsHash: hashArgs(args)}, ex.claims)
 	if ex.sess != nil {
 		ev.SessionID = ex.sess.id
@@ -95,7 +96,7 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 		e := d.RPCError()
 		return errorResponse(m.id, rpcError{Code: e.Code, Message: e.Message, Data: e.Data}), nil
 	}
-	ev.Kind, ev.Decision = EventAllow, "allow"
+	ev.Kind, ev.Decision = audit.KindAllow, "allow"
 	g.record(ev)
 	if ex.sess != nil {
 		ex.sess.activity.add(1, 0, nil, g.now())
@@ -107,7 +108,7 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 // decoder could read as a different call, or an audit log that cannot record
 // the decision (fail closed). It records ev and returns the error response,
 // or nil when neither applies.
-func (g *Gateway) refuseUnchecked(ev Event, m *message, unambiguous bool) []byte {
+func (g *Gateway) refuseUnchecked(ev audit.Event, m *message, unambiguous bool) []byte {
 	var e rpcError
 	switch {
 	case !unambiguous:

@@ -39,7 +39,7 @@
 //	forward.go   forward: one upstream request, downstream token (mint.go), in-flight set (kill.go)
 //	relay.go     relay back: JSON or SSE event by event, tool lists filtered
 //	             (visibility.go), budget holds settled, refusals answered
-//	record.go    every decision as an Event on the audit queue, to the Recorder
+//	record.go    every decision as an audit.Event on the audit queue, to the Recorder
 //
 // GET and DELETE (stream.go) and Kill (kill.go) join the same path at
 // forward.go; ServeHTTP also routes the RFC 9728 metadata (metadata.go).

@@ -70,7 +70,7 @@ type Options struct {
 	Revocations Revocations
 	// Ledger holds budgets and call counts; nil means an in-memory ledger.
 	Ledger policy.Ledger
-	// Recorder receives an Event per decision; nil discards them.
+	// Recorder receives an audit.Event per decision; nil discards them.
 	Recorder Recorder
 	// Sessions persists sessions for other replicas and operators; nil keeps
 	// them in this process only.

@@ -12,6 +12,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/examples/expenses"
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/upstreams"
@@ -224,11 +225,11 @@ func (r *rig) connect(token, version string, opts *mcp.ClientOptions) *mcp.Clien
 // eventLog is a Recorder that keeps events in memory for assertions.
 type eventLog struct {
 	mu     sync.Mutex
-	events []gateway.Event
+	events []audit.Event
 	notify chan struct{}
 }
 
-func (l *eventLog) Record(_ context.Context, evs []gateway.Event) error {
+func (l *eventLog) Record(_ context.Context, evs []audit.Event) error {
 	l.mu.Lock()
 	l.events = append(l.events, evs...)
 	if l.notify != nil {
@@ -241,7 +242,7 @@ func (l *eventLog) Record(_ context.Context, evs []gateway.Event) error {
 
 // waitFor returns the first event matching pred, waiting for new events
 // (they are written off the request path) for at most 10 seconds.
-func (l *eventLog) waitFor(t *testing.T, pred func(gateway.Event) bool) gateway.Event {
+func (l *eventLog) waitFor(t *testing.T, pred func(audit.Event) bool) audit.Event {
 	t.Helper()
 	timeout := time.After(10 * time.Second)
 	for {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 )
 
 // errKilled is the cancellation cause of requests cut by a kill.
@@ -76,7 +77,7 @@ func (g *Gateway) Kill(ctx context.Context, sel Selector, reason string) KillRep
 		}
 		killed[s.id] = true
 		rep.Sessions = append(rep.Sessions, s.id)
-		g.record(Event{Kind: EventKill, User: s.user, Agents: s.chain, Client: s.clientID,
+		g.record(audit.Event{Kind: audit.KindKill, User: s.user, Agents: s.chain, Client: s.clientID,
 			Upstream: s.slug, SessionID: s.id, Reason: reason, TokenID: sel.TokenID})
 	}
 	// A killed session's calls are cut as killed whatever token they carry

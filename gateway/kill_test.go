@@ -18,6 +18,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/policy"
 )
@@ -153,12 +154,12 @@ func TestKillMidCall(t *testing.T) {
 				if _, err := bystander.ListTools(context.Background(), nil); err != nil {
 					t.Fatalf("another principal's session was hurt by the kill: %v", err)
 				}
-				ev := r.events.waitFor(t, func(e gateway.Event) bool { return e.Kind == gateway.EventKill })
+				ev := r.events.waitFor(t, func(e audit.Event) bool { return e.Kind == audit.KindKill })
 				if ev.SessionID != cs.ID() || ev.Reason != "test kill" || ev.User != "alice" {
 					t.Errorf("kill event = %+v", ev)
 				}
-				r.events.waitFor(t, func(e gateway.Event) bool {
-					return e.Kind == gateway.EventEdge403 && e.Reason == "killed_session" && e.SessionID == cs.ID()
+				r.events.waitFor(t, func(e audit.Event) bool {
+					return e.Kind == audit.KindEdge403 && e.Reason == "killed_session" && e.SessionID == cs.ID()
 				})
 			})
 		}

@@ -6,10 +6,7 @@ package gateway
 import (
 	"encoding/json"
 	"net/http"
-	"sort"
 	"strings"
-
-	"github.com/openlegant/legant/upstreams"
 )
 
 // protectedResource is RFC 9728 metadata.
@@ -40,25 +37,12 @@ func (g *Gateway) serveMetadata(w http.ResponseWriter, r *http.Request, slug str
 		Resource:               up.InboundAudience,
 		AuthorizationServers:   servers,
 		BearerMethodsSupported: []string{"header"},
-		ScopesSupported:        scopesOf(up),
+		ScopesSupported:        up.Scopes(),
 		ResourceName:           up.Slug,
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "max-age=300")
 	json.NewEncoder(w).Encode(md)
-}
-
-func scopesOf(up *upstreams.Upstream) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, b := range up.Tools {
-		if b.Scope != "" && !seen[b.Scope] {
-			seen[b.Scope] = true
-			out = append(out, b.Scope)
-		}
-	}
-	sort.Strings(out)
-	return out
 }
 
 // metadataURL is the URL of the RFC 9728 metadata of slug.

@@ -94,7 +94,7 @@ func (m *minter) mint(c *authority.Claims, up *upstreams.Upstream, now time.Time
 		Audience:     []string{up.DownstreamAudience},
 		ExpiresAt:    exp,
 		IssuedAt:     now,
-		ID:           newID(),
+		ID:           authority.NewID(),
 		ClientID:     c.ClientID,
 		Scopes:       c.Scopes,
 		Actor:        &authority.Actor{Subject: m.actor, Actor: c.Actor},

@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/gateway"
 )
 
@@ -92,10 +93,10 @@ func TestToolsCallAuthorized(t *testing.T) {
 			if n := len(r.ledger.Expenses()); n != 1 {
 				t.Fatalf("upstream recorded %d expenses, want 1 (denied calls must not reach it)", n)
 			}
-			r.events.waitFor(t, func(e gateway.Event) bool {
-				return e.Kind == gateway.EventDeny && e.Tool == "submit_expense" && e.Reason == "max_amount" && e.User == "alice"
+			r.events.waitFor(t, func(e audit.Event) bool {
+				return e.Kind == audit.KindDeny && e.Tool == "submit_expense" && e.Reason == "max_amount" && e.User == "alice"
 			})
-			r.events.waitFor(t, func(e gateway.Event) bool { return e.Kind == gateway.EventAllow && e.Tool == "submit_expense" })
+			r.events.waitFor(t, func(e audit.Event) bool { return e.Kind == audit.KindAllow && e.Tool == "submit_expense" })
 		})
 	}
 }

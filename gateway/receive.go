@@ -13,6 +13,7 @@ import (
 	"net/http"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/upstreams"
 )
 
@@ -38,13 +39,13 @@ func (g *Gateway) serveMCP(w http.ResponseWriter, r *http.Request, slug string) 
 		return
 	}
 	if !g.originAllowed(r) {
-		g.record(Event{Kind: EventEdge403, Upstream: slug, Reason: "origin"})
+		g.record(audit.Event{Kind: audit.KindEdge403, Upstream: slug, Reason: "origin"})
 		http.Error(w, "Forbidden: origin not allowed", http.StatusForbidden)
 		return
 	}
 	claims, _, aerr := g.authenticate(r, up)
 	if aerr != nil {
-		ev := Event{Kind: EventEdge401, Upstream: slug, Reason: aerr.reason}
+		ev := audit.Event{Kind: audit.KindEdge401, Upstream: slug, Reason: aerr.reason}
 		if claims != nil {
 			ev = withPrincipal(ev, claims)
 		}
@@ -71,14 +72,14 @@ func (g *Gateway) serveMCP(w http.ResponseWriter, r *http.Request, slug string) 
 func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request, up *upstreams.Upstream, c *authority.Claims) {
 	body, refused := g.readBody(w, r)
 	if refused != "" {
-		g.record(withPrincipal(Event{Kind: EventEdge403, Upstream: up.Slug, Reason: refused}, c))
+		g.record(withPrincipal(audit.Event{Kind: audit.KindEdge403, Upstream: up.Slug, Reason: refused}, c))
 		return
 	}
 	msgs, batch, err := decodeBody(body)
 	if err != nil {
 		var ee *envelopeError
 		errors.As(err, &ee)
-		g.record(withPrincipal(Event{Kind: EventEdge403, Upstream: up.Slug, Reason: "malformed"}, c))
+		g.record(withPrincipal(audit.Event{Kind: audit.KindEdge403, Upstream: up.Slug, Reason: "malformed"}, c))
 		writeRPCError(w, http.StatusBadRequest, ee.id, rpcError{Code: ee.code, Message: ee.msg})
 		return
 	}
@@ -145,7 +146,7 @@ func (g *Gateway) statelessOK(w http.ResponseWriter, h http.Header, up *upstream
 		return false
 	}
 	if err := checkStatelessHeaders(h, msgs[0]); err != nil {
-		g.record(withPrincipal(Event{Kind: EventEdge403, Upstream: up.Slug, Method: msgs[0].method, Reason: "header_mismatch"}, c))
+		g.record(withPrincipal(audit.Event{Kind: audit.KindEdge403, Upstream: up.Slug, Method: msgs[0].method, Reason: "header_mismatch"}, c))
 		writeRPCError(w, http.StatusBadRequest, msgs[0].id, rpcError{Code: codeInvalidRequest, Message: err.Error()})
 		return false
 	}

@@ -6,63 +6,26 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"sync"
 	"time"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 )
-
-// EventKind names what an audit Event records.
-type EventKind string
-
-const (
-	EventAllow        EventKind = "allow"         // a tools/call was authorized and forwarded
-	EventDeny         EventKind = "deny"          // a tools/call was refused by policy
-	EventEdge401      EventKind = "edge_401"      // a request was refused at the HTTP edge: no or bad token
-	EventEdge403      EventKind = "edge_403"      // refused at the edge: origin, session principal, scope
-	EventSessionStart EventKind = "session_start" // a client session was opened
-	EventSessionEnd   EventKind = "session_end"   // a client session was ended by the client
-	EventKill         EventKind = "kill"          // a session or its in-flight calls were killed
-)
-
-// Event is one decision of the gateway, for the audit log. It never carries
-// the token or the arguments themselves: ArgsHash is the hex SHA-256 of the
-// raw arguments JSON.
-type Event struct {
-	Time       time.Time
-	Kind       EventKind
-	User       string
-	Agents     []string
-	Client     string
-	Upstream   string
-	Method     string
-	Tool       string
-	Decision   string // "allow" or "deny"
-	Reason     string // policy reason code or edge reason
-	Constraint string
-	Limit      string
-	Value      string
-	TokenID    string
-	SessionID  string
-	ArgsHash   string
-}
 
 // Recorder persists audit events. Record is called with a batch, from one
 // goroutine of the gateway, off the request path; it returns once the events
 // are durable. An error keeps the batch for a retry and makes the gateway
 // refuse new tools/call requests until a retry succeeds (fail closed).
 type Recorder interface {
-	Record(ctx context.Context, events []Event) error
+	Record(ctx context.Context, events []audit.Event) error
 }
 
 func hashArgs(args []byte) string {
 	if len(args) == 0 {
 		return ""
 	}
-	sum := sha256.Sum256(args)
-	return hex.EncodeToString(sum[:])
+	return audit.ArgsHash(args)
 }
 
 // auditQueue decouples request handling from the Recorder. It never drops an
@@ -70,7 +33,7 @@ func hashArgs(args []byte) string {
 // events are written synchronously.
 type auditQueue struct {
 	rec  Recorder
-	ch   chan Event
+	ch   chan audit.Event
 	stop chan struct{}
 	done chan struct{}
 
@@ -84,23 +47,23 @@ const (
 )
 
 func newAuditQueue(rec Recorder) *auditQueue {
-	q := &auditQueue{rec: rec, ch: make(chan Event, auditQueueSize), healthy: true,
+	q := &auditQueue{rec: rec, ch: make(chan audit.Event, auditQueueSize), healthy: true,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go q.run()
 	return q
 }
 
-func (q *auditQueue) enqueue(ev Event) {
+func (q *auditQueue) enqueue(ev audit.Event) {
 	select {
 	case <-q.done:
-		q.write([]Event{ev})
+		q.write([]audit.Event{ev})
 		return
 	default:
 	}
 	select {
 	case q.ch <- ev:
 	case <-q.done:
-		q.write([]Event{ev})
+		q.write([]audit.Event{ev})
 	}
 }
 
@@ -123,7 +86,7 @@ func (q *auditQueue) run() {
 	for {
 		select {
 		case ev := <-q.ch:
-			q.write(q.fill([]Event{ev}))
+			q.write(q.fill([]audit.Event{ev}))
 		case <-q.stop:
 			for len(q.ch) > 0 {
 				q.write(q.fill(nil))
@@ -133,7 +96,7 @@ func (q *auditQueue) run() {
 	}
 }
 
-func (q *auditQueue) fill(batch []Event) []Event {
+func (q *auditQueue) fill(batch []audit.Event) []audit.Event {
 	for len(batch) < auditBatchMax {
 		select {
 		case e := <-q.ch:
@@ -146,7 +109,7 @@ func (q *auditQueue) fill(batch []Event) []Event {
 }
 
 // write hands batch to the Recorder, retrying with back-off until it is durable.
-func (q *auditQueue) write(batch []Event) {
+func (q *auditQueue) write(batch []audit.Event) {
 	backoff := 50 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -175,7 +138,7 @@ func (q *auditQueue) close() {
 }
 
 // record queues ev for the Recorder, stamping it with the gateway's clock.
-func (g *Gateway) record(ev Event) {
+func (g *Gateway) record(ev audit.Event) {
 	if g.audit == nil {
 		return
 	}
@@ -186,7 +149,7 @@ func (g *Gateway) record(ev Event) {
 }
 
 // withPrincipal fills ev's principal fields from the verified claims c.
-func withPrincipal(ev Event, c *authority.Claims) Event {
+func withPrincipal(ev audit.Event, c *authority.Claims) audit.Event {
 	ev.User = c.Subject
 	ev.Agents = c.Chain()
 	ev.Client = c.ClientID

@@ -2,8 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"sync"
@@ -11,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/upstreams"
 )
 
@@ -49,7 +48,7 @@ type session struct {
 func newSession(slug string, c *authority.Claims, now time.Time) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{
-		id:        newID(),
+		id:        authority.NewSecret(),
 		slug:      slug,
 		principal: c.Principal(),
 		user:      c.Subject,
@@ -101,15 +100,6 @@ func (s *session) setVersion(v string) {
 	s.mu.Lock()
 	s.protocolVersion = v
 	s.mu.Unlock()
-}
-
-// newID returns 256 bits of randomness as lowercase hex: unguessable, visible
-// ASCII as Mcp-Session-Id requires, and never starting with '-' (which a
-// command line would read as a flag).
-func newID() string {
-	var b [32]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // sessionTable holds the live sessions of this replica. Safe for concurrent use.
@@ -234,7 +224,7 @@ func (g *Gateway) sessionFor(w http.ResponseWriter, r *http.Request, up *upstrea
 		reason = "session_of_other_principal"
 	}
 	if reason != "" {
-		ev := withPrincipal(Event{Kind: EventEdge403, Upstream: up.Slug, Reason: reason, SessionID: id}, c)
+		ev := withPrincipal(audit.Event{Kind: audit.KindEdge403, Upstream: up.Slug, Reason: reason, SessionID: id}, c)
 		g.record(ev)
 		// 404 tells a client to start a new session; it also reveals nothing
 		// about sessions of other principals.
@@ -253,5 +243,5 @@ func (g *Gateway) openSession(ex *exchange, upstreamID string) {
 	s.upstreamID = upstreamID
 	g.sessions.put(s)
 	ex.sess = s
-	g.record(withPrincipal(Event{Kind: EventSessionStart, Upstream: ex.up.Slug, SessionID: s.id}, ex.claims))
+	g.record(withPrincipal(audit.Event{Kind: audit.KindSessionStart, Upstream: ex.up.Slug, SessionID: s.id}, ex.claims))
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/upstreams"
 )
 
@@ -70,7 +71,7 @@ func (g *Gateway) serveDelete(w http.ResponseWriter, r *http.Request, up *upstre
 	}
 	g.sessions.remove(sess.id)
 	g.endStored(sess.id, false, "closed by client")
-	g.record(withPrincipal(Event{Kind: EventSessionEnd, Upstream: up.Slug, SessionID: sess.id}, c))
+	g.record(withPrincipal(audit.Event{Kind: audit.KindSessionEnd, Upstream: up.Slug, SessionID: sess.id}, c))
 	status := http.StatusNoContent
 	if sess.upstreamID != "" {
 		status = g.endUpstream(r.Context(), r, up, c, sess)

@@ -11,12 +11,9 @@ import (
 
 // toolVisible reports whether the token may see (and so call) a tool: the
 // registry binds it, the token holds its scope and the token's tool list
-// allows it. Arguments are checked only at call time.
+// allows it (policy.Visible, the rule the SDK guards apply too). Arguments
+// are checked only at call time.
 func toolVisible(up *upstreams.Upstream, c *authority.Claims, name string) bool {
-	b, ok := up.Tool(name)
-	return ok && visible(c, b)
-}
-
-func visible(c *authority.Claims, b *policy.Binding) bool {
-	return (b.Scope == "" || c.HasScope(b.Scope)) && c.Constraints.Tools.Contains(b.Tool)
+	b, _ := up.Tool(name)
+	return policy.Visible(c, b)
 }

@@ -142,3 +142,56 @@ func ArgsHash(raw []byte) string {
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:])
 }
+
+// Sanitized returns e with every free-text field made valid UTF-8 without NUL
+// bytes (each bad sequence becomes U+FFFD), so that an odd value in a request
+// can never make the log refuse an event — which would stall the log and,
+// failing closed, the gateway.
+func (e Event) Sanitized() Event {
+	agents := make([]string, len(e.Agents))
+	for i, a := range e.Agents {
+		agents[i] = text(a)
+	}
+	e.Agents = agents
+	for _, f := range []*string{&e.User, &e.Client, &e.Upstream, &e.Method, &e.Tool, &e.Decision,
+		&e.Reason, &e.Constraint, &e.Limit, &e.Value, &e.TokenID, &e.SessionID} {
+		*f = text(*f)
+	}
+	return e
+}
+
+func text(s string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", "\ufffd")
+}
+
+// eventJSON is the JSON form of an event (`legant audit tail --json`, the
+// admin API): field names as in docs/AUDIT.md, the time canonical.
+type eventJSON struct {
+	Seq        int64           `json:"seq"`
+	Time       string          `json:"time"`
+	Kind       Kind            `json:"kind"`
+	User       string          `json:"user,omitempty"`
+	Agents     []string        `json:"agents,omitempty"`
+	Client     string          `json:"client,omitempty"`
+	Upstream   string          `json:"upstream,omitempty"`
+	Method     string          `json:"method,omitempty"`
+	Tool       string          `json:"tool,omitempty"`
+	Decision   string          `json:"decision,omitempty"`
+	Reason     string          `json:"reason,omitempty"`
+	Constraint string          `json:"constraint,omitempty"`
+	Limit      string          `json:"limit,omitempty"`
+	Value      string          `json:"value,omitempty"`
+	TokenID    string          `json:"jti,omitempty"`
+	SessionID  string          `json:"session,omitempty"`
+	ArgsHash   string          `json:"args_hash,omitempty"`
+	Args       json.RawMessage `json:"args,omitempty"`
+	PrevHash   string          `json:"prev_hash"`
+	Hash       string          `json:"hash"`
+}
+
+// MarshalJSON encodes e in its one JSON form (see eventJSON).
+func (e Event) MarshalJSON() ([]byte, error) {
+	return json.Marshal(eventJSON{e.Seq, CanonicalTime(e.Time), e.Kind, e.User, e.Agents, e.Client, e.Upstream,
+		e.Method, e.Tool, e.Decision, e.Reason, e.Constraint, e.Limit, e.Value, e.TokenID, e.SessionID,
+		e.ArgsHash, e.Args, e.PrevHash, e.Hash})
+}

@@ -250,37 +250,12 @@ func newAuditPruneCmd(sf *storeFlags) *cobra.Command {
 	return cmd
 }
 
-// eventJSON is the --json form of an event.
-type eventJSON struct {
-	Seq        int64           `json:"seq"`
-	Time       string          `json:"time"`
-	Kind       audit.Kind      `json:"kind"`
-	User       string          `json:"user,omitempty"`
-	Agents     []string        `json:"agents,omitempty"`
-	Client     string          `json:"client,omitempty"`
-	Upstream   string          `json:"upstream,omitempty"`
-	Method     string          `json:"method,omitempty"`
-	Tool       string          `json:"tool,omitempty"`
-	Decision   string          `json:"decision,omitempty"`
-	Reason     string          `json:"reason,omitempty"`
-	Constraint string          `json:"constraint,omitempty"`
-	Limit      string          `json:"limit,omitempty"`
-	Value      string          `json:"value,omitempty"`
-	TokenID    string          `json:"jti,omitempty"`
-	SessionID  string          `json:"session,omitempty"`
-	ArgsHash   string          `json:"args_hash,omitempty"`
-	Args       json.RawMessage `json:"args,omitempty"`
-	PrevHash   string          `json:"prev_hash"`
-	Hash       string          `json:"hash"`
-}
-
 // printEvents prints events and returns the highest seq printed (or last).
 func printEvents(out io.Writer, evs []audit.Event, pf auditPrintFlags, last int64) int64 {
 	enc := json.NewEncoder(out)
 	for _, e := range evs {
 		if pf.json {
-			enc.Encode(eventJSON{e.Seq, audit.CanonicalTime(e.Time), e.Kind, e.User, e.Agents, e.Client, e.Upstream, e.Method, e.Tool,
-				e.Decision, e.Reason, e.Constraint, e.Limit, e.Value, e.TokenID, e.SessionID, e.ArgsHash, e.Args, e.PrevHash, e.Hash})
+			enc.Encode(e)
 		} else {
 			fmt.Fprintf(out, "%d  %s  %-13s %-6s user=%s agents=%s tool=%s/%s jti=%s %q  %.12s\n", e.Seq,
 				e.Time.UTC().Format("2006-01-02T15:04:05.000Z"), e.Kind, e.Decision, dashIfEmpty(e.User), dashIfEmpty(strings.Join(e.Agents, ">")),

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/gateway/admin"
 	"github.com/openlegant/legant/issuer/keydir"
@@ -125,7 +126,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	if err != nil {
 		return nil, err
 	}
-	rec := admin.Recorder{Log: st.Audit()}
+	rec := st.Audit()
 	w.watcher, err = upstreams.NewWatcher(cfg.upstreams, upstreams.Options{PublicURL: cfg.publicURL},
 		func(_ *upstreams.Registry, err error) {
 			if err != nil {
@@ -133,7 +134,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 				return
 			}
 			cfg.logger.Info("registry reloaded", "file", cfg.upstreams)
-			rec.Record(context.Background(), []gateway.Event{{Kind: "config_reload", Reason: cfg.upstreams}})
+			rec.Record(context.Background(), []audit.Event{{Kind: "config_reload", Reason: cfg.upstreams}})
 		})
 	if err != nil {
 		return nil, err

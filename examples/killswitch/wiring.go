@@ -105,7 +105,7 @@ func (d *demo) startGateway(upURL string) error {
 	}
 	d.gw, err = gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return reg }, Issuer: demoIssuer,
 		Keys: keys, Signer: signer, PublicURL: d.gatewayURL, Revocations: d.st.Revocations(), Ledger: d.st,
-		Recorder: admin.Recorder{Log: d.st.Audit()}, Sessions: admin.Sessions{Store: d.st}, Logger: quiet()})
+		Recorder: d.st.Audit(), Sessions: admin.Sessions{Store: d.st}, Logger: quiet()})
 	if err != nil {
 		return err
 	}

@@ -3,10 +3,8 @@ package admin
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
-	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/issuer/store"
@@ -27,43 +25,12 @@ func SelectorFor(r store.Revocation) gateway.Selector {
 	return gateway.Selector{}
 }
 
-// Recorder writes gateway events to the hash-chained audit log, in
-// order, durable when Record returns. A failed batch is retried whole by the
-// gateway: an event may then be recorded twice, never lost.
-type Recorder struct{ Log *store.AuditLog }
-
-func (a Recorder) Record(ctx context.Context, evs []gateway.Event) error {
-	out := make([]audit.Event, len(evs))
-	for i, e := range evs {
-		out[i] = toAudit(e)
-	}
-	return a.Log.AppendAll(ctx, out)
-}
-
-// toAudit converts an event. Text is made valid UTF-8 without NULs so that an
-// odd value can never make the log refuse an event (which would stall it and
-// close the gateway).
-func toAudit(e gateway.Event) audit.Event {
-	agents := make([]string, len(e.Agents))
-	for i, a := range e.Agents {
-		agents[i] = text(a)
-	}
-	return audit.Event{Time: e.Time, Kind: audit.Kind(e.Kind), User: text(e.User), Agents: agents,
-		Client: text(e.Client), Upstream: text(e.Upstream), Method: text(e.Method), Tool: text(e.Tool),
-		Decision: e.Decision, Reason: text(e.Reason), Constraint: e.Constraint, Limit: text(e.Limit),
-		Value: text(e.Value), TokenID: text(e.TokenID), SessionID: e.SessionID, ArgsHash: e.ArgsHash}
-}
-
-func text(s string) string {
-	return strings.ReplaceAll(strings.ToValidUTF8(s, "\ufffd"), "\x00", "\ufffd")
-}
-
 // Sessions adapts the store to the gateway's SessionStore.
 type Sessions struct{ Store *store.Store }
 
 var (
 	_ gateway.SessionStore = Sessions{}
-	_ gateway.Recorder     = Recorder{}
+	_ gateway.Recorder     = (*store.AuditLog)(nil)
 )
 
 func (s Sessions) SaveSession(ctx context.Context, r gateway.SessionRecord) error {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/gateway/admin"
@@ -17,8 +18,8 @@ func TestAdapters(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		st := storetest.Open(t, b.Options(t))
-		rec := admin.Recorder{Log: st.Audit()}
-		err := rec.Record(ctx, []gateway.Event{{Time: time.Now(), Kind: gateway.EventDeny, User: "al\xffice",
+		rec := st.Audit()
+		err := rec.Record(ctx, []audit.Event{{Time: time.Now(), Kind: audit.KindDeny, User: "al\xffice",
 			Tool: "submit_expense", Decision: "deny", Reason: "max_amount", Constraint: "max_amount", Limit: "500", Value: "700"}})
 		if err != nil {
 			t.Fatalf("an event with invalid UTF-8 must still be recorded: %v", err)

@@ -71,6 +71,17 @@ func (l *AuditLog) Append(ctx context.Context, ev audit.Event) error {
 	return l.AppendAll(ctx, []audit.Event{ev})
 }
 
+// Record appends the gateway's events (it implements gateway.Recorder):
+// each is sanitized first (audit.Event.Sanitized), then the batch is appended
+// in order and is durable when Record returns.
+func (l *AuditLog) Record(ctx context.Context, events []audit.Event) error {
+	out := make([]audit.Event, len(events))
+	for i, e := range events {
+		out[i] = e.Sanitized()
+	}
+	return l.AppendAll(ctx, out)
+}
+
 // AppendAll records events in order, as Append does, and returns once all of
 // them are committed (possibly in more than one batch). On error, a prefix of
 // the events may have been written.
