@@ -120,23 +120,11 @@ func whoCanBinding(f whoCanFlags) (*policy.Binding, string, error) {
 		}
 		return b, up.InboundAudience, nil
 	}
-	kind := policy.ResourceKind(f.resourceKind)
-	switch kind {
-	case policy.ResourceURL, policy.ResourcePath, policy.ResourceName:
-	default:
+	kind, err := policy.ParseResourceKind(f.resourceKind)
+	if err != nil {
 		return nil, "", fmt.Errorf("--resource-kind %q: want url, path or name", f.resourceKind)
 	}
-	b := &policy.Binding{Tool: f.tool, Scope: f.scope}
-	if f.sample.Amount != "" || f.sample.Currency != "" {
-		b.Amount = &policy.AmountBinding{Value: policy.MustPointer("/amount"), CurrencyPointer: policy.MustPointer("/currency")}
-	}
-	if f.sample.Category != "" {
-		b.Category = policy.MustPointer("/category")
-	}
-	if f.sample.Resource != "" {
-		b.Resource = &policy.ResourceBinding{Value: policy.MustPointer("/resource"), Kind: kind}
-	}
-	return b, "", nil
+	return policy.SampleBinding(f.tool, f.scope, f.sample, kind), "", nil
 }
 
 // tokenFiles lists the regular, non-hidden files of dir, sorted.
