@@ -34,13 +34,18 @@ const (
 // secretFileName is the generated demo secret, under the data directory.
 const secretFileName = "secret"
 
-func (f *storeFlags) register(fs *pflag.FlagSet) {
+// register registers the store flags, with --issuer naming the store's
+// signer (issuerFlagAnchor).
+func (f *storeFlags) register(fs *pflag.FlagSet) { f.registerAs(fs, issuerFlagAnchor) }
+
+// registerAs registers the store flags with --issuer meaning issuer.
+func (f *storeFlags) registerAs(fs *pflag.FlagSet, issuer issuerUse) {
 	fs.StringVar(&f.databaseURL, "database-url", os.Getenv(envDatabaseURL),
 		"PostgreSQL URL (postgres://…); empty = the embedded SQLite file in --data-dir (env "+envDatabaseURL+")")
 	fs.StringVar(&f.dataDir, "data-dir", store.DefaultDataDir, "directory of the embedded SQLite database and the generated secret")
 	fs.StringVar(&f.keySecretFile, "key-secret-file", "",
 		"file holding the secret that encrypts signing keys at rest (else env "+envKeySecret+")")
-	fs.StringVar(&f.issuer, "issuer", "legant", "issuer name recorded in signed anchors")
+	registerIssuer(fs, &f.issuer, issuer)
 }
 
 // options resolves the flags into store options. The key secret comes from

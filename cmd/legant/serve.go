@@ -92,10 +92,7 @@ func serve(ctx context.Context, cfg serveConfig, errOut io.Writer) error {
 
 // wire assembles store, keys, registry and gateway.
 func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, error) {
-	w := &wiring{public: cfg.publicURL, issuer: cfg.store.issuer}
-	if w.issuer == "" {
-		w.issuer = cfg.publicURL
-	}
+	w := &wiring{public: cfg.publicURL, issuer: issuerOr(cfg.store.issuer, cfg.publicURL)}
 	cfg.store.issuer = w.issuer
 	st, err := cfg.store.open(ctx, errOut)
 	if err != nil {

@@ -46,7 +46,7 @@ Stateless: budgets and call counts are not consulted.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.dir, "dir", "", "directory of tokens, one per file (required)")
 	fl.StringVar(&f.keys, "keys", keydir.DefaultDir, "key directory to verify the tokens with")
-	fl.StringVar(&f.issuer, "issuer", "", "issuer the tokens must carry (default: any)")
+	registerIssuer(fl, &f.issuer, issuerFlagWhoCan)
 	fl.StringVar(&f.tool, "tool", "", "tool name (required)")
 	fl.StringVar(&f.sample.Amount, "amount", "", "amount of the call, a plain decimal")
 	fl.StringVar(&f.sample.Currency, "currency", "", "ISO 4217 currency of the amount")
