@@ -33,14 +33,29 @@ var b64 = base64.RawURLEncoding.Strict()
 // JWKS returns the RFC 7517 JSON Web Key Set of the public keys not retired
 // at now, oldest first: {"keys":[{"kty":"OKP","crv":"Ed25519","x":…,"kid":…,
 // "alg":"EdDSA","use":"sig"}, {"kty":"RSA","n":…,"e":…,…}]}.
-func (s *KeySet) JWKS(now time.Time) ([]byte, error) {
+func (s *KeySet) JWKS(now time.Time) ([]byte, error) { return JoinJWKS(now, s) }
+
+// JoinJWKS returns one JSON Web Key Set of the public keys of every set not
+// retired at now: the keys of sets[0] first, each set's oldest first, as
+// JWKS lays out one set. It is how one jwks_uri publishes keys kept in
+// several places (an issuer's key directory and its store). A kid that two
+// sets share is an error: a verifier could not tell the keys apart, and
+// ParseJWKS refuses such a set. No sets gives {"keys":[]}.
+func JoinJWKS(now time.Time, sets ...*KeySet) ([]byte, error) {
 	keys := []jwk{}
-	for _, k := range s.live(now) {
-		j, err := k.jwk()
-		if err != nil {
-			return nil, err
+	seen := map[string]bool{}
+	for _, s := range sets {
+		for _, k := range s.live(now) {
+			if seen[k.kid] {
+				return nil, fmt.Errorf("authority: JWKS: kid %q in two key sets", k.kid)
+			}
+			seen[k.kid] = true
+			j, err := k.jwk()
+			if err != nil {
+				return nil, err
+			}
+			keys = append(keys, j)
 		}
-		keys = append(keys, j)
 	}
 	return json.Marshal(struct {
 		Keys []jwk `json:"keys"`

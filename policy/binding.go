@@ -1,5 +1,7 @@
 package policy
 
+import "fmt"
+
 // ResourceKind says how a bound resource argument is canonicalized before it
 // is compared with the token's resources allow-list.
 type ResourceKind string
@@ -9,6 +11,15 @@ const (
 	ResourcePath ResourceKind = "path" // cleaned slash path; ".." that escapes the root is denied
 	ResourceName ResourceKind = "name" // an opaque name (table, bucket…), compared exactly
 )
+
+// ParseResourceKind returns the kind s names: "url", "path" or "name".
+func ParseResourceKind(s string) (ResourceKind, error) {
+	switch k := ResourceKind(s); k {
+	case ResourceURL, ResourcePath, ResourceName:
+		return k, nil
+	}
+	return "", fmt.Errorf("policy: resource kind %q: want %s, %s or %s", s, ResourceURL, ResourcePath, ResourceName)
+}
 
 // AmountBinding names the argument that carries the money a call moves.
 type AmountBinding struct {

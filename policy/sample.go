@@ -18,6 +18,25 @@ type Sample struct {
 	Resource string
 }
 
+// SampleBinding returns a binding of tool for when no registry describes it:
+// it requires scope ("" = none) and binds each value s carries at an argument
+// of its name: /amount with its currency at /currency, /category, and
+// /resource compared as kind. A value s leaves empty is not bound, so
+// policy does not check it. SampleCall then builds the matching call.
+func SampleBinding(tool, scope string, s Sample, kind ResourceKind) *Binding {
+	b := &Binding{Tool: tool, Scope: scope}
+	if s.Amount != "" || s.Currency != "" {
+		b.Amount = &AmountBinding{Value: MustPointer("/amount"), CurrencyPointer: MustPointer("/currency")}
+	}
+	if s.Category != "" {
+		b.Category = MustPointer("/category")
+	}
+	if s.Resource != "" {
+		b.Resource = &ResourceBinding{Value: MustPointer("/resource"), Kind: kind}
+	}
+	return b
+}
+
 // SampleCall builds the call of tool that carries s's values at the
 // arguments b binds (objects are created along each pointer). A value the
 // binding does not bind is an error, since policy would never see it; so is a

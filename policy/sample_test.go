@@ -51,3 +51,63 @@ func TestSampleCall(t *testing.T) {
 		t.Errorf("Decide(sample) = %+v", d)
 	}
 }
+
+// TestSampleBinding: the registry-less binding binds what the sample carries,
+// at the arguments SampleCall fills, so Decide checks exactly those values.
+func TestSampleBinding(t *testing.T) {
+	c := aliceClaims(func(k *authority.Constraints) { k.Resources = authority.Only("https://files.example/reports") })
+	for _, tc := range []struct {
+		name   string
+		scope  string
+		s      Sample
+		kind   ResourceKind
+		args   string
+		reason Reason // the denial's; "" = allowed
+	}{
+		{name: "nothing bound", args: `{}`},
+		{name: "within limits", s: Sample{Amount: "300", Currency: "USD", Category: "Travel"},
+			args: `{"amount":300,"category":"Travel","currency":"USD"}`},
+		{name: "over max_amount", s: Sample{Amount: "700", Currency: "USD"}, args: `{"amount":700,"currency":"USD"}`, reason: ReasonMaxAmount},
+		{name: "other category", s: Sample{Category: "gifts"}, args: `{"category":"gifts"}`, reason: ReasonCategory},
+		{name: "scope held", scope: "expenses:write", args: `{}`},
+		{name: "scope missing", scope: "expenses:admin", args: `{}`, reason: ReasonInsufficientScope},
+		{name: "url resource canonicalized", s: Sample{Resource: "HTTPS://files.example/reports"}, kind: ResourceURL,
+			args: `{"resource":"HTTPS://files.example/reports"}`},
+		{name: "name resource compared exactly", s: Sample{Resource: "HTTPS://files.example/reports"}, kind: ResourceName,
+			args: `{"resource":"HTTPS://files.example/reports"}`, reason: ReasonResource},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := SampleBinding("submit_expense", tc.scope, tc.s, tc.kind)
+			if b.Tool != "submit_expense" || b.Scope != tc.scope {
+				t.Fatalf("binding %+v", b)
+			}
+			call, err := SampleCall(b, "submit_expense", tc.s, noon)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(call.Arguments) != tc.args {
+				t.Errorf("arguments = %s, want %s", call.Arguments, tc.args)
+			}
+			d := Decide(c, b, call)
+			if tc.reason == "" {
+				tc.reason = ReasonAllowed
+			}
+			if d.Allow != (tc.reason == ReasonAllowed) || d.Reason != tc.reason {
+				t.Errorf("Decide = allow %v reason %q (%s), want reason %q", d.Allow, d.Reason, d.Message, tc.reason)
+			}
+		})
+	}
+}
+
+func TestParseResourceKind(t *testing.T) {
+	for _, s := range []string{"url", "path", "name"} {
+		if k, err := ParseResourceKind(s); err != nil || string(k) != s {
+			t.Errorf("ParseResourceKind(%q) = %q, %v", s, k, err)
+		}
+	}
+	for _, s := range []string{"", "URL", "file", " name"} {
+		if k, err := ParseResourceKind(s); err == nil {
+			t.Errorf("ParseResourceKind(%q) = %q, want an error", s, k)
+		}
+	}
+}

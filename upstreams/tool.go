@@ -143,10 +143,9 @@ func (d *decoder) resourceOf(f field[resourceSpec], w *toolWhere) *policy.Resour
 	}
 	out := &policy.ResourceBinding{Value: d.pointer(r.pointer, roleResource, w), Kind: policy.ResourceName}
 	if r.kind.ok() {
-		switch k := policy.ResourceKind(r.kind.v); k {
-		case policy.ResourceURL, policy.ResourcePath, policy.ResourceName:
+		if k, err := policy.ParseResourceKind(r.kind.v); err == nil {
 			out.Kind = k
-		default:
+		} else {
 			d.errorf(r.kind.node, r.kind.path, "%q must be one of %s, %s, %s", r.kind.v, policy.ResourceURL, policy.ResourcePath, policy.ResourceName)
 		}
 	}

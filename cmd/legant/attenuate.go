@@ -33,7 +33,7 @@ longer window) is refused with an error and a non-zero exit status.`,
     --agent executor --tool submit_expense --max-amount 200 | legant show -`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			parent, err := readTokenArg(f.parent, cmd.InOrStdin())
+			parent, err := readToken(f.parent, cmd.InOrStdin())
 			if err != nil {
 				return err
 			}
@@ -50,7 +50,7 @@ longer window) is refused with an error and a non-zero exit status.`,
 	fs.StringVar(&f.parent, "parent", "", `parent token, or "-" to read it from stdin; required`)
 	fs.StringVar(&f.agent, "agent", "", "the agent the child token is for; required")
 	fs.StringVar(&f.clientID, "client-id", "", "OAuth client id of the new agent")
-	fs.StringVar(&f.issuer, "issuer", "", "also require the parent's issuer to be this URL")
+	registerIssuer(fs, &f.issuer, issuerFlagAttenuate)
 	fs.StringArrayVar(&f.audiences, "aud", nil, "narrow the audiences (repeatable; each must be one of the parent's)")
 	fs.StringArrayVar(&f.scopes, "scope", nil, "narrow the scopes (repeatable; each must be one of the parent's)")
 	fs.DurationVar(&f.ttl, "ttl", 0, "lifetime of the child (0 = until the parent expires; never later)")

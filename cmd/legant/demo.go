@@ -39,10 +39,7 @@ to <data-dir>/demo/token. Prints commands to try it.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address of the gateway")
-	cfg.store.register(fs)
-	fs.Lookup("issuer").Usage = "issuer (iss) of the demo's tokens (default: the gateway's URL, which also serves the authorization server)"
-	fs.Lookup("issuer").DefValue = ""
-	cfg.store.issuer = ""
+	cfg.store.registerAs(fs, issuerFlagDemo)
 	return cmd
 }
 
@@ -116,12 +113,8 @@ func writeDemoToken(cfg serveConfig, base, path string) error {
 	c.Categories = authority.Only("travel", "meals")
 	c.MaxAmount = &authority.Money{Value: authority.MustDecimal("500"), Currency: "USD"}
 	now := time.Now()
-	issuer := cfg.store.issuer
-	if issuer == "" {
-		issuer = base
-	}
 	tok, err := authority.Sign(key, &authority.Claims{
-		Issuer: issuer, Subject: "alice", Audience: []string{base + "/mcp/expenses"},
+		Issuer: issuerOr(cfg.store.issuer, base), Subject: "alice", Audience: []string{base + "/mcp/expenses"},
 		IssuedAt: now, ExpiresAt: now.Add(8 * time.Hour), ID: authority.NewID(), ClientID: "legant-demo",
 		Scopes: []string{"expenses:read", "expenses:write"}, Actor: &authority.Actor{Subject: "demo-agent"},
 		DelegationID: "demo-" + authority.NewID(), Constraints: c,

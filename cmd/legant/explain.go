@@ -48,7 +48,7 @@ Exit status: 0 when allowed, 1 when denied or on error.`,
 	fl.StringVar(&f.tool, "tool", "", "tool name (required)")
 	fl.StringVar(&f.args, "args", "{}", "the call's arguments, a JSON object, exactly as sent")
 	fl.StringVar(&f.at, "at", "", "instant of the call, RFC 3339 (default now)")
-	fl.StringVar(&f.issuer, "issuer", "", "issuer the token must carry (default: --public-url)")
+	registerIssuer(fl, &f.issuer, issuerFlagExplain)
 	fl.StringVar(&f.publicURL, "public-url", "", "gateway's public base URL, for upstreams without inbound_audience")
 	for _, name := range []string{"token", "upstream", "tool"} {
 		_ = cmd.MarkFlagRequired(name)
@@ -168,26 +168,11 @@ func loadUpstream(registry, slug, publicURL string) (*upstreams.Upstream, error)
 	return up, nil
 }
 
-// readToken returns the token flag's value, or standard input for "-".
-func readToken(flag string, in io.Reader) (string, error) {
-	if flag != "-" {
-		return strings.TrimSpace(flag), nil
-	}
-	b, err := io.ReadAll(io.LimitReader(in, 1<<20))
-	if err != nil {
-		return "", fmt.Errorf("reading the token: %w", err)
-	}
-	return strings.TrimSpace(string(b)), nil
-}
-
 // openKeyDir loads the verification keys of a key directory and the issuer
 // tokens must carry: --issuer, else --public-url (the co-resident issuer's
 // identifier).
 func openKeyDir(dir, issuer, publicURL string) (*authority.KeySet, string, error) {
-	if issuer == "" {
-		issuer = publicURL
-	}
-	if issuer == "" {
+	if issuer = issuerOr(issuer, publicURL); issuer == "" {
 		return nil, "", fmt.Errorf("--issuer (or --public-url) is required")
 	}
 	ks, err := keydir.Load(dir)

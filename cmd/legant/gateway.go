@@ -37,9 +37,6 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
 	fs.StringVar(&cfg.keysDir, "keys", "", "issuer key directory whose tokens are trusted (default <data-dir>/keys, created if missing)")
 	fs.StringVar(&cfg.adminListen, "admin-listen", "127.0.0.1:8081", `address of the admin API (sessions, kill); "" disables it`)
 	fs.StringVar(&cfg.adminTokenFile, "admin-token-file", "", "admin API token, generated on first start (default <data-dir>/admin-token)")
-	cfg.store.register(fs)
-	fs.Lookup("issuer").Usage = "issuer (iss) of trusted tokens (default: the public URL)"
-	fs.Lookup("issuer").DefValue = ""
-	cfg.store.issuer = ""
+	cfg.store.registerAs(fs, issuerFlagGateway)
 	return cmd
 }

@@ -3,12 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -17,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/openlegant/legant/issuer/keydir"
 	"github.com/openlegant/legant/issuer/store"
 )
 
@@ -37,13 +34,18 @@ const (
 // secretFileName is the generated demo secret, under the data directory.
 const secretFileName = "secret"
 
-func (f *storeFlags) register(fs *pflag.FlagSet) {
+// register registers the store flags, with --issuer naming the store's
+// signer (issuerFlagAnchor).
+func (f *storeFlags) register(fs *pflag.FlagSet) { f.registerAs(fs, issuerFlagAnchor) }
+
+// registerAs registers the store flags with --issuer meaning issuer.
+func (f *storeFlags) registerAs(fs *pflag.FlagSet, issuer issuerUse) {
 	fs.StringVar(&f.databaseURL, "database-url", os.Getenv(envDatabaseURL),
 		"PostgreSQL URL (postgres://…); empty = the embedded SQLite file in --data-dir (env "+envDatabaseURL+")")
 	fs.StringVar(&f.dataDir, "data-dir", store.DefaultDataDir, "directory of the embedded SQLite database and the generated secret")
 	fs.StringVar(&f.keySecretFile, "key-secret-file", "",
 		"file holding the secret that encrypts signing keys at rest (else env "+envKeySecret+")")
-	fs.StringVar(&f.issuer, "issuer", "legant", "issuer name recorded in signed anchors")
+	registerIssuer(fs, &f.issuer, issuer)
 }
 
 // options resolves the flags into store options. The key secret comes from
@@ -72,35 +74,17 @@ func (f *storeFlags) options(errOut io.Writer) (store.Options, error) {
 	return opts, nil
 }
 
-// demoSecret reads DATA_DIR/secret, generating 32 random bytes (hex) into it
-// when missing.
+// demoSecret reads DATA_DIR/secret, generating it when missing
+// (keydir.EnsureSecretFile) with a notice on errOut.
 func demoSecret(dataDir string, errOut io.Writer) ([]byte, error) {
 	path := filepath.Join(dataDir, secretFileName)
-	b, err := os.ReadFile(path)
-	if err == nil {
-		return bytes.TrimSpace(b), nil
-	}
-	if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("read key secret: %w", err)
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, err
-	}
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	secret := []byte(hex.EncodeToString(raw))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) { // created meanwhile by another process
-		return demoSecret(dataDir, errOut)
-	}
+	secret, created, err := keydir.EnsureSecretFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("write key secret: %w", err)
+		return nil, fmt.Errorf("key secret: %w", err)
 	}
-	defer f.Close()
-	if _, err := f.Write(append(secret, '\n')); err != nil {
-		return nil, fmt.Errorf("write key secret: %w", err)
+	if created {
+		fmt.Fprintf(errOut, "legant: generated a key-encryption secret in %s (mode 0600); keep it: the signing keys cannot be decrypted without it\n", path)
 	}
-	fmt.Fprintf(errOut, "legant: generated a key-encryption secret in %s (mode 0600); keep it: the signing keys cannot be decrypted without it\n", path)
 	return secret, nil
 }
 

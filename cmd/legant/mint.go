@@ -113,7 +113,7 @@ out leaves that dimension unrestricted. The token is printed on stdout.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.keys, "keys", keydir.DefaultDir, "key directory")
-	fs.StringVar(&f.issuer, "issuer", "", "issuer URL (iss); required")
+	registerIssuer(fs, &f.issuer, issuerFlagMint)
 	fs.StringVar(&f.user, "user", "", "the user who delegates (sub); required")
 	fs.StringArrayVar(&f.agents, "agent", nil, "agent in the delegation chain, first delegate first (repeatable; at least one)")
 	fs.StringArrayVar(&f.audiences, "aud", nil, "audience: resource URL the token is for (repeatable; at least one)")

@@ -2,14 +2,11 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -95,10 +92,7 @@ func serve(ctx context.Context, cfg serveConfig, errOut io.Writer) error {
 
 // wire assembles store, keys, registry and gateway.
 func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, error) {
-	w := &wiring{public: cfg.publicURL, issuer: cfg.store.issuer}
-	if w.issuer == "" {
-		w.issuer = cfg.publicURL
-	}
+	w := &wiring{public: cfg.publicURL, issuer: issuerOr(cfg.store.issuer, cfg.publicURL)}
 	cfg.store.issuer = w.issuer
 	st, err := cfg.store.open(ctx, errOut)
 	if err != nil {
@@ -126,7 +120,6 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	if err != nil {
 		return nil, err
 	}
-	rec := st.Audit()
 	w.watcher, err = upstreams.NewWatcher(cfg.upstreams, upstreams.Options{PublicURL: cfg.publicURL},
 		func(_ *upstreams.Registry, err error) {
 			if err != nil {
@@ -134,7 +127,9 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 				return
 			}
 			cfg.logger.Info("registry reloaded", "file", cfg.upstreams)
-			rec.Record(context.Background(), []audit.Event{{Kind: "config_reload", Reason: cfg.upstreams}})
+			if err := st.Audit().Append(context.Background(), audit.Event{Kind: audit.KindConfigReload, Reason: cfg.upstreams}); err != nil {
+				cfg.logger.Error("registry reload not recorded in the audit log", "err", err)
+			}
 		})
 	if err != nil {
 		return nil, err
@@ -142,7 +137,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	w.gw, err = gateway.New(gateway.Options{
 		Registry: w.watcher.Current, Issuer: w.issuer, Keys: w.keys, Signer: signer,
 		DownstreamIssuer: cfg.publicURL + downstreamIssuerPath, PublicURL: cfg.publicURL,
-		Revocations: st.Revocations(), Ledger: st, Recorder: rec, Sessions: admin.Sessions{Store: st}, Logger: cfg.logger,
+		Revocations: st.Revocations(), Ledger: st, Recorder: st.Audit(), Sessions: admin.Sessions{Store: st}, Logger: cfg.logger,
 	})
 	if err != nil {
 		return nil, err
@@ -201,48 +196,30 @@ func routes(w *wiring, gwKeys *authority.KeySet, st *store.Store) http.Handler {
 }
 
 // jwksHandler serves the public keys of the key sets sets returns as one
-// RFC 7517 JWKS.
+// RFC 7517 JWKS (authority.JoinJWKS).
 func jwksHandler(sets func(context.Context) ([]*authority.KeySet, error)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		all, err := sets(r.Context())
+		var b []byte
+		if err == nil {
+			b, err = authority.JoinJWKS(time.Now(), all...)
+		}
 		if err != nil {
 			http.Error(w, "key set unavailable", http.StatusInternalServerError)
 			return
 		}
-		var out struct {
-			Keys []json.RawMessage `json:"keys"`
-		}
-		out.Keys = []json.RawMessage{}
-		for _, ks := range all {
-			b, err := ks.JWKS(time.Now())
-			var one struct {
-				Keys []json.RawMessage `json:"keys"`
-			}
-			if err != nil || json.Unmarshal(b, &one) != nil {
-				http.Error(w, "key set unavailable", http.StatusInternalServerError)
-				return
-			}
-			out.Keys = append(out.Keys, one.Keys...)
-		}
 		w.Header().Set("Content-Type", "application/jwk-set+json")
 		w.Header().Set("Cache-Control", "max-age=300")
-		json.NewEncoder(w).Encode(out)
+		w.Write(append(b, '\n'))
 	})
 }
 
 // ensureKeys loads a key directory, creating it with one Ed25519 key when it
-// does not exist yet (zero-config start).
+// does not exist yet (zero-config start), and says so on errOut.
 func ensureKeys(dir string, errOut io.Writer) (*authority.KeySet, error) {
-	if _, err := os.Stat(filepath.Join(dir, "keys.json")); errors.Is(err, os.ErrNotExist) {
-		e, err := keydir.Init(dir, keydir.Ed25519, nil)
-		if err != nil {
-			return nil, fmt.Errorf("create keys in %s: %w", dir, err)
-		}
-		fmt.Fprintf(errOut, "legant: created signing key %s in %s\n", e.KID, dir)
+	ks, created, err := keydir.Ensure(dir, keydir.Ed25519, nil)
+	if created != nil {
+		fmt.Fprintf(errOut, "legant: created signing key %s in %s\n", created.KID, dir)
 	}
-	ks, err := keydir.Load(dir)
-	if err != nil {
-		return nil, fmt.Errorf("load keys from %s: %w", dir, err)
-	}
-	return ks, nil
+	return ks, err
 }

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/authority/revfeed"
+	"github.com/openlegant/legant/issuer/store"
 )
 
 // TestServedFeedVerifiesAgainstServedJWKS: what `legant gateway` publishes
@@ -54,5 +56,53 @@ func TestServedFeedVerifiesAgainstServedJWKS(t *testing.T) {
 	}
 	if feed.Issuer != cfg.publicURL {
 		t.Fatalf("feed issuer %q, want %q", feed.Issuer, cfg.publicURL)
+	}
+}
+
+// TestRegistryReloadIsAudited: a reload of the registry is recorded in the
+// audit log as a config_reload event naming the file; a refused reload is not.
+func TestRegistryReloadIsAudited(t *testing.T) {
+	dir := t.TempDir()
+	reg := filepath.Join(dir, "legant.yaml")
+	if err := os.WriteFile(reg, []byte(demoRegistry("http://127.0.0.1:9/mcp")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := serveConfig{upstreams: reg, publicURL: "http://127.0.0.1:9", logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	cfg.store.dataDir = filepath.Join(dir, "data")
+	w, err := wire(context.Background(), cfg, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.close()
+	ctx := context.Background()
+	reloads := func() []audit.Event {
+		t.Helper()
+		evs, err := w.st.Audit().Query(ctx, store.AuditFilter{Kind: audit.KindConfigReload})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	if evs := reloads(); len(evs) != 0 {
+		t.Fatalf("config_reload events before any reload: %+v", evs)
+	}
+	if err := os.WriteFile(reg, []byte("version: 1\nupstreams: [oops\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.watcher.Reload(); err == nil {
+		t.Fatal("a broken registry reloaded")
+	}
+	if err := os.WriteFile(reg, []byte(demoRegistry("http://127.0.0.1:10/mcp")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.watcher.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	evs := reloads()
+	if len(evs) != 1 || evs[0].Kind != audit.KindConfigReload || evs[0].Reason != reg || evs[0].Time.IsZero() {
+		t.Fatalf("config_reload events = %+v, want one naming %s", evs, reg)
+	}
+	if rep, err := w.st.Audit().Verify(ctx, nil); err != nil || !rep.OK() {
+		t.Fatalf("audit chain after the reload: %+v, %v", rep, err)
 	}
 }

@@ -32,7 +32,7 @@ only when --issuer and --aud are given; otherwise they are shown as they are.
 "-" reads the token from stdin.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			tok, err := readTokenArg(args[0], cmd.InOrStdin())
+			tok, err := readToken(args[0], cmd.InOrStdin())
 			if err != nil {
 				return err
 			}
@@ -53,22 +53,10 @@ only when --issuer and --aud are given; otherwise they are shown as they are.
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&f.keys, "keys", keydir.DefaultDir, "key directory")
-	fs.StringVar(&f.issuer, "issuer", "", "require this issuer (default: not checked)")
+	registerIssuer(fs, &f.issuer, issuerFlagShow)
 	fs.StringVar(&f.audience, "aud", "", "require this audience (default: not checked)")
 	fs.BoolVar(&f.json, "json", false, "print JSON for machines")
 	return cmd
-}
-
-// readTokenArg returns the token argument, or standard input for "-".
-func readTokenArg(arg string, in io.Reader) (string, error) {
-	if arg != "-" {
-		return strings.TrimSpace(arg), nil
-	}
-	b, err := io.ReadAll(io.LimitReader(in, 1<<20))
-	if err != nil {
-		return "", fmt.Errorf("reading the token from stdin: %w", err)
-	}
-	return strings.TrimSpace(string(b)), nil
 }
 
 func checked(flag string) string {

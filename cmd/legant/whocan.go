@@ -46,7 +46,7 @@ Stateless: budgets and call counts are not consulted.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.dir, "dir", "", "directory of tokens, one per file (required)")
 	fl.StringVar(&f.keys, "keys", keydir.DefaultDir, "key directory to verify the tokens with")
-	fl.StringVar(&f.issuer, "issuer", "", "issuer the tokens must carry (default: any)")
+	registerIssuer(fl, &f.issuer, issuerFlagWhoCan)
 	fl.StringVar(&f.tool, "tool", "", "tool name (required)")
 	fl.StringVar(&f.sample.Amount, "amount", "", "amount of the call, a plain decimal")
 	fl.StringVar(&f.sample.Currency, "currency", "", "ISO 4217 currency of the amount")
@@ -120,23 +120,11 @@ func whoCanBinding(f whoCanFlags) (*policy.Binding, string, error) {
 		}
 		return b, up.InboundAudience, nil
 	}
-	kind := policy.ResourceKind(f.resourceKind)
-	switch kind {
-	case policy.ResourceURL, policy.ResourcePath, policy.ResourceName:
-	default:
+	kind, err := policy.ParseResourceKind(f.resourceKind)
+	if err != nil {
 		return nil, "", fmt.Errorf("--resource-kind %q: want url, path or name", f.resourceKind)
 	}
-	b := &policy.Binding{Tool: f.tool, Scope: f.scope}
-	if f.sample.Amount != "" || f.sample.Currency != "" {
-		b.Amount = &policy.AmountBinding{Value: policy.MustPointer("/amount"), CurrencyPointer: policy.MustPointer("/currency")}
-	}
-	if f.sample.Category != "" {
-		b.Category = policy.MustPointer("/category")
-	}
-	if f.sample.Resource != "" {
-		b.Resource = &policy.ResourceBinding{Value: policy.MustPointer("/resource"), Kind: kind}
-	}
-	return b, "", nil
+	return policy.SampleBinding(f.tool, f.scope, f.sample, kind), "", nil
 }
 
 // tokenFiles lists the regular, non-hidden files of dir, sorted.

@@ -1,15 +1,12 @@
 package admin
 
 import (
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"github.com/openlegant/legant/issuer/keydir"
 )
 
 // TokenFile is the name of the admin token's file in the data directory.
@@ -20,31 +17,15 @@ const minTokenLen = 32
 
 // EnsureToken returns the admin token stored at path, generating one (32
 // random bytes, hex) into a new file of mode 0600 when there is none; created
-// reports that. The directory is created (0700) when missing.
+// reports that. The directory is created (0700) when missing. The file is
+// keydir.EnsureSecretFile's; the token is then read back through ReadToken,
+// which judges it.
 func EnsureToken(path string) (token string, created bool, err error) {
-	tok, err := ReadToken(path)
-	if err == nil || !errors.Is(err, fs.ErrNotExist) {
-		return tok, false, err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	if _, created, err = keydir.EnsureSecretFile(path); err != nil {
 		return "", false, fmt.Errorf("admin token: %w", err)
 	}
-	raw := make([]byte, 32)
-	rand.Read(raw)
-	tok = hex.EncodeToString(raw)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) { // written meanwhile by another process
-		tok, err := ReadToken(path)
-		return tok, false, err
-	}
-	if err != nil {
-		return "", false, fmt.Errorf("admin token: %w", err)
-	}
-	defer f.Close()
-	if _, err := f.WriteString(tok + "\n"); err != nil {
-		return "", false, fmt.Errorf("admin token: write %s: %w", path, err)
-	}
-	return tok, true, nil
+	token, err = ReadToken(path)
+	return token, created, err
 }
 
 // ReadToken reads the admin token at path. It refuses a file other users

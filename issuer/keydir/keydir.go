@@ -4,6 +4,11 @@
 // directory is created with mode 0700 and key files with 0600; Load refuses
 // key files that group or others can read.
 //
+// Ensure is the zero-config start: load the directory, creating it with one
+// key first when it is empty. EnsureSecretFile is the same rule for a
+// generated secret (the embedded store's key-encryption secret, the admin
+// token): one 0600 file, written once, read thereafter.
+//
 // It owns the files only: what a key is, rotation semantics (the newest
 // signs, the previous ones verify until their retire time) and JWKS are
 // authority's. The functions are not safe for concurrent use by several
