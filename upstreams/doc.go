@@ -12,7 +12,7 @@
 // Validation is strict and complete: unknown fields, wrong types and bad
 // values are all reported at once as ValidationErrors, each one
 // "file:line:col: field.path: message". Static credentials (Authorization,
-// Cookie, userinfo in URLs) are refused: the gateway mints a token per call.
+// Cookie, userinfo in URLs) are refused: the gateway sends its own downstream token.
 //
 // A Registry is an immutable snapshot; a Watcher polls the file and swaps
 // snapshots through an atomic pointer, so a reload never disturbs a session

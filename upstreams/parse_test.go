@@ -180,7 +180,7 @@ upstreams:
 		`r.yaml:7:33: upstreams[0].tools.t.colour: unknown field (known: amount, category, mutating, resource, scope, tags)`,
 		`r.yaml:8:11: upstreams[1].slug: "Bad" must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit`,
 		`r.yaml:9:10: upstreams[1].url: "ftp://h/" must be an absolute http or https URL`,
-		"r.yaml:10:15: upstreams[1].headers.Authorization: Authorization is refused: no static credentials in the registry (the gateway mints a token per call)",
+		"r.yaml:10:15: upstreams[1].headers.Authorization: Authorization is refused: no static credentials in the registry (the gateway sends its own downstream token)",
 		`r.yaml:11:13: upstreams[1].tools["*"]: wildcards are not allowed: list every tool by name (tools not listed are invisible and uncallable)`,
 	}
 	if diff := cmp.Diff(want, splitLines(err)); diff != "" {

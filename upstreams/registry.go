@@ -79,7 +79,7 @@ type Upstream struct {
 	DownstreamAudience string
 	Timeouts           Timeouts
 	// Headers are static headers sent to the upstream, keyed by canonical
-	// name. Never Authorization: the gateway mints a token per call.
+	// name. Never Authorization: the gateway sends its own downstream token.
 	Headers map[string]string
 	// Tools are the registered tools by name. A tool not in this map is
 	// invisible and uncallable.
