@@ -6,7 +6,7 @@
 //     HTTP transport: the RFC 6750 challenges of the Express middleware, and
 //     req.auth (the SDK's AuthInfo) carrying the claims, which the transport
 //     hands to the server as extra.authInfo;
-//   - protect(transport): every tools/call is decided with the gateway's
+//   - Guard.connect(server, transport): every tools/call is decided with the gateway's
 //     policy (the tool's Binding, the arguments as the handler receives
 //     them) before the server sees it; a denial is answered with the
 //     gateway's JSON-RPC error (code -32030…, data.reason). Budgets are
@@ -87,8 +87,8 @@ export interface GuardedTransport {
 /**
  * Guard authorizes the tool calls of MCP transports. Create one per server
  * with the tools' bindings (a tool without one is refused and hidden, as in
- * the gateway's registry), then protect(transport) each transport, before or
- * after server.connect(transport).
+ * the gateway's registry), then connect each server and transport through
+ * it: await g.connect(server, transport).
  */
 export class Guard {
   private readonly tools: ReadonlyMap<string, Binding>;
@@ -100,26 +100,32 @@ export class Guard {
     this.tools = new Map(Object.entries(tools).map(([name, b]) => [name, { ...b, tool: name }]));
   }
 
-  /** protect wraps transport's message handler and send. */
+  /**
+   * connect connects server to transport (server.connect) and protects the
+   * transport: the way to use the guard.
+   */
+  async connect<T extends GuardedTransport>(server: { connect(t: T): Promise<void> }, transport: T): Promise<T> {
+    await server.connect(transport);
+    return this.protect(transport);
+  }
+
+  /**
+   * protect wraps the message handler and send of a transport already
+   * connected to its server (it throws otherwise: an unguarded transport
+   * must not go unnoticed).
+   */
   protect<T extends GuardedTransport>(transport: T): T {
     const pending = new Map<string | number, { kind: "call"; hold: Hold } | { kind: "list"; claims?: Claims }>();
-    let inner = transport.onmessage;
-    const wrapped = (msg: Message, extra?: MessageExtra) => {
+    const inner = transport.onmessage;
+    if (!inner) throw new Error("legant: protect(transport) needs a transport already connected to its server (await server.connect(transport) first)");
+    transport.onmessage = (msg: Message, extra?: MessageExtra) => {
       void this.receive(msg, extra, transport, pending).then(
         (pass) => {
-          if (pass) inner?.(msg, extra);
+          if (pass) inner.call(transport, msg, extra);
         },
         () => {},
       );
     };
-    Object.defineProperty(transport, "onmessage", {
-      configurable: true,
-      enumerable: true,
-      get: () => (inner ? wrapped : undefined),
-      set: (f) => {
-        inner = f;
-      },
-    });
     const send = transport.send.bind(transport);
     transport.send = async (msg: Message, options?: unknown) => {
       const p = msg.id !== undefined && msg.method === undefined ? pending.get(msg.id) : undefined;
