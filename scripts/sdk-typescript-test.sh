@@ -6,6 +6,11 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# node22.sh installs Node 22 with npm; a fresh Debian CI machine (root) may lack npm.
+if ! command -v npm >/dev/null 2>&1 && [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+	echo "sdk-typescript-test: installing npm from Debian" >&2
+	apt-get update -q >&2 && apt-get install -y -q npm >&2
+fi
 node="$("$root/scripts/node22.sh")"
 export PATH="$(dirname "$node"):$PATH"
 cd "$root/sdk/typescript"
