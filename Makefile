@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/legant
 
-.PHONY: all build run test vet fmt-check unit conformance bench clean
+.PHONY: all build run test vet fmt-check unit test-ts conformance bench clean
 
 all: build
 
@@ -13,8 +13,9 @@ build:
 run: build
 	./$(BIN) demo
 
-# test: vet, gofmt, then the unit tests with the race detector; fails on any of them.
-test: vet fmt-check unit
+# test: vet, gofmt, the unit tests with the race detector, then the TypeScript
+# SDK's suite; fails on any of them.
+test: vet fmt-check unit test-ts
 
 vet:
 	$(GO) vet ./...
@@ -25,6 +26,10 @@ fmt-check:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+# test-ts: the TypeScript SDK (sdk/typescript) on Node 22: npm ci, tsc, node --test.
+test-ts:
+	scripts/sdk-typescript-test.sh
 
 conformance:
 	scripts/conformance.sh

@@ -70,5 +70,23 @@ func authorizeTable() []authorizeRow {
 		{"window: outside (Saturday 10:30 Paris)", Action{Tool: "submit_expense", At: at(now.Add(72 * time.Hour))}, deny("window")},
 		{"window: last minute (Friday 16:59 Paris)", Action{Tool: "submit_expense", At: "2026-03-06T16:59:59+01:00"}, allow},
 		{"window: end is exclusive (Friday 17:00 Paris)", Action{Tool: "submit_expense", At: "2026-03-06T17:00:00+01:00"}, deny("window")},
+		// Edges for SDKs in other languages (decimals beyond float64,
+		// Unicode folding and trimming, DST).
+		{"amount: 40 digits, one unit above max_amount", Action{Tool: "submit_expense", Amount: usd("500.0000000000000000000000000000000000001"), At: in}, deny("max_amount")},
+		{"amount: 40 digits, just below max_amount", Action{Tool: "submit_expense", Amount: usd("499.9999999999999999999999999999999999999"), At: in}, allow},
+		{"amount: zero", Action{Tool: "submit_expense", Amount: usd("0"), At: in}, allow},
+		{"amount: trailing zeros equal to max_amount", Action{Tool: "submit_expense", Amount: usd("500.0000000000000000000000000000000000"), At: in}, allow},
+		{"category: long s folds to s (meal\u017f)", Action{Tool: "submit_expense", Category: "meal\u017f", At: in}, allow},
+		{"category: fullwidth letters are not ASCII", Action{Tool: "submit_expense", Category: "\uff34\uff32\uff21\uff36\uff25\uff2c", At: in}, deny("categories")},
+		{"category: U+0085 and U+00A0 are trimmed", Action{Tool: "submit_expense", Category: "\u0085TRAVEL\u00a0", At: in}, allow},
+		{"category: U+FEFF is not trimmed", Action{Tool: "submit_expense", Category: "\ufefftravel", At: in}, deny("categories")},
+		{"category: combining accent is not dropped", Action{Tool: "submit_expense", Category: "trave\u0301l", At: in}, deny("categories")},
+		{"window: DST, Monday 08:59 CEST is outside", Action{Tool: "submit_expense", At: "2026-03-30T06:59:59Z"}, deny("window")},
+		{"window: DST, Monday 09:00 CEST is inside", Action{Tool: "submit_expense", At: "2026-03-30T07:00:00Z"}, allow},
+		{"window: DST, Friday 09:00 CET is inside", Action{Tool: "submit_expense", At: "2026-03-27T08:00:00Z"}, allow},
+		{"window: DST, Monday 16:59 CEST is inside", Action{Tool: "submit_expense", At: "2026-03-30T14:59:59Z"}, allow},
+		{"window: Sunday 02:30 UTC on the DST night is outside", Action{Tool: "submit_expense", At: "2026-03-29T02:30:00+02:00"}, deny("window")},
+		{"resource: dot segments and default port", Action{Tool: "submit_expense", Resource: "https://files.example:0443/a/../receipts", At: in}, allow},
+		{"resource: query is kept", Action{Tool: "submit_expense", Resource: "https://files.example/receipts?all", At: in}, deny("resources")},
 	}
 }
