@@ -50,8 +50,9 @@ func runDemo(ctx context.Context, cfg serveConfig, out, errOut io.Writer) error 
 		return err
 	}
 	upstream := &http.Server{Handler: expenses.Handler(&expenses.Ledger{}, false), ReadHeaderTimeout: 10 * time.Second}
-	go upstream.Serve(ln)
-	defer upstream.Close()
+	served := make(chan struct{})
+	go func() { defer close(served); upstream.Serve(ln) }()
+	defer func() { upstream.Close(); <-served }()
 
 	dir := filepath.Join(cfg.store.dataDir, "demo")
 	if err := os.MkdirAll(dir, 0o700); err != nil {

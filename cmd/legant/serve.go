@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/openlegant/legant/authority"
@@ -142,11 +143,14 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	if err != nil {
 		return nil, err
 	}
+	// Every goroutine started here is owned: close stops and waits for the
+	// watcher and for the kills revocations started.
+	var running sync.WaitGroup
 	runCtx, cancel := context.WithCancel(context.Background())
-	go w.watcher.Run(runCtx)
+	running.Go(func() { w.watcher.Run(runCtx) })
 	// Subscribers must not block: Kill waits for cut calls to answer.
 	unsubscribe := st.Revocations().Subscribe(func(r store.Revocation) {
-		go w.gw.Kill(context.Background(), admin.SelectorFor(r), "revoked: "+r.Reason)
+		running.Go(func() { w.gw.Kill(context.Background(), admin.SelectorFor(r), "revoked: "+r.Reason) })
 	})
 	if as, err := oauth.New(oauth.Options{Issuer: w.issuer, Store: st, Keys: w.keys, Registry: w.watcher.Current,
 		Logger: cfg.logger}); err != nil {
@@ -158,6 +162,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	w.close = func() {
 		unsubscribe()
 		cancel()
+		running.Wait()
 		w.gw.Close()
 		st.Close()
 	}
