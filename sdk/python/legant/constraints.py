@@ -99,10 +99,25 @@ class Constraints:
 def normalize_category(s: str) -> str:
     """Go's authority.NormalizeCategory: trimmed (Go's whitespace), Unicode
     NFC, full case folding, NFC again. Python's str.casefold is the full
-    folding of CaseFolding.txt (statuses C and F), as golang.org/x/text's
-    cases.Fold; the Unicode versions may differ (docs/SDK.md)."""
+    folding of CaseFolding.txt, as golang.org/x/text's cases.Fold, with one
+    exception mirrored here: x/text folds the Cherokee capitals U+13A0..U+13F5
+    to the small letters (while small letters fold to capitals, as in
+    CaseFolding.txt), so "Ꭰ" and "ꭰ" are two categories in Go, and here.
+    tests/test_unicode.py holds the code points checked against Go."""
     s = unicodedata.normalize("NFC", trim_space(s))
-    return unicodedata.normalize("NFC", s.casefold())
+    if any("\u13a0" <= ch <= "\u13f5" for ch in s):
+        s = "".join(_cherokee_fold(ch) for ch in s)
+    else:
+        s = s.casefold()
+    return unicodedata.normalize("NFC", s)
+
+
+def _cherokee_fold(ch: str) -> str:
+    if "\u13a0" <= ch <= "\u13ef":
+        return chr(ord(ch) - 0x13A0 + 0xAB70)
+    if "\u13f0" <= ch <= "\u13f5":
+        return chr(ord(ch) + 8)
+    return ch.casefold()
 
 
 def constraints_from_json(v: Any) -> Constraints:
