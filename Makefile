@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/legant
 
-.PHONY: all build run test vet fmt-check unit conformance bench clean
+.PHONY: all build run test vet fmt-check unit test-py conformance bench clean
 
 all: build
 
@@ -13,8 +13,9 @@ build:
 run: build
 	./$(BIN) demo
 
-# test: vet, gofmt, then the unit tests with the race detector; fails on any of them.
-test: vet fmt-check unit
+# test: vet, gofmt, the unit tests with the race detector, then the SDKs in other
+# languages on the shared vectors; fails on any of them.
+test: vet fmt-check unit test-py
 
 vet:
 	$(GO) vet ./...
@@ -25,6 +26,10 @@ fmt-check:
 
 unit:
 	$(GO) test -race -count=1 ./...
+
+# The Python SDK (sdk/python) with Debian's python3 and packages (installed if missing).
+test-py:
+	scripts/sdk-python-test.sh
 
 conformance:
 	scripts/conformance.sh
