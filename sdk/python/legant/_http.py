@@ -45,7 +45,18 @@ def _quotable(s: str) -> str:
 
 def _json(status: int, body: dict, extra: list[tuple[str, str]] | None = None) -> Refusal:
     headers = list(extra or []) + [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
-    return Refusal(status, headers, (json.dumps(body, ensure_ascii=False) + "\n").encode())
+    return Refusal(status, headers, (go_json(body) + "\n").encode())
+
+
+_HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def go_json(v: object) -> str:
+    """JSON as Go's json.Encoder writes it: compact, UTF-8, <, >, & and U+2028/9 escaped."""
+    s = json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+    if any(c in s for c in _HTML_ESCAPES):
+        s = "".join(_HTML_ESCAPES.get(c, c) for c in s)
+    return s
 
 
 def challenge(status: int, metadata: str, code: str, desc: str, scope: str, data: dict | None = None) -> Refusal:

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
-from ._http import Gate, Refusal
+from ._http import Gate, Refusal, go_json
 from ._json import loads_strict
 from ._jsonscan import ScanError, lookup_valid, valid_json
 from .claims import Claims
@@ -218,7 +218,7 @@ async def _read_body(receive: Any) -> bytes | None:
 
 async def _send_json(send: Any, status: int, body: dict[str, Any]) -> None:
     await _send_raw(send, status, [("Content-Type", "application/json"), ("Cache-Control", "no-store")],
-                    json.dumps(body).encode())
+                    go_json(body).encode())
 
 
 async def _send_raw(send: Any, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
