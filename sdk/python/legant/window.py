@@ -42,6 +42,8 @@ class Window:
     def contains(self, t: _dt.datetime) -> bool:
         """Whether the aware instant t falls in the window; WindowError when the zone does not load."""
         loc = load_location(self.zone)
+        if t.tzinfo is None or t.utcoffset() is None:
+            raise WindowError("window: the instant has no time zone (give an aware datetime)")
         lt = t.astimezone(loc)
         day = (lt.weekday() + 1) % 7
         minute = lt.hour * 60 + lt.minute

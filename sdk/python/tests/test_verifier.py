@@ -184,3 +184,32 @@ def test_ledger_failure_denies(site) -> None:
         assert isinstance(d.cause, ConnectionError)
         assert d.rpc_error() == {"code": -32034, "message": "denied: authorization state unavailable",
                                  "data": {"reason": "unavailable"}}
+
+
+def test_feed_signed_with_a_new_key_refreshes_the_keys(site) -> None:
+    base, docs = site
+    k1, k2 = TestKey("k1"), TestKey("k2")
+    docs["/.well-known/jwks.json"] = jwks(k1)
+    clock = [dt.datetime.now(dt.timezone.utc)]
+    with legant.Verifier(base, AUD, opts(now=lambda: clock[0])) as v:
+        docs["/.well-known/jwks.json"] = jwks(k1, k2)  # the issuer rotated
+        docs["/.well-known/revoked"] = feed(k2, base, 3, users=["alice"])
+        clock[0] += dt.timedelta(seconds=31)
+        v.refresh_feed()
+        assert v.feed_status().version == 3 and v.key_fetches == 2
+        with pytest.raises(legant.RevokedError):
+            v.verify(token(k1, base, AUD))
+
+
+def test_naive_instant_fails_a_window_closed(site) -> None:
+    base, docs = site
+    k = TestKey("k1")
+    docs["/.well-known/jwks.json"] = jwks(k)
+    window = {"tz": "Europe/Paris", "segments": [{"day": d, "start": "00:00", "end": "24:00"}
+                                                  for d in ("sun", "mon", "tue", "wed", "thu", "fri", "sat")]}
+    tok = token(k, base, AUD, authorization_details=[{"type": "legant_delegation", "window": window}])
+    with legant.Verifier(base, AUD, opts()) as v:
+        c = v.verify(tok)
+        assert legant.authorize_action(c, legant.Action(tool="t", at=dt.datetime.now(dt.timezone.utc))).allow
+        d = legant.authorize_action(c, legant.Action(tool="t", at=dt.datetime.now()))
+        assert (d.allow, d.reason) == (False, "window") and "no time zone" in d.message
