@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/legant
 
-.PHONY: all build run test vet fmt-check unit test-ts conformance bench clean
+.PHONY: all build run test vet fmt-check unit test-ts test-py conformance bench clean
 
 all: build
 
@@ -13,9 +13,9 @@ build:
 run: build
 	./$(BIN) demo
 
-# test: vet, gofmt, the unit tests with the race detector, then the TypeScript
-# SDK's suite; fails on any of them.
-test: vet fmt-check unit test-ts
+# test: vet, gofmt, the unit tests with the race detector, then the SDKs in other
+# languages (TypeScript, Python) on the shared vectors; fails on any of them.
+test: vet fmt-check unit test-ts test-py
 
 vet:
 	$(GO) vet ./...
@@ -30,6 +30,10 @@ unit:
 # test-ts: the TypeScript SDK (sdk/typescript) on Node 22: npm ci, tsc, node --test.
 test-ts:
 	scripts/sdk-typescript-test.sh
+
+# The Python SDK (sdk/python) with Debian's python3 and packages (installed if missing).
+test-py:
+	scripts/sdk-python-test.sh
 
 conformance:
 	scripts/conformance.sh

@@ -14,8 +14,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 work=$(mktemp -d)
 pid=
+pypid=
 cleanup() {
 	if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+	if [ -n "$pypid" ]; then kill "$pypid" 2>/dev/null || true; wait "$pypid" 2>/dev/null || true; fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -78,6 +80,30 @@ fi
 echo "$out"
 echo "$out" | grep -q -- '-32030' || fail "MCP denial is not the gateway's error"
 
+# The same checks against the Python SDK (python/app.py, Flask), when Debian's
+# python3 has its packages (scripts/sdk-python-test.sh installs them).
+py=/usr/bin/python3
+if "$py" -c 'import flask, jwt, cryptography' 2>/dev/null; then
+	step "serve the Python (Flask) API with the same JWKS and feed files"
+	PYTHONPATH="$root/sdk/python" "$py" "$here/python/app.py" --issuer "$issuer" --jwks "$work/jwks.json" \
+		--feed "$work/revoked.jwt" --addr-file "$work/pyaddr" >"$work/py.log" 2>&1 &
+	pypid=$!
+	for _ in $(seq 100); do [ -s "$work/pyaddr" ] && break; sleep 0.1; done
+	[ -s "$work/pyaddr" ] || { cat "$work/py.log"; fail "the Python server did not start"; }
+	pypost() {
+		curl -sS -o "$work/body" -D "$work/headers" -w '%{http_code}' -X POST \
+			-H "Authorization: Bearer $token" "http://$(cat "$work/pyaddr")/expenses?amount=$1"
+	}
+	step "Python API: 300 USD (allowed)"
+	code=$(pypost 300); show "$code"
+	[ "$code" = 200 ] || fail "Python, 300 USD: HTTP $code"
+	step "Python API: 700 USD (denied: over max_amount)"
+	code=$(pypost 700); show "$code"
+	[ "$code" = 403 ] && grep -q max_amount "$work/body" || fail "Python, 700 USD: HTTP $code"
+else
+	echo "(the Python API is skipped: $py lacks flask, jwt or cryptography; run scripts/sdk-python-test.sh)"
+fi
+
 step "revoke agent executor in the signed feed"
 "$protect" feed --keys "$work/keys" --issuer "$issuer" --out "$work/revoked.jwt" --revoke-agent executor
 for _ in $(seq 50); do
@@ -88,6 +114,17 @@ done
 step "HTTP API after the revocation (refused within one feed poll)"
 show "$code"
 [ "$code" = 401 ] || fail "revoked token: HTTP $code"
+
+if [ -n "$pypid" ]; then
+	for _ in $(seq 50); do
+		code=$(pypost 1)
+		[ "$code" = 401 ] && break
+		sleep 0.1
+	done
+	step "Python API after the revocation"
+	show "$code"
+	[ "$code" = 401 ] || fail "Python, revoked token: HTTP $code"
+fi
 
 step "MCP after the revocation"
 if out=$("$protect" mcp-call --url "http://$addr/mcp" --token "$token" --tool submit_expense --args '{"amount":1}' 2>&1); then

@@ -49,7 +49,7 @@ func authorizeTable() []authorizeRow {
 	usd := func(v string) *Amount { return &Amount{Value: v, Currency: "USD"} }
 	allow := Authorize{Allow: true}
 	deny := func(c string) Authorize { return Authorize{Constraint: c} }
-	return []authorizeRow{
+	return append([]authorizeRow{
 		{"tool allowed", Action{Tool: "submit_expense", At: in}, allow},
 		{"tool not allowed", Action{Tool: "delete_expense", At: in}, deny("tools")},
 		{"resource allowed", Action{Tool: "submit_expense", Resource: "https://files.example/receipts", At: in}, allow},
@@ -88,5 +88,42 @@ func authorizeTable() []authorizeRow {
 		{"window: Sunday 02:30 UTC on the DST night is outside", Action{Tool: "submit_expense", At: "2026-03-29T02:30:00+02:00"}, deny("window")},
 		{"resource: dot segments and default port", Action{Tool: "submit_expense", Resource: "https://files.example:0443/a/../receipts", At: in}, allow},
 		{"resource: query is kept", Action{Tool: "submit_expense", Resource: "https://files.example/receipts?all", At: in}, deny("resources")},
+	}, edgeRows()...)
+}
+
+// edgeRows are the authorize edges the fuzzers and the SDK ports in other
+// languages found: decimals past float precision, category normalization
+// (Go's whitespace and case folding, not another library's), resource
+// spellings, and windows on both sides of the Paris DST changes.
+func edgeRows() []authorizeRow {
+	in := at(now)
+	usd := func(v string) *Amount { return &Amount{Value: v, Currency: "USD"} }
+	allow := Authorize{Allow: true}
+	deny := func(c string) Authorize { return Authorize{Constraint: c} }
+	cat := func(c string) Action { return Action{Tool: "submit_expense", Category: c, At: in} }
+	res := func(r string) Action { return Action{Tool: "submit_expense", Resource: r, At: in} }
+	when := func(t string) Action { return Action{Tool: "submit_expense", At: t} }
+	return []authorizeRow{
+		{"decimal: 40 digits just below max_amount", Action{Tool: "submit_expense", Amount: usd("499.9999999999999999999999999999999999999"), At: in}, allow},
+		{"decimal: above max_amount by 1e-35 (a float would round it to 500)", Action{Tool: "submit_expense", Amount: usd("500.00000000000000000000000000000000001"), At: in}, deny("max_amount")},
+		{"decimal: zero", Action{Tool: "submit_expense", Amount: usd("0"), At: in}, allow},
+		{"decimal: 0.1 is not 0.1000000000000000055511151231257827", Action{Tool: "submit_expense", Amount: usd("500.1000000000000000055511151231257827"), At: in}, deny("max_amount")},
+		{"category: long s folds to s (MEALſ)", cat("MEALſ"), allow},
+		{"category: no-break and ideographic spaces are trimmed", cat("\u00a0travel\u3000"), allow},
+		{"category: U+001C is not space in Go (not trimmed)", cat("\u001ctravel"), deny("categories")},
+		{"category: zero-width space is not trimmed", cat("\u200btravel"), deny("categories")},
+		{"category: a combining accent makes another category", cat("TRAVE\u0301L"), deny("categories")},
+		{"category: fullwidth letters are another category", cat("ＴＲＡＶＥＬ"), deny("categories")},
+		{"resource: dot segments and doubled slashes cleaned", res("https://FILES.example//receipts/./x/.."), allow},
+		{"resource: empty query is kept", res("https://files.example/receipts?"), deny("resources")},
+		{"resource: default port with leading zero", res("https://files.example:0443/receipts"), allow},
+		{"resource: percent-encoded path is not decoded", res("https://files.example/%72eceipts"), deny("resources")},
+		{"window: Monday 09:00 Paris after the spring DST change (07:00Z)", when("2026-03-30T07:00:00Z"), allow},
+		{"window: Monday 08:59 Paris after the spring DST change (06:59Z)", when("2026-03-30T06:59:59Z"), deny("window")},
+		{"window: Monday 17:00 Paris after the spring DST change (15:00Z)", when("2026-03-30T15:00:00Z"), deny("window")},
+		{"window: Friday 16:59 Paris before the spring DST change (15:59Z)", when("2026-03-27T15:59:59Z"), allow},
+		{"window: Monday 09:00 Paris after the autumn DST change (08:00Z)", when("2026-10-26T08:00:00Z"), allow},
+		{"window: Monday 08:59 Paris after the autumn DST change (07:59Z)", when("2026-10-26T07:59:59Z"), deny("window")},
+		{"window: Sunday in the repeated hour of the autumn change", when("2026-10-25T01:30:00+01:00"), deny("window")},
 	}
 }
