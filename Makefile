@@ -26,6 +26,9 @@ fmt-check:
 unit:
 	$(GO) test -race -count=1 ./...
 
+# conformance: the official MCP conformance suites (0.1.16 and 0.2.0-alpha.12) against go-sdk's
+# everything-server (stateful and stateless) and the TypeScript server-everything, each direct and
+# through `legant gateway`; one summary line per run (docs/GATEWAY.md, Conformance).
 conformance:
 	scripts/conformance.sh
 
