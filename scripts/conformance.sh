@@ -429,6 +429,7 @@ do_run() {
 		gateway_time="$(elapsed "$t")"
 	elif [[ "$GATEWAY_MODE" == require ]]; then
 		gateway_ran=1 # counted as a leg that passed nothing
+		gateway_note="legant gateway is not available (see $work/legant-build.log)"
 	else
 		gateway_note="legant gateway not built"
 	fi
@@ -451,7 +452,7 @@ do_run() {
 	fi
 	if ((gateway_ran && !gateway_complete)); then
 		# A broken leg is never a known difference.
-		echo "conformance $run: FAILED: the gateway leg did not run the suite to its end (logs in $work/$run/gateway)" >&2
+		echo "conformance $run: FAILED: the gateway leg did not run the suite to its end (${gateway_note:-logs in $work/$run/gateway})" >&2
 		keep_logs=1
 		status=1
 	elif ((gateway_ran)) && ((gateway_passed != direct_passed || gateway_failed != direct_failed)); then
