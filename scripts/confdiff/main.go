@@ -20,7 +20,7 @@
 //
 // followed by one line per check whose status differs, indented by two spaces,
 //
-//	CHECK-ID: direct STATUS, gateway STATUS: gateway's errorMessage
+//	CHECK-ID: direct STATUS, gateway STATUS: gateway's errorMessage [description]
 //
 // (a scenario absent from one side is reported as "not run"). The exit status is
 // 0 when nothing differs, 1 when something does, 2 on a usage or read error.
@@ -68,6 +68,7 @@ func main() {
 // Check is one entry of a scenario's checks.json.
 type Check struct {
 	ID           string `json:"id"`
+	Description  string `json:"description"`
 	Status       string `json:"status"`
 	ErrorMessage string `json:"errorMessage"`
 }
@@ -198,15 +199,15 @@ func checkDiff(d, g []Check) []string {
 		gc, ok := gm[k]
 		switch {
 		case !ok:
-			lines = append(lines, fmt.Sprintf("%s: direct %s, gateway absent", k, dc.Status))
+			lines = append(lines, fmt.Sprintf("%s: direct %s, gateway absent%s", k, dc.Status, about(dc)))
 		case gc.Status != dc.Status:
-			lines = append(lines, fmt.Sprintf("%s: direct %s, gateway %s%s", k, dc.Status, gc.Status, message(gc)))
+			lines = append(lines, fmt.Sprintf("%s: direct %s, gateway %s%s%s", k, dc.Status, gc.Status, message(gc), about(gc)))
 		}
 	}
 	for _, k := range gorder {
 		if _, ok := dm[k]; !ok {
 			gc := gm[k]
-			lines = append(lines, fmt.Sprintf("%s: direct absent, gateway %s%s", k, gc.Status, message(gc)))
+			lines = append(lines, fmt.Sprintf("%s: direct absent, gateway %s%s%s", k, gc.Status, message(gc), about(gc)))
 		}
 	}
 	return lines
@@ -216,5 +217,15 @@ func message(c Check) string {
 	if c.ErrorMessage == "" {
 		return ""
 	}
-	return ": " + strings.Join(strings.Fields(c.ErrorMessage), " ")
+	return ": " + oneLine(c.ErrorMessage)
 }
+
+// about names what the check tests: repeated ids (id#2, id#3) differ only there.
+func about(c Check) string {
+	if c.Description == "" {
+		return ""
+	}
+	return " [" + oneLine(c.Description) + "]"
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -40,7 +40,7 @@ func TestWriteDiff(t *testing.T) {
 		"ping": `[{"id":"ping","status":"SUCCESS"}]`,
 		"http-header-validation": `[
 			{"id":"sep-2243-server-reject-error-code","status":"SUCCESS"},
-			{"id":"sep-2243-server-reject-error-code","status":"WARNING","errorMessage":"Expected -32020,\n got -32600."},
+			{"id":"sep-2243-server-reject-error-code","status":"WARNING","errorMessage":"Expected -32020,\n got -32600.","description":"missing Mcp-Method"},
 			{"id":"other","status":"FAILURE","errorMessage":"a different text is no difference"},
 			{"id":"extra","status":"FAILURE","errorMessage":"only here"}]`,
 		"dns-rebinding-protection": `[{"id":"d","status":"SUCCESS"}]`,
@@ -60,7 +60,7 @@ func TestWriteDiff(t *testing.T) {
 scenario dns-rebinding-protection: direct not run, gateway 1 passed 0 failed
   d: direct absent, gateway SUCCESS
 scenario http-header-validation: direct 2 passed 1 failed, gateway 1 passed 2 failed
-  sep-2243-server-reject-error-code#2: direct SUCCESS, gateway WARNING: Expected -32020, got -32600.
+  sep-2243-server-reject-error-code#2: direct SUCCESS, gateway WARNING: Expected -32020, got -32600. [missing Mcp-Method]
   extra: direct absent, gateway FAILURE: only here
 `
 	if b.String() != want {
