@@ -35,6 +35,9 @@ test-ts:
 test-py:
 	scripts/sdk-python-test.sh
 
+# conformance: the official MCP conformance suites (0.1.16 and 0.2.0-alpha.12) against go-sdk's
+# everything-server (stateful and stateless) and the TypeScript server-everything, each direct and
+# through `legant gateway`; one summary line per run (docs/GATEWAY.md, Conformance).
 conformance:
 	scripts/conformance.sh
 

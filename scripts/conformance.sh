@@ -1,41 +1,73 @@
 #!/usr/bin/env bash
-# MCP conformance harness.
+# MCP conformance harness: the official MCP conformance suites against real
+# upstreams, each run once directly and once through `legant gateway`.
 #
-# Phase 1 (direct): the official conformance upstream (go-sdk's everything-server)
-# against the MCP conformance suite, with no gateway in between. This is the
-# baseline; it must pass with at least CONFORMANCE_EXPECTED_DIRECT checks.
+# Runs (name: suite, upstream):
 #
-# Phase 2 (gateway): the same suite through `legant gateway`, which fronts a fresh
-# everything-server with every tool bound and an all-tools token. The suite cannot
-# send headers, so scripts/bearerproxy adds the bearer token. Phase 2 must pass as
-# many checks as phase 1.
+#   go-0.1.16      @modelcontextprotocol/conformance@0.1.16, default server suite,
+#                  against go-sdk's everything-server, stateful (-stateless=false)
+#   go-0.2.0       @modelcontextprotocol/conformance@0.2.0-alpha.12, default (active)
+#                  server suite, against the stateful everything-server
+#   go-2026-07-28  0.2.0-alpha.12 with --requirements 2026-07-28 (which also runs the
+#                  tasks extension scenarios, reported but not scored by the suite),
+#                  against the stateless everything-server (its default mode)
+#   ts-everything  0.2.0-alpha.12, default server suite, against the TypeScript
+#                  @modelcontextprotocol/server-everything in streamable HTTP mode
+#
+# For each run: a fresh upstream and the suite against it directly; then a fresh
+# upstream behind a fresh `legant gateway` whose registry binds every tool the
+# upstream lists (scripts/listtools), an all-tools token, and scripts/bearerproxy in
+# front (the suites cannot send headers, so the proxy adds the bearer). Each run
+# prints exactly one summary line,
+#
+#   conformance <run>: direct P passed F failed, gateway P passed F failed
+#
+# and its duration. A run whose gateway line differs from its direct line fails
+# `make conformance`, unless the run is listed in CONFORMANCE_ALLOW_DIFF; either
+# way the checks that differ (scenario, check id, status, the gateway's error
+# message) are printed and written to <logdir>/<run>/checks.diff (scripts/confdiff).
+# The gateway's `unusable upstream event dropped` warnings are counted per run.
 #
 # Environment (all optional):
-#   CONFORMANCE_GATEWAY          require (default): phase 2 must run and match phase 1;
-#                                auto: run it when `legant gateway` builds; skip: never run it
-#   CONFORMANCE_EXPECTED_DIRECT  checks phase 1 must pass (default 40)
-#   CONFORMANCE_SUITE_TIMEOUT    seconds one suite run may take (default 600)
-#   CONFORMANCE_KEEP             1: keep the log directory even on success
-#   LEGANT_BIN                   a prebuilt legant binary for phase 2 (default: build ./cmd/legant)
+#   CONFORMANCE_RUNS           the runs to run, space-separated (default: all four)
+#   CONFORMANCE_ALLOW_DIFF     runs whose gateway line may differ from direct, printed as
+#                              KNOWN DIFFERENCE; unset = the runs that differ today
+#                              (DEFAULT_ALLOW_DIFF below), empty = none may differ
+#   CONFORMANCE_GATEWAY        require (default): every gateway leg must run;
+#                              auto: run them when `legant gateway` builds; skip: never
+#   CONFORMANCE_SUITE_TIMEOUT  seconds one suite invocation may take (default 300)
+#   CONFORMANCE_KEEP           1: keep the log directory even on success
+#   LEGANT_BIN                 a prebuilt legant binary (default: build ./cmd/legant)
 #
 # Tools are installed under .tools/ (gitignored) on first use: Node 22 from npm
-# (scripts/node22.sh), the suite from npm, everything-server with `go install`.
+# (scripts/node22.sh), the suites and server-everything from npm, everything-server
+# with `go install`.
 set -euo pipefail
 
 readonly CONFORMANCE_PKG="@modelcontextprotocol/conformance"
-readonly CONFORMANCE_VERSION="0.1.16"
+readonly SUITE_OLD_VERSION="0.1.16"
+readonly SUITE_NEW_VERSION="0.2.0-alpha.12"
+readonly TS_EVERYTHING_PKG="@modelcontextprotocol/server-everything"
+readonly TS_EVERYTHING_VERSION="2026.8.31"
 readonly GO_SDK_MODULE="github.com/modelcontextprotocol/go-sdk"
 readonly GO_SDK_VERSION="v1.8.0"
-readonly EXPECTED_DIRECT="${CONFORMANCE_EXPECTED_DIRECT:-40}"
+readonly ALL_RUNS="go-0.1.16 go-0.2.0 go-2026-07-28 ts-everything"
+# The runs whose gateway line differs from direct on this branch today; the list
+# shrinks to empty as the gateway fixes of issues #13 and #23 land.
+readonly DEFAULT_ALLOW_DIFF="go-2026-07-28"
+readonly RUNS="${CONFORMANCE_RUNS:-$ALL_RUNS}"
+readonly ALLOW_DIFF="${CONFORMANCE_ALLOW_DIFF-$DEFAULT_ALLOW_DIFF}"
 readonly GATEWAY_MODE="${CONFORMANCE_GATEWAY:-require}"
-readonly SUITE_TIMEOUT="${CONFORMANCE_SUITE_TIMEOUT:-600}"
+readonly SUITE_TIMEOUT="${CONFORMANCE_SUITE_TIMEOUT:-300}"
 readonly UPSTREAM_SLUG="everything"
+readonly DROPPED_EVENT_LOG="unusable upstream event dropped"
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 work="$(mktemp -d "${TMPDIR:-/tmp}/legant-conformance.XXXXXX")"
 mkdir -p "$work/bin"
 pids=()
+keep_logs=0
 
 log() { echo "conformance: $*"; }
 die() {
@@ -43,27 +75,39 @@ die() {
 	exit 1
 }
 
-cleanup() {
-	local rc=$? pid
-	trap - EXIT INT TERM
-	for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+# stop_group PID ends the process group PID (started by start_bg): TERM, then
+# KILL after 5 seconds.
+stop_group() {
+	local pid=$1
+	kill -TERM -- "-$pid" 2>/dev/null || true
 	for _ in $(seq 50); do
-		local alive=0
-		for pid in "${pids[@]}"; do kill -0 -- "-$pid" 2>/dev/null && alive=1; done
-		((alive)) || break
+		kill -0 -- "-$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	kill -KILL -- "-$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# stop_all ends every process group started so far.
+stop_all() {
+	local pid
+	for pid in "${pids[@]}"; do stop_group "$pid"; done
+	pids=()
+}
+
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_all
 	if ((rc != 0)); then
 		local f
-		for f in "$work"/*.log; do
+		for f in "$work/npm-install.log" "$work/legant-build.log"; do
 			[[ -s "$f" ]] || continue
 			echo "----- last 40 lines of $f -----" >&2
 			tail -n 40 "$f" >&2
 		done
 		echo "conformance: logs kept in $work" >&2
-	elif [[ "${CONFORMANCE_KEEP:-}" == 1 ]]; then
+	elif ((keep_logs)) || [[ "${CONFORMANCE_KEEP:-}" == 1 ]]; then
 		log "logs kept in $work"
 	else
 		rm -rf "$work"
@@ -79,7 +123,7 @@ elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", b - a }
 
 # start_bg LOG CMD... starts CMD in the background, in a process group of its own,
 # with stdout and stderr in LOG, records it for cleanup, and sets last_pid (which is
-# also the process group id, so cleanup ends CMD's children too).
+# also the process group id, so stop_group ends CMD's children too).
 start_bg() {
 	local logfile=$1
 	shift
@@ -109,25 +153,37 @@ wait_http() {
 	return 1
 }
 
+# in_list WORD LIST reports whether WORD is one of the space-separated LIST.
+in_list() { [[ " $2 " == *" $1 "* ]]; }
+
 # --- tools -------------------------------------------------------------------
+
+# npm_install DIR PKG VERSION installs PKG@VERSION into DIR unless it is there.
+npm_install() {
+	local dir=$1 pkg=$2 version=$3 have=""
+	if [[ -f "$dir/node_modules/$pkg/package.json" ]]; then
+		have="$("$node" -p "require('$dir/node_modules/$pkg/package.json').version")"
+	fi
+	[[ "$have" == "$version" ]] && return 0
+	log "installing $pkg@$version into $dir"
+	mkdir -p "$dir"
+	npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$pkg@$version" \
+		>"$work/npm-install.log" 2>&1 || die "npm install $pkg@$version failed (see $work/npm-install.log)"
+}
 
 install_tools() {
 	node="$("$root/scripts/node22.sh")"
 
-	local dir="$root/.tools/conformance"
-	suite_js="$dir/node_modules/$CONFORMANCE_PKG/dist/index.js"
-	local have=""
-	if [[ -f "$dir/node_modules/$CONFORMANCE_PKG/package.json" ]]; then
-		have="$("$node" -p "require('$dir/node_modules/$CONFORMANCE_PKG/package.json').version")"
-	fi
-	if [[ "$have" != "$CONFORMANCE_VERSION" ]]; then
-		log "installing $CONFORMANCE_PKG@$CONFORMANCE_VERSION into $dir"
-		mkdir -p "$dir"
-		npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
-			"$CONFORMANCE_PKG@$CONFORMANCE_VERSION" >"$work/npm-conformance.log" 2>&1 ||
-			die "npm install $CONFORMANCE_PKG@$CONFORMANCE_VERSION failed (see $work/npm-conformance.log)"
-	fi
-	[[ -f "$suite_js" ]] || die "$suite_js missing after install"
+	npm_install "$root/.tools/conformance" "$CONFORMANCE_PKG" "$SUITE_OLD_VERSION"
+	npm_install "$root/.tools/conformance-0.2.0" "$CONFORMANCE_PKG" "$SUITE_NEW_VERSION"
+	npm_install "$root/.tools/server-everything" "$TS_EVERYTHING_PKG" "$TS_EVERYTHING_VERSION"
+	suite_old_js="$root/.tools/conformance/node_modules/$CONFORMANCE_PKG/dist/index.js"
+	suite_new_js="$root/.tools/conformance-0.2.0/node_modules/$CONFORMANCE_PKG/dist/index.js"
+	ts_everything_js="$root/.tools/server-everything/node_modules/$TS_EVERYTHING_PKG/dist/index.js"
+	local f
+	for f in "$suite_old_js" "$suite_new_js" "$ts_everything_js"; do
+		[[ -f "$f" ]] || die "$f missing after install"
+	done
 
 	everything_server="$root/.tools/bin/everything-server"
 	if ! go version -m "$everything_server" 2>/dev/null |
@@ -139,79 +195,8 @@ install_tools() {
 
 	go build -o "$work/bin/bearerproxy" ./scripts/bearerproxy
 	go build -o "$work/bin/listtools" ./scripts/listtools
+	go build -o "$work/bin/confdiff" ./scripts/confdiff
 }
-
-# start_everything_server NAME starts a fresh everything-server (stateful streamable
-# HTTP; it serves MCP on every path) and sets upstream_url to its /mcp endpoint.
-start_everything_server() {
-	local name=$1 port
-	for _ in 1 2 3; do
-		port="$(free_port)"
-		start_bg "$work/$name.log" "$everything_server" -http "127.0.0.1:$port" -stateless=false
-		if wait_http "http://127.0.0.1:$port/mcp" "$last_pid" "$work/$name.log"; then
-			upstream_url="http://127.0.0.1:$port/mcp"
-			return 0
-		fi
-	done
-	die "everything-server did not start"
-}
-
-# --- the suite ---------------------------------------------------------------
-
-# run_suite NAME URL runs the server suite against URL. The suite prints one line
-# per scenario ("✓ ping: 1 passed, 0 failed", ✗ when any check failed) under
-# "=== SUMMARY ===" and closes with "Total: P passed, F failed"; it exits 1 when a
-# check failed. Sets suite_passed, suite_failed, suite_rc, and writes
-# "scenario passed failed" lines to $work/NAME.scenarios.
-run_suite() {
-	local name=$1 url=$2 out="$work/$1-suite.log"
-	suite_rc=0
-	timeout "$SUITE_TIMEOUT" "$node" "$suite_js" server --url "$url" \
-		--output-dir "$work/$name-results" >"$out" 2>&1 || suite_rc=$?
-	sed -n '/^=== SUMMARY ===$/,$p' "$out"
-	local total
-	total="$(grep -E '^Total: [0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1 || true)"
-	if [[ -z "$total" ]]; then
-		echo "conformance: $name: no 'Total:' line in the suite output (exit $suite_rc)" >&2
-		suite_passed=0 suite_failed=0
-		((suite_rc != 0)) || suite_rc=1
-	else
-		suite_passed="$(sed -E 's/^Total: ([0-9]+) passed.*/\1/' <<<"$total")"
-		suite_failed="$(sed -E 's/^Total: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$total")"
-	fi
-	grep -E '^(✓|✗) [^:]+: [0-9]+ passed, [0-9]+ failed' "$out" |
-		sed -E 's/^(✓|✗) ([^:]+): ([0-9]+) passed, ([0-9]+) failed.*/\2 \3 \4/' \
-			>"$work/$name.scenarios" || true
-}
-
-# --- phase 1: direct ---------------------------------------------------------
-
-direct_passed=0 direct_failed=0 direct_ok=0
-phase_direct() {
-	log "phase 1: suite against everything-server directly"
-	start_everything_server everything-direct
-	log "everything-server at $upstream_url"
-	log "running: $node $suite_js server --url $upstream_url"
-	run_suite direct "$upstream_url"
-	direct_passed=$suite_passed direct_failed=$suite_failed
-	if ((suite_rc == 0 && direct_failed == 0 && direct_passed >= EXPECTED_DIRECT)); then
-		direct_ok=1
-	else
-		echo "conformance: direct run failed: exit $suite_rc, $direct_passed passed, $direct_failed failed, want >= $EXPECTED_DIRECT passed and 0 failed" >&2
-	fi
-}
-
-# --- phase 2: through legant gateway -----------------------------------------
-#
-# The commands phase 2 uses (docs/GATEWAY.md):
-#
-#   legant gateway --listen ADDR --upstreams FILE --data-dir DIR
-#       serves MCP for each upstream at http://ADDR/mcp/<slug>; the issuer keys it
-#       trusts are created in DIR/keys on first start
-#   legant mint --keys DIR/keys --issuer URL --user U --agent A --aud URL --scope S... --ttl D
-#       prints a delegation token; no --tool means every bound tool
-#
-# and the upstreams file written by write_upstreams_yaml.
 
 # legant_available builds cmd/legant into $work/bin (or takes $LEGANT_BIN) and
 # checks for `legant gateway`.
@@ -225,148 +210,293 @@ legant_available() {
 	"$legant" gateway --help >"$work/legant-gateway-help.log" 2>&1 || return 1
 }
 
-# write_upstreams_yaml FILE UPSTREAM_URL GATEWAY_BASE TOOL... registers the
-# everything-server under UPSTREAM_SLUG with every TOOL bound (no argument bindings:
-# the conformance tools carry no amount, category or resource).
-write_upstreams_yaml() {
-	local file=$1 upstream=$2
+# --- the runs ----------------------------------------------------------------
+
+# run_config NAME sets, for run NAME: suite_js, suite_version and suite_args (the suite and its
+# arguments besides --url and --output-dir), upstream_kind (go-stateful,
+# go-stateless, ts) and direct_floor (checks the direct leg must pass at least:
+# below it the harness or the upstream is broken, whatever the gateway does).
+run_config() {
+	case $1 in
+	go-0.1.16)
+		suite_js=$suite_old_js suite_version=$SUITE_OLD_VERSION suite_args=() upstream_kind=go-stateful direct_floor=40
+		;;
+	go-0.2.0)
+		suite_js=$suite_new_js suite_version=$SUITE_NEW_VERSION suite_args=() upstream_kind=go-stateful direct_floor=73
+		;;
+	go-2026-07-28)
+		suite_js=$suite_new_js suite_version=$SUITE_NEW_VERSION suite_args=(--requirements 2026-07-28) upstream_kind=go-stateless direct_floor=165
+		;;
+	ts-everything)
+		suite_js=$suite_new_js suite_version=$SUITE_NEW_VERSION suite_args=() upstream_kind=ts direct_floor=45
+		;;
+	*) die "unknown run $1 (runs: $ALL_RUNS)" ;;
+	esac
+}
+
+# start_upstream KIND LOG starts a fresh upstream of KIND and sets upstream_url to
+# its MCP endpoint.
+start_upstream() {
+	local kind=$1 logfile=$2 port
+	for _ in 1 2 3; do
+		port="$(free_port)"
+		case $kind in
+		go-stateful) start_bg "$logfile" "$everything_server" -http "127.0.0.1:$port" -stateless=false ;;
+		go-stateless) start_bg "$logfile" "$everything_server" -http "127.0.0.1:$port" ;;
+		# server-everything listens on $PORT on every interface; the preload binds it
+		# to 127.0.0.1.
+		ts) start_bg "$logfile" env PORT="$port" "$node" --require "$root/scripts/node-loopback.cjs" \
+			"$ts_everything_js" streamableHttp ;;
+		esac
+		if wait_http "http://127.0.0.1:$port/mcp" "$last_pid" "$logfile"; then
+			upstream_url="http://127.0.0.1:$port/mcp"
+			upstream_pid=$last_pid
+			return 0
+		fi
+		stop_group "$last_pid"
+	done
+	echo "conformance: the $kind upstream did not start (see $logfile)" >&2
+	return 1
+}
+
+# run_suite DIR URL runs the configured suite against URL with its output in
+# DIR/suite.log and its results in DIR/results. The suite prints one line per
+# scenario ("✓ ping: 2 passed, 0 failed", ✗ when a check failed) under
+# "=== SUMMARY ===" and closes with "Total: P passed, F failed" (warnings are
+# neither). Sets suite_passed and suite_failed, and suite_complete to 1 when the
+# suite printed its Total line (else the counts are 0).
+run_suite() {
+	local dir=$1 url=$2 rc=0 total
+	suite_complete=0
+	mkdir -p "$dir"
+	timeout "$SUITE_TIMEOUT" "$node" "$suite_js" server --url "$url" "${suite_args[@]}" \
+		--output-dir "$dir/results" >"$dir/suite.log" 2>&1 || rc=$?
+	total="$(grep -E '^Total: [0-9]+ passed, [0-9]+ failed' "$dir/suite.log" | tail -n 1 || true)"
+	if [[ -z "$total" ]]; then
+		echo "conformance: no 'Total:' line in $dir/suite.log (suite exit $rc)" >&2
+		tail -n 20 "$dir/suite.log" >&2
+		suite_passed=0 suite_failed=0
+		return 0
+	fi
+	suite_complete=1
+	suite_passed="$(sed -E 's/^Total: ([0-9]+) passed.*/\1/' <<<"$total")"
+	suite_failed="$(sed -E 's/^Total: [0-9]+ passed, ([0-9]+) failed.*/\1/' <<<"$total")"
+}
+
+# leg_direct RUN runs the suite against a fresh upstream; sets direct_passed/failed.
+leg_direct() {
+	local dir="$work/$1/direct"
+	mkdir -p "$dir"
+	direct_passed=0 direct_failed=0
+	start_upstream "$upstream_kind" "$dir/upstream.log" || return 0
+	run_suite "$dir" "$upstream_url"
+	direct_passed=$suite_passed direct_failed=$suite_failed
+	stop_group "$upstream_pid"
+}
+
+# write_registry FILE UPSTREAM_URL TOOL... registers the upstream under
+# UPSTREAM_SLUG with every TOOL bound (no argument bindings: the conformance tools
+# carry no amount, category or resource).
+write_registry() {
+	local file=$1 upstream=$2 tool
 	shift 2
 	{
-		echo "# Written by scripts/conformance.sh: the conformance everything-server, every tool bound."
+		echo "# Written by scripts/conformance.sh: the conformance upstream, every tool bound."
 		echo "version: 1"
 		echo "upstreams:"
 		echo "  - slug: $UPSTREAM_SLUG"
 		echo "    transport: streamable-http"
 		echo "    url: $upstream"
 		echo "    tools:"
-		local tool
 		for tool in "$@"; do
-			echo "      $tool:"
+			echo "      \"$tool\":"
 			echo "        scope: $UPSTREAM_SLUG:call"
 		done
 	} >"$file"
 }
 
-legant_start_gateway() { # ADDR UPSTREAMS_FILE DATA_DIR
-	start_bg "$work/gateway.log" "$legant" gateway --listen "$1" --upstreams "$2" --data-dir "$3" --admin-listen=""
-}
-
-legant_mint_token() { # GATEWAY_BASE DATA_DIR OUT_FILE
-	"$legant" mint --keys "$2/keys" --issuer "$1" --user conformance-user --agent conformance-agent \
-		--aud "$1/mcp/$UPSTREAM_SLUG" --scope "$UPSTREAM_SLUG:call" --ttl 1h \
-		>"$3" 2>"$work/token-mint.log"
-}
-
-gateway_ran=0 gateway_passed=0 gateway_failed=0 gateway_note=""
-phase_gateway() {
-	if [[ "$GATEWAY_MODE" == skip ]]; then
-		gateway_note="skipped (CONFORMANCE_GATEWAY=skip)"
-		log "gateway phase: $gateway_note"
-		return 0
-	fi
-	if ! legant_available; then
-		gateway_note="legant gateway not built yet"
-		log "gateway phase: $gateway_note"
-		if [[ "$GATEWAY_MODE" == require ]]; then
-			gateway_ran=1 # counted as a run that passed nothing
-			tail -n 20 "$work/legant-build.log" "$work/legant-gateway-help.log" >&2 || true
-		fi
-		return 0
-	fi
-	gateway_ran=1
-	log "phase 2: suite through legant gateway"
-	start_everything_server everything-gateway
+# leg_gateway RUN runs the suite through a fresh gateway in front of a fresh
+# upstream; sets gateway_ran, gateway_complete (1: the suite ran to its end),
+# gateway_passed/failed and dropped_events. The
+# gateway's flags and `legant mint` are described in docs/GATEWAY.md.
+leg_gateway() {
+	local dir="$work/$1/gateway"
+	mkdir -p "$dir"
+	gateway_ran=1 gateway_complete=0 gateway_passed=0 gateway_failed=0 dropped_events=0
+	start_upstream "$upstream_kind" "$dir/upstream.log" || return 0
 	local tools=()
-	mapfile -t tools < <("$work/bin/listtools" -url "$upstream_url" 2>"$work/listtools.log")
-	((${#tools[@]} > 0)) || {
-		echo "conformance: could not list the everything-server's tools" >&2
-		return 0
-	}
-
-	local port data="$work/gateway-data" yaml="$work/upstreams.yaml" token="$work/token"
-	port="$(free_port)"
-	mkdir -p "$data"
-	write_upstreams_yaml "$yaml" "$upstream_url" "${tools[@]}"
-	log "upstreams file $yaml binds ${#tools[@]} tools"
-
-	legant_start_gateway "127.0.0.1:$port" "$yaml" "$data"
-	wait_http "http://127.0.0.1:$port/" "$last_pid" "$work/gateway.log" || {
-		echo "conformance: legant gateway did not start" >&2
-		return 0
-	}
-	if ! legant_mint_token "http://127.0.0.1:$port" "$data" "$token" || [[ ! -s "$token" ]]; then
-		echo "conformance: legant token mint failed" >&2
+	mapfile -t tools < <("$work/bin/listtools" -url "$upstream_url" 2>"$dir/listtools.log")
+	if ((${#tools[@]} == 0)); then
+		echo "conformance: $1: could not list the upstream's tools (see $dir/listtools.log)" >&2
 		return 0
 	fi
 
-	start_bg "$work/bearerproxy.log" "$work/bin/bearerproxy" \
-		-listen 127.0.0.1:0 -target "http://127.0.0.1:$port" -token-file "$token"
+	local port base data="$dir/data" registry="$dir/upstreams.yaml" token="$dir/token"
+	port="$(free_port)"
+	base="http://127.0.0.1:$port"
+	mkdir -p "$data"
+	write_registry "$registry" "$upstream_url" "${tools[@]}"
+	start_bg "$dir/gateway.log" "$legant" gateway --listen "127.0.0.1:$port" \
+		--upstreams "$registry" --data-dir "$data" --admin-listen=""
+	local gateway_pid=$last_pid
+	if ! wait_http "$base/" "$gateway_pid" "$dir/gateway.log"; then
+		echo "conformance: $1: legant gateway did not start" >&2
+		tail -n 20 "$dir/gateway.log" >&2
+		return 0
+	fi
+	if ! "$legant" mint --keys "$data/keys" --issuer "$base" --user conformance-user \
+		--agent conformance-agent --aud "$base/mcp/$UPSTREAM_SLUG" --scope "$UPSTREAM_SLUG:call" \
+		--ttl 1h >"$token" 2>"$dir/mint.log" || [[ ! -s "$token" ]]; then
+		echo "conformance: $1: legant mint failed (see $dir/mint.log)" >&2
+		return 0
+	fi
+
+	start_bg "$dir/bearerproxy.log" "$work/bin/bearerproxy" \
+		-listen 127.0.0.1:0 -target "$base" -token-file "$token"
 	local proxy_pid=$last_pid addr=""
 	for _ in $(seq 100); do
-		addr="$(head -n 1 "$work/bearerproxy.log" 2>/dev/null || true)"
+		addr="$(head -n 1 "$dir/bearerproxy.log" 2>/dev/null || true)"
 		[[ "$addr" =~ ^127\.0\.0\.1:[0-9]+$ ]] && break
 		kill -0 "$proxy_pid" 2>/dev/null || break
 		addr=""
 		sleep 0.1
 	done
-	[[ -n "$addr" ]] || {
-		echo "conformance: bearerproxy did not start" >&2
+	if [[ -z "$addr" ]]; then
+		echo "conformance: $1: bearerproxy did not start (see $dir/bearerproxy.log)" >&2
 		return 0
-	}
-	local url="http://$addr/mcp/$UPSTREAM_SLUG"
+	fi
+	local url="http://$addr/mcp/$UPSTREAM_SLUG" listed
+	listed="$("$work/bin/listtools" -url "$url" 2>>"$dir/listtools.log" | wc -l)" || true
+	log "$1: registry binds ${#tools[@]} tools; tools/list through the gateway shows $listed"
 
-	local listed
-	listed="$("$work/bin/listtools" -url "$url" 2>>"$work/listtools.log" | wc -l)" || true
-	log "tools/list through the gateway: $listed of ${#tools[@]} tools"
-
-	log "running: $node $suite_js server --url $url (bearer added by bearerproxy)"
-	run_suite gateway "$url"
-	gateway_passed=$suite_passed gateway_failed=$suite_failed
+	run_suite "$dir" "$url"
+	gateway_passed=$suite_passed gateway_failed=$suite_failed gateway_complete=$suite_complete
+	stop_group "$proxy_pid"
+	stop_group "$gateway_pid"
+	stop_group "$upstream_pid"
+	dropped_events="$(grep -c -F "$DROPPED_EVENT_LOG" "$dir/gateway.log" || true)"
 }
 
-# compare_scenarios prints the scenarios that pass fewer checks through the gateway.
-compare_scenarios() {
-	[[ -f "$work/direct.scenarios" && -f "$work/gateway.scenarios" ]] || return 0
-	awk 'NR == FNR { dp[$1] = $2; df[$1] = $3; next }
-		{ gp[$1] = $2; gf[$1] = $3 }
-		END {
-			for (s in dp) if (!(s in gp) || gp[s] < dp[s] || gf[s] > 0)
-				printf "  %s: direct %d passed %d failed, gateway %s\n", s, dp[s], df[s],
-					(s in gp) ? gp[s] " passed " gf[s] " failed" : "not run"
-		}' "$work/direct.scenarios" "$work/gateway.scenarios" | sort
+# report_diff RUN writes the checks that differ to $work/RUN/checks.diff and
+# prints the differing scenarios and their checks, indented.
+report_diff() {
+	local run=$1 diff="$work/$1/checks.diff"
+	if [[ ! -d "$work/$run/direct/results" || ! -d "$work/$run/gateway/results" ]]; then
+		echo "conformance $run: no per-check results to compare" >&2
+		return 0
+	fi
+	"$work/bin/confdiff" -direct "$work/$run/direct/results" -gateway "$work/$run/gateway/results" \
+		>"$diff" 2>&1 || true
+	echo "conformance $run: scenarios that differ through the gateway:" \
+		"$(sed -n -E 's/^scenario ([^:]+):.*/\1/p' "$diff" | tr '\n' ' ')"
+	sed 's/^/    /' "$diff"
+	echo "conformance $run: per-check diff in $diff"
+	keep_logs=1
+}
+
+# report_compensating RUN prints the checks that differ in a run whose lines
+# match (a check lost through the gateway balanced by one gained), without
+# failing the run: the lines are the criterion, these are for the reader.
+report_compensating() {
+	local run=$1 diff="$work/$1/checks.diff"
+	[[ -d "$work/$run/direct/results" && -d "$work/$run/gateway/results" ]] || return 0
+	if ! "$work/bin/confdiff" -direct "$work/$run/direct/results" -gateway "$work/$run/gateway/results" \
+		>"$diff" 2>&1; then
+		echo "conformance $run: the counts match, but these checks differ (not a failure):"
+		sed 's/^/    /' "$diff"
+	fi
+}
+
+# do_run RUN runs both legs of RUN, prints its summary line, and returns 1 when
+# the run fails (gateway line differs and is not allowed to, or the direct leg is
+# below its floor).
+do_run() {
+	local run=$1 t0=$EPOCHREALTIME t status=0
+	run_config "$run"
+	log "$run: $CONFORMANCE_PKG@$suite_version${suite_args[*]:+ ${suite_args[*]}} against the $upstream_kind upstream"
+	t=$EPOCHREALTIME
+	leg_direct "$run"
+	local direct_time
+	direct_time="$(elapsed "$t")"
+
+	gateway_ran=0 gateway_complete=0 gateway_passed=0 gateway_failed=0 dropped_events=0
+	local gateway_note="" gateway_time="-"
+	if [[ "$GATEWAY_MODE" == skip ]]; then
+		gateway_note="skipped (CONFORMANCE_GATEWAY=skip)"
+	elif ((legant_ok)); then
+		t=$EPOCHREALTIME
+		leg_gateway "$run"
+		gateway_time="$(elapsed "$t")"
+	elif [[ "$GATEWAY_MODE" == require ]]; then
+		gateway_ran=1 # counted as a leg that passed nothing
+		gateway_note="legant gateway is not available (see $work/legant-build.log)"
+	else
+		gateway_note="legant gateway not built"
+	fi
+
+	local line="direct $direct_passed passed $direct_failed failed"
+	if ((gateway_ran)); then
+		line+=", gateway $gateway_passed passed $gateway_failed failed"
+	else
+		line+=", gateway not run ($gateway_note)"
+	fi
+	echo "conformance $run: $line"
+	if ((gateway_ran)); then
+		echo "conformance $run: gateway dropped-event warnings $dropped_events"
+	fi
+	echo "conformance $run: took $(elapsed "$t0") (direct $direct_time, gateway $gateway_time)"
+
+	if ((direct_passed < direct_floor)); then
+		echo "conformance $run: FAILED: the direct leg passed $direct_passed checks, want at least $direct_floor" >&2
+		status=1
+	fi
+	if ((gateway_ran && !gateway_complete)); then
+		# A broken leg is never a known difference.
+		echo "conformance $run: FAILED: the gateway leg did not run the suite to its end (${gateway_note:-logs in $work/$run/gateway})" >&2
+		keep_logs=1
+		status=1
+	elif ((gateway_ran)) && ((gateway_passed != direct_passed || gateway_failed != direct_failed)); then
+		report_diff "$run"
+		if in_list "$run" "$ALLOW_DIFF"; then
+			echo "conformance $run: KNOWN DIFFERENCE (allowed by CONFORMANCE_ALLOW_DIFF): the gateway's line differs from direct"
+		else
+			echo "conformance $run: FAILED: the gateway's line differs from direct" >&2
+			status=1
+		fi
+	elif ((gateway_ran)); then
+		report_compensating "$run"
+		if in_list "$run" "$ALLOW_DIFF"; then
+			echo "conformance $run: the gateway's line matches direct: remove $run from CONFORMANCE_ALLOW_DIFF"
+		fi
+	fi
+	return "$status"
 }
 
 main() {
-	local t0 t
-	t0=$EPOCHREALTIME
-	t=$EPOCHREALTIME
+	local t0=$EPOCHREALTIME t run failed=()
 	install_tools
-	log "tools ready in $(elapsed "$t") (node $("$node" --version), $CONFORMANCE_PKG@$CONFORMANCE_VERSION, everything-server $GO_SDK_VERSION)"
-
-	t=$EPOCHREALTIME
-	phase_direct
-	log "direct phase took $(elapsed "$t")"
-
-	t=$EPOCHREALTIME
-	phase_gateway
-	log "gateway phase took $(elapsed "$t")"
-
-	local direct_total=$((direct_passed + direct_failed)) summary status=0
-	summary="direct $direct_passed/$direct_total"
-	if ((gateway_ran)); then
-		summary+=", gateway $gateway_passed/$direct_total"
-		((gateway_failed == 0)) || summary+=" ($gateway_failed failed)"
-		if ((gateway_passed < direct_passed)); then
-			status=1
-			echo "conformance: the gateway passes fewer checks than the upstream alone:" >&2
-			compare_scenarios >&2
+	log "tools ready in $(elapsed "$t0") (node $("$node" --version), everything-server $GO_SDK_VERSION, $TS_EVERYTHING_PKG@$TS_EVERYTHING_VERSION)"
+	legant_ok=0
+	if [[ "$GATEWAY_MODE" != skip ]]; then
+		t=$EPOCHREALTIME
+		if legant_available; then
+			legant_ok=1
+			log "legant built in $(elapsed "$t")"
+		else
+			log "legant gateway not available:"
+			tail -n 20 "$work/legant-build.log" "$work/legant-gateway-help.log" >&2 || true
 		fi
-	else
-		summary+=", gateway not run ($gateway_note)"
 	fi
-	((direct_ok)) || status=1
-	echo "conformance: $summary (total $(elapsed "$t0"))"
-	return "$status"
+	log "runs: $RUNS; allowed to differ: ${ALLOW_DIFF:-none}"
+	for run in $RUNS; do
+		do_run "$run" || failed+=("$run")
+		stop_all
+	done
+	if ((${#failed[@]})); then
+		echo "conformance: FAILED runs: ${failed[*]} (total $(elapsed "$t0"))" >&2
+		return 1
+	fi
+	log "all runs passed (total $(elapsed "$t0"))"
 }
 
 main "$@"

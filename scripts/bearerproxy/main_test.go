@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -43,6 +44,52 @@ func TestProxyAddsBearerAndKeepsRequest(t *testing.T) {
 	want := seen{"Bearer tok-123", "evil.example.com", "/mcp/everything", "x=1", `{"jsonrpc":"2.0"}`}
 	if s := <-got; s != want {
 		t.Errorf("upstream saw %+v, want %+v", s, want)
+	}
+}
+
+// TestProxyKeepsMCPHeaders: the 2026-07-28 routing headers (Mcp-Method,
+// Mcp-Name, Mcp-Param-*), the protocol version, the session id and
+// Last-Event-ID reach the target exactly as the client sent them, so the
+// conformance suite's header-validation scenarios test the gateway, not the proxy.
+func TestProxyKeepsMCPHeaders(t *testing.T) {
+	sent := http.Header{
+		"Mcp-Method":           {"tools/call"},
+		"Mcp-Name":             {"greet"},
+		"Mcp-Param-Region":     {"=?base64?ZXUtd2VzdA==?="},
+		"Mcp-Protocol-Version": {"2026-07-28"},
+		"Mcp-Session-Id":       {"s-1"},
+		"Last-Event-Id":        {"ev 42"},
+	}
+	got := make(chan http.Header, 1)
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+	}))
+	defer upstream.Close()
+	proxy := httptest.NewServer(newProxy(mustURL(t, upstream.URL), "tok"))
+	defer proxy.Close()
+
+	req, err := http.NewRequest(http.MethodPost, proxy.URL+"/mcp/everything", strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range sent {
+		req.Header[k] = v
+	}
+	// A second Mcp-Name value must arrive too: the gateway, not the proxy, rejects it.
+	req.Header.Add("Mcp-Name", "other")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	h := <-got
+	for k, v := range sent {
+		if k == "Mcp-Name" {
+			v = []string{"greet", "other"}
+		}
+		if !slices.Equal(h.Values(k), v) {
+			t.Errorf("upstream saw %s = %q, want %q", k, h.Values(k), v)
+		}
 	}
 }
 
