@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/legant
 
-.PHONY: all build run test vet fmt-check unit test-ts test-py conformance bench clean
+.PHONY: all build run test vet fmt-check unit test-ts test-py conformance bench bench-check clean
 
 all: build
 
@@ -47,6 +47,12 @@ BENCHFLAGS ?= --quick
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./gateway ./cmd/legant/internal/bench ./policy ./authority ./sdk
 	./$(BIN) bench $(BENCHFLAGS)
+
+# bench-check: a short harness run that fails when a child gateway's throughput ÷ the bare
+# proxy (also a child process) drops below 0.80 at c=16 — a ratio in one run, never a
+# wall-clock threshold.
+bench-check: build
+	./$(BIN) bench --quick --sessions -1 --concurrency 16 --rounds 5 --check-ratio 0.80
 
 clean:
 	rm -rf bin

@@ -18,13 +18,14 @@ func newBenchCmd() *cobra.Command {
 	var o bench.Options
 	var noChild bool
 	var jsonOut string
+	var checkRatio float64
 	cmd := &cobra.Command{
 		Use:   "bench",
 		Short: "Measure the gateway against a direct call and a bare reverse proxy, in one run",
 		Long: `Run the performance harness (docs/PERFORMANCE.md). On loopback it starts fast MCP
 upstreams, a bare httputil.ReverseProxy, the gateway in this process and the gateway as a
 child process (this binary's "gateway" command, with its SQLite store; PostgreSQL too
-with --database-url), drives them alternately with MCP clients at several concurrencies,
+with --database-url) compared with the bare proxy as a child process too ("bench-proxy"), drives them alternately with MCP clients at several concurrencies,
 and prints throughput and latency with the gateway ÷ proxy ratios, CPU and allocations
 per call, and the RSS of idle sessions. The default run takes about three and a half
 minutes; --quick under a minute.`,
@@ -61,7 +62,13 @@ minutes; --quick under a minute.`,
 					return err
 				}
 			}
-			return rep.WriteText(cmd.OutOrStdout())
+			if err := rep.WriteText(cmd.OutOrStdout()); err != nil {
+				return err
+			}
+			if checkRatio > 0 {
+				return rep.CheckRatio(checkRatio, bench.GoalConcurrency)
+			}
+			return nil
 		},
 	}
 	fs := cmd.Flags()
@@ -76,5 +83,27 @@ minutes; --quick under a minute.`,
 	fs.StringVar(&o.LegantBinary, "legant", "", "legant binary for the child gateways (default: this executable)")
 	fs.BoolVar(&noChild, "no-child", false, "measure only in-process targets (no child gateway, no idle sessions)")
 	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
+	fs.Float64Var(&checkRatio, "check-ratio", 0, "exit non-zero when a gateway's throughput ÷ its baseline proxy (tools/call, c=16, median of rounds) is below this")
+	return cmd
+}
+
+// newBenchProxyCmd is the bare reverse proxy `legant bench` runs as a child
+// process, the baseline of the child gateways. Hidden: it is a measuring
+// instrument, not a product.
+func newBenchProxyCmd() *cobra.Command {
+	var listen, upstream string
+	cmd := &cobra.Command{
+		Use:    "bench-proxy --listen ADDR --upstream URL",
+		Short:  "Serve a bare httputil.ReverseProxy to URL (the baseline of legant bench)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return bench.ServeBareProxy(ctx, listen, upstream)
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "address to serve on")
+	cmd.Flags().StringVar(&upstream, "upstream", "", "base URL of the upstream (required)")
 	return cmd
 }

@@ -32,6 +32,7 @@ func newRootCmd() *cobra.Command {
 		newDemoCmd(),
 		newSnippetCmd(),
 		newBenchCmd(),
+		newBenchProxyCmd(),
 		newSessionsCmd(),
 		newKillCmd(),
 		newUsersCmd(),

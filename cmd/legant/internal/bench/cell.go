@@ -35,7 +35,7 @@ func runCell(ctx context.Context, o Options, targets []*target, wl namedWorkload
 		}
 	}()
 	for i, t := range targets {
-		p, err := NewPool(ctx, t.client, t.endpoint(wl.Slug), t.tokens[wl.Slug], c, t.childCPU())
+		p, err := NewPoolCPU(ctx, t.client, t.endpoint(wl.Slug), t.tokens[wl.Slug], c, t.childCPU(), t.dbCPU())
 		if err != nil {
 			return nil, fmt.Errorf("%s, %s: %w", wl.name, t.name, err)
 		}

@@ -27,6 +27,8 @@ type childGateway struct {
 	cmd     *exec.Cmd
 	logPath string
 	exited  chan struct{} // closed when the process has exited
+	proxy    bool // a bare proxy (`legant bench-proxy`), not a gateway
+	postgres bool // its store is PostgreSQL
 	waitErr error         // set before exited is closed
 }
 
@@ -37,6 +39,7 @@ type childConfig struct {
 	keysDir     string // issuer keys it trusts
 	upstreamURL string // base URL of the bench upstreams
 	databaseURL string // "" = SQLite under dir
+	proxy       bool   // run `legant bench-proxy` (the bare proxy) instead of a gateway
 	afterStop   func() // nil, or run once the child has stopped (or failed to start)
 }
 
@@ -63,7 +66,8 @@ func startChild(ctx context.Context, cfg childConfig) (*childGateway, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &childGateway{url: "http://" + addr, logPath: filepath.Join(cfg.dir, "gateway.log"), exited: make(chan struct{})}
+	c := &childGateway{url: "http://" + addr, logPath: filepath.Join(cfg.dir, "gateway.log"), exited: make(chan struct{}),
+		proxy: cfg.proxy, postgres: cfg.databaseURL != ""}
 	logf, err := os.Create(c.logPath)
 	if err != nil {
 		return nil, err
@@ -83,6 +87,9 @@ func startChild(ctx context.Context, cfg childConfig) (*childGateway, error) {
 }
 
 func (c *childGateway) args(cfg childConfig, addr, registry, secret string) []string {
+	if cfg.proxy {
+		return []string{"bench-proxy", "--listen", addr, "--upstream", cfg.upstreamURL}
+	}
 	return []string{"gateway", "--listen", addr, "--upstreams", registry, "--keys", cfg.keysDir,
 		"--issuer", Issuer, "--data-dir", filepath.Join(cfg.dir, "data"),
 		"--database-url=" + cfg.databaseURL, // explicit: never LEGANT_DATABASE_URL by accident
@@ -113,11 +120,14 @@ func (c *childGateway) waitReady(ctx context.Context) error {
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	url := c.url + "/.well-known/oauth-protected-resource/mcp/" + SlugEcho
+	if c.proxy {
+		url = c.url + "/" + SlugEcho // any answer from the upstream through it
+	}
 	for {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			if resp.StatusCode == http.StatusOK || c.proxy && resp.StatusCode < 500 {
 				return nil
 			}
 		}

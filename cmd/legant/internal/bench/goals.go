@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -20,6 +21,9 @@ const (
 	// GoalAllocGrowth bounds how much the gateway's allocations per call may
 	// grow from the first round to the last (as a fraction).
 	GoalAllocGrowth = 0.10
+	// GoalCPURatio bounds a child gateway's CPU per call (with its
+	// PostgreSQL server's) ÷ the child proxy's.
+	GoalCPURatio = 1.5
 )
 
 // goals evaluates the targets on a finished report.
@@ -38,6 +42,12 @@ func goals(rep *Report, concurrency []int) []Goal {
 				Name:     fmt.Sprintf("%s throughput ÷ proxy, c=%d", r.Gateway, c),
 				Measured: fmt.Sprintf("median %.2f (rounds %.2f–%.2f, all %.2f)", r.RoundMedian, r.RoundMin, r.RoundMax, r.Throughput),
 				Target:   fmt.Sprintf("≥ %.2f", GoalThroughputRatio), Met: r.RoundMedian >= GoalThroughputRatio})
+			if r.CPURatio > 0 {
+				out = append(out, Goal{
+					Name:     fmt.Sprintf("%s CPU per call ÷ child proxy, c=%d", r.Gateway, c),
+					Measured: fmt.Sprintf("%.2f", r.CPURatio),
+					Target:   fmt.Sprintf("≤ %.2f", GoalCPURatio), Met: r.CPURatio <= GoalCPURatio})
+			}
 		}
 		out = append(out, Goal{
 			Name:     fmt.Sprintf("%s p99 added, c=%d", r.Gateway, r.Concurrency),
@@ -71,4 +81,30 @@ func allocGoal(rows []Row, c int) (Goal, bool) {
 			Met:      last <= first*(1+GoalAllocGrowth)}, true
 	}
 	return Goal{}, false
+}
+
+// CheckRatio returns an error naming every gateway whose throughput ÷ its
+// baseline proxy (the median of the per-round ratios, tools/call on a
+// stateful session) is below min at concurrency c: `legant bench
+// --check-ratio`, which `make bench-check` runs in CI. It judges a ratio
+// measured in one run, never a wall-clock figure.
+func (rep *Report) CheckRatio(min float64, c int) error {
+	var low []string
+	found := false
+	for _, r := range rep.Ratios {
+		if r.Workload != WorkloadCallStateful || r.Concurrency != c {
+			continue
+		}
+		found = true
+		if r.RoundMedian < min {
+			low = append(low, fmt.Sprintf("%s ÷ %s = %.2f", r.Gateway, r.Baseline, r.RoundMedian))
+		}
+	}
+	switch {
+	case !found:
+		return fmt.Errorf("no gateway ratio measured at c=%d", c)
+	case len(low) > 0:
+		return fmt.Errorf("throughput below %.2f of the bare proxy at c=%d: %s", min, c, strings.Join(low, "; "))
+	}
+	return nil
 }

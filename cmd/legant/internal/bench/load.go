@@ -26,13 +26,20 @@ type Workload struct {
 type Pool struct {
 	clients []*Client
 	hists   []Histogram // one per client, reset each phase
-	cpu     func() time.Duration
+	cpu     func() time.Duration // the child serving the target; nil = none
+	db      func() time.Duration // its database server's processes; nil = none
 }
 
 // NewPool initializes n clients of endpoint (n in flight at most).
 // childCPU, when set, reads the CPU time of the process serving endpoint.
 func NewPool(ctx context.Context, hc *http.Client, endpoint, token string, n int, childCPU func() time.Duration) (*Pool, error) {
-	p := &Pool{clients: make([]*Client, n), hists: make([]Histogram, n), cpu: childCPU}
+	return NewPoolCPU(ctx, hc, endpoint, token, n, childCPU, nil)
+}
+
+// NewPoolCPU is NewPool with a second CPU reader, dbCPU: the database
+// server's processes serving the target (nil when it has none).
+func NewPoolCPU(ctx context.Context, hc *http.Client, endpoint, token string, n int, childCPU, dbCPU func() time.Duration) (*Pool, error) {
+	p := &Pool{clients: make([]*Client, n), hists: make([]Histogram, n), cpu: childCPU, db: dbCPU}
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -74,6 +81,7 @@ type Phase struct {
 	Hist     Histogram     // latency of successful calls
 	CPU      time.Duration // user+system CPU of this process
 	ChildCPU time.Duration // CPU of the process serving the target, if known
+	DBCPU    time.Duration // CPU of the database server's processes, if the target has one
 	Mallocs  uint64        // heap allocations of this process
 	Checked  int           // the last value Workload.Check returned
 }
@@ -92,7 +100,7 @@ func (p *Pool) Run(ctx context.Context, w Workload, stop Stop) *Phase {
 	var mu sync.Mutex // guards ph.Errors, ph.FirstErr, ph.Checked
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	mallocs0, cpu0, child0 := ms.Mallocs, processCPU(), p.childCPU()
+	mallocs0, cpu0, child0, db0 := ms.Mallocs, processCPU(), p.childCPU(), read(p.db)
 	start := time.Now()
 	if stop.Duration > 0 {
 		t := time.AfterFunc(stop.Duration, func() { halt.Store(true) })
@@ -124,6 +132,7 @@ func (p *Pool) Run(ctx context.Context, w Workload, stop Stop) *Phase {
 	ph.Elapsed = time.Since(start)
 	ph.CPU = processCPU() - cpu0
 	ph.ChildCPU = p.childCPU() - child0
+	ph.DBCPU = read(p.db) - db0
 	runtime.ReadMemStats(&ms)
 	ph.Mallocs = ms.Mallocs - mallocs0
 	for i := range p.hists {
@@ -136,11 +145,14 @@ func (p *Pool) Run(ctx context.Context, w Workload, stop Stop) *Phase {
 	return ph
 }
 
-func (p *Pool) childCPU() time.Duration {
-	if p.cpu == nil {
+func (p *Pool) childCPU() time.Duration { return read(p.cpu) }
+
+// read returns f() or 0 for a nil reader.
+func read(f func() time.Duration) time.Duration {
+	if f == nil {
 		return 0
 	}
-	return p.cpu()
+	return f()
 }
 
 // do sends one request of w and checks its result.

@@ -106,3 +106,27 @@ func raiseNoFile(want uint64) (uint64, error) {
 	}
 	return lim.Cur, nil
 }
+
+// postgresCPU returns the CPU time used so far by every process of this
+// machine named "postgres" (the server and all its backends): what a
+// PostgreSQL store costs beyond the gateway's own process. Processes that
+// end between two readings take their time with them, so a phase's
+// difference is a lower bound.
+func postgresCPU() time.Duration {
+	dirs, _ := os.ReadDir("/proc")
+	var total time.Duration
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+			continue
+		}
+		if cpu, err := procCPU(pid); err == nil {
+			total += cpu
+		}
+	}
+	return total
+}

@@ -55,6 +55,10 @@ type Row struct {
 	// ChildCPUPerCall is the child gateway's own CPU time per call (0 for
 	// in-process targets).
 	ChildCPUPerCall time.Duration
+	// DBCPUPerCall is the CPU per call of the PostgreSQL server's processes
+	// (every backend on the machine, read from /proc) while a target with a
+	// PostgreSQL store ran; 0 for the others.
+	DBCPUPerCall time.Duration `json:",omitempty"`
 	// AllocsPerCall is this process's heap allocations per call.
 	AllocsPerCall float64
 	// RoundPerSecond, RoundP50, RoundP99 and RoundAllocs are per round, in order.
@@ -70,6 +74,7 @@ type Ratio struct {
 	Workload    string
 	Concurrency int
 	Gateway     string
+	Baseline    string  // the proxy it is compared with: TargetProxyChild for a child gateway when measured, else TargetProxy
 	Throughput  float64 // gateway ÷ proxy calls per second, over all rounds
 	// RoundMedian, RoundMin and RoundMax are of the per-round ratios: each
 	// compares two phases adjacent in time, so the median shrugs off a burst
@@ -85,8 +90,12 @@ type Ratio struct {
 	MedianAddedP99 time.Duration
 	// AddedCPU is the gateway's CPU per call beyond the proxy's: this
 	// process's difference for the in-process gateway; for a child, the
-	// child's own CPU per call plus the harness's difference.
-	AddedCPU    time.Duration
+	// child's own CPU (plus its PostgreSQL server's) per call minus the
+	// baseline's, plus the harness's difference.
+	AddedCPU time.Duration
+	// CPURatio is a child gateway's CPU per call (with its PostgreSQL
+	// server's) ÷ the child proxy's; 0 when there is no child proxy.
+	CPURatio    float64 `json:",omitempty"`
 	AddedAllocs float64 // in-process gateway only: allocations per call beyond the proxy's
 }
 
@@ -125,6 +134,7 @@ type rowAcc struct {
 	elapsed  time.Duration
 	cpu      time.Duration
 	child    time.Duration
+	db       time.Duration
 	mallocs  uint64
 	rounds   []float64
 	p50s     []time.Duration
@@ -142,6 +152,7 @@ func (a *rowAcc) add(ph *Phase) {
 	a.elapsed += ph.Elapsed
 	a.cpu += ph.CPU
 	a.child += ph.ChildCPU
+	a.db += ph.DBCPU
 	a.mallocs += ph.Mallocs
 	a.rounds = append(a.rounds, perSecond(ph.Calls, ph.Elapsed))
 	a.p50s = append(a.p50s, ph.Hist.Quantile(0.50))
@@ -155,7 +166,7 @@ func (a *rowAcc) row(workload string, conc int, tgt string) Row {
 	r := Row{Workload: workload, Concurrency: conc, Target: tgt, Calls: n, Errors: a.errors,
 		PerSecond: perSecond(n, a.elapsed),
 		P50:       a.hist.Quantile(0.50), P90: a.hist.Quantile(0.90), P99: a.hist.Quantile(0.99), Max: a.hist.Max(),
-		CPUPerCall: durPerCall(a.cpu, n), ChildCPUPerCall: durPerCall(a.child, n),
+		CPUPerCall: durPerCall(a.cpu, n), ChildCPUPerCall: durPerCall(a.child, n), DBCPUPerCall: durPerCall(a.db, n),
 		AllocsPerCall: perCall(float64(a.mallocs), n), RoundPerSecond: a.rounds, RoundP50: a.p50s, RoundP99: a.p99s,
 		RoundAllocs: a.allocs,
 		Tools:       a.checked}
@@ -193,16 +204,29 @@ func ratios(rows []Row) []Ratio {
 		w string
 		c int
 	}
-	proxy := map[key]Row{}
+	proxy, childProxy := map[key]Row{}, map[key]Row{}
 	for _, r := range rows {
-		if r.Target == TargetProxy {
+		switch r.Target {
+		case TargetProxy:
 			proxy[key{r.Workload, r.Concurrency}] = r
+		case TargetProxyChild:
+			childProxy[key{r.Workload, r.Concurrency}] = r
 		}
 	}
 	var out []Ratio
 	for _, g := range rows {
-		p, ok := proxy[key{g.Workload, g.Concurrency}]
-		if !ok || !isGatewayName(g.Target) || p.PerSecond == 0 {
+		if !isGatewayName(g.Target) {
+			continue
+		}
+		// Like with like: a child gateway against the child proxy (both
+		// separate processes), the in-process gateway against the
+		// in-process proxy.
+		k := key{g.Workload, g.Concurrency}
+		p, ok := proxy[k]
+		if cp, cok := childProxy[k]; cok && g.Target != TargetGateway {
+			p, ok = cp, true
+		}
+		if !ok || p.PerSecond == 0 {
 			continue
 		}
 		out = append(out, compare(g, p))
@@ -211,9 +235,12 @@ func ratios(rows []Row) []Ratio {
 }
 
 func compare(g, p Row) Ratio {
-	r := Ratio{Workload: g.Workload, Concurrency: g.Concurrency, Gateway: g.Target,
+	r := Ratio{Workload: g.Workload, Concurrency: g.Concurrency, Gateway: g.Target, Baseline: p.Target,
 		Throughput: g.PerSecond / p.PerSecond, AddedP50: g.P50 - p.P50, AddedP99: g.P99 - p.P99,
-		AddedCPU: g.CPUPerCall + g.ChildCPUPerCall - p.CPUPerCall}
+		AddedCPU: g.CPUPerCall + g.ChildCPUPerCall + g.DBCPUPerCall - p.CPUPerCall - p.ChildCPUPerCall}
+	if p.Target == TargetProxyChild && p.ChildCPUPerCall > 0 {
+		r.CPURatio = float64(g.ChildCPUPerCall+g.DBCPUPerCall) / float64(p.ChildCPUPerCall)
+	}
 	if g.Target == TargetGateway {
 		r.AddedAllocs = g.AllocsPerCall - p.AllocsPerCall
 	}

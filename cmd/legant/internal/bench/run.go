@@ -200,6 +200,8 @@ func startTargets(ctx context.Context, o Options, tmp, upstreamURL string, keys 
 	targets = append(targets, gw)
 	var children []childConfig
 	if o.LegantBinary != "" {
+		children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-proxy"),
+			upstreamURL: upstreamURL, proxy: true})
 		children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-sqlite"),
 			keysDir: keysDir(tmp), upstreamURL: upstreamURL})
 		if o.DatabaseURL != "" {

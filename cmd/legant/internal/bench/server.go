@@ -3,8 +3,10 @@ package bench
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -56,4 +58,23 @@ func reservePort() (string, error) {
 	}
 	addr := ln.Addr().String()
 	return addr, ln.Close()
+}
+
+// ServeBareProxy serves NewBareProxy to upstream on addr until ctx ends: the
+// bare proxy as a process of its own (`legant bench-proxy`), so that the
+// child gateways are compared with a baseline that also pays for its own
+// process, sockets and scheduling.
+func ServeBareProxy(ctx context.Context, addr, upstream string) error {
+	u, err := url.Parse(upstream)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return fmt.Errorf("bench-proxy: upstream %q is not an absolute URL", upstream)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	s := serveOn(ln, NewBareProxy(u))
+	<-ctx.Done()
+	s.close()
+	return nil
 }

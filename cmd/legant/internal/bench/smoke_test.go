@@ -36,7 +36,7 @@ func TestRunQuickSmoke(t *testing.T) {
 	}
 	o := Options{LegantBinary: buildLegant(t), Quick: true, Rounds: 2, Phase: 200 * time.Millisecond,
 		Concurrency: []int{1, 4}, Sessions: 50, Settle: time.Millisecond, Command: "go test ./bench -run Smoke"}
-	targets := []string{TargetDirect, TargetProxy, TargetGateway, "gateway+sqlite"}
+	targets := []string{TargetDirect, TargetProxy, TargetGateway, TargetProxyChild, "gateway+sqlite"}
 	for _, b := range storetest.Backends(t) {
 		if b.Postgres() {
 			o.DatabaseURL = b.Options(t).DatabaseURL
@@ -48,8 +48,25 @@ func TestRunQuickSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRows(t, rep, targets)
-	if got, want := len(rep.Ratios), (len(targets)-2)*5; got != want {
+	if got, want := len(rep.Ratios), (len(targets)-3)*5; got != want {
 		t.Errorf("%d ratios, want %d (each gateway × 2 call workloads × 2 concurrencies + list)", got, want)
+	}
+	for _, r := range rep.Ratios {
+		want := TargetProxyChild // like with like: a child process against a child process
+		if r.Gateway == TargetGateway {
+			want = TargetProxy
+		}
+		if r.Baseline != want {
+			t.Errorf("%s %s c=%d compared with %q, want %q", r.Gateway, r.Workload, r.Concurrency, r.Baseline, want)
+		}
+		if r.Gateway != TargetGateway && r.CPURatio <= 0 {
+			t.Errorf("%s %s c=%d: no CPU ratio against the child proxy", r.Gateway, r.Workload, r.Concurrency)
+		}
+	}
+	for _, r := range rep.Rows { // every allowed call is audited in PostgreSQL
+		if r.Target == "gateway+postgres" && r.Workload == WorkloadCallStateful && r.DBCPUPerCall <= 0 {
+			t.Errorf("gateway+postgres %s c=%d: PostgreSQL CPU per call not measured", r.Workload, r.Concurrency)
+		}
 	}
 	if s := rep.Sessions; s == nil || s.Opened != 50 || s.Before.RSS <= 0 || s.After.RSS <= 0 || s.FirstError != "" {
 		t.Errorf("sessions = %+v, want 50 opened with RSS read", s)

@@ -22,6 +22,9 @@ import (
 const (
 	TargetDirect  = "direct"
 	TargetProxy   = "proxy"
+	// TargetProxyChild is the bare proxy as a child process of its own
+	// (`legant bench-proxy`), the baseline of the child gateways.
+	TargetProxyChild = "proxy+child"
 	TargetGateway = "gateway"
 	// Child gateways are named TargetGateway + "+" + backend ("gateway+sqlite").
 )
@@ -53,6 +56,14 @@ func (t *target) childCPU() func() time.Duration {
 		return nil
 	}
 	return t.child.cpu
+}
+
+// dbCPU returns the CPU reader of the PostgreSQL server behind t, or nil.
+func (t *target) dbCPU() func() time.Duration {
+	if t.child == nil || !t.child.postgres {
+		return nil
+	}
+	return postgresCPU
 }
 
 // loadClient returns the HTTP client of a target's virtual clients: its own
@@ -189,6 +200,14 @@ func newChildTarget(ctx context.Context, cfg childConfig, conns int) (*target, e
 		backend = "postgres"
 	}
 	c, err := startChild(ctx, cfg)
+	if cfg.proxy {
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", TargetProxyChild, err)
+		}
+		return &target{name: TargetProxyChild,
+			about: "client → `legant bench-proxy` child process (httputil.ReverseProxy, tuned as the gateway's transport) → upstream",
+			base:  c.url, client: loadClient(conns), child: c, close: func() { c.stop() }}, nil
+	}
 	if err != nil {
 		cfg.cleanup()
 		return nil, fmt.Errorf("gateway+%s: %w", backend, err)

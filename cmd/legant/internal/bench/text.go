@@ -38,7 +38,7 @@ func (rep *Report) writeHeader(b *strings.Builder) {
 	for _, t := range rep.Targets {
 		fmt.Fprintf(b, "  %-16s %s\n", t.Name, t.About)
 	}
-	b.WriteString("cpu/call: this process (load generator + upstream + in-process proxy or gateway); child cpu/call: the child gateway alone\n")
+	b.WriteString("cpu/call: this process (load generator + upstream + in-process proxy or gateway); child cpu/call: the child process alone (proxy or gateway); db cpu/call: every postgres process of the machine\n")
 }
 
 func (rep *Report) writeRows(b *strings.Builder) {
@@ -52,18 +52,22 @@ func (rep *Report) writeRows(b *strings.Builder) {
 			last = r.Workload
 			fmt.Fprintf(b, "\n%s\n", r.Workload)
 			tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "conc\ttarget\tcalls\terrors\tcalls/s\tp50\tp90\tp99\tmax\tcpu/call\tchild cpu/call\tallocs/call\t")
+			fmt.Fprintln(tw, "conc\ttarget\tcalls\terrors\tcalls/s\tp50\tp90\tp99\tmax\tcpu/call\tchild cpu/call\tdb cpu/call\tallocs/call\t")
 		}
 		child := "-"
 		if r.ChildCPUPerCall > 0 {
 			child = fmtDur(r.ChildCPUPerCall)
 		}
+		db := "-"
+		if r.DBCPUPerCall > 0 {
+			db = fmtDur(r.DBCPUPerCall)
+		}
 		target := r.Target
 		if r.Tools > 0 {
 			target = fmt.Sprintf("%s (%d tools)", r.Target, r.Tools)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t\n", r.Concurrency, target, r.Calls, r.Errors,
-			r.PerSecond, fmtDur(r.P50), fmtDur(r.P90), fmtDur(r.P99), fmtDur(r.Max), fmtDur(r.CPUPerCall), child, r.AllocsPerCall)
+		fmt.Fprintf(tw, "%d\t%s\t%d\t%d\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.0f\t\n", r.Concurrency, target, r.Calls, r.Errors,
+			r.PerSecond, fmtDur(r.P50), fmtDur(r.P90), fmtDur(r.P99), fmtDur(r.Max), fmtDur(r.CPUPerCall), child, db, r.AllocsPerCall)
 	}
 	if tw != nil {
 		tw.Flush()
@@ -81,15 +85,19 @@ func (rep *Report) writeRatios(b *strings.Builder) {
 	}
 	b.WriteString("\ngateway vs bare proxy, same run (÷ proxy, +p50, +p99: over every round; median: of the per-round comparisons, each between adjacent phases)\n")
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tconc\tgateway\t÷ proxy\tmedian\trounds\t+p50\tmedian\t+p99\tmedian\t+cpu/call\t+allocs/call\t")
+	fmt.Fprintln(tw, "workload\tconc\tgateway\tbaseline\t÷ proxy\tmedian\trounds\t+p50\tmedian\t+p99\tmedian\t+cpu/call\tcpu ×\t+allocs/call\t")
 	for _, r := range rep.Ratios {
 		allocs := "-"
 		if r.Gateway == TargetGateway {
 			allocs = fmt.Sprintf("%+.0f", r.AddedAllocs)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.2f\t%.2f\t%.2f–%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t\n", shortWorkload(r.Workload), r.Concurrency, r.Gateway,
-			r.Throughput, r.RoundMedian, r.RoundMin, r.RoundMax, fmtSigned(r.AddedP50), fmtSigned(r.MedianAddedP50),
-			fmtSigned(r.AddedP99), fmtSigned(r.MedianAddedP99), fmtSigned(r.AddedCPU), allocs)
+		cpuX := "-"
+		if r.CPURatio > 0 {
+			cpuX = fmt.Sprintf("%.2f", r.CPURatio)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%.2f\t%.2f\t%.2f–%.2f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", shortWorkload(r.Workload), r.Concurrency, r.Gateway,
+			r.Baseline, r.Throughput, r.RoundMedian, r.RoundMin, r.RoundMax, fmtSigned(r.AddedP50), fmtSigned(r.MedianAddedP50),
+			fmtSigned(r.AddedP99), fmtSigned(r.MedianAddedP99), fmtSigned(r.AddedCPU), cpuX, allocs)
 	}
 	tw.Flush()
 }
