@@ -23,13 +23,13 @@ const childStartTimeout = 30 * time.Second
 // its store (SQLite in dataDir or PostgreSQL), audit log, session store and
 // revocation set.
 type childGateway struct {
-	url     string // http://127.0.0.1:port
-	cmd     *exec.Cmd
-	logPath string
-	exited  chan struct{} // closed when the process has exited
-	proxy    bool // a bare proxy (`legant bench-proxy`), not a gateway
-	postgres bool // its store is PostgreSQL
-	waitErr error         // set before exited is closed
+	url      string // http://127.0.0.1:port
+	cmd      *exec.Cmd
+	logPath  string
+	exited   chan struct{} // closed when the process has exited
+	proxy    bool          // a bare proxy (`legant bench-proxy`), not a gateway
+	postgres bool          // its store is PostgreSQL
+	waitErr  error         // set before exited is closed
 }
 
 // childConfig says how to start a child gateway.

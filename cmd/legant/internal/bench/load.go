@@ -25,7 +25,7 @@ type Workload struct {
 // once and driven phase after phase. It is not safe for concurrent use.
 type Pool struct {
 	clients []*Client
-	hists   []Histogram // one per client, reset each phase
+	hists   []Histogram          // one per client, reset each phase
 	cpu     func() time.Duration // the child serving the target; nil = none
 	db      func() time.Duration // its database server's processes; nil = none
 }

@@ -20,12 +20,12 @@ import (
 
 // Target names in reports.
 const (
-	TargetDirect  = "direct"
-	TargetProxy   = "proxy"
+	TargetDirect = "direct"
+	TargetProxy  = "proxy"
 	// TargetProxyChild is the bare proxy as a child process of its own
 	// (`legant bench-proxy`), the baseline of the child gateways.
 	TargetProxyChild = "proxy+child"
-	TargetGateway = "gateway"
+	TargetGateway    = "gateway"
 	// Child gateways are named TargetGateway + "+" + backend ("gateway+sqlite").
 )
 
