@@ -22,6 +22,10 @@ type Request struct {
 	ID           string    // jti of the child
 	DelegationID string    // id of the child delegation; its ParentID is the parent's DelegationID
 	IssuedAt     time.Time // iat of the child; when set, the parent must not be expired at it
+	// KeyThumbprint binds the child to the new actor's own DPoP key (RFC
+	// 7638 thumbprint): the child's cnf.jkt, also recorded on its hop of the
+	// act chain. "" makes a bearer child, which a bound parent refuses.
+	KeyThumbprint string
 }
 
 // AttenuateOptions tune Attenuate. The zero value is the default.
@@ -47,7 +51,9 @@ type AttenuateOptions struct {
 //   - audiences and scopes must be subsets of the parent's;
 //   - expiry is the earlier of the two;
 //   - the chain grows by one actor, who must not already be in it nor be the
-//     user (no cycles), up to MaxDepth actors.
+//     user (no cycles), up to MaxDepth actors;
+//   - a parent bound to a key (cnf.jkt) has only bound children: each bound
+//     to its new actor's own key, recorded on its hop of the chain.
 //
 // Budgets and call counts are clamped as limits; what the parent already
 // spent is state, and policy counts a child's spending against its ancestors.
@@ -67,6 +73,13 @@ func Attenuate(parent *Claims, req Request, opts AttenuateOptions) (*Claims, err
 	}
 	if req.ClientID != "" {
 		child.ClientID = req.ClientID
+	}
+	switch {
+	case req.KeyThumbprint != "":
+		child.Confirmation = &Confirmation{JKT: req.KeyThumbprint}
+		child.Actor.Confirmation = &Confirmation{JKT: req.KeyThumbprint}
+	case parent.BoundKey() != "":
+		return nil, &AttenuationError{Field: "cnf", Msg: "the parent token is bound to a key (DPoP): the child must be bound to the new actor's key"}
 	}
 	var err error
 	if child.ExpiresAt, err = childExpiry(parent, req); err != nil {

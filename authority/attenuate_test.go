@@ -225,3 +225,30 @@ func TestAttenuateChainOfTokens(t *testing.T) {
 		t.Fatal("a sixth actor was accepted with the default depth 5")
 	}
 }
+
+// TestAttenuateKeyBinding: a child is bound to the new actor's own key and its
+// hop records it; a bound parent refuses a bearer child (no downgrade).
+func TestAttenuateKeyBinding(t *testing.T) {
+	parent := rootClaims(t)
+	parent.Confirmation = &authority.Confirmation{JKT: "planner-key"}
+	child, err := authority.Attenuate(parent, authority.Request{Actor: "executor", KeyThumbprint: "executor-key",
+		Constraints: authority.Unrestricted()}, authority.AttenuateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if child.BoundKey() != "executor-key" || child.Actor.Confirmation == nil || child.Actor.Confirmation.JKT != "executor-key" {
+		t.Errorf("child cnf %+v, hop %+v: want bound to executor-key", child.Confirmation, child.Actor)
+	}
+	if parent.BoundKey() != "planner-key" {
+		t.Error("attenuating changed the parent's binding")
+	}
+	_, err = authority.Attenuate(parent, authority.Request{Actor: "executor", Constraints: authority.Unrestricted()}, authority.AttenuateOptions{})
+	var ae *authority.AttenuationError
+	if !errors.As(err, &ae) || ae.Field != "cnf" {
+		t.Fatalf("bearer child of a bound parent: err %v, want an AttenuationError on cnf", err)
+	}
+	bearer := rootClaims(t)
+	if c, err := authority.Attenuate(bearer, authority.Request{Actor: "executor", Constraints: authority.Unrestricted()}, authority.AttenuateOptions{}); err != nil || c.BoundKey() != "" {
+		t.Fatalf("bearer child of a bearer parent: %v, bound %q", err, c.BoundKey())
+	}
+}

@@ -12,7 +12,11 @@ import (
 type Actor struct {
 	Subject  string `json:"sub"`
 	ClientID string `json:"client_id,omitempty"`
-	Actor    *Actor `json:"act,omitempty"`
+	// Confirmation records the key this hop held when it was delegated to
+	// (the thumbprint its token was bound to), so the chain shows each
+	// hop's key; nil when the hop's token was a bearer token.
+	Confirmation *Confirmation `json:"cnf,omitempty"`
+	Actor        *Actor        `json:"act,omitempty"`
 }
 
 // NewActor builds the act claim for agents listed oldest first:
@@ -31,7 +35,12 @@ func (a *Actor) clone() *Actor {
 	if a == nil {
 		return nil
 	}
-	return &Actor{Subject: a.Subject, ClientID: a.ClientID, Actor: a.Actor.clone()}
+	out := &Actor{Subject: a.Subject, ClientID: a.ClientID, Actor: a.Actor.clone()}
+	if a.Confirmation != nil {
+		cnf := *a.Confirmation
+		out.Confirmation = &cnf
+	}
+	return out
 }
 
 // Chain lists the agents of a delegation from the first delegate to the
@@ -91,6 +100,11 @@ func (a *Actor) UnmarshalJSON(data []byte) error {
 	if raw, ok := fields["client_id"]; ok {
 		if err := json.Unmarshal(raw, &out.ClientID); err != nil {
 			return fmt.Errorf("act.client_id: %w", err)
+		}
+	}
+	if raw, ok := fields["cnf"]; ok {
+		if out.Confirmation, err = decodeConfirmation(raw); err != nil {
+			return fmt.Errorf("act.cnf: %w", err)
 		}
 	}
 	if raw, ok := fields["act"]; ok {

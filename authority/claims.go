@@ -29,6 +29,25 @@ type Claims struct {
 	DelegationID string   // "delegation_id": the delegation (grant) this token derives from
 	ParentID     string   // "parent_delegation_id": the delegation this one was attenuated from; "" for a root
 	Constraints  Constraints
+	// Confirmation is the RFC 7800 cnf claim. With a JKT the token is
+	// sender-constrained (RFC 9449): it is honoured only with a DPoP proof
+	// signed by that key. nil means a bearer token.
+	Confirmation *Confirmation
+}
+
+// Confirmation is an RFC 7800 cnf claim, in the one form Legant honours: the
+// RFC 7638 SHA-256 thumbprint of a DPoP key (RFC 9449 §6).
+type Confirmation struct {
+	JKT string `json:"jkt"`
+}
+
+// BoundKey returns the thumbprint of the key the token is bound to, or ""
+// for a bearer token.
+func (c *Claims) BoundKey() string {
+	if c.Confirmation == nil {
+		return ""
+	}
+	return c.Confirmation.JKT
 }
 
 // Chain returns the agents from the act claim, oldest first.
@@ -66,6 +85,7 @@ type claimsWire struct {
 	DelegationID         string            `json:"delegation_id,omitempty"`
 	ParentID             string            `json:"parent_delegation_id,omitempty"`
 	AuthorizationDetails []json.RawMessage `json:"authorization_details"`
+	Confirmation         *Confirmation     `json:"cnf,omitempty"`
 }
 
 func numericDate(t time.Time) *int64 {
@@ -90,7 +110,7 @@ func (c Claims) MarshalJSON() ([]byte, error) {
 		ExpiresAt: numericDate(c.ExpiresAt), IssuedAt: numericDate(c.IssuedAt), NotBefore: numericDate(c.NotBefore),
 		ID: c.ID, ClientID: c.ClientID, Scope: strings.Join(c.Scopes, " "), Actor: c.Actor,
 		DelegationID: c.DelegationID, ParentID: c.ParentID,
-		AuthorizationDetails: []json.RawMessage{detail},
+		AuthorizationDetails: []json.RawMessage{detail}, Confirmation: c.Confirmation,
 	}
 	switch len(c.Audience) {
 	case 0:
@@ -156,8 +176,33 @@ func (c *Claims) setField(key string, raw json.RawMessage) error {
 		err = json.Unmarshal(raw, &c.ParentID)
 	case "authorization_details":
 		c.Constraints, err = decodeDetails(raw)
+	case "cnf":
+		c.Confirmation, err = decodeConfirmation(raw)
 	}
 	return err
+}
+
+// decodeConfirmation reads a cnf claim. A confirmation method other than
+// jkt is an error: a token bound in a way Legant cannot check must not be
+// honoured as a bearer token.
+func decodeConfirmation(raw json.RawMessage) (*Confirmation, error) {
+	fields, err := decodeObject(raw)
+	if err != nil {
+		return nil, err
+	}
+	var c Confirmation
+	for k, v := range fields {
+		if k != "jkt" {
+			return nil, fmt.Errorf("confirmation method %q is not supported (only jkt)", k)
+		}
+		if err := json.Unmarshal(v, &c.JKT); err != nil || c.JKT == "" {
+			return nil, errors.New("jkt is not a non-empty string")
+		}
+	}
+	if c.JKT == "" {
+		return nil, errors.New("cnf has no jkt")
+	}
+	return &c, nil
 }
 
 func decodeAudience(raw json.RawMessage) ([]string, error) {

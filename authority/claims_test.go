@@ -40,6 +40,10 @@ func TestClaimsJSONRoundTrip(t *testing.T) {
 		{"full", full},
 		{"two audiences", twoAud},
 		{"minimal", &authority.Claims{Subject: "bob", Constraints: authority.Unrestricted()}},
+		{"bound to a key, hops with keys", &authority.Claims{Subject: "bob", Constraints: authority.Unrestricted(),
+			Confirmation: &authority.Confirmation{JKT: "k2"},
+			Actor: &authority.Actor{Subject: "exec", Confirmation: &authority.Confirmation{JKT: "k2"},
+				Actor: &authority.Actor{Subject: "planner", Confirmation: &authority.Confirmation{JKT: "k1"}}}}},
 		{"zero", &authority.Claims{}},
 	}
 	for _, tt := range tests {
@@ -97,6 +101,15 @@ func TestClaimsUnmarshal(t *testing.T) {
 		{"other detail type", `{"authorization_details":[{"type":"payment_initiation"}]}`, nil, authority.ErrConstraints},
 		{"details not array", `{"authorization_details":{"type":"legant_delegation"}}`, nil, authority.ErrConstraints},
 		{"details null", `{"authorization_details":null}`, nil, authority.ErrConstraints},
+		{"cnf jkt binds the token", `{"cnf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}`, func(c *authority.Claims) bool { return c.BoundKey() == "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I" }, nil},
+		{"no cnf is a bearer token", `{"sub":"a"}`, func(c *authority.Claims) bool { return c.BoundKey() == "" }, nil},
+		{"cnf of another method is refused", `{"cnf":{"x5t#S256":"abc"}}`, nil, errAny},
+		{"cnf with jkt and another method is refused", `{"cnf":{"jkt":"a","x5t#S256":"b"}}`, nil, errAny},
+		{"cnf without jkt is refused", `{"cnf":{}}`, nil, errAny},
+		{"cnf jkt empty is refused", `{"cnf":{"jkt":""}}`, nil, errAny},
+		{"hop key in the act chain", `{"act":{"sub":"exec","cnf":{"jkt":"k2"},"act":{"sub":"planner","cnf":{"jkt":"k1"}}}}`, func(c *authority.Claims) bool {
+			return c.Actor.Confirmation.JKT == "k2" && c.Actor.Actor.Confirmation.JKT == "k1"
+		}, nil},
 		{"not an object", `[]`, nil, errAny},
 		{"trailing data", `{} {}`, nil, errAny},
 	}

@@ -40,7 +40,7 @@ func (e *ConstraintError) Error() string { return e.Msg }
 // widen the parent's authority or break a chain rule.
 type AttenuationError struct {
 	// Field is one of "parent", "actor", "depth", "audience", "scope",
-	// "expires_at", "constraints", "tools", "resources", "categories",
+	// "expires_at", "cnf", "constraints", "tools", "resources", "categories",
 	// "max_amount", "budget", "max_calls", "window".
 	Field string
 	Msg   string
