@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/dpop"
 	"github.com/openlegant/legant/policy"
 )
 
@@ -64,19 +65,33 @@ func (v *Verifier) Middleware(opts *MiddlewareOptions) func(http.Handler) http.H
 // authenticate verifies the bearer token and the required scope, answering
 // the request itself when it refuses.
 func (v *Verifier) authenticate(w http.ResponseWriter, r *http.Request, o *MiddlewareOptions) (*authority.Claims, bool) {
-	token, ok := BearerToken(r)
-	if !ok {
-		writeChallenge(w, http.StatusUnauthorized, o.ResourceMetadata, "", "a bearer token is required", o.Scope, nil)
-		return nil, false
+	c, err := v.VerifyRequest(r)
+	// RFC 9449 §7.1: a refusal also says that DPoP is accepted, with the
+	// error there when it is about a proof.
+	var also []string
+	if err != nil && v.dpop.Mode != dpop.ModeBearer {
+		var derr error
+		if dpop.ErrorCode(err) != "invalid_token" {
+			derr = err
+		}
+		also = []string{dpop.Challenge(derr, nil)}
 	}
-	c, err := v.Verify(r.Context(), token)
 	switch {
+	case errors.Is(err, ErrNoToken):
+		writeChallenges(w, http.StatusUnauthorized, also, o.ResourceMetadata, "", "a bearer token is required", o.Scope, nil)
+		return nil, false
 	case errors.Is(err, ErrFeedStale):
 		writeJSON(w, http.StatusServiceUnavailable, oauthError{Error: "temporarily_unavailable",
 			Description: ErrorDescription(err)})
 		return nil, false
+	case err != nil && dpop.ErrorCode(err) != "invalid_token":
+		// The proof, not the token: the error is on the DPoP challenge.
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf("Bearer resource_metadata=%q", o.ResourceMetadata))
+		w.Header().Add("WWW-Authenticate", also[0])
+		writeJSON(w, http.StatusUnauthorized, oauthError{Error: dpop.ErrorCode(err), Description: ErrorDescription(err)})
+		return nil, false
 	case err != nil:
-		writeChallenge(w, http.StatusUnauthorized, o.ResourceMetadata, "invalid_token", ErrorDescription(err), o.Scope, nil)
+		writeChallenges(w, http.StatusUnauthorized, also, o.ResourceMetadata, "invalid_token", ErrorDescription(err), o.Scope, nil)
 		return nil, false
 	case o.Scope != "" && !c.HasScope(o.Scope):
 		writeChallenge(w, http.StatusForbidden, o.ResourceMetadata, "insufficient_scope",
@@ -139,6 +154,12 @@ type oauthError struct {
 // writeChallenge answers with an RFC 6750 WWW-Authenticate challenge. code ""
 // is a request without credentials: no error attribute (RFC 6750 §3.1).
 func writeChallenge(w http.ResponseWriter, status int, metadata, code, desc, scope string, data *policy.RPCErrorData) {
+	writeChallenges(w, status, nil, metadata, code, desc, scope, data)
+}
+
+// writeChallenges is writeChallenge with more challenges after the Bearer
+// one (a DPoP challenge).
+func writeChallenges(w http.ResponseWriter, status int, also []string, metadata, code, desc, scope string, data *policy.RPCErrorData) {
 	var params []string
 	if metadata != "" {
 		params = append(params, fmt.Sprintf("resource_metadata=%q", metadata))
@@ -150,6 +171,9 @@ func writeChallenge(w http.ResponseWriter, status int, metadata, code, desc, sco
 		params = append(params, fmt.Sprintf("scope=%q", scope))
 	}
 	w.Header().Set("WWW-Authenticate", strings.TrimSpace("Bearer "+strings.Join(params, ", ")))
+	for _, c := range also {
+		w.Header().Add("WWW-Authenticate", c)
+	}
 	if code == "" {
 		code = "invalid_request"
 	}
@@ -197,6 +221,9 @@ func ErrorDescription(err error) string {
 		return "the token has been revoked"
 	case errors.Is(err, ErrFeedStale):
 		return "revocation status is unavailable; try again later"
+	case errors.Is(err, dpop.ErrInvalidProof), errors.Is(err, dpop.ErrUseNonce), errors.Is(err, dpop.ErrKeyMismatch),
+		errors.Is(err, dpop.ErrBoundAsBearer), errors.Is(err, dpop.ErrNotBound), errors.Is(err, dpop.ErrNotAccepted):
+		return dpop.ErrorText(err)
 	}
 	return authority.ErrorText(err)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/dpop"
 	"github.com/openlegant/legant/policy"
 )
 
@@ -33,6 +34,9 @@ var (
 	// ErrFeedStale: VerifierOptions.RequireFreshFeed is set and the newest
 	// accepted revocation feed is older than MaxFeedAge (or none was accepted).
 	ErrFeedStale = errors.New("revocation feed is stale")
+	// ErrNoToken: VerifyRequest found no Authorization header with one
+	// Bearer or DPoP token.
+	ErrNoToken = errors.New("no access token")
 )
 
 // VerifierOptions tune a Verifier. A nil *VerifierOptions, and every zero
@@ -86,10 +90,29 @@ type VerifierOptions struct {
 	Ledger policy.Ledger
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
+	// DPoP says how sender-constrained tokens (RFC 9449) are treated; nil
+	// means dpop.ModeAllow with a replay cache of this process, the URL of
+	// each request taken from its Host header.
+	DPoP *DPoPOptions
 	// OnFeed, when set, is called after every feed poll with the resulting
 	// status, on the polling goroutine (and once in NewVerifier). It must
 	// not block; use it for logs and metrics.
 	OnFeed func(FeedStatus)
+}
+
+// DPoPOptions configure DPoP (RFC 9449) for VerifyRequest and the
+// middleware.
+type DPoPOptions struct {
+	// Mode: dpop.ModeAllow ("" too) accepts bearer and bound tokens,
+	// dpop.ModeRequire only bound ones, dpop.ModeBearer only bearer ones.
+	Mode dpop.Mode
+	// PublicURL is this resource's external base URL (scheme://host[:port]),
+	// against which proofs' htu is checked — required behind a reverse proxy;
+	// "" derives it from each request (its TLS state and Host).
+	PublicURL string
+	// Cache remembers accepted proofs; nil means a dpop.MemoryReplayCache of
+	// this process. Replicas must share one (the issuer's store).
+	Cache dpop.ReplayCache
 }
 
 // Verifier verifies delegation tokens for one resource (audience) against one
@@ -106,6 +129,7 @@ type Verifier struct {
 	ledger       policy.Ledger
 	requireFresh bool
 	maxFeedAge   time.Duration
+	dpop         DPoPOptions
 
 	keys   *keyCache
 	feed   *feedPoller
@@ -134,11 +158,21 @@ func NewVerifier(ctx context.Context, issuerURL, audience string, opts *Verifier
 		return nil, errors.New("sdk: audience is required")
 	}
 	o = withDefaults(o)
+	var err error
 	v := &Verifier{
 		issuer: issuerURL, audience: audience, now: o.Now, ledger: o.Ledger,
 		requireFresh: o.RequireFreshFeed, maxFeedAge: o.MaxFeedAge,
 		verify: authority.VerifyOptions{Issuer: issuerURL, Audience: audience, Leeway: o.Leeway,
 			Algorithms: o.Algorithms, RequireActor: true},
+	}
+	if o.DPoP != nil {
+		v.dpop = *o.DPoP
+	}
+	if v.dpop.Mode, err = dpop.ParseMode(string(v.dpop.Mode)); err != nil {
+		return nil, fmt.Errorf("sdk: %w", err)
+	}
+	if v.dpop.Cache == nil {
+		v.dpop.Cache = &dpop.MemoryReplayCache{Now: o.Now}
 	}
 	f := newFetcher(o.HTTPClient, o.HTTPTimeout, o.AllowHTTP)
 	v.keys = newKeyCache(keyLoader(f, issuerURL, o), o.Now, o.MinRefreshInterval)
@@ -264,7 +298,55 @@ func (v *Verifier) Audience() string { return v.audience }
 // the next key refresh), so repeated calls skip the signature; revocation and
 // feed freshness are checked on every call. The returned Claims may be
 // shared by concurrent calls: treat them as read-only.
+//
+// Verify has no request to check a DPoP proof against, so it refuses a token
+// bound to a key (dpop.ErrBoundAsBearer): use VerifyRequest, or the
+// middleware, where DPoP-bound tokens are expected.
 func (v *Verifier) Verify(ctx context.Context, token string) (*authority.Claims, error) {
+	c, err := v.verifyUnbound(ctx, token)
+	if err == nil && c.BoundKey() != "" {
+		return nil, fmt.Errorf("sdk: %w", dpop.ErrBoundAsBearer)
+	}
+	return c, err
+}
+
+// VerifyRequest verifies the access token of r — presented with the Bearer
+// or the DPoP scheme — as Verify does, then applies DPoP (RFC 9449): a token
+// bound to a key is accepted only with the DPoP scheme and a fresh proof by
+// that key for this method, URL and token (dpop.Check, with the Verifier's
+// DPoPOptions). Errors wrap the authority and dpop sentinels.
+func (v *Verifier) VerifyRequest(r *http.Request) (*authority.Claims, error) {
+	scheme, token, ok := authority.AccessToken(r.Header.Values("Authorization"))
+	if !ok {
+		return nil, ErrNoToken
+	}
+	c, err := v.verifyUnbound(r.Context(), token)
+	if err != nil {
+		return nil, err
+	}
+	req := dpop.Request{Scheme: scheme, Token: token, Claims: c, Proofs: r.Header.Values("DPoP"),
+		Method: r.Method, URL: v.requestURL(r)}
+	if _, err := dpop.Check(r.Context(), req, dpop.CheckOptions{Mode: v.dpop.Mode, Cache: v.dpop.Cache}, v.now()); err != nil {
+		return nil, fmt.Errorf("sdk: %w", err)
+	}
+	return c, nil
+}
+
+// requestURL is r's URL as its client addressed it, for a proof's htu.
+func (v *Verifier) requestURL(r *http.Request) string {
+	base := strings.TrimSuffix(v.dpop.PublicURL, "/")
+	if base == "" {
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + r.Host
+	}
+	return base + r.URL.EscapedPath()
+}
+
+// verifyUnbound is Verify without the refusal of bound tokens.
+func (v *Verifier) verifyUnbound(ctx context.Context, token string) (*authority.Claims, error) {
 	if v.requireFresh && v.feed.age() > v.maxFeedAge {
 		return nil, fmt.Errorf("sdk: %w (newest accepted feed: %s)", ErrFeedStale, v.feedAgeText())
 	}
