@@ -35,6 +35,8 @@ func newRootCmd() *cobra.Command {
 		newSessionsCmd(),
 		newKillCmd(),
 		newUsersCmd(),
+		newInitCmd(),
+		newApplyCmd(),
 	// Each command group adds its constructor on its own line here.
 	)
 	return root
