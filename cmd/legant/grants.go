@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +18,7 @@ import (
 	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/issuer/keydir"
 	"github.com/openlegant/legant/issuer/store"
+	"github.com/openlegant/legant/policy"
 	"github.com/openlegant/legant/upstreams"
 	"github.com/openlegant/legant/upstreams/grants"
 )
@@ -363,4 +365,105 @@ func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// grantClaims resolves a grant against its upstream into the claims apply
+// would mint at instant at (ids are fresh; nothing is signed).
+func grantClaims(gf *grants.File, g *grants.Grant, up *upstreams.Upstream, at time.Time) (*authority.Claims, error) {
+	spec, err := gf.SpecFor(g, up)
+	if err != nil {
+		return nil, err
+	}
+	c, _, err := spec.Claims(at)
+	return c, err
+}
+
+// runWhoCanGrants is `legant who-can --grants FILE`: the grants of the file
+// on --upstream decide the call as the tokens apply mints from them would.
+func runWhoCanGrants(out io.Writer, f whoCanFlags) error {
+	if f.registry == "" || f.upstream == "" {
+		return errors.New("--grants needs --registry and --upstream")
+	}
+	at, err := parseAt(f.at)
+	if err != nil {
+		return err
+	}
+	reg, err := upstreams.Load(f.registry, upstreams.Options{PublicURL: f.publicURL})
+	if err != nil {
+		return err
+	}
+	gf, err := loadGrants(out, f.grants, reg)
+	if err != nil {
+		return err
+	}
+	binding, _, err := whoCanBinding(f)
+	if err != nil {
+		return err
+	}
+	call, err := policy.SampleCall(binding, f.tool, f.sample, at)
+	if err != nil {
+		return err
+	}
+	up, _ := reg.Lookup(f.upstream)
+	var results []tokenResult
+	for _, g := range gf.Grants {
+		if g.Upstream != f.upstream {
+			continue
+		}
+		claims, err := grantClaims(gf, g, up, at)
+		if err != nil {
+			return err
+		}
+		results = append(results, tokenResult{file: g.Name, claims: claims, decision: policy.Decide(claims, binding, call)})
+	}
+	printWhoCan(out, results, f.all)
+	return nil
+}
+
+// runExplainGrant is `legant explain --grants FILE --grant NAME`: one call
+// decided with the token the grant stands for.
+func runExplainGrant(out io.Writer, f explainFlags) error {
+	at, err := parseAt(f.at)
+	if err != nil {
+		return err
+	}
+	reg, err := upstreams.Load(f.registry, upstreams.Options{PublicURL: f.publicURL})
+	if err != nil {
+		return err
+	}
+	gf, err := loadGrants(out, f.grants, reg)
+	if err != nil {
+		return err
+	}
+	var g *grants.Grant
+	for _, x := range gf.Grants {
+		if x.Name == f.grant {
+			g = x
+		}
+	}
+	if g == nil {
+		return fmt.Errorf("%s has no grant %q", f.grants, f.grant)
+	}
+	if f.upstream != "" && f.upstream != g.Upstream {
+		return fmt.Errorf("grant %s is for upstream %q, not %q", g.Name, g.Upstream, f.upstream)
+	}
+	up, _ := reg.Lookup(g.Upstream)
+	claims, err := grantClaims(gf, g, up, at)
+	if err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	defer w.Flush()
+	fmt.Fprintf(w, "upstream:\t%s (audience %s)\n", up.Slug, up.InboundAudience)
+	fmt.Fprintf(w, "grant:\t%s (%s, %s:%d)\n", g.Name, claims.Provenance(), gf.Source, g.Pos.Line)
+	binding, _ := up.Tool(f.tool)
+	if binding != nil {
+		fmt.Fprintf(w, "tool:\t%s (scope %s)\n", f.tool, orNone(binding.Scope))
+	}
+	d := policy.Decide(claims, binding, policy.Call{Tool: f.tool, Arguments: json.RawMessage(f.args), At: at})
+	printDecision(w, d)
+	if !d.Allow {
+		return errDenied
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/issuer/keydir"
 	"github.com/openlegant/legant/issuer/store/storetest"
+	"github.com/openlegant/legant/policy"
+	"github.com/openlegant/legant/upstreams"
 )
 
 const grantsTestdata = "../../upstreams/grants/testdata/"
@@ -227,4 +230,123 @@ func decodeSegment(seg string, v any) error {
 		return err
 	}
 	return json.Unmarshal(b, v)
+}
+
+// TestWhoCanGrantsMatchesTheTokens: for a table of calls, who-can answering
+// from the grants file gives, grant by grant, the decision policy.Decide
+// makes with the verified token apply minted from that grant, and who-can
+// over the token directory agrees.
+func TestWhoCanGrantsMatchesTheTokens(t *testing.T) {
+	f := newGrantsFixture(t)
+	f.apply(t, "--yes")
+	ks, err := keydir.Load(f.keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := upstreams.Load(f.registry, upstreams.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Calls fall inside the tokens' lives (720h from now): the next
+	// Wednesday at 10:00 in Paris, that evening, and the Saturday after.
+	paris, err := time.LoadLocation("Europe/Paris")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := time.Now().In(paris).AddDate(0, 0, 1)
+	for day.Weekday() != time.Wednesday {
+		day = day.AddDate(0, 0, 1)
+	}
+	at := func(d, h, m int) string {
+		return time.Date(day.Year(), day.Month(), day.Day()+d, h, m, 0, 0, paris).Format(time.RFC3339)
+	}
+	wed10, sat10, wed1830 := at(0, 10, 0), at(3, 10, 0), at(0, 18, 30)
+	tests := []struct {
+		upstream, tool, amount, category, resource, at string
+		wantAllowed                                    []string
+	}{
+		{"expenses", "submit_expense", "300", "travel", "", wed10, []string{"alice-travel"}},
+		{"expenses", "submit_expense", "500", "Travel", "", wed10, []string{"alice-travel"}},
+		{"expenses", "submit_expense", "700", "travel", "", wed10, nil},
+		{"expenses", "submit_expense", "300", "meals", "", wed10, nil},
+		{"expenses", "submit_expense", "300", "travel", "", sat10, nil},
+		{"expenses", "submit_expense", "300", "travel", "", wed1830, nil}, // after hours
+		{"expenses", "list_expenses", "", "", "", wed10, []string{"alice-travel"}},
+		{"expenses", "delete_all", "", "", "", wed10, nil},
+		{"files", "read_file", "", "", "/srv/reports/q1.pdf", wed10, []string{"bob-files"}},
+		{"files", "read_file", "", "", "/srv/reports/../secrets", wed10, nil},
+		{"files", "read_file", "", "", "/etc/passwd", wed10, nil},
+	}
+	for _, tt := range tests {
+		name := fmt.Sprintf("%s/%s/%s%s%s@%s", tt.upstream, tt.tool, tt.amount, tt.category, tt.resource, tt.at)
+		t.Run(name, func(t *testing.T) {
+			args := []string{"--registry", f.registry, "--upstream", tt.upstream, "--tool", tt.tool, "--at", tt.at, "--all"}
+			for flag, v := range map[string]string{"--amount": tt.amount, "--category": tt.category, "--resource": tt.resource} {
+				if v != "" {
+					args = append(args, flag, v)
+				}
+			}
+			if tt.amount != "" {
+				args = append(args, "--currency", "USD")
+			}
+			fromGrants, _ := runLegant(t, append([]string{"who-can", "--grants", f.file}, args...)...)
+			fromTokens, _ := runLegant(t, append([]string{"who-can", "--dir", f.out, "--keys", f.keys, "--issuer", "https://gw.example", "--public-url", "https://gw.example"}, args...)...)
+			up, _ := reg.Lookup(tt.upstream)
+			b, _ := up.Tool(tt.tool)
+			at, _ := time.Parse(time.RFC3339, tt.at)
+			call, err := policy.SampleCall(b, tt.tool, policy.Sample{Amount: tt.amount, Currency: map[bool]string{true: "USD"}[tt.amount != ""], Category: tt.category, Resource: tt.resource}, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var allowed []string
+			for _, g := range []string{"alice-travel", "bob-files"} {
+				raw, _ := os.ReadFile(filepath.Join(f.out, g+".jwt"))
+				claims, err := authority.Verify(strings.TrimSpace(string(raw)), ks, authority.VerifyOptions{Issuer: "https://gw.example", Audience: up.InboundAudience, RequireActor: true}, at)
+				if err != nil {
+					continue // another upstream's token: the gateway refuses it at the audience
+				}
+				d := policy.Decide(claims, b, call)
+				if d.Allow {
+					allowed = append(allowed, g)
+				}
+				verdict := "ALLOW"
+				if !d.Allow {
+					verdict = "DENY " + string(d.Reason)
+				}
+				if !strings.Contains(fromGrants, verdict+"  "+g) && !strings.Contains(fromGrants, verdict+" "+g) {
+					t.Errorf("who-can --grants says otherwise than Decide (%s %s):\n%s", verdict, g, fromGrants)
+				}
+			}
+			if fmt.Sprint(allowed) != fmt.Sprint(tt.wantAllowed) {
+				t.Errorf("Decide with the minted tokens allowed %v, want %v", allowed, tt.wantAllowed)
+			}
+			want := fmt.Sprintf("%d of", len(tt.wantAllowed))
+			if !strings.Contains(fromGrants, want) || !strings.Contains(fromTokens, want) {
+				t.Errorf("want %q tokens allowed\n--grants:\n%s\n--dir:\n%s", want, fromGrants, fromTokens)
+			}
+		})
+	}
+}
+
+// TestExplainGrant: explain --grants decides one call with a grant.
+func TestExplainGrant(t *testing.T) {
+	f := newGrantsFixture(t)
+	base := []string{"explain", "--grants", f.file, "--grant", "alice-travel", "--registry", f.registry, "--tool", "submit_expense", "--at", nextWeekday(time.Wednesday, 10)}
+	out, err := runLegant(t, append(base, "--args", `{"amount":700,"category":"travel"}`)...)
+	if err == nil || !strings.Contains(out, "denied: amount 700 exceeds max_amount 500") || !strings.Contains(out, "user:alice → agent:planner → agent:executor") {
+		t.Fatalf("explain 700: %v\n%s", err, out)
+	}
+	if out, err := runLegant(t, append(base, "--args", `{"amount":70,"category":"travel"}`)...); err != nil || !regexp.MustCompile(`decision:\s+allow`).MatchString(out) {
+		t.Fatalf("explain 70: %v\n%s", err, out)
+	}
+}
+
+// nextWeekday is the next day d after today at hour h in Paris, RFC 3339.
+func nextWeekday(d time.Weekday, h int) string {
+	paris, _ := time.LoadLocation("Europe/Paris")
+	day := time.Now().In(paris).AddDate(0, 0, 1)
+	for day.Weekday() != d {
+		day = day.AddDate(0, 0, 1)
+	}
+	return time.Date(day.Year(), day.Month(), day.Day(), h, 0, 0, 0, paris).Format(time.RFC3339)
 }

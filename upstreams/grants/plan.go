@@ -115,10 +115,10 @@ func PlanApply(f *File, reg *upstreams.Registry, st State, now time.Time) (Plan,
 
 // String renders the plan as a diff, one line per grant:
 //
-//	+ mint     alice-travel  user:alice → agent:planner  expenses: submit_expense
-//	~ replace  bob-reports   …  (was jti …)
-//	- revoke   carol-old     user:carol → agent:x  (jti …, delegation …)
-//	  keep     …
+//   - mint     alice-travel  user:alice → agent:planner  expenses: submit_expense
+//     ~ replace  bob-reports   …  (was jti …)
+//   - revoke   carol-old     user:carol → agent:x  (jti …, delegation …)
+//     keep     …
 func (p Plan) String() string {
 	var b strings.Builder
 	for _, c := range p.Changes {
