@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -37,6 +38,7 @@ func newRootCmd() *cobra.Command {
 		newUsersCmd(),
 		newInitCmd(),
 		newApplyCmd(),
+		newGuardCmd(),
 	// Each command group adds its constructor on its own line here.
 	)
 	return root
@@ -44,6 +46,10 @@ func newRootCmd() *cobra.Command {
 
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
+		var code exitCode
+		if errors.As(err, &code) { // the command already said why (legant guard check)
+			os.Exit(int(code))
+		}
 		fmt.Fprintln(os.Stderr, "legant:", err)
 		os.Exit(1)
 	}
