@@ -22,6 +22,7 @@ var errDenied = errors.New("denied")
 
 type explainFlags struct {
 	keys, token, registry, upstream, tool, args, at, issuer, publicURL string
+	grants, grant                                                      string // explain a grant of a grants file instead of a token
 }
 
 func newExplainCmd() *cobra.Command {
@@ -50,13 +51,22 @@ Exit status: 0 when allowed, 1 when denied or on error.`,
 	fl.StringVar(&f.at, "at", "", "instant of the call, RFC 3339 (default now)")
 	registerIssuer(fl, &f.issuer, issuerFlagExplain)
 	fl.StringVar(&f.publicURL, "public-url", "", "gateway's public base URL, for upstreams without inbound_audience")
-	for _, name := range []string{"token", "upstream", "tool"} {
-		_ = cmd.MarkFlagRequired(name)
-	}
+	fl.StringVar(&f.grants, "grants", "", "grants file: explain the token --grant stands for instead of --token")
+	fl.StringVar(&f.grant, "grant", "", "name of the grant in --grants")
+	cmd.MarkFlagsOneRequired("token", "grants")
+	cmd.MarkFlagsMutuallyExclusive("token", "grants")
+	cmd.MarkFlagsRequiredTogether("grants", "grant")
+	_ = cmd.MarkFlagRequired("tool")
 	return cmd
 }
 
 func runExplain(out io.Writer, in io.Reader, f explainFlags) error {
+	if f.grants != "" {
+		return runExplainGrant(out, f)
+	}
+	if f.upstream == "" {
+		return errors.New(`required flag(s) "upstream" not set`)
+	}
 	at, err := parseAt(f.at)
 	if err != nil {
 		return err

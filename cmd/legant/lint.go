@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/openlegant/legant/upstreams"
+	"github.com/openlegant/legant/upstreams/grants"
 )
 
 // lintFlags are the settings of `legant lint`.
@@ -17,16 +18,19 @@ type lintFlags struct {
 	publicURL string // the gateway's public URL, for default inbound audiences
 	toolsFile string // a saved tools/list answer to lint the registry against
 	upstream  string // which upstream toolsFile belongs to; "" when there is one
+	registry  string // for a grants file: the registry to check it against
 }
 
 func newLintCmd() *cobra.Command {
 	var f lintFlags
 	cmd := &cobra.Command{
-		Use:   "lint -f legant.yaml",
-		Short: "Validate an upstream registry file (and check it against an upstream's tools)",
+		Use:   "lint -f legant.yaml | -f legant.grants.yaml [--upstreams legant.yaml]",
+		Short: "Validate an upstream registry or a grants file (and check it against an upstream's tools or the registry)",
 		Long: `Validate an upstream registry file and print every problem as
 "file:line:col: field: message". With --upstream-tools (a saved tools/list
 answer), also check each tool binding against the tools the upstream lists.
+A grants file (a top-level "grants" key) is validated on its own and, with
+--upstreams, against the registry (docs/GRANTS.md).
 Exits non-zero when there is any error, so CI can gate on it; warnings alone pass.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -38,11 +42,15 @@ Exits non-zero when there is any error, so CI can gate on it; warnings alone pas
 	fl.StringVar(&f.publicURL, "public-url", "", "gateway public URL that default inbound audiences derive from")
 	fl.StringVar(&f.toolsFile, "upstream-tools", "", "saved tools/list answer (JSON) to lint the bindings against")
 	fl.StringVar(&f.upstream, "upstream", "", "slug of the upstream --upstream-tools belongs to (needed when the registry has several)")
+	fl.StringVar(&f.registry, "upstreams", "", "for a grants file: the upstream registry to check it against")
 	_ = cmd.MarkFlagRequired("file")
 	return cmd
 }
 
 func runLint(out io.Writer, f lintFlags) error {
+	if data, err := os.ReadFile(f.file); err == nil && grants.Sniff(data) {
+		return runLintGrants(out, f)
+	}
 	reg, err := upstreams.Load(f.file, upstreams.Options{PublicURL: f.publicURL})
 	var verrs upstreams.ValidationErrors
 	if errors.As(err, &verrs) {

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
@@ -36,6 +37,9 @@ func newRootCmd() *cobra.Command {
 		newSessionsCmd(),
 		newKillCmd(),
 		newUsersCmd(),
+		newInitCmd(),
+		newApplyCmd(),
+		newGuardCmd(),
 	// Each command group adds its constructor on its own line here.
 	)
 	return root
@@ -43,6 +47,10 @@ func newRootCmd() *cobra.Command {
 
 func main() {
 	if err := newRootCmd().Execute(); err != nil {
+		var code exitCode
+		if errors.As(err, &code) { // the command already said why (legant guard check)
+			os.Exit(int(code))
+		}
 		fmt.Fprintln(os.Stderr, "legant:", err)
 		os.Exit(1)
 	}

@@ -20,6 +20,7 @@ type whoCanFlags struct {
 	dir, keys, issuer, tool, scope, at string
 	registry, upstream, publicURL      string
 	resourceKind                       string
+	grants                             string // a grants file to answer from instead of --dir
 	sample                             policy.Sample
 	all                                bool
 }
@@ -59,9 +60,10 @@ Stateless: budgets and call counts are not consulted.`,
 	fl.StringVar(&f.publicURL, "public-url", "", "gateway's public base URL, for upstreams without inbound_audience")
 	fl.StringVar(&f.at, "at", "", "instant of the call, RFC 3339 (default now)")
 	fl.BoolVar(&f.all, "all", false, "also list the tokens that would be denied, and why")
-	for _, name := range []string{"dir", "tool"} {
-		_ = cmd.MarkFlagRequired(name)
-	}
+	fl.StringVar(&f.grants, "grants", "", "answer from a grants file (with --registry and --upstream) instead of --dir")
+	cmd.MarkFlagsOneRequired("dir", "grants")
+	cmd.MarkFlagsMutuallyExclusive("dir", "grants")
+	_ = cmd.MarkFlagRequired("tool")
 	return cmd
 }
 
@@ -73,6 +75,9 @@ type tokenResult struct {
 }
 
 func runWhoCan(out io.Writer, f whoCanFlags) error {
+	if f.grants != "" {
+		return runWhoCanGrants(out, f)
+	}
 	at, err := parseAt(f.at)
 	if err != nil {
 		return err
