@@ -80,7 +80,9 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 	}
 	binding, _ := ex.up.Tool(name)
 	call := policy.Call{Tool: name, Arguments: []byte(args), At: g.now()}
-	d, hold := policy.Authorize(ctx, ex.claims, binding, call, g.opts.Ledger)
+	sctx, cancel := g.storeContext(ctx)
+	d, hold := policy.Authorize(sctx, ex.claims, binding, call, g.opts.Ledger)
+	cancel()
 	if hold == policy.NoHold {
 		hold = nil // nothing reserved: nothing to settle or release
 	}
@@ -97,7 +99,14 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 		return errorResponse(m.id, rpcError{Code: e.Code, Message: e.Message, Data: e.Data}), nil
 	}
 	ev.Kind, ev.Decision = audit.KindAllow, "allow"
-	g.record(ev)
+	if err := g.recordAllow(ctx, ev); err != nil {
+		if hold != nil {
+			rctx, cancel := detach(ctx)
+			hold.Release(rctx) // the call never ran
+			cancel()
+		}
+		return errorResponse(m.id, auditUnavailableError()), nil
+	}
 	if ex.sess != nil {
 		ex.sess.activity.add(1, 0, nil, g.now())
 	}
@@ -118,9 +127,7 @@ func (g *Gateway) refuseUnchecked(ev audit.Event, m *message, unambiguous bool) 
 			Data:    reasonData{Reason: string(policy.ReasonInvalidArgument)}}
 	case g.audit != nil && !g.audit.ok():
 		ev.Reason = "audit_unavailable"
-		e = rpcError{Code: CodeAudit,
-			Message: "the audit log is unavailable; calls are refused until it recovers",
-			Data:    reasonData{Reason: "audit_unavailable"}}
+		e = auditUnavailableError()
 	default:
 		return nil
 	}

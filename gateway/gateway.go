@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,6 +21,8 @@ const (
 	DefaultDownstreamTTL = 2 * time.Minute
 	DefaultActor         = "legant-gateway"
 	DefaultIdleTimeout   = 30 * time.Minute
+	// DefaultStoreTimeout bounds a store operation on the request path.
+	DefaultStoreTimeout = time.Second
 	// maxEventBytes bounds one SSE event relayed from an upstream.
 	maxEventBytes = 16 << 20
 )
@@ -72,6 +75,14 @@ type Options struct {
 	Ledger policy.Ledger
 	// Recorder receives an audit.Event per decision; nil discards them.
 	Recorder Recorder
+	// AuditMode says whether an allowed call waits for its durable allow
+	// record before it is forwarded; "" means AuditDurable.
+	AuditMode AuditMode
+	// StoreTimeout bounds each store operation on the request path (a
+	// durable audit append, a budget reservation, loading a session): one
+	// that takes longer fails, and the call fails closed. Zero means
+	// DefaultStoreTimeout.
+	StoreTimeout time.Duration
 	// Sessions persists sessions for other replicas and operators; nil keeps
 	// them in this process only.
 	Sessions SessionStore
@@ -133,6 +144,15 @@ func New(opts Options) (*Gateway, error) {
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
+	if opts.AuditMode == "" {
+		opts.AuditMode = AuditDurable
+	}
+	if _, err := ParseAuditMode(string(opts.AuditMode)); err != nil {
+		return nil, fmt.Errorf("gateway: %w", err)
+	}
+	if opts.StoreTimeout <= 0 {
+		opts.StoreTimeout = DefaultStoreTimeout
+	}
 	if opts.Transport == nil {
 		opts.Transport = newUpstreamTransport()
 	}
@@ -152,7 +172,7 @@ func New(opts Options) (*Gateway, error) {
 	g.hosts, g.origins = allowLists(opts)
 	g.bridges = newBridgeSet(g.client, opts.Logger)
 	if opts.Recorder != nil {
-		g.audit = newAuditQueue(opts.Recorder)
+		g.audit = newAuditQueue(opts.Recorder, opts.Logger, opts.StoreTimeout)
 	}
 	go g.janitor(time.Second)
 	return g, nil

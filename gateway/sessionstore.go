@@ -121,7 +121,7 @@ func (g *Gateway) loadSession(ctx context.Context, id string, c *authority.Claim
 	if g.opts.Sessions == nil {
 		return nil, "unknown_session"
 	}
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	ctx, cancel := g.storeContext(ctx)
 	defer cancel()
 	r, err := g.opts.Sessions.LoadSession(ctx, id)
 	switch {
@@ -143,7 +143,7 @@ func (g *Gateway) saveSession(ctx context.Context, s *session) {
 	if g.opts.Sessions == nil {
 		return
 	}
-	ctx, cancel := detach(ctx)
+	ctx, cancel := g.storeContext(context.WithoutCancel(ctx))
 	defer cancel()
 	if err := g.opts.Sessions.SaveSession(ctx, s.record()); err != nil {
 		g.log.Error("could not record session", "session", s.id, "err", err)

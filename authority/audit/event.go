@@ -27,6 +27,7 @@ const (
 	KindKeyRotation  Kind = "key_rotation"  // a signing key was added or retired
 	KindSessionStart Kind = "session_start" // a gateway session started
 	KindSessionEnd   Kind = "session_end"   // a gateway session ended
+	KindDropped      Kind = "dropped"       // events a producer could not queue (counted, sampled)
 )
 
 // Event is one entry of the audit chain.
@@ -63,6 +64,11 @@ type Event struct {
 	Args     json.RawMessage
 	PrevHash string
 	Hash     string
+	// ID is an optional producer-assigned unique id. The log writes an event
+	// with a given ID at most once, so a producer may retry an append whose
+	// outcome it does not know. It is not part of the chain hash; "" means
+	// none (every append is written).
+	ID string
 }
 
 // ErrInvalidEvent reports an event that cannot be recorded as given.

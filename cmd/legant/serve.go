@@ -19,6 +19,7 @@ import (
 	"github.com/openlegant/legant/issuer/oauth"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/upstreams"
+	"github.com/spf13/pflag"
 )
 
 // serveConfig is what `legant gateway` and `legant demo` run: the gateway in
@@ -35,6 +36,86 @@ type serveConfig struct {
 	adminListen, adminTokenFile string
 	// ready, when set, is called with the bound address once serving.
 	ready func(addr string)
+	// faults: how the gateway bounds its dependencies and its clients.
+	limits serveLimits
+}
+
+// serveLimits are the timeouts and sizes of `legant gateway` (docs/RELIABILITY.md).
+// Zero values mean the defaults named in registerLimits.
+type serveLimits struct {
+	auditMode         string        // "durable" (default) or "async"
+	storeTimeout      time.Duration // a store operation on the request path
+	readHeaderTimeout time.Duration
+	bodyTimeout       time.Duration // reading a request body
+	idleTimeout       time.Duration // keep-alive connections
+	maxHeaderBytes    int
+}
+
+// Defaults of the server's limits.
+const (
+	defaultReadHeaderTimeout = 10 * time.Second
+	defaultBodyTimeout       = 30 * time.Second
+	defaultConnIdleTimeout   = 5 * time.Minute
+	defaultMaxHeaderBytes    = 64 << 10
+)
+
+// registerLimits registers the flags of serveLimits.
+func (l *serveLimits) registerLimits(fs *pflag.FlagSet) {
+	fs.StringVar(&l.auditMode, "audit-mode", string(gateway.AuditDurable),
+		"durable: an allowed tools/call is forwarded only once its allow record is committed; async: recorded after, off the request path")
+	fs.DurationVar(&l.storeTimeout, "store-timeout", gateway.DefaultStoreTimeout,
+		"deadline of each store operation on the request path (audit append, budget, session load); past it calls fail closed with -32034")
+	fs.DurationVar(&l.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "time a client has to send the request headers")
+	fs.DurationVar(&l.bodyTimeout, "body-read-timeout", defaultBodyTimeout, "time a client has to send a request body (streams are not cut by it)")
+	fs.DurationVar(&l.idleTimeout, "conn-idle-timeout", defaultConnIdleTimeout, "how long an idle keep-alive connection stays open")
+	fs.IntVar(&l.maxHeaderBytes, "max-header-bytes", defaultMaxHeaderBytes, "largest request header block accepted")
+}
+
+func (l serveLimits) server(h http.Handler) *http.Server {
+	or := func(v, d time.Duration) time.Duration {
+		if v <= 0 {
+			return d
+		}
+		return v
+	}
+	maxHeader := l.maxHeaderBytes
+	if maxHeader <= 0 {
+		maxHeader = defaultMaxHeaderBytes
+	}
+	return &http.Server{Handler: bodyDeadline(or(l.bodyTimeout, defaultBodyTimeout), h),
+		ReadHeaderTimeout: or(l.readHeaderTimeout, defaultReadHeaderTimeout),
+		IdleTimeout:       or(l.idleTimeout, defaultConnIdleTimeout), MaxHeaderBytes: maxHeader}
+}
+
+// bodyDeadline gives a client d to send its request body. Unlike
+// http.Server.ReadTimeout, the deadline is lifted once the body is read, so a
+// long response stream (SSE) is not cut by it.
+func bodyDeadline(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil && r.Body != http.NoBody {
+			rc := http.NewResponseController(w)
+			if rc.SetReadDeadline(time.Now().Add(d)) == nil {
+				r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// deadlineBody lifts the connection's read deadline at the end of the body.
+type deadlineBody struct {
+	io.ReadCloser
+	rc   *http.ResponseController
+	done bool
+}
+
+func (b *deadlineBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF && !b.done {
+		b.done = true
+		b.rc.SetReadDeadline(time.Time{})
+	}
+	return n, err
 }
 
 // wiring is a running gateway and what it is made of.
@@ -72,7 +153,7 @@ func serve(ctx context.Context, cfg serveConfig, errOut io.Writer) error {
 		return err
 	}
 	defer stopAdmin()
-	srv := &http.Server{Handler: w.handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 5 * time.Minute}
+	srv := cfg.limits.server(w.handler)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	cfg.logger.Info("legant gateway serving", "addr", ln.Addr().String(), "public_url", w.public,
@@ -135,7 +216,14 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	if err != nil {
 		return nil, err
 	}
+	mode := gateway.AuditDurable
+	if cfg.limits.auditMode != "" {
+		if mode, err = gateway.ParseAuditMode(cfg.limits.auditMode); err != nil {
+			return nil, err
+		}
+	}
 	w.gw, err = gateway.New(gateway.Options{
+		AuditMode: mode, StoreTimeout: cfg.limits.storeTimeout,
 		Registry: w.watcher.Current, Issuer: w.issuer, Keys: w.keys, Signer: signer,
 		DownstreamIssuer: cfg.publicURL + downstreamIssuerPath, PublicURL: cfg.publicURL,
 		Revocations: st.Revocations(), Ledger: st, Recorder: st.Audit(), Sessions: admin.Sessions{Store: st}, Logger: cfg.logger,

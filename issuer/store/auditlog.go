@@ -14,9 +14,10 @@ import (
 	"github.com/openlegant/legant/authority/audit"
 )
 
-// auditWriteTimeout bounds one batch write; it does not depend on any
-// producer's context, since the batch is shared.
-const auditWriteTimeout = 30 * time.Second
+// DefaultAuditWriteTimeout bounds one batch write when Options.AuditWriteTimeout
+// is zero; it does not depend on any producer's context, since the batch is
+// shared.
+const DefaultAuditWriteTimeout = 30 * time.Second
 
 // auditInsertChunk is the most rows one INSERT statement carries
 // (auditColumnCount parameters each, far below both backends' limits).
@@ -36,6 +37,8 @@ type AuditLog struct {
 	done     chan struct{} // closed when the writer has exited
 	maxBatch int
 	keepArgs bool
+	timeout  time.Duration // bounds one batch write
+	stmt     *sql.Stmt     // SQLite's single-row INSERT, prepared once (writer only)
 
 	closeOnce sync.Once
 }
@@ -53,8 +56,12 @@ func newAuditLog(s *Store) *AuditLog {
 	if batch <= 0 {
 		batch = DefaultAuditMaxBatch
 	}
+	timeout := s.opts.AuditWriteTimeout
+	if timeout <= 0 {
+		timeout = DefaultAuditWriteTimeout
+	}
 	l := &AuditLog{s: s, queue: make(chan *pendingEvent, size), closing: make(chan struct{}),
-		done: make(chan struct{}), maxBatch: batch, keepArgs: s.opts.AuditKeepArgs}
+		done: make(chan struct{}), maxBatch: batch, keepArgs: s.opts.AuditKeepArgs, timeout: timeout}
 	go l.run()
 	return l
 }
@@ -199,7 +206,7 @@ func (l *AuditLog) collect(first *pendingEvent) []*pendingEvent {
 }
 
 func (l *AuditLog) commit(batch []*pendingEvent) {
-	ctx, cancel := context.WithTimeout(context.Background(), auditWriteTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	err := l.write(ctx, batch)
 	if err != nil {
@@ -212,7 +219,9 @@ func (l *AuditLog) commit(batch []*pendingEvent) {
 }
 
 // write appends a batch in one transaction, continuing the chain from the
-// locked head.
+// locked head. Events whose ID is already in the log (a retry of an append
+// whose commit succeeded though its answer was lost) are skipped: the head
+// lock serializes writers, so the check and the insert see the same log.
 func (l *AuditLog) write(ctx context.Context, batch []*pendingEvent) error {
 	events := make([]audit.Event, len(batch))
 	for i, p := range batch {
@@ -223,15 +232,74 @@ func (l *AuditLog) write(ctx context.Context, batch []*pendingEvent) error {
 		if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+l.s.d.forUpdate()).Scan(&head.Seq, &head.Hash); err != nil {
 			return err
 		}
+		events, err := l.s.withoutWritten(ctx, tx, events)
+		if err != nil || len(events) == 0 {
+			return err
+		}
 		head = chainEvents(head, events)
 		for i := 0; i < len(events); i += auditInsertChunk {
-			if err := l.s.insertEventsTx(ctx, tx, events[i:min(i+auditInsertChunk, len(events))]); err != nil {
+			if err := l.insertEventsTx(ctx, tx, events[i:min(i+auditInsertChunk, len(events))]); err != nil {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, head.Seq, head.Hash)
+		_, err = tx.ExecContext(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, head.Seq, head.Hash)
 		return err
 	})
+}
+
+// withoutWritten returns events minus those whose ID the log already holds
+// (and minus repeats of an ID within events), in order.
+func (s *Store) withoutWritten(ctx context.Context, tx *sql.Tx, events []audit.Event) ([]audit.Event, error) {
+	var ids []any
+	for i := range events {
+		if events[i].ID != "" {
+			ids = append(ids, events[i].ID)
+		}
+	}
+	if len(ids) == 0 {
+		return events, nil
+	}
+	seen := make(map[string]bool, len(ids))
+	for i := 0; i < len(ids); i += auditInsertChunk {
+		chunk := ids[i:min(i+auditInsertChunk, len(ids))]
+		var b strings.Builder
+		b.WriteString(`SELECT event_id FROM audit_events WHERE event_id IN (`)
+		for j := range chunk {
+			if j > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, "$%d", j+1)
+		}
+		b.WriteByte(')')
+		rows, err := tx.QueryContext(ctx, b.String(), chunk...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			seen[id] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	out := events[:0:0]
+	for _, e := range events {
+		if e.ID != "" {
+			if seen[e.ID] {
+				s.auditSkipped.Add(1)
+				continue
+			}
+			seen[e.ID] = true
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
 
 // chainEvents assigns seq, prev hash and hash to events following head, and
@@ -249,20 +317,24 @@ func chainEvents(head audit.Checkpoint, events []audit.Event) audit.Checkpoint {
 const auditColumns = `seq, at_ns, kind, user_sub, agents, client_id, upstream, method, tool, decision, reason,
 	constraint_name, limit_value, actual_value, token_id, session_id, args_hash, args, prev_hash, hash`
 
-// auditColumnCount is the number of auditColumns.
-const auditColumnCount = 20
+// auditInsertColumns are the columns an append writes: auditColumns and the
+// producer's event id.
+const auditInsertColumns = auditColumns + `, event_id`
+
+// auditColumnCount is the number of auditInsertColumns.
+const auditColumnCount = 21
 
 // insertEventsTx writes events: one multi-row INSERT on PostgreSQL; on
 // SQLite one prepared single-row INSERT executed per event, since binding a
 // multi-row statement's numbered parameters there grows with the square of
 // the batch (the harness measured it at 58% of a SQLite gateway's CPU).
-func (s *Store) insertEventsTx(ctx context.Context, tx *sql.Tx, events []audit.Event) error {
-	if s.Backend() == "sqlite" {
-		return insertEventsPrepared(ctx, tx, events)
+func (l *AuditLog) insertEventsTx(ctx context.Context, tx *sql.Tx, events []audit.Event) error {
+	if l.s.Backend() == "sqlite" {
+		return l.insertEventsPrepared(ctx, tx, events)
 	}
 	const cols = auditColumnCount
 	var b strings.Builder
-	b.WriteString("INSERT INTO audit_events (" + auditColumns + ") VALUES ")
+	b.WriteString("INSERT INTO audit_events (" + auditInsertColumns + ") VALUES ")
 	args := make([]any, 0, cols*len(events))
 	for i := range events {
 		if i > 0 {
@@ -286,9 +358,35 @@ func (s *Store) insertEventsTx(ctx context.Context, tx *sql.Tx, events []audit.E
 	return err
 }
 
-func insertEventsPrepared(ctx context.Context, tx *sql.Tx, events []audit.Event) error {
+// insertEventsPrepared executes the log's single-row INSERT, prepared once
+// per connection (database/sql keeps it), once per event.
+func (l *AuditLog) insertEventsPrepared(ctx context.Context, tx *sql.Tx, events []audit.Event) error {
+	stmt, err := l.insertStmt(ctx)
+	if err != nil {
+		return err
+	}
+	txStmt := tx.StmtContext(ctx, stmt)
+	defer txStmt.Close()
+	for i := range events {
+		row, err := eventRow(&events[i])
+		if err != nil {
+			return err
+		}
+		if _, err := txStmt.ExecContext(ctx, row...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// insertStmt returns the single-row INSERT, preparing it on first use. It is
+// called by the writer goroutine only.
+func (l *AuditLog) insertStmt(ctx context.Context) (*sql.Stmt, error) {
+	if l.stmt != nil {
+		return l.stmt, nil
+	}
 	var b strings.Builder
-	b.WriteString("INSERT INTO audit_events (" + auditColumns + ") VALUES (")
+	b.WriteString("INSERT INTO audit_events (" + auditInsertColumns + ") VALUES (")
 	for c := range auditColumnCount {
 		if c > 0 {
 			b.WriteByte(',')
@@ -296,21 +394,12 @@ func insertEventsPrepared(ctx context.Context, tx *sql.Tx, events []audit.Event)
 		fmt.Fprintf(&b, "$%d", c+1)
 	}
 	b.WriteByte(')')
-	stmt, err := tx.PrepareContext(ctx, b.String())
+	stmt, err := l.s.db.PrepareContext(ctx, b.String())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer stmt.Close()
-	for i := range events {
-		row, err := eventRow(&events[i])
-		if err != nil {
-			return err
-		}
-		if _, err := stmt.ExecContext(ctx, row...); err != nil {
-			return err
-		}
-	}
-	return nil
+	l.stmt = stmt
+	return stmt, nil
 }
 
 // eventRow returns an event's column values in auditColumns order.
@@ -323,12 +412,19 @@ func eventRow(e *audit.Event) ([]any, error) {
 	if e.Args != nil {
 		rawArgs = []byte(e.Args)
 	}
+	var id any // NULL when the producer gave none
+	if e.ID != "" {
+		id = e.ID
+	}
 	return []any{e.Seq, e.Time.UnixNano(), string(e.Kind), e.User, string(agents), e.Client, e.Upstream, e.Method, e.Tool,
-		e.Decision, e.Reason, e.Constraint, e.Limit, e.Value, e.TokenID, e.SessionID, e.ArgsHash, rawArgs, e.PrevHash, e.Hash}, nil
+		e.Decision, e.Reason, e.Constraint, e.Limit, e.Value, e.TokenID, e.SessionID, e.ArgsHash, rawArgs, e.PrevHash, e.Hash, id}, nil
 }
 
 // close stops accepting events and waits until every queued one is written.
 func (l *AuditLog) close() {
 	l.closeOnce.Do(func() { close(l.closing) })
 	<-l.done
+	if l.stmt != nil {
+		l.stmt.Close()
+	}
 }

@@ -14,6 +14,10 @@ import (
 // DB exposes the database handle to the tests, which tamper with tables.
 func (s *Store) DB() *sql.DB { return s.db }
 
+// AuditSkipped reports how many appended events were skipped as already
+// written (retries of a batch whose commit succeeded).
+func (s *Store) AuditSkipped() int64 { return s.auditSkipped.Load() }
+
 // ListenChannel exposes the PostgreSQL NOTIFY channel name.
 func (s *Store) ListenChannel() string { return s.listenChannel }
 
@@ -43,7 +47,7 @@ func (s *Store) bulkChunk(ctx context.Context, events []audit.Event) error {
 				return err
 			}
 			head = chainEvents(head, events)
-			stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (`+auditColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20)`)
+			stmt, err := tx.PrepareContext(ctx, `INSERT INTO audit_events (`+auditInsertColumns+`) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21)`)
 			if err != nil {
 				return err
 			}
@@ -64,7 +68,7 @@ func (s *Store) bulkChunk(ctx context.Context, events []audit.Event) error {
 			return err
 		}
 		head = chainEvents(head, events)
-		cols := strings.Fields(strings.ReplaceAll(auditColumns, ",", " "))
+		cols := strings.Fields(strings.ReplaceAll(auditInsertColumns, ",", " "))
 		_, err := tx.CopyFrom(ctx, pgx.Identifier{"audit_events"}, cols, pgx.CopyFromSlice(len(events), func(i int) ([]any, error) {
 			return eventRow(&events[i])
 		}))

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -54,6 +55,11 @@ type Options struct {
 	// AuditMaxBatch bounds the events written in one transaction; 0 means
 	// DefaultAuditMaxBatch.
 	AuditMaxBatch int
+	// AuditWriteTimeout bounds the write of one audit batch; 0 means
+	// DefaultAuditWriteTimeout. A batch that times out fails (its producers
+	// fail closed) though it may still commit: retry it with the same event
+	// IDs and it is written once.
+	AuditWriteTimeout time.Duration
 	// FeedTTL is the lifetime of a signed revocation feed; 0 means DefaultFeedTTL.
 	FeedTTL time.Duration
 	// HoldTTL is how long a ledger hold may stay open before a later
@@ -98,6 +104,9 @@ type Store struct {
 	keys  *keyRing
 	revs  *RevocationSet
 	audit *AuditLog
+
+	// auditSkipped counts appended events skipped as already written.
+	auditSkipped atomic.Int64
 
 	// syncMu serializes loading revocations into revs.
 	syncMu sync.Mutex
