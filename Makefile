@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/legant
 
-.PHONY: all build run test vet fmt-check unit test-ts test-py conformance bench bench-check clean
+.PHONY: all build run test vet fmt-check unit test-ts test-py test-example conformance bench bench-check clean
 
 all: build
 
@@ -14,8 +14,9 @@ run: build
 	./$(BIN) demo
 
 # test: vet, gofmt, the unit tests with the race detector, then the SDKs in other
-# languages (TypeScript, Python) on the shared vectors; fails on any of them.
-test: vet fmt-check unit test-ts test-py
+# languages (TypeScript, Python) on the shared vectors, then the protect-your-api
+# example in all three; fails on any of them.
+test: vet fmt-check unit test-ts test-py test-example
 
 vet:
 	$(GO) vet ./...
@@ -34,6 +35,12 @@ test-ts:
 # The Python SDK (sdk/python) with Debian's python3 and packages (installed if missing).
 test-py:
 	scripts/sdk-python-test.sh
+
+# test-example: examples/protect-your-api/run.sh with its Go, Python and TypeScript
+# servers (allowed, denied, revoked; about 15 s); --all fails where it would skip
+# one. test-ts and test-py install what the other two need (and build the TS SDK).
+test-example: test-ts test-py
+	examples/protect-your-api/run.sh --all
 
 # conformance: the official MCP conformance suites (0.1.16 and 0.2.0-alpha.12) against go-sdk's
 # everything-server (stateful and stateless) and the TypeScript server-everything, each direct and

@@ -13,17 +13,31 @@ func newSnippetCmd() *cobra.Command {
 	names := snippets.Names()
 	return &cobra.Command{
 		Use:   "snippet " + strings.Join(names, "|"),
-		Short: "Print a starter program that enforces Legant tokens with the Go SDK",
+		Short: "Print a starter program that enforces Legant tokens with an SDK (Go, TypeScript, Python)",
 		Long: `Print a ready-to-run starter that verifies Legant delegation tokens offline
-with the Go SDK (github.com/openlegant/legant/sdk) and authorizes each request
-or tool call with the gateway's policy:
+with one of the SDKs and authorizes each request or tool call with the
+gateway's policy:
 
+Go (github.com/openlegant/legant/sdk), save as main.go in a new module:
   go-nethttp  a net/http service (sdk.Verifier.Middleware)
   go-sdk      an MCP server built with github.com/modelcontextprotocol/go-sdk (sdk/mcpguard)
   mcp-go      an MCP server built with github.com/mark3labs/mcp-go (sdk/mcpgoguard)
 
-Save it as main.go in a new module; docs/SDK.md explains each part.`,
-		Example:   "  legant snippet go-nethttp > main.go",
+TypeScript (@openlegant/legant, sdk/typescript; Node.js 22):
+  express     an Express API (requireToken from @openlegant/legant/express)
+  fastify     a Fastify API (a preHandler from @openlegant/legant/fastify)
+  ts-mcp      an MCP server built with @modelcontextprotocol/sdk (@openlegant/legant/mcp)
+
+Python (legant, sdk/python; Python 3.11 or later):
+  flask       a Flask API (legant.flask.protect)
+  fastapi     a FastAPI app (legant.asgi.LegantMiddleware)
+  py-mcp      an MCP server built with the mcp package's FastMCP (legant.mcpguard)
+
+Each starter's first lines say what to install and how to run it; every
+one is type-checked or run in CI. docs/SDK.md explains each part.`,
+		Example: `  legant snippet go-nethttp > main.go
+  legant snippet express > app.ts
+  legant snippet fastapi > app.py`,
 		Args:      cobra.ExactArgs(1),
 		ValidArgs: names,
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -8,7 +8,13 @@ import (
 )
 
 func TestSnippet(t *testing.T) {
-	for _, name := range []string{"go-nethttp", "go-sdk", "mcp-go"} {
+	// Each starter and a line only it has (its language's SDK import).
+	for name, marker := range map[string]string{
+		"go-nethttp": "package main", "go-sdk": "package main", "mcp-go": "package main",
+		"express": `from "@openlegant/legant/express"`, "fastify": `from "@openlegant/legant/fastify"`,
+		"ts-mcp": `from "@openlegant/legant/mcp"`, "flask": "from legant.flask import",
+		"fastapi": "from legant.asgi import", "py-mcp": "from legant.mcpguard import",
+	} {
 		t.Run(name, func(t *testing.T) {
 			out, err := runLegant(t, "snippet", name)
 			if err != nil {
@@ -18,7 +24,7 @@ func TestSnippet(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if out != string(want) || !strings.Contains(out, "package main") || strings.Contains(out, "go:build") {
+			if out != string(want) || !strings.Contains(out, marker) || strings.Contains(out, "go:build") {
 				t.Fatalf("legant snippet %s printed:\n%s", name, out)
 			}
 		})
@@ -28,5 +34,14 @@ func TestSnippet(t *testing.T) {
 	}
 	if _, err := runLegant(t, "snippet"); err == nil {
 		t.Fatal("snippet without a name succeeded")
+	}
+	help, err := runLegant(t, "snippet", "--help")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range snippets.Names() {
+		if !strings.Contains(help, "\n  "+name+" ") {
+			t.Errorf("legant snippet --help does not describe %s:\n%s", name, help)
+		}
 	}
 }

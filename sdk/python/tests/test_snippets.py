@@ -15,7 +15,8 @@ from .helpers import self_signed, serve
 from .signing import TestKey, jwks, token
 from .test_middleware import post, run_uvicorn, run_werkzeug
 
-SNIPPETS = pathlib.Path(__file__).resolve().parents[1] / "snippets"
+# sdk/snippets/py: the files `legant snippet` embeds and prints.
+SNIPPETS = pathlib.Path(__file__).resolve().parents[2] / "snippets" / "py"
 AUD = "https://api.example/expenses"
 
 

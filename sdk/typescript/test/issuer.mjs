@@ -3,14 +3,17 @@
 // delegation tokens and feeds exactly as the Go issuer lays them out
 // (authority.Sign, revfeed.Sign).
 import http from "node:http";
+import https from "node:https";
 import { generateKeyPair, exportJWK, SignJWT, CompactSign } from "jose";
 
-export async function startIssuer() {
+// With tls ({ key, cert } in PEM) it serves https, as an issuer must for a
+// verifier without allowHttp.
+export async function startIssuer({ tls } = {}) {
   const { privateKey, publicKey } = await generateKeyPair("EdDSA", { crv: "Ed25519" });
   const jwk = { ...(await exportJWK(publicKey)), kid: "k1", alg: "EdDSA", use: "sig" };
   let feed = "";
   const requests = [];
-  const server = http.createServer((req, res) => {
+  const server = (tls ? https : http).createServer(tls ?? {}, (req, res) => {
     requests.push(req.url);
     res.setHeader("content-type", "application/json");
     if (req.url === "/.well-known/oauth-authorization-server") {
@@ -27,7 +30,7 @@ export async function startIssuer() {
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
   const iss = {
-    url: `http://127.0.0.1:${server.address().port}`,
+    url: `${tls ? "https" : "http"}://127.0.0.1:${server.address().port}`,
     requests,
     /** token signs a delegation token for aud with constraints (a legant_delegation entry without type). */
     async token({ aud, sub = "alice", agents = ["planner"], scope = "", constraints = {}, jti = "tok-" + Math.random().toString(36).slice(2), delegationId = "dlg-1", ttl = 3600 }) {
