@@ -34,6 +34,7 @@ func newRootCmd() *cobra.Command {
 		newBenchCmd(),
 		newSessionsCmd(),
 		newKillCmd(),
+		newWatchCmd(),
 		newUsersCmd(),
 	// Each command group adds its constructor on its own line here.
 	)
