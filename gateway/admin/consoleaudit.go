@@ -73,7 +73,7 @@ func (c *console) serveVerify(w http.ResponseWriter, r *http.Request, s consoleS
 		return
 	}
 	vr := &verifyResult{OK: rep.OK(), Events: rep.Events, FirstBad: rep.FirstBad, Problem: rep.Problem,
-		Head: rep.Head, Took: time.Since(start).Round(time.Millisecond), PrunedThrough: rep.PrunedThrough}
+		Head: rep.Head, Took: time.Since(start).Round(10 * time.Microsecond), PrunedThrough: rep.PrunedThrough}
 	c.s.log.Info("console: audit verified", "actor", s.Actor, "ok", vr.OK, "events", vr.Events, "first_bad", vr.FirstBad)
 	c.auditPage(w, r, s, auditPage{Verify: vr}, "")
 }

@@ -66,7 +66,9 @@
       cell(tr, agents);
       cell(tr, ev.upstream || "");
       cell(tr, ev.tool || ev.method || "");
-      cell(tr, ev.value ? ev.value + (ev.limit ? " (limit " + ev.limit + ")" : "") : "");
+      const value = ev.value ? ev.value + (ev.limit ? " (limit " + ev.limit + ")" : "") : "";
+      const v = cell(tr, value.length > 24 ? value.slice(0, 20) + "…" : value);
+      if (value.length > 24) v.title = value;
       cell(tr, ev.reason || "");
       const s = cell(tr, ev.session ? ev.session.slice(0, 12) + (ev.session.length > 12 ? "…" : "") : "");
       if (ev.session) s.title = ev.session;
