@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/legant
 
-.PHONY: all build run test vet fmt-check unit test-ts test-py test-example conformance bench bench-check clean
+.PHONY: all build run test vet fmt-check unit test-ts test-py test-example conformance e2e bench bench-check clean
 
 all: build
 
@@ -47,6 +47,12 @@ test-example: test-ts test-py
 # through `legant gateway`; one summary line per run (docs/GATEWAY.md, Conformance).
 conformance:
 	scripts/conformance.sh
+
+# e2e: the console end to end in headless Chromium (Debian's chromium driven by playwright-core
+# from npm, both installed when missing) against a real `legant gateway`, plus `legant watch`;
+# screenshots to docs/images/console-*.png (docs/CONSOLE.md).
+e2e:
+	scripts/console-e2e.sh
 
 # bench: the hot-path Go benchmarks, then the load harness (docs/PERFORMANCE.md);
 # BENCHFLAGS= for the full run (about 4 minutes), --database-url … for PostgreSQL.

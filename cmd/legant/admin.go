@@ -21,7 +21,7 @@ import (
 // envAdminURL is the environment variable the admin client flags fall back to.
 const envAdminURL = "LEGANT_ADMIN_URL"
 
-// startAdmin serves the admin API of w on cfg.adminListen until stop is
+// startAdmin serves the admin API (and its console, /console) of w on cfg.adminListen until stop is
 // called; an empty address disables it (stop is then a no-op). The admin
 // token is read from cfg.adminTokenFile (default <data-dir>/admin-token),
 // generated there on first start.
@@ -49,6 +49,7 @@ func startAdmin(cfg serveConfig, w *wiring, errOut io.Writer) (addr string, stop
 		return "", nil, fmt.Errorf("admin API: %w (--admin-listen picks another address, \"\" disables it)", err)
 	}
 	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	hs.RegisterOnShutdown(srv.Close) // console streams end instead of holding Shutdown
 	go hs.Serve(ln)
 	cfg.logger.Info("legant admin API serving", "addr", ln.Addr().String(), "token_file", path)
 	return ln.Addr().String(), func() {

@@ -36,6 +36,7 @@ func newRootCmd() *cobra.Command {
 		newBenchProxyCmd(),
 		newSessionsCmd(),
 		newKillCmd(),
+		newWatchCmd(),
 		newUsersCmd(),
 		newInitCmd(),
 		newApplyCmd(),

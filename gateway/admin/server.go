@@ -6,10 +6,14 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/r3labs/sse/v2"
 
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/issuer/store"
@@ -38,6 +42,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Accounts, when set, lets issuer accounts with the admin role log in
+	// to the console (AccountAuthenticator); nil means the admin token only.
+	Accounts AccountAuthenticator
 }
 
 // Server is the admin API, an http.Handler. It is safe for concurrent use.
@@ -46,6 +53,11 @@ type Server struct {
 	tokenHash [sha256.Size]byte
 	mux       *http.ServeMux
 	log       *slog.Logger
+	console   *console
+	sse       *sse.Server // the console's event streams, one per connection
+
+	subMu       sync.Mutex
+	subscribers map[string]chan struct{} // stream id → closed when its subscriber is registered
 }
 
 // New returns a Server for opts.
@@ -66,11 +78,26 @@ func New(opts Options) (*Server, error) {
 	s.mux.HandleFunc("GET /v1/sessions", s.serveList)
 	s.mux.HandleFunc("GET /v1/sessions/{id}", s.serveGet)
 	s.mux.HandleFunc("POST /v1/kill", s.serveKill)
+	s.subscribers = map[string]chan struct{}{}
+	s.sse = sse.New()
+	s.sse.OnSubscribe = s.onSubscribe
+	s.sse.AutoReplay = false // a reconnecting stream catches up from the store
+	s.sse.Headers = map[string]string{"X-Accel-Buffering": "no"}
+	var err error
+	if s.console, err = newConsole(s); err != nil {
+		return nil, fmt.Errorf("admin: console: %w", err)
+	}
 	return s, nil
 }
 
-// ServeHTTP authenticates the request, then routes it.
+// ServeHTTP routes /console to the console (which authenticates with its
+// own session cookie, or the admin token for its event stream), and
+// authenticates every other request with the admin token before routing it.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/") {
+		s.console.ServeHTTP(w, r)
+		return
+	}
 	if !s.authorized(r) {
 		s.log.Warn("admin API: request refused: missing or wrong admin token", "remote", r.RemoteAddr, "path", r.URL.Path)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="legant-admin"`)
@@ -80,6 +107,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mux.ServeHTTP(w, r)
 }
+
+// Close ends the console's open event streams (an http.Server's Shutdown
+// does not wait for them then); the Server keeps serving new requests.
+func (s *Server) Close() { s.sse.Close() }
 
 // authorized compares the bearer token in constant time: both sides are
 // hashed first, so neither the content nor the length leaks through timing.
