@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/dpop"
 	"github.com/openlegant/legant/upstreams"
 )
 
@@ -74,13 +75,47 @@ type authError struct {
 	code   string // RFC 6750 error code: invalid_request, invalid_token, insufficient_scope
 	desc   string // safe to show the client
 	reason string // audit reason
+	// dpop is the WWW-Authenticate DPoP challenge sent beside the Bearer one
+	// (RFC 9449 §7.1), "" when the upstream accepts bearer tokens only;
+	// proofErr says the refusal is about a proof: its error is on the DPoP
+	// challenge, not the Bearer one.
+	dpop     string
+	proofErr bool
 }
 
 func (e *authError) Error() string { return e.desc }
 
-// authenticate verifies the bearer token of r for upstream up.
+// authenticate verifies the access token of r for upstream up — presented
+// with the Bearer scheme, or with the DPoP scheme and a proof when the token
+// is bound to a key (RFC 9449, dpop.Check, in the upstream's DPoP mode).
 func (g *Gateway) authenticate(r *http.Request, up *upstreams.Upstream) (*authority.Claims, string, *authError) {
-	token, ok := authority.BearerToken(r.Header.Values("Authorization"))
+	c, token, e := g.verifyAccess(r, up)
+	if e != nil && up.DPoP != dpop.ModeBearer {
+		var perr error
+		if e.proofErr {
+			perr = proofError{e.code, e.desc}
+		}
+		e.dpop = dpop.Challenge(perr, nil)
+	}
+	return c, token, e
+}
+
+// proofError carries a proof refusal's code and text to dpop.Challenge.
+type proofError struct{ code, desc string }
+
+func (e proofError) Error() string { return e.desc }
+func (e proofError) Is(target error) bool {
+	switch e.code {
+	case "use_dpop_nonce":
+		return target == dpop.ErrUseNonce
+	case "invalid_dpop_proof":
+		return target == dpop.ErrInvalidProof
+	}
+	return false
+}
+
+func (g *Gateway) verifyAccess(r *http.Request, up *upstreams.Upstream) (*authority.Claims, string, *authError) {
+	scheme, token, ok := authority.AccessToken(r.Header.Values("Authorization"))
 	if !ok {
 		return nil, "", &authError{status: http.StatusUnauthorized, reason: "missing_token",
 			desc: "a bearer token is required"}
@@ -96,6 +131,13 @@ func (g *Gateway) authenticate(r *http.Request, up *upstreams.Upstream) (*author
 				reason: "revoked", desc: "the token has been revoked (" + why + ")"}
 		}
 	}
+	req := dpop.Request{Scheme: scheme, Token: token, Claims: c, Proofs: r.Header.Values("DPoP"),
+		Method: r.Method, URL: g.publicURL(r) + r.URL.EscapedPath()}
+	if _, err := dpop.Check(r.Context(), req, dpop.CheckOptions{Mode: up.DPoP, Cache: g.proofs}, g.now()); err != nil {
+		code := dpop.ErrorCode(err)
+		return c, token, &authError{status: http.StatusUnauthorized, code: code, reason: "dpop_" + code,
+			desc: dpop.ErrorText(err), proofErr: code != "invalid_token"}
+	}
 	return c, token, nil
 }
 
@@ -103,13 +145,16 @@ func (g *Gateway) authenticate(r *http.Request, up *upstreams.Upstream) (*author
 // naming the RFC 9728 metadata of the resource.
 func (g *Gateway) writeAuthError(w http.ResponseWriter, r *http.Request, slug string, e *authError, scope string) {
 	params := []string{fmt.Sprintf("resource_metadata=%q", g.metadataURL(r, slug))}
-	if e.code != "" {
+	if e.code != "" && !e.proofErr {
 		params = append(params, fmt.Sprintf("error=%q", e.code), fmt.Sprintf("error_description=%q", e.desc))
 	}
 	if scope != "" {
 		params = append(params, fmt.Sprintf("scope=%q", scope))
 	}
 	w.Header().Set("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
+	if e.dpop != "" {
+		w.Header().Add("WWW-Authenticate", e.dpop)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.status)
 	code := e.code

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/dpop"
 	"github.com/openlegant/legant/policy"
 	"github.com/openlegant/legant/upstreams"
 )
@@ -71,6 +72,10 @@ type Options struct {
 	MaxBodyBytes int64
 	// Revocations is consulted per request; nil means nothing is revoked.
 	Revocations Revocations
+	// DPoPProofs remembers the DPoP proofs accepted (RFC 9449 replay
+	// protection); replicas must share one (the store's ProofCache). nil
+	// means a cache of this process.
+	DPoPProofs dpop.ReplayCache
 	// Ledger holds budgets and call counts; nil means an in-memory ledger.
 	Ledger policy.Ledger
 	// Recorder receives an audit.Event per decision; nil discards them.
@@ -104,6 +109,7 @@ type Options struct {
 type Gateway struct {
 	opts     Options
 	verifier *verifier
+	proofs   dpop.ReplayCache // DPoP proofs accepted (Options.DPoPProofs or this process's)
 	sessions *sessionTable
 	minter   *minter
 	client   *http.Client
@@ -159,6 +165,7 @@ func New(opts Options) (*Gateway, error) {
 	g := &Gateway{
 		opts:     opts,
 		verifier: newVerifier(opts.Keys, opts.Issuer),
+		proofs:   opts.DPoPProofs,
 		sessions: newSessionTable(),
 		minter:   newMinter(opts),
 		client:   &http.Client{Transport: opts.Transport, CheckRedirect: noRedirects},
@@ -168,6 +175,9 @@ func New(opts Options) (*Gateway, error) {
 		closed:   make(chan struct{}),
 
 		janitorDone: make(chan struct{}),
+	}
+	if g.proofs == nil {
+		g.proofs = &dpop.MemoryReplayCache{Now: opts.Now}
 	}
 	g.hosts, g.origins = allowLists(opts)
 	g.bridges = newBridgeSet(g.client, opts.Logger)

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/openlegant/legant/authority/dpop"
 	"github.com/openlegant/legant/policy"
 )
 
@@ -226,4 +227,20 @@ func errString(err error) string {
 		return "<nil>"
 	}
 	return err.Error()
+}
+
+func TestParseDPoPMode(t *testing.T) {
+	for in, want := range map[string]dpop.Mode{"require": dpop.ModeRequire, "bearer": dpop.ModeBearer, "allow": dpop.ModeAllow} {
+		reg, err := Parse("r.yaml", []byte("version: 1\nupstreams:\n  - slug: a\n    url: http://127.0.0.1:9/mcp\n    dpop: "+in+"\n    tools:\n      t: {scope: s}\n"), Options{PublicURL: "https://gw.example"})
+		if err != nil {
+			t.Fatalf("dpop: %s: %v", in, err)
+		}
+		if up, _ := reg.Lookup("a"); up.DPoP != want {
+			t.Errorf("dpop: %s parsed as %q", in, up.DPoP)
+		}
+	}
+	_, err := Parse("r.yaml", []byte("version: 1\nupstreams:\n  - slug: a\n    url: http://127.0.0.1:9/mcp\n    dpop: always\n    tools:\n      t: {scope: s}\n"), Options{PublicURL: "https://gw.example"})
+	if err == nil || !strings.Contains(err.Error(), `r.yaml:5:11: upstreams[0].dpop: "always" must be one of allow, require, bearer`) {
+		t.Fatalf("bad mode: %v", err)
+	}
 }

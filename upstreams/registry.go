@@ -4,6 +4,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/openlegant/legant/authority/dpop"
 	"github.com/openlegant/legant/policy"
 )
 
@@ -84,6 +85,11 @@ type Upstream struct {
 	// Tools are the registered tools by name. A tool not in this map is
 	// invisible and uncallable.
 	Tools map[string]*policy.Binding
+	// DPoP says which inbound tokens the gateway accepts for this upstream
+	// (RFC 9449): dpop.ModeAllow ("" too) bearer and sender-constrained
+	// tokens, dpop.ModeRequire only sender-constrained ones, dpop.ModeBearer
+	// only bearer ones.
+	DPoP dpop.Mode
 	// Pos is where the upstream's entry starts in the registry file.
 	Pos Position
 

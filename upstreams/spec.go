@@ -29,6 +29,7 @@ type upstreamSpec struct {
 	timeouts        timeoutsSpec
 	headers         field[[]pair]
 	tools           field[[]toolSpec]
+	dpop            field[string]
 }
 
 type timeoutsSpec struct {
@@ -85,6 +86,7 @@ func (d *decoder) upstream(n *yaml.Node, path string) upstreamSpec {
 		"timeouts":            func(e entry) { u.timeouts = d.timeouts(e) },
 		"headers":             func(e entry) { u.headers = d.strMap(e) },
 		"tools":               func(e entry) { u.tools = d.tools(e) },
+		"dpop":                func(e entry) { u.dpop = d.str(e) },
 	})
 	return u
 }

@@ -12,6 +12,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/dpop"
 )
 
 var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
@@ -84,6 +85,13 @@ func (d *decoder) upstreamOf(s upstreamSpec, base string) *Upstream {
 	d.audiencesOf(s, u, endpoint, base)
 	d.timeoutsOf(s.timeouts, &u.Timeouts)
 	u.Tools, u.toolW = d.toolsOf(s)
+	if s.dpop.ok() {
+		if m, err := dpop.ParseMode(s.dpop.v); err != nil {
+			d.errorf(s.dpop.node, s.dpop.path, "%q must be one of allow, require, bearer", s.dpop.v)
+		} else {
+			u.DPoP = m
+		}
+	}
 	return u
 }
 

@@ -226,7 +226,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 		AuditMode: mode, StoreTimeout: cfg.limits.storeTimeout,
 		Registry: w.watcher.Current, Issuer: w.issuer, Keys: w.keys, Signer: signer,
 		DownstreamIssuer: cfg.publicURL + downstreamIssuerPath, PublicURL: cfg.publicURL,
-		Revocations: st.Revocations(), Ledger: st, Recorder: st.Audit(), Sessions: admin.Sessions{Store: st}, Logger: cfg.logger,
+		Revocations: st.Revocations(), DPoPProofs: st.ProofCache(), Ledger: st, Recorder: st.Audit(), Sessions: admin.Sessions{Store: st}, Logger: cfg.logger,
 	})
 	if err != nil {
 		return nil, err
