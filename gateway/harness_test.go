@@ -34,6 +34,8 @@ type rig struct {
 	events   *eventLog
 	// seenAuth records the Authorization headers the upstream received.
 	seenAuth *headerLog
+	// seenLastEventID records the Last-Event-ID headers the upstream received.
+	seenLastEventID *headerLog
 }
 
 type rigOptions struct {
@@ -46,11 +48,14 @@ type rigOptions struct {
 	upstream     *mcp.Server
 	registry     string
 	jsonResponse bool // upstream answers POSTs with JSON instead of SSE
+	eventStore   bool // upstream keeps events for resumption (mcp.NewMemoryEventStore)
+	// handler replaces the upstream MCP server with a raw HTTP handler.
+	handler http.Handler
 }
 
 func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
-	r := &rig{t: t, ledger: &expenses.Ledger{}, events: &eventLog{}, seenAuth: &headerLog{}}
+	r := &rig{t: t, ledger: &expenses.Ledger{}, events: &eventLog{}, seenAuth: &headerLog{}, seenLastEventID: &headerLog{}}
 	srv := o.upstream
 	if srv == nil {
 		srv = expenses.NewServer(r.ledger)
@@ -59,10 +64,19 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if o.server != nil {
 		o.server(srv)
 	}
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
-		&mcp.StreamableHTTPOptions{Stateless: o.stateless, JSONResponse: o.jsonResponse})
+	hopts := &mcp.StreamableHTTPOptions{Stateless: o.stateless, JSONResponse: o.jsonResponse}
+	if o.eventStore {
+		hopts.EventStore = mcp.NewMemoryEventStore(nil)
+	}
+	var h http.Handler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, hopts)
+	if o.handler != nil {
+		h = o.handler
+	}
 	r.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.seenAuth.add(req.Header.Get("Authorization"))
+		if v := req.Header.Values("Last-Event-ID"); len(v) > 0 {
+			r.seenLastEventID.add(v[0])
+		}
 		h.ServeHTTP(w, req)
 	}))
 	t.Cleanup(r.upstream.Close)

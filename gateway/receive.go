@@ -31,6 +31,11 @@ const (
 	headerLastEventID     = "Last-Event-ID"
 )
 
+// canonicalLastEventID is how net/http keys Last-Event-ID in a Header map
+// ("Last-Event-Id"): compare canonical keys against it, never against
+// headerLastEventID.
+var canonicalLastEventID = http.CanonicalHeaderKey(headerLastEventID)
+
 // serveMCP is the endpoint of one upstream: authentication, then the method.
 func (g *Gateway) serveMCP(w http.ResponseWriter, r *http.Request, slug string) {
 	up, ok := g.upstream(slug)

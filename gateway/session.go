@@ -33,6 +33,10 @@ type session struct {
 	mu              sync.Mutex
 	protocolVersion string          // negotiated at initialize
 	tokens          map[string]bool // jti and delegation ids of every token used on the session
+	// orphans are calls whose POST stream ended before their response, on a
+	// resumable stream: the response may come on a resumed stream (GET), which
+	// settles the hold. Those still here when the session ends are released.
+	orphans map[string]*pendingCall
 
 	lastActive atomic.Int64 // unix nanoseconds
 	killed     atomic.Bool
@@ -100,6 +104,58 @@ func (s *session) setVersion(v string) {
 	s.mu.Lock()
 	s.protocolVersion = v
 	s.mu.Unlock()
+}
+
+// maxOrphans bounds the calls a session keeps waiting for a resumed stream;
+// beyond it, holds are released at once.
+const maxOrphans = 1024
+
+// adopt takes over the calls of pending (removing them from it): their
+// responses may arrive on a resumed stream of the session.
+func (s *session) adopt(pending map[string]*pendingCall) {
+	if len(pending) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return // ended: the caller releases them
+	}
+	if s.orphans == nil {
+		s.orphans = map[string]*pendingCall{}
+		context.AfterFunc(s.ctx, s.releaseOrphans)
+	}
+	for k, pc := range pending {
+		if len(s.orphans) < maxOrphans {
+			s.orphans[k] = pc
+			delete(pending, k)
+		}
+	}
+}
+
+// takeOrphan returns and forgets the adopted call whose raw id is key.
+func (s *session) takeOrphan(key string) (*pendingCall, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pc, ok := s.orphans[key]
+	delete(s.orphans, key)
+	return pc, ok
+}
+
+// releaseOrphans releases the holds of adopted calls that never got a
+// response; it runs when the session ends.
+func (s *session) releaseOrphans() {
+	s.mu.Lock()
+	orphans := s.orphans
+	s.orphans = map[string]*pendingCall{}
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, pc := range orphans {
+		if pc.hold != nil {
+			pc.hold.Release(ctx)
+		}
+	}
 }
 
 // sessionTable holds the live sessions of this replica. Safe for concurrent use.

@@ -52,7 +52,9 @@ func (g *Gateway) serveGet(w http.ResponseWriter, r *http.Request, up *upstreams
 		w.Header().Set(headerSessionID, sess.id)
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/event-stream" {
-		g.relaySSE(ctx, w, resp, ex)
+		if end := g.relaySSE(ctx, w, resp, ex); end.abort {
+			panic(http.ErrAbortHandler) // after the deferred clean-up: the client resumes
+		}
 		return
 	}
 	w.WriteHeader(resp.StatusCode)
