@@ -23,6 +23,11 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ex *exchange) 
 	if ex.sess != nil {
 		stop := context.AfterFunc(ex.sess.ctx, func() { cancel(errSessionEnded) })
 		defer stop()
+		ex.sess.calls.Add(1)
+		defer func() {
+			ex.sess.lastActive.Store(g.now().UnixNano()) // idle counts from the end of the call
+			ex.sess.calls.Add(-1)
+		}()
 	}
 	if t := ex.up.Timeouts.Call; t > 0 && ex.hasCall {
 		var c context.CancelFunc

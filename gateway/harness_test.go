@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +38,8 @@ type rig struct {
 	seenAuth *headerLog
 	// seenLastEventID records the Last-Event-ID headers the upstream received.
 	seenLastEventID *headerLog
+	// deletes counts the DELETE requests the upstream received.
+	deletes atomic.Int64
 }
 
 type rigOptions struct {
@@ -51,6 +55,7 @@ type rigOptions struct {
 	eventStore   bool // upstream keeps events for resumption (mcp.NewMemoryEventStore)
 	// handler replaces the upstream MCP server with a raw HTTP handler.
 	handler http.Handler
+	idle    string // the registry's timeouts.idle for the upstream ("" = default)
 }
 
 func newRig(t *testing.T, o rigOptions) *rig {
@@ -74,6 +79,9 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	}
 	r.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.seenAuth.add(req.Header.Get("Authorization"))
+		if req.Method == http.MethodDelete {
+			r.deletes.Add(1)
+		}
 		if v := req.Header.Values("Last-Event-ID"); len(v) > 0 {
 			r.seenLastEventID.add(v[0])
 		}
@@ -97,6 +105,9 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	yaml := registryYAML(r.upstream.URL, o.extraYAML)
 	if o.registry != "" {
 		yaml = registryHead(r.upstream.URL) + o.registry
+	}
+	if o.idle != "" {
+		yaml = strings.Replace(yaml, "    tools:\n", "    timeouts: {idle: "+o.idle+"}\n    tools:\n", 1)
 	}
 	reg, err := upstreams.Parse("test.yaml", []byte(yaml), upstreams.Options{PublicURL: public})
 	if err != nil {

@@ -39,6 +39,8 @@ type session struct {
 	orphans map[string]*pendingCall
 
 	lastActive atomic.Int64 // unix nanoseconds
+	calls      atomic.Int32 // POSTs in flight: a session is not idle while one runs
+	streams    atomic.Int32 // GET streams open
 	killed     atomic.Bool
 	activity   activity // unflushed counters for the SessionStore
 
@@ -217,11 +219,12 @@ func (t *sessionTable) remove(id string) (*session, bool) {
 	return s, ok
 }
 
-// expire drops sessions idle since before cutoff and tombstones older than it.
-func (t *sessionTable) expire(cutoff time.Time) (dropped []*session) {
+// expire drops the sessions idle for longer than idle(s) at now (none while
+// a call of theirs runs) and returns them, their upstream requests aborted.
+func (t *sessionTable) expire(now time.Time, idle func(*session) time.Duration) (dropped []*session) {
 	t.mu.Lock()
 	for id, s := range t.m {
-		if s.lastActive.Load() < cutoff.UnixNano() {
+		if s.calls.Load() == 0 && s.lastActive.Load() < now.Add(-idle(s)).UnixNano() {
 			delete(t.m, id)
 			dropped = append(dropped, s)
 		}

@@ -25,6 +25,10 @@ func (g *Gateway) serveGet(w http.ResponseWriter, r *http.Request, up *upstreams
 		stop := context.AfterFunc(sess.ctx, func() { cancel(errSessionEnded) })
 		defer stop()
 	}
+	if sess != nil {
+		sess.streams.Add(1)
+		defer sess.streams.Add(-1)
+	}
 	f := newInflight(sessionID(sess), c, cancel)
 	f.stream = true
 	done := g.inflight.add(f)
