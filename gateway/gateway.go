@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openlegant/legant/authority"
@@ -109,6 +110,8 @@ type Gateway struct {
 	audit    *auditQueue // nil when no Recorder
 	bridges  *bridgeSet  // stdio and legacy SSE upstreams (bridges.go)
 	tasks    tasks       // goroutines started by Kill (kill.go)
+
+	draining atomic.Bool // Drain began: new requests are refused (drain.go)
 
 	closeOnce   sync.Once
 	closed      chan struct{}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/authority/audit"
@@ -58,6 +59,10 @@ func (g *Gateway) serveMCP(w http.ResponseWriter, r *http.Request, slug string) 
 		g.writeAuthError(w, r, slug, aerr, "")
 		return
 	}
+	if r.Method == http.MethodGet && g.draining.Load() {
+		refuseDraining(w)
+		return
+	}
 	switch r.Method {
 	case http.MethodPost:
 		g.servePost(w, r, up, claims)
@@ -86,6 +91,10 @@ func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request, up *upstream
 		errors.As(err, &ee)
 		g.record(withPrincipal(audit.Event{Kind: audit.KindEdge403, Upstream: up.Slug, Reason: "malformed"}, c))
 		writeRPCError(w, http.StatusBadRequest, ee.id, rpcError{Code: ee.code, Message: ee.msg})
+		return
+	}
+	if g.draining.Load() && slices.ContainsFunc(msgs, func(m *message) bool { return m.kind == kindRequest }) {
+		refuseDraining(w)
 		return
 	}
 	version := r.Header.Get(headerProtocolVersion)

@@ -236,6 +236,21 @@ func (t *sessionTable) expire(now time.Time, idle func(*session) time.Duration) 
 	return dropped
 }
 
+// takeAll empties the table and returns the sessions it held, ended (their
+// upstream requests aborted).
+func (t *sessionTable) takeAll() []*session {
+	t.mu.Lock()
+	all := t.m
+	t.m = make(map[string]*session)
+	t.mu.Unlock()
+	out := make([]*session, 0, len(all))
+	for _, s := range all {
+		s.cancel()
+		out = append(out, s)
+	}
+	return out
+}
+
 func (t *sessionTable) closeAll() {
 	t.mu.Lock()
 	all := t.m

@@ -219,17 +219,21 @@ const reapWorkers = 8
 // upstream session is closed with DELETE (a stdio child stops), the store
 // records the end with reason "idle", and the end is audited. Tombstones of
 // killed sessions were ended by their kill.
-func (g *Gateway) reap(expired []*session) {
+func (g *Gateway) reap(expired []*session) { g.endSessions(expired, "idle") }
+
+// endSessions ends sessions already out of the table (see endSession), a few
+// at a time.
+func (g *Gateway) endSessions(ended []*session, reason string) {
 	sem := make(chan struct{}, reapWorkers)
 	var wg sync.WaitGroup
-	for _, s := range expired {
+	for _, s := range ended {
 		if s.killed.Load() {
 			continue
 		}
 		sem <- struct{}{}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			g.endSession(s, "idle")
+			g.endSession(s, reason)
 		})
 	}
 	wg.Wait()

@@ -27,6 +27,7 @@ const (
 	KindKeyRotation  Kind = "key_rotation"  // a signing key was added or retired
 	KindSessionStart Kind = "session_start" // a gateway session started
 	KindSessionEnd   Kind = "session_end"   // a gateway session ended
+	KindDrain        Kind = "drain"         // the gateway began or finished draining before shutdown
 )
 
 // Event is one entry of the audit chain.

@@ -34,7 +34,14 @@ type serveConfig struct {
 	adminListen, adminTokenFile string
 	// ready, when set, is called with the bound address once serving.
 	ready func(addr string)
+	// drainTimeout bounds how long calls in flight may run once ctx ends;
+	// zero means defaultDrainTimeout.
+	drainTimeout time.Duration
 }
+
+// defaultDrainTimeout is how long `legant gateway` lets calls in flight
+// finish after SIGTERM or SIGINT.
+const defaultDrainTimeout = 30 * time.Second
 
 // wiring is a running gateway and what it is made of.
 type wiring struct {
@@ -84,10 +91,25 @@ func serve(ctx context.Context, cfg serveConfig, errOut io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
+	// Drain while still listening, so that new requests get 503 and
+	// Retry-After rather than a refused connection; then stop the server
+	// (no stream is left open) and close the gateway (audit queue flushed).
+	timeout := cfg.drainTimeout
+	if timeout <= 0 {
+		timeout = defaultDrainTimeout
+	}
+	cfg.logger.Info("legant gateway draining", "timeout", timeout.String())
+	drain, cancelDrain := context.WithTimeout(context.Background(), timeout)
+	defer cancelDrain()
+	if err := w.gw.Drain(drain); err != nil {
+		cfg.logger.Warn("drain timed out; calls still running were cut", "err", err)
+	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	w.gw.Close() // ends streams so Shutdown does not wait on them
-	return srv.Shutdown(shutdown)
+	err = srv.Shutdown(shutdown)
+	w.gw.Close()
+	cfg.logger.Info("legant gateway stopped")
+	return err
 }
 
 // wire assembles store, keys, registry and gateway.
