@@ -174,4 +174,3 @@ func waitServing(t *testing.T, url string) {
 		return resp.StatusCode == 200
 	})
 }
-
