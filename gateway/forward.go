@@ -23,6 +23,11 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ex *exchange) 
 	if ex.sess != nil {
 		stop := context.AfterFunc(ex.sess.ctx, func() { cancel(errSessionEnded) })
 		defer stop()
+		ex.sess.calls.Add(1)
+		defer func() {
+			ex.sess.lastActive.Store(g.now().UnixNano()) // idle counts from the end of the call
+			ex.sess.calls.Add(-1)
+		}()
 	}
 	if t := ex.up.Timeouts.Call; t > 0 && ex.hasCall {
 		var c context.CancelFunc
@@ -35,10 +40,18 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ex *exchange) 
 	if g.killedSince(ex) {
 		cancel(errKilled)
 	}
+	var end streamEnd
 	defer func() {
 		done() // the client has its answer: a kill may now close the streams
-		if errors.Is(context.Cause(ctx), errKilled) {
+		killed := errors.Is(context.Cause(ctx), errKilled)
+		if killed {
 			g.cancelUpstream(ex)
+		}
+		if end.resumable && !killed && ex.sess != nil {
+			// The responses may still come on a resumed stream (GET with
+			// Last-Event-ID): their holds are settled there, or released
+			// when the session ends.
+			ex.sess.adopt(ex.pending)
 		}
 		ex.releaseAll(ctx)
 	}()
@@ -50,7 +63,9 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ex *exchange) 
 	if ex.initID != "" && resp.StatusCode/100 == 2 {
 		g.openSession(ex, resp.Header.Get(headerSessionID))
 	}
-	g.relay(ctx, w, resp, ex)
+	if end = g.relay(ctx, w, resp, ex); end.abort {
+		panic(http.ErrAbortHandler) // after the deferred clean-up: the client resumes
+	}
 }
 
 // send posts the exchange's body upstream. When there is no response to
@@ -148,7 +163,7 @@ func copyRequestHeaders(dst, src http.Header) {
 	for k, vv := range src {
 		switch ck := http.CanonicalHeaderKey(k); {
 		case ck == "Accept", ck == "Content-Type", ck == headerProtocolVersion, ck == headerMethod,
-			ck == headerName, ck == headerLastEventID, ck == "User-Agent",
+			ck == headerName, ck == canonicalLastEventID, ck == "User-Agent",
 			strings.HasPrefix(ck, "Mcp-Param-"):
 			dst[ck] = vv
 		}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openlegant/legant/authority"
@@ -91,9 +92,14 @@ type Options struct {
 	// Sessions persists sessions for other replicas and operators; nil keeps
 	// them in this process only.
 	Sessions SessionStore
-	// IdleTimeout ends sessions without a request for this long; zero means
-	// DefaultIdleTimeout.
+	// IdleTimeout ends sessions without a request for this long, overriding
+	// the registry; zero means each upstream's timeouts.idle (and
+	// DefaultIdleTimeout for a session whose upstream left the registry).
 	IdleTimeout time.Duration
+	// StreamIdleTimeout ends sessions whose client holds a GET stream open
+	// but sent no request for this long; zero means the session's idle
+	// timeout (an open stream alone never keeps a session alive).
+	StreamIdleTimeout time.Duration
 	// Transport carries requests to upstreams; nil means a pooled transport
 	// tuned for many concurrent streams.
 	Transport http.RoundTripper
@@ -122,6 +128,8 @@ type Gateway struct {
 	bridges  *bridgeSet  // stdio and legacy SSE upstreams (bridges.go)
 	tasks    tasks       // goroutines started by Kill (kill.go)
 
+	draining atomic.Bool // Drain began: new requests are refused (drain.go)
+
 	closeOnce   sync.Once
 	closed      chan struct{}
 	janitorDone chan struct{}
@@ -146,9 +154,6 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
-	}
-	if opts.IdleTimeout <= 0 {
-		opts.IdleTimeout = DefaultIdleTimeout
 	}
 	if opts.AuditMode == "" {
 		opts.AuditMode = AuditDurable

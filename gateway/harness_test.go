@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +36,10 @@ type rig struct {
 	events   *eventLog
 	// seenAuth records the Authorization headers the upstream received.
 	seenAuth *headerLog
+	// seenLastEventID records the Last-Event-ID headers the upstream received.
+	seenLastEventID *headerLog
+	// deletes counts the DELETE requests the upstream received.
+	deletes atomic.Int64
 }
 
 type rigOptions struct {
@@ -46,11 +52,15 @@ type rigOptions struct {
 	upstream     *mcp.Server
 	registry     string
 	jsonResponse bool // upstream answers POSTs with JSON instead of SSE
+	eventStore   bool // upstream keeps events for resumption (mcp.NewMemoryEventStore)
+	// handler replaces the upstream MCP server with a raw HTTP handler.
+	handler http.Handler
+	idle    string // the registry's timeouts.idle for the upstream ("" = default)
 }
 
 func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
-	r := &rig{t: t, ledger: &expenses.Ledger{}, events: &eventLog{}, seenAuth: &headerLog{}}
+	r := &rig{t: t, ledger: &expenses.Ledger{}, events: &eventLog{}, seenAuth: &headerLog{}, seenLastEventID: &headerLog{}}
 	srv := o.upstream
 	if srv == nil {
 		srv = expenses.NewServer(r.ledger)
@@ -59,10 +69,22 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if o.server != nil {
 		o.server(srv)
 	}
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
-		&mcp.StreamableHTTPOptions{Stateless: o.stateless, JSONResponse: o.jsonResponse})
+	hopts := &mcp.StreamableHTTPOptions{Stateless: o.stateless, JSONResponse: o.jsonResponse}
+	if o.eventStore {
+		hopts.EventStore = mcp.NewMemoryEventStore(nil)
+	}
+	var h http.Handler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, hopts)
+	if o.handler != nil {
+		h = o.handler
+	}
 	r.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.seenAuth.add(req.Header.Get("Authorization"))
+		if req.Method == http.MethodDelete {
+			r.deletes.Add(1)
+		}
+		if v := req.Header.Values("Last-Event-ID"); len(v) > 0 {
+			r.seenLastEventID.add(v[0])
+		}
 		h.ServeHTTP(w, req)
 	}))
 	t.Cleanup(r.upstream.Close)
@@ -83,6 +105,9 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	yaml := registryYAML(r.upstream.URL, o.extraYAML)
 	if o.registry != "" {
 		yaml = registryHead(r.upstream.URL) + o.registry
+	}
+	if o.idle != "" {
+		yaml = strings.Replace(yaml, "    tools:\n", "    timeouts: {idle: "+o.idle+"}\n    tools:\n", 1)
 	}
 	reg, err := upstreams.Parse("test.yaml", []byte(yaml), upstreams.Options{PublicURL: public})
 	if err != nil {

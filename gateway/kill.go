@@ -260,6 +260,19 @@ func (s *inflightSet) cancel(match func(*inflight) bool, cause error) []*infligh
 	return hit
 }
 
+// count returns how many in-flight requests match selects.
+func (s *inflightSet) count(match func(*inflight) bool) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for f := range s.m {
+		if match(f) {
+			n++
+		}
+	}
+	return n
+}
+
 // waitFinished waits until every f has answered its client, or until timeout.
 func waitFinished(fs []*inflight, timeout time.Duration) {
 	deadline := time.NewTimer(timeout)

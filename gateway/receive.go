@@ -11,6 +11,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/authority/audit"
@@ -30,6 +31,11 @@ const (
 	headerName            = "Mcp-Name"
 	headerLastEventID     = "Last-Event-ID"
 )
+
+// canonicalLastEventID is how net/http keys Last-Event-ID in a Header map
+// ("Last-Event-Id"): compare canonical keys against it, never against
+// headerLastEventID.
+var canonicalLastEventID = http.CanonicalHeaderKey(headerLastEventID)
 
 // serveMCP is the endpoint of one upstream: authentication, then the method.
 func (g *Gateway) serveMCP(w http.ResponseWriter, r *http.Request, slug string) {
@@ -51,6 +57,10 @@ func (g *Gateway) serveMCP(w http.ResponseWriter, r *http.Request, slug string) 
 		}
 		g.record(ev)
 		g.writeAuthError(w, r, slug, aerr, "")
+		return
+	}
+	if r.Method == http.MethodGet && g.draining.Load() {
+		refuseDraining(w)
 		return
 	}
 	switch r.Method {
@@ -81,6 +91,10 @@ func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request, up *upstream
 		errors.As(err, &ee)
 		g.record(withPrincipal(audit.Event{Kind: audit.KindEdge403, Upstream: up.Slug, Reason: "malformed"}, c))
 		writeRPCError(w, http.StatusBadRequest, ee.id, rpcError{Code: ee.code, Message: ee.msg})
+		return
+	}
+	if g.draining.Load() && slices.ContainsFunc(msgs, func(m *message) bool { return m.kind == kindRequest }) {
+		refuseDraining(w)
 		return
 	}
 	version := r.Header.Get(headerProtocolVersion)

@@ -16,14 +16,13 @@ import (
 	"net/http"
 
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/r3labs/sse/v2"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/upstreams"
 )
 
 // relay answers the client of a POST with the upstream's response resp.
-func (g *Gateway) relay(ctx context.Context, w http.ResponseWriter, resp *http.Response, ex *exchange) {
+func (g *Gateway) relay(ctx context.Context, w http.ResponseWriter, resp *http.Response, ex *exchange) streamEnd {
 	copyResponseHeaders(w.Header(), resp.Header)
 	if ex.sess != nil {
 		w.Header().Set(headerSessionID, ex.sess.id)
@@ -31,14 +30,20 @@ func (g *Gateway) relay(ctx context.Context, w http.ResponseWriter, resp *http.R
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	switch {
 	case mt == "text/event-stream":
-		g.relaySSE(ctx, w, resp, ex)
+		return g.relaySSE(ctx, w, resp, ex)
 	case mt == "application/json" && resp.StatusCode/100 == 2:
 		g.relayJSON(w, resp, ex)
 	default:
 		w.WriteHeader(resp.StatusCode)
 		io.Copy(w, io.LimitReader(resp.Body, maxEventBytes))
 	}
+	return streamEnd{}
 }
+
+// resumed reports whether ex relays a GET stream of a session, where the
+// responses of calls whose POST stream was cut may arrive when the client
+// resumes it.
+func (ex *exchange) resumed() bool { return ex.body == nil && ex.sess != nil }
 
 // copyResponseHeaders copies what a client needs of an upstream response.
 // Cookies, the upstream's session id and its auth challenges stay behind.
@@ -150,7 +155,11 @@ func (g *Gateway) transformMessage(ctx context.Context, ex *exchange, m *message
 	}
 	key := string(m.id)
 	if ex != nil {
-		if pc, ok := ex.pending[key]; ok {
+		pc, ok := ex.pending[key]
+		if !ok && ex.resumed() {
+			pc, ok = ex.sess.takeOrphan(key)
+		}
+		if ok {
 			if settle(ctx, pc, m) && ex.sess != nil {
 				ex.sess.activity.add(0, 0, pc.amount, g.now())
 			}
@@ -172,35 +181,92 @@ func (g *Gateway) transformMessage(ctx context.Context, ex *exchange, m *message
 	return filterToolsResponse(m, ex.up, ex.claims)
 }
 
+// streamEnd says how an upstream event stream ended, for the caller to finish
+// the client's request accordingly.
+type streamEnd struct {
+	// resumable: an event carried an id, so the client can resume the stream
+	// (GET with Last-Event-ID) and requests left without a response may still
+	// get it there.
+	resumable bool
+	// abort: the client's stream must be aborted, not ended, so that the
+	// client sees the cut and resumes (as httputil.ReverseProxy does).
+	abort bool
+}
+
 // relaySSE relays an event stream event by event, flushing each at once.
-func (g *Gateway) relaySSE(ctx context.Context, w http.ResponseWriter, resp *http.Response, ex *exchange) {
+// Every event goes out byte for byte as the upstream sent it (id, event,
+// retry, comments, empty data) unless its data is a message the gateway must
+// change (a tool list to filter): then only its data lines are rewritten.
+func (g *Gateway) relaySSE(ctx context.Context, w http.ResponseWriter, resp *http.Response, ex *exchange) streamEnd {
 	w.WriteHeader(resp.StatusCode)
 	rc := http.NewResponseController(w)
 	for _, l := range ex.local {
 		writeEvent(w, l)
 	}
 	rc.Flush()
-	rd := sse.NewEventStreamReader(resp.Body, maxEventBytes)
+	rd := newSSEReader(resp.Body, maxEventBytes)
+	defer rd.release()
+	var end streamEnd
+	var err error
 	for {
-		ev, err := rd.ReadEvent()
-		if err != nil {
+		var raw []byte
+		if raw, err = rd.next(); err != nil {
 			break
 		}
-		out, err := g.transformEvent(ctx, ex, ev)
-		if err != nil {
-			g.log.Warn("unusable upstream event dropped", "upstream", ex.up.Slug, "err", err)
+		ev := parseEvent(raw)
+		end.resumable = end.resumable || len(ev.id) > 0
+		out, terr := g.transformEvent(ctx, ex, ev)
+		if terr != nil {
+			g.log.Warn("unusable upstream event dropped", "upstream", ex.up.Slug, "err", terr)
 			continue
 		}
-		if _, err := w.Write(out); err != nil {
-			return
+		if _, werr := w.Write(out); werr != nil {
+			return end
 		}
 		rc.Flush()
 	}
-	if errors.Is(context.Cause(ctx), errKilled) {
+	end.abort = g.endSSE(ctx, w, ex, err, end.resumable)
+	rc.Flush()
+	return end
+}
+
+// endSSE finishes the client's stream after the upstream's ended with err,
+// and reports whether the client's stream must be aborted. Requests still
+// waiting get an answer unless the client can resume: a stream is never
+// ended as if it were complete when it is not.
+func (g *Gateway) endSSE(ctx context.Context, w io.Writer, ex *exchange, err error, resumable bool) (abort bool) {
+	fail := func(e rpcError) {
 		for _, pc := range ex.pending {
-			writeEvent(w, errorResponse(pc.id, killedError()))
+			writeEvent(w, errorResponse(pc.id, e))
 		}
-		rc.Flush()
+	}
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(cause, errKilled):
+		fail(killedError())
+		return false
+	case errors.Is(cause, errSessionEnded):
+		fail(rpcError{Code: codeInvalidRequest, Message: "session ended"})
+		return false
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		fail(rpcError{Code: CodeUpstream, Message: "the upstream did not answer in time"})
+		return false
+	case ctx.Err() != nil:
+		return false // the client went away: nobody to answer
+	case errors.Is(err, io.EOF) && (len(ex.pending) == 0 || resumable):
+		// Complete, or closed by the upstream for the client to resume
+		// (SEP-1699 polling): end the client's stream the same way.
+		return false
+	case resumable:
+		g.log.Warn("upstream stream cut; the client's stream is aborted so it resumes", "upstream", ex.up.Slug, "err", err)
+		return true
+	case len(ex.pending) == 0:
+		g.log.Warn("upstream stream cut", "upstream", ex.up.Slug, "err", err)
+		return true
+	default:
+		g.log.Warn("upstream stream ended without a response", "upstream", ex.up.Slug, "err", err)
+		fail(rpcError{Code: CodeUpstream, Message: "the upstream ended the stream without a response"})
+		return false
 	}
 }
 
@@ -213,42 +279,22 @@ func writeEvent(w io.Writer, data []byte) {
 	w.Write(b.Bytes())
 }
 
-// transformEvent returns the bytes to relay for one raw SSE event (without
-// its terminating blank line): unchanged unless its data is a message the
-// gateway must alter.
-func (g *Gateway) transformEvent(ctx context.Context, ex *exchange, ev []byte) ([]byte, error) {
-	lines := bytes.Split(ev, []byte("\n"))
-	var data [][]byte
-	var keep [][]byte
-	for _, l := range lines {
-		l = bytes.TrimSuffix(l, []byte("\r"))
-		if v, ok := field(l, "data"); ok {
-			data = append(data, v)
-			continue
-		}
-		keep = append(keep, l)
+// transformEvent returns the bytes to relay for one raw SSE event: unchanged
+// unless its data is a message the gateway must alter. An event without data
+// (a priming event carrying only an id, a retry hint, a comment) is relayed
+// as it came.
+func (g *Gateway) transformEvent(ctx context.Context, ex *exchange, ev sseEvent) ([]byte, error) {
+	if len(bytes.TrimSpace(ev.data)) == 0 {
+		return ev.raw, nil
 	}
-	raw := append(bytes.Clone(ev), '\n', '\n')
-	if len(data) == 0 {
-		return raw, nil
-	}
-	payload := bytes.Join(data, []byte("\n"))
-	out, err := g.transform(ctx, ex, payload)
+	out, err := g.transform(ctx, ex, ev.data)
 	if err != nil {
 		return nil, err
 	}
-	if bytes.Equal(out, payload) {
-		return raw, nil
+	if bytes.Equal(out, ev.data) {
+		return ev.raw, nil
 	}
-	var b bytes.Buffer
-	for _, l := range keep {
-		b.Write(l)
-		b.WriteByte('\n')
-	}
-	b.WriteString("data: ")
-	b.Write(out)
-	b.WriteString("\n\n")
-	return b.Bytes(), nil
+	return withData(ev.raw, out), nil
 }
 
 // field returns the value of an SSE line "name: value" (one optional space).

@@ -33,8 +33,14 @@ type session struct {
 	mu              sync.Mutex
 	protocolVersion string          // negotiated at initialize
 	tokens          map[string]bool // jti and delegation ids of every token used on the session
+	// orphans are calls whose POST stream ended before their response, on a
+	// resumable stream: the response may come on a resumed stream (GET), which
+	// settles the hold. Those still here when the session ends are released.
+	orphans map[string]*pendingCall
 
 	lastActive atomic.Int64 // unix nanoseconds
+	calls      atomic.Int32 // POSTs in flight: a session is not idle while one runs
+	streams    atomic.Int32 // GET streams open
 	killed     atomic.Bool
 	activity   activity // unflushed counters for the SessionStore
 
@@ -102,6 +108,58 @@ func (s *session) setVersion(v string) {
 	s.mu.Unlock()
 }
 
+// maxOrphans bounds the calls a session keeps waiting for a resumed stream;
+// beyond it, holds are released at once.
+const maxOrphans = 1024
+
+// adopt takes over the calls of pending (removing them from it): their
+// responses may arrive on a resumed stream of the session.
+func (s *session) adopt(pending map[string]*pendingCall) {
+	if len(pending) == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil {
+		return // ended: the caller releases them
+	}
+	if s.orphans == nil {
+		s.orphans = map[string]*pendingCall{}
+		context.AfterFunc(s.ctx, s.releaseOrphans)
+	}
+	for k, pc := range pending {
+		if len(s.orphans) < maxOrphans {
+			s.orphans[k] = pc
+			delete(pending, k)
+		}
+	}
+}
+
+// takeOrphan returns and forgets the adopted call whose raw id is key.
+func (s *session) takeOrphan(key string) (*pendingCall, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	pc, ok := s.orphans[key]
+	delete(s.orphans, key)
+	return pc, ok
+}
+
+// releaseOrphans releases the holds of adopted calls that never got a
+// response; it runs when the session ends.
+func (s *session) releaseOrphans() {
+	s.mu.Lock()
+	orphans := s.orphans
+	s.orphans = map[string]*pendingCall{}
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, pc := range orphans {
+		if pc.hold != nil {
+			pc.hold.Release(ctx)
+		}
+	}
+}
+
 // sessionTable holds the live sessions of this replica. Safe for concurrent use.
 type sessionTable struct {
 	mu sync.RWMutex
@@ -161,11 +219,12 @@ func (t *sessionTable) remove(id string) (*session, bool) {
 	return s, ok
 }
 
-// expire drops sessions idle since before cutoff and tombstones older than it.
-func (t *sessionTable) expire(cutoff time.Time) (dropped []*session) {
+// expire drops the sessions idle for longer than idle(s) at now (none while
+// a call of theirs runs) and returns them, their upstream requests aborted.
+func (t *sessionTable) expire(now time.Time, idle func(*session) time.Duration) (dropped []*session) {
 	t.mu.Lock()
 	for id, s := range t.m {
-		if s.lastActive.Load() < cutoff.UnixNano() {
+		if s.calls.Load() == 0 && s.lastActive.Load() < now.Add(-idle(s)).UnixNano() {
 			delete(t.m, id)
 			dropped = append(dropped, s)
 		}
@@ -175,6 +234,21 @@ func (t *sessionTable) expire(cutoff time.Time) (dropped []*session) {
 		s.cancel()
 	}
 	return dropped
+}
+
+// takeAll empties the table and returns the sessions it held, ended (their
+// upstream requests aborted).
+func (t *sessionTable) takeAll() []*session {
+	t.mu.Lock()
+	all := t.m
+	t.m = make(map[string]*session)
+	t.mu.Unlock()
+	out := make([]*session, 0, len(all))
+	for _, s := range all {
+		s.cancel()
+		out = append(out, s)
+	}
+	return out
 }
 
 func (t *sessionTable) closeAll() {

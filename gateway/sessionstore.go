@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 )
 
 // SessionStore persists gateway sessions so that every replica sharing the
@@ -163,9 +164,7 @@ func (g *Gateway) janitor(every time.Duration) {
 			return
 		case <-tick.C:
 			g.flushActivity()
-			for _, s := range g.sessions.expire(g.now().Add(-g.opts.IdleTimeout)) {
-				g.endStored(s.id, false, "idle")
-			}
+			g.reap(g.sessions.expire(g.now(), g.idleTimeout))
 		}
 	}
 }
@@ -196,4 +195,57 @@ func (g *Gateway) endStored(id string, killed bool, reason string) {
 	if err := g.opts.Sessions.EndSession(ctx, id, killed, reason); err != nil {
 		g.log.Warn("could not record the end of a session", "session", id, "err", err)
 	}
+}
+
+// idleTimeout is how long s may go without a request before it is reaped.
+func (g *Gateway) idleTimeout(s *session) time.Duration {
+	idle := g.opts.IdleTimeout
+	if idle <= 0 {
+		idle = DefaultIdleTimeout
+		if up, ok := g.upstream(s.slug); ok && up.Timeouts.Idle > 0 {
+			idle = up.Timeouts.Idle
+		}
+	}
+	if s.streams.Load() > 0 && g.opts.StreamIdleTimeout > 0 {
+		return g.opts.StreamIdleTimeout
+	}
+	return idle
+}
+
+// reapWorkers bounds the upstream DELETEs of reaped sessions in flight.
+const reapWorkers = 8
+
+// reap ends sessions the janitor expired (their streams are already cut): the
+// upstream session is closed with DELETE (a stdio child stops), the store
+// records the end with reason "idle", and the end is audited. Tombstones of
+// killed sessions were ended by their kill.
+func (g *Gateway) reap(expired []*session) { g.endSessions(expired, "idle") }
+
+// endSessions ends sessions already out of the table (see endSession), a few
+// at a time.
+func (g *Gateway) endSessions(ended []*session, reason string) {
+	sem := make(chan struct{}, reapWorkers)
+	var wg sync.WaitGroup
+	for _, s := range ended {
+		if s.killed.Load() {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			g.endSession(s, reason)
+		})
+	}
+	wg.Wait()
+}
+
+// endSession ends a session the gateway itself closes (idle, drain): upstream,
+// store and audit log. The session is already out of the table.
+func (g *Gateway) endSession(s *session, reason string) {
+	if s.upstreamID != "" {
+		g.deleteUpstreamSession(s)
+	}
+	g.endStored(s.id, false, reason)
+	g.record(audit.Event{Kind: audit.KindSessionEnd, User: s.user, Agents: s.chain, Client: s.clientID,
+		Upstream: s.slug, SessionID: s.id, Reason: reason})
 }

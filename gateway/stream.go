@@ -25,6 +25,10 @@ func (g *Gateway) serveGet(w http.ResponseWriter, r *http.Request, up *upstreams
 		stop := context.AfterFunc(sess.ctx, func() { cancel(errSessionEnded) })
 		defer stop()
 	}
+	if sess != nil {
+		sess.streams.Add(1)
+		defer sess.streams.Add(-1)
+	}
 	f := newInflight(sessionID(sess), c, cancel)
 	f.stream = true
 	done := g.inflight.add(f)
@@ -52,7 +56,9 @@ func (g *Gateway) serveGet(w http.ResponseWriter, r *http.Request, up *upstreams
 		w.Header().Set(headerSessionID, sess.id)
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/event-stream" {
-		g.relaySSE(ctx, w, resp, ex)
+		if end := g.relaySSE(ctx, w, resp, ex); end.abort {
+			panic(http.ErrAbortHandler) // after the deferred clean-up: the client resumes
+		}
 		return
 	}
 	w.WriteHeader(resp.StatusCode)

@@ -28,6 +28,7 @@ const (
 	KindSessionStart Kind = "session_start" // a gateway session started
 	KindSessionEnd   Kind = "session_end"   // a gateway session ended
 	KindDropped      Kind = "dropped"       // events a producer could not queue (counted, sampled)
+	KindDrain        Kind = "drain"         // the gateway began or finished draining before shutdown
 )
 
 // Event is one entry of the audit chain.

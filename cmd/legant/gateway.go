@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -24,7 +27,7 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
   legant gateway --upstreams legant.yaml --database-url postgres://… --public-url https://gw.example`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := drainOnSignal(cmd.Context(), cmd.ErrOrStderr())
 			defer stop()
 			cfg.logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
 			return serve(ctx, cfg, cmd.ErrOrStderr())
@@ -36,8 +39,38 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
 	fs.StringVar(&cfg.publicURL, "public-url", "", "external base URL of the gateway (default http://<listen address>)")
 	fs.StringVar(&cfg.keysDir, "keys", "", "issuer key directory whose tokens are trusted (default <data-dir>/keys, created if missing)")
 	fs.StringVar(&cfg.adminListen, "admin-listen", "127.0.0.1:8081", `address of the admin API (sessions, kill); "" disables it`)
+	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", defaultDrainTimeout, "on SIGTERM/SIGINT, how long calls in flight may finish before they are cut (a second signal exits at once)")
 	fs.StringVar(&cfg.adminTokenFile, "admin-token-file", "", "admin API token, generated on first start (default <data-dir>/admin-token)")
 	cfg.store.registerAs(fs, issuerFlagGateway)
 	cfg.limits.registerLimits(fs)
 	return cmd
+}
+
+// drainOnSignal returns a context that ends at the first SIGTERM or SIGINT
+// (the gateway then drains); a second signal exits the process at once,
+// with status 1. stop releases the signals and the goroutine watching them.
+func drainOnSignal(parent context.Context, errOut io.Writer) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(parent)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			fmt.Fprintln(errOut, "legant: second signal: exiting without draining")
+			os.Exit(1)
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}
 }

@@ -38,6 +38,9 @@ type serveConfig struct {
 	ready func(addr string)
 	// faults: how the gateway bounds its dependencies and its clients.
 	limits serveLimits
+	// drainTimeout bounds how long calls in flight may run once ctx ends;
+	// zero means defaultDrainTimeout.
+	drainTimeout time.Duration
 }
 
 // serveLimits are the timeouts and sizes of `legant gateway` (docs/RELIABILITY.md).
@@ -118,6 +121,10 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// defaultDrainTimeout is how long `legant gateway` lets calls in flight
+// finish after SIGTERM or SIGINT.
+const defaultDrainTimeout = 30 * time.Second
+
 // wiring is a running gateway and what it is made of.
 type wiring struct {
 	gw      *gateway.Gateway
@@ -166,10 +173,25 @@ func serve(ctx context.Context, cfg serveConfig, errOut io.Writer) error {
 		return err
 	case <-ctx.Done():
 	}
+	// Drain while still listening, so that new requests get 503 and
+	// Retry-After rather than a refused connection; then stop the server
+	// (no stream is left open) and close the gateway (audit queue flushed).
+	timeout := cfg.drainTimeout
+	if timeout <= 0 {
+		timeout = defaultDrainTimeout
+	}
+	cfg.logger.Info("legant gateway draining", "timeout", timeout.String())
+	drain, cancelDrain := context.WithTimeout(context.Background(), timeout)
+	defer cancelDrain()
+	if err := w.gw.Drain(drain); err != nil {
+		cfg.logger.Warn("drain timed out; calls still running were cut", "err", err)
+	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	w.gw.Close() // ends streams so Shutdown does not wait on them
-	return srv.Shutdown(shutdown)
+	err = srv.Shutdown(shutdown)
+	w.gw.Close()
+	cfg.logger.Info("legant gateway stopped")
+	return err
 }
 
 // wire assembles store, keys, registry and gateway.
