@@ -104,6 +104,7 @@ type Gateway struct {
 	audit    *auditQueue // nil when no Recorder
 	bridges  *bridgeSet  // stdio and legacy SSE upstreams (bridges.go)
 	tasks    tasks       // goroutines started by Kill (kill.go)
+	mcpTasks *taskOwners // MCP task ids relayed, by owner (decide_tasks.go)
 
 	closeOnce   sync.Once
 	closed      chan struct{}
@@ -145,6 +146,7 @@ func New(opts Options) (*Gateway, error) {
 		log:      opts.Logger,
 		now:      opts.Now,
 		inflight: newInflightSet(),
+		mcpTasks: newTaskOwners(maxTaskOwners),
 		closed:   make(chan struct{}),
 
 		janitorDone: make(chan struct{}),

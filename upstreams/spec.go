@@ -29,6 +29,9 @@ type upstreamSpec struct {
 	timeouts        timeoutsSpec
 	headers         field[[]pair]
 	tools           field[[]toolSpec]
+	resources       field[[]resourceGrantSpec]
+	prompts         field[[]promptSpec]
+	methods         field[[]field[string]]
 }
 
 type timeoutsSpec struct {
@@ -85,6 +88,9 @@ func (d *decoder) upstream(n *yaml.Node, path string) upstreamSpec {
 		"timeouts":            func(e entry) { u.timeouts = d.timeouts(e) },
 		"headers":             func(e entry) { u.headers = d.strMap(e) },
 		"tools":               func(e entry) { u.tools = d.tools(e) },
+		"resources":           func(e entry) { u.resources = d.resourceGrants(e) },
+		"prompts":             func(e entry) { u.prompts = d.prompts(e) },
+		"methods":             func(e entry) { u.methods = d.strList(e) },
 	})
 	return u
 }

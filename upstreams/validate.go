@@ -84,6 +84,9 @@ func (d *decoder) upstreamOf(s upstreamSpec, base string) *Upstream {
 	d.audiencesOf(s, u, endpoint, base)
 	d.timeoutsOf(s.timeouts, &u.Timeouts)
 	u.Tools, u.toolW = d.toolsOf(s)
+	u.Resources = d.resourcesOf(s)
+	u.Prompts = d.promptsOf(s)
+	u.Methods = d.methodsOf(s)
 	return u
 }
 
