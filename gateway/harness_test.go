@@ -34,6 +34,9 @@ type rig struct {
 	events   *eventLog
 	// seenAuth records the Authorization headers the upstream received.
 	seenAuth *headerLog
+	// seenMethods records the method of every message the upstream received
+	// (governance_test.go: a refusal must leave it unchanged).
+	seenMethods *methodLog
 }
 
 type rigOptions struct {
@@ -50,7 +53,7 @@ type rigOptions struct {
 
 func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
-	r := &rig{t: t, ledger: &expenses.Ledger{}, events: &eventLog{}, seenAuth: &headerLog{}}
+	r := &rig{t: t, ledger: &expenses.Ledger{}, events: &eventLog{}, seenAuth: &headerLog{}, seenMethods: &methodLog{}}
 	srv := o.upstream
 	if srv == nil {
 		srv = expenses.NewServer(r.ledger)
@@ -63,6 +66,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		&mcp.StreamableHTTPOptions{Stateless: o.stateless, JSONResponse: o.jsonResponse})
 	r.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.seenAuth.add(req.Header.Get("Authorization"))
+		r.seenMethods.read(req)
 		h.ServeHTTP(w, req)
 	}))
 	t.Cleanup(r.upstream.Close)

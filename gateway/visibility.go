@@ -31,29 +31,41 @@ func toolVisible(up *upstreams.Upstream, c *authority.Claims, name string) bool 
 	return policy.Visible(c, b)
 }
 
+// liveUpstream is the registry's current entry for the upstream of ex: a
+// stream opened before a reload is seen through the reloaded grants. An
+// upstream the reload removed grants nothing.
+func (g *Gateway) liveUpstream(ex *exchange) *upstreams.Upstream {
+	if up, ok := g.upstream(ex.up.Slug); ok {
+		return up
+	}
+	return &upstreams.Upstream{Slug: ex.up.Slug}
+}
+
 // listView is one kind of list a result may carry: the result member, the
 // member of each item that identifies it, and the rule deciding its items.
 type listView struct {
 	member, key string
-	visible     func(g *Gateway, ex *exchange, id string) bool
+	visible     func(g *Gateway, up *upstreams.Upstream, ex *exchange, id string) bool
 }
 
 // listViews are every filtered list. A result member of one of these names
 // is filtered whatever the request was: a list the gateway cannot parse is
 // an error, never the unfiltered catalog.
 var listViews = []listView{
-	{"tools", "name", func(_ *Gateway, ex *exchange, n string) bool { return toolVisible(ex.up, ex.claims, n) }},
-	{"resources", "uri", func(_ *Gateway, ex *exchange, u string) bool {
-		return policy.ResourceVisible(ex.claims, ex.up.Resources, u)
+	{"tools", "name", func(_ *Gateway, up *upstreams.Upstream, ex *exchange, n string) bool {
+		return toolVisible(up, ex.claims, n)
 	}},
-	{"resourceTemplates", "uriTemplate", func(_ *Gateway, ex *exchange, t string) bool {
-		return policy.TemplateVisible(ex.claims, ex.up.Resources, t)
+	{"resources", "uri", func(_ *Gateway, up *upstreams.Upstream, ex *exchange, u string) bool {
+		return policy.ResourceVisible(ex.claims, up.Resources, u)
 	}},
-	{"prompts", "name", func(_ *Gateway, ex *exchange, n string) bool {
-		b, _ := ex.up.Prompt(n)
+	{"resourceTemplates", "uriTemplate", func(_ *Gateway, up *upstreams.Upstream, ex *exchange, t string) bool {
+		return policy.TemplateVisible(ex.claims, up.Resources, t)
+	}},
+	{"prompts", "name", func(_ *Gateway, up *upstreams.Upstream, ex *exchange, n string) bool {
+		b, _ := up.Prompt(n)
 		return policy.PromptVisible(ex.claims, b)
 	}},
-	{"tasks", "taskId", func(g *Gateway, ex *exchange, id string) bool {
+	{"tasks", "taskId", func(g *Gateway, _ *upstreams.Upstream, ex *exchange, id string) bool {
 		return g.mcpTasks.owns(ex.up.Slug, id, taskOwner(ex))
 	}},
 }
@@ -65,13 +77,14 @@ func (g *Gateway) viewResult(ex *exchange, pc *pendingCall, m *message) ([]byte,
 		g.rememberTask(ex, m.result)
 	}
 	result, filtered := m.result, false
+	up := g.liveUpstream(ex)
 	for _, v := range listViews {
 		if _, ok := memberOf(result, v.member); !ok {
 			continue
 		}
 		var err error
 		result, err = rewriteMember(result, v.member, func(items jsontext.Value) (jsontext.Value, error) {
-			return g.filterList(items, v, ex)
+			return g.filterList(items, v, up, ex)
 		})
 		if err != nil {
 			return nil, err
@@ -107,13 +120,14 @@ func (g *Gateway) rememberTask(ex *exchange, result jsontext.Value) {
 }
 
 // viewNotification returns a server notification as relayed, or nil when
-// the token may not see it: an update of a resource it may not read, the
+// the token may not see it (under the registry as it is now): an update of
+// a resource it may not read, the
 // status of a task it does not own.
 func (g *Gateway) viewNotification(ex *exchange, m *message) []byte {
 	switch m.method {
 	case "notifications/resources/updated":
 		uri, _ := stringMember(m.params, "uri")
-		if !policy.ResourceVisible(ex.claims, ex.up.Resources, uri) {
+		if !policy.ResourceVisible(ex.claims, g.liveUpstream(ex).Resources, uri) {
 			return nil
 		}
 	case "notifications/tasks/status":
@@ -148,7 +162,7 @@ func droppedEvent(lines [][]byte) []byte {
 
 // filterList keeps the items of a list the token may see, each exactly as
 // the upstream wrote it.
-func (g *Gateway) filterList(items jsontext.Value, v listView, ex *exchange) (jsontext.Value, error) {
+func (g *Gateway) filterList(items jsontext.Value, v listView, up *upstreams.Upstream, ex *exchange) (jsontext.Value, error) {
 	if items.Kind() != '[' {
 		return nil, fmt.Errorf("%s is not an array", v.member)
 	}
@@ -165,7 +179,7 @@ func (g *Gateway) filterList(items jsontext.Value, v listView, ex *exchange) (js
 		if !ok {
 			return nil, fmt.Errorf("%s[%d] has no string %s", v.member, n, v.key)
 		}
-		if v.visible(g, ex, id) {
+		if v.visible(g, up, ex, id) {
 			if b.Len() > 1 {
 				b.WriteByte(',')
 			}

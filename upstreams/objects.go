@@ -152,6 +152,9 @@ var prefixRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:`)
 
 // promptsOf validates an upstream's prompt bindings.
 func (d *decoder) promptsOf(s upstreamSpec) map[string]*policy.PromptBinding {
+	if len(s.prompts.v) == 0 {
+		return nil
+	}
 	out := make(map[string]*policy.PromptBinding, len(s.prompts.v))
 	for _, p := range s.prompts.v {
 		name := p.name.v
