@@ -49,6 +49,9 @@ type rigOptions struct {
 	upstream     *mcp.Server
 	registry     string
 	jsonResponse bool // upstream answers POSTs with JSON instead of SSE
+	// handler, when set, is the upstream instead of a go-sdk server (for
+	// what go-sdk does not serve, e.g. tasks); registry then binds its tools.
+	handler http.Handler
 }
 
 func newRig(t *testing.T, o rigOptions) *rig {
@@ -62,8 +65,11 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if o.server != nil {
 		o.server(srv)
 	}
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
+	var h http.Handler = mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv },
 		&mcp.StreamableHTTPOptions{Stateless: o.stateless, JSONResponse: o.jsonResponse})
+	if o.handler != nil {
+		h = o.handler
+	}
 	r.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		r.seenAuth.add(req.Header.Get("Authorization"))
 		r.seenMethods.read(req)
