@@ -225,26 +225,52 @@ legant_available() {
 	"$legant" gateway --help >"$work/legant-gateway-help.log" 2>&1 || return 1
 }
 
-# write_upstreams_yaml FILE UPSTREAM_URL GATEWAY_BASE TOOL... registers the
-# everything-server under UPSTREAM_SLUG with every TOOL bound (no argument bindings:
-# the conformance tools carry no amount, category or resource).
+# write_upstreams_yaml FILE UPSTREAM_URL TOOL... registers the everything-server
+# under UPSTREAM_SLUG with every object granted: each TOOL bound (no argument
+# bindings: the conformance tools carry no amount, category or resource), each
+# resource URI of $resources and template of $templates, and each prompt of
+# $prompts (the arrays phase_gateway fills with scripts/listtools). What the
+# registry does not grant the gateway hides and refuses.
 write_upstreams_yaml() {
-	local file=$1 upstream=$2
+	local file=$1 upstream=$2 item
 	shift 2
 	{
-		echo "# Written by scripts/conformance.sh: the conformance everything-server, every tool bound."
+		echo "# Written by scripts/conformance.sh: the conformance everything-server, every object granted."
 		echo "version: 1"
 		echo "upstreams:"
 		echo "  - slug: $UPSTREAM_SLUG"
 		echo "    transport: streamable-http"
 		echo "    url: $upstream"
 		echo "    tools:"
-		local tool
-		for tool in "$@"; do
-			echo "      $tool:"
+		for item in "$@"; do
+			echo "      $item:"
 			echo "        scope: $UPSTREAM_SLUG:call"
 		done
+		if ((${#resources[@]} + ${#templates[@]} > 0)); then
+			echo "    resources:"
+			for item in "${resources[@]}"; do
+				echo "      - uri: $(yaml_quote "$item")"
+				echo "        scope: $UPSTREAM_SLUG:call"
+			done
+			for item in "${templates[@]}"; do
+				echo "      - template: $(yaml_quote "$item")"
+				echo "        scope: $UPSTREAM_SLUG:call"
+			done
+		fi
+		if ((${#prompts[@]} > 0)); then
+			echo "    prompts:"
+			for item in "${prompts[@]}"; do
+				echo "      $(yaml_quote "$item"):"
+				echo "        scope: $UPSTREAM_SLUG:call"
+			done
+		fi
 	} >"$file"
+}
+
+# yaml_quote S prints S as a double-quoted YAML string.
+yaml_quote() {
+	local s=${1//\\/\\\\}
+	printf '"%s"' "${s//\"/\\\"}"
 }
 
 legant_start_gateway() { # ADDR UPSTREAMS_FILE DATA_DIR
@@ -283,11 +309,16 @@ phase_gateway() {
 		return 0
 	}
 
+	resources=() templates=() prompts=()
+	mapfile -t resources < <("$work/bin/listtools" -url "$upstream_url" -list resources 2>>"$work/listtools.log" || true)
+	mapfile -t templates < <("$work/bin/listtools" -url "$upstream_url" -list templates 2>>"$work/listtools.log" || true)
+	mapfile -t prompts < <("$work/bin/listtools" -url "$upstream_url" -list prompts 2>>"$work/listtools.log" || true)
+
 	local port data="$work/gateway-data" yaml="$work/upstreams.yaml" token="$work/token"
 	port="$(free_port)"
 	mkdir -p "$data"
 	write_upstreams_yaml "$yaml" "$upstream_url" "${tools[@]}"
-	log "upstreams file $yaml binds ${#tools[@]} tools"
+	log "upstreams file $yaml binds ${#tools[@]} tools, ${#resources[@]} resources, ${#templates[@]} templates, ${#prompts[@]} prompts"
 
 	legant_start_gateway "127.0.0.1:$port" "$yaml" "$data"
 	wait_http "http://127.0.0.1:$port/" "$last_pid" "$work/gateway.log" || {
