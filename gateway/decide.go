@@ -71,6 +71,10 @@ func (g *Gateway) decide(ctx context.Context, ex *exchange, m *message) {
 		}
 		return
 	}
+	if resp := g.checkRequestState(ex, m); resp != nil {
+		ex.local = append(ex.local, resp)
+		return
+	}
 	var resp []byte
 	pc := &pendingCall{id: m.id}
 	switch class {

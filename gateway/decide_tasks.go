@@ -16,12 +16,14 @@ import (
 	"github.com/openlegant/legant/policy"
 )
 
-// maxTaskOwners bounds the task ids remembered; the oldest are forgotten
-// first (their owners then get not-found, failing closed).
+// maxTaskOwners bounds the task ids (and request states) remembered; the
+// oldest are forgotten first (a forgotten task answers not-found, failing
+// closed).
 const maxTaskOwners = 1 << 16
 
-// taskOwners remembers which owner each relayed task id belongs to. It is
-// safe for concurrent use.
+// taskOwners remembers which owner each opaque id the gateway relayed to a
+// client belongs to: task ids, MRTR request states. It is safe for
+// concurrent use.
 type taskOwners struct {
 	max int
 
@@ -58,10 +60,16 @@ func (t *taskOwners) add(slug, id, owner string) {
 
 // owns reports whether owner created the task id of upstream slug.
 func (t *taskOwners) owns(slug, id, owner string) bool {
+	o, ok := t.ownerOf(slug, id)
+	return ok && o == owner
+}
+
+// ownerOf returns the owner of id of upstream slug, ok=false when unknown.
+func (t *taskOwners) ownerOf(slug, id string) (string, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	o, ok := t.owner[slug+"\x00"+id]
-	return ok && o == owner
+	return o, ok
 }
 
 // authorizeTask decides tasks/get, tasks/result, tasks/cancel (the task

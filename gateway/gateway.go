@@ -105,6 +105,7 @@ type Gateway struct {
 	bridges  *bridgeSet  // stdio and legacy SSE upstreams (bridges.go)
 	tasks    tasks       // goroutines started by Kill (kill.go)
 	mcpTasks *taskOwners // MCP task ids relayed, by owner (decide_tasks.go)
+	states   *taskOwners // MRTR request states relayed, by principal (decide_state.go)
 
 	closeOnce   sync.Once
 	closed      chan struct{}
@@ -147,6 +148,7 @@ func New(opts Options) (*Gateway, error) {
 		now:      opts.Now,
 		inflight: newInflightSet(),
 		mcpTasks: newTaskOwners(maxTaskOwners),
+		states:   newTaskOwners(maxTaskOwners),
 		closed:   make(chan struct{}),
 
 		janitorDone: make(chan struct{}),

@@ -373,3 +373,44 @@ func TestResourceUpdatedDropped(t *testing.T) {
 		t.Fatalf("got update of %s after its grant was removed", got)
 	}
 }
+
+// TestRequestStateBoundToPrincipal: an MRTR requestState the gateway relayed
+// to one principal, replayed by another, is refused before the upstream;
+// its owner's retry goes through.
+func TestRequestStateBoundToPrincipal(t *testing.T) {
+	var retries atomic.Int32
+	r := newRig(t, rigOptions{stateless: true, server: func(s *mcp.Server) {
+		mcp.AddTool(s, &mcp.Tool{Name: "confirm_state"}, func(_ context.Context, req *mcp.CallToolRequest, _ struct{}) (*mcp.CallToolResult, any, error) {
+			if req.Params.RequestState == "" {
+				return &mcp.CallToolResult{RequestState: "state-of-alice",
+					InputRequests: mcp.InputRequestMap{"ok": &mcp.ElicitParams{Message: "Proceed?"}}}, nil, nil
+			}
+			retries.Add(1)
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "done"}}}, nil, nil
+		})
+	}, extraYAML: "      confirm_state:\n        scope: expenses:read\n"})
+	alice := r.token(tokenOptions{user: "alice"})
+	bob := r.token(tokenOptions{user: "bob"})
+	meta := `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{"elicitation":{}}}`
+	h := map[string]string{"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "confirm_state"}
+	first := rawPost(t, r.endpoint(), alice, h, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"confirm_state","arguments":{},`+meta+`}}`)
+	if !strings.Contains(first.body, "state-of-alice") {
+		t.Fatalf("first round: %s", first.body)
+	}
+	retry := `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"confirm_state","arguments":{},"requestState":"state-of-alice","inputResponses":{"ok":{"action":"accept"}},` + meta + `}}`
+	got := rawPost(t, r.endpoint(), bob, h, retry)
+	if code, _, reason := rpcErr(t, got.body); code != gateway.CodeDenied || reason != "request_state" {
+		t.Fatalf("replay by another principal: %d %q: %s", code, reason, got.body)
+	}
+	got = rawPost(t, r.endpoint(), bob, h, strings.Replace(retry, `"requestState"`, `"RequestState"`, 1))
+	if _, _, reason := rpcErr(t, got.body); reason != "invalid_argument" {
+		t.Fatalf("case-variant requestState: %q", reason)
+	}
+	if n := retries.Load(); n != 0 {
+		t.Fatalf("the upstream ran %d retries of refused replays", n)
+	}
+	got = rawPost(t, r.endpoint(), alice, h, retry)
+	if !strings.Contains(got.body, "done") || retries.Load() != 1 {
+		t.Fatalf("the owner's retry: %s", got.body)
+	}
+}

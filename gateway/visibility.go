@@ -76,6 +76,9 @@ func (g *Gateway) viewResult(ex *exchange, pc *pendingCall, m *message) ([]byte,
 	if pc != nil && pc.method == "tools/call" {
 		g.rememberTask(ex, m.result)
 	}
+	if pc != nil {
+		g.rememberRequestState(ex, m.result)
+	}
 	result, filtered := m.result, false
 	up := g.liveUpstream(ex)
 	for _, v := range listViews {

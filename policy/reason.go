@@ -55,6 +55,9 @@ const (
 	// ReasonCompletionRef: completion/complete names a prompt or resource
 	// template the token may not use, or no valid ref at all.
 	ReasonCompletionRef Reason = "completion_ref"
+	// ReasonRequestState: a request carries an MRTR requestState the gateway
+	// relayed to another principal (a replay).
+	ReasonRequestState Reason = "request_state"
 	// ReasonTaskNotFound: the task is unknown to the gateway or belongs to
 	// another principal or session. Answered like a task that does not exist.
 	ReasonTaskNotFound Reason = "task_not_found"
