@@ -108,6 +108,8 @@ func (g *Gateway) relayJSON(w http.ResponseWriter, resp *http.Response, ex *exch
 	case len(ex.local) > 0:
 		out = joinBatch(append(append([][]byte{}, ex.local...), parts...))
 	case !changed:
+	case len(parts) == 0: // nothing the token may see (a dropped notification)
+		out = nil
 	case batch:
 		out = joinBatch(parts)
 	default:
