@@ -213,6 +213,9 @@ func TestStatelessHeadersMustMatchBody(t *testing.T) {
 		if got.status != 400 {
 			t.Fatalf("%s: status %d, want 400: %s", name, got.status, got.body)
 		}
+		if code, _, _ := rpcErr(t, got.body); code != -32020 {
+			t.Fatalf("%s: code %d, want -32020 (HeaderMismatch)", name, code)
+		}
 	}
 	if n := r.ledger.Calls.Load(); n != 0 {
 		t.Fatalf("upstream ran %d calls", n)

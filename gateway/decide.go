@@ -8,6 +8,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -32,12 +33,14 @@ type exchange struct {
 	local   [][]byte // responses the gateway answers itself (denials)
 	pending map[string]*pendingCall
 	initID  string // raw id of an initialize request, "" if none
+	status  int    // HTTP status of a local answer; 0 means 200 (400 for a lone invalid request)
 	hasCall bool   // a tools/call is forwarded (per-call timeout applies)
 }
 
 // pendingCall is a forwarded request whose response the gateway waits for.
 type pendingCall struct {
 	id     jsontext.Value
+	method string // the request's method: which view its result gets (visibility.go)
 	tool   string
 	hold   policy.Hold      // nil when no budget or call count applies
 	amount *authority.Money // the call's bound amount, if any
@@ -50,20 +53,87 @@ func newExchange(up *upstreams.Upstream, c *authority.Claims, sess *session, bod
 }
 
 // decide decides what happens to one message of a POST: forwarded (a request
-// then waits for its response), or answered by the gateway (a refused call).
+// then waits for its response), answered by the gateway (a refusal), or, for
+// a notification the gateway refuses, dropped. Every client message is
+// classified first (policy.ClassifyMethod): a method without an id is a
+// notification only if it is a notifications/* method, and a method the
+// gateway does not know is refused unless the registry allows it. Then the
+// decision of its class runs: tools, resources, prompts, completions, tasks.
 func (g *Gateway) decide(ctx context.Context, ex *exchange, m *message) {
-	if m.kind == kindRequest && m.method == "tools/call" {
-		resp, pc := g.authorizeCall(ctx, ex, m)
-		if pc == nil {
+	if m.kind == kindResponse { // the client's answer to a server-to-client request
+		ex.forward = append(ex.forward, m.raw)
+		return
+	}
+	class, d := policy.ClassifyMethod(m.method, m.kind == kindRequest, ex.up.AllowsMethod)
+	if !d.Allow {
+		if resp := g.refuse(ex, m, d, ""); resp != nil {
 			ex.local = append(ex.local, resp)
-			return
 		}
+		return
+	}
+	if resp := g.checkRequestState(ex, m); resp != nil {
+		ex.local = append(ex.local, resp)
+		return
+	}
+	var resp []byte
+	pc := &pendingCall{id: m.id}
+	switch class {
+	case policy.MethodNotification, policy.MethodCustom, policy.MethodSession, policy.MethodList:
+	case policy.MethodTool:
+		resp, pc = g.authorizeCall(ctx, ex, m)
+		ex.hasCall = ex.hasCall || pc != nil
+	case policy.MethodResource:
+		resp = g.authorizeResource(ex, m)
+	case policy.MethodPrompt:
+		resp = g.authorizePrompt(ex, m)
+	case policy.MethodCompletion:
+		resp = g.authorizeCompletion(ex, m)
+	case policy.MethodTask:
+		resp = g.authorizeTask(ex, m)
+	default:
+		resp = g.refuse(ex, m, policy.Deny(policy.ReasonMethodNotAllowed, "method %s is not allowed", m.method), "")
+	}
+	if resp != nil {
+		ex.local = append(ex.local, resp)
+		return
+	}
+	if m.kind == kindRequest {
+		pc.method = m.method
 		ex.pending[string(m.id)] = pc
-		ex.hasCall = true
-	} else if m.kind == kindRequest {
-		ex.pending[string(m.id)] = &pendingCall{id: m.id}
 	}
 	ex.forward = append(ex.forward, m.raw)
+}
+
+// refuse records the denial d of message m (object names what it touched,
+// "" when nothing) and answers it: a request gets the error response, a
+// notification is dropped, except a message refused as not a notification,
+// which JSON-RPC answers with Invalid Request and a null id. It returns the
+// response for ex.local, nil when the message is dropped.
+func (g *Gateway) refuse(ex *exchange, m *message, d policy.Decision, object string) []byte {
+	ev := withPrincipal(audit.Event{Kind: audit.KindDeny, Upstream: ex.up.Slug, Method: m.method, Tool: object,
+		Decision: "deny", Reason: string(d.Reason), Constraint: d.Constraint, Limit: d.Limit, Value: d.Value}, ex.claims)
+	if ex.sess != nil {
+		ev.SessionID = ex.sess.id
+	}
+	g.record(ev)
+	if m.kind == kindNotification && d.Reason != policy.ReasonNotNotification {
+		return nil // a notification has no answer: dropped, and audited
+	}
+	if d.Reason == policy.ReasonNotNotification && !ex.batch {
+		ex.status = http.StatusBadRequest
+	}
+	e := d.RPCError()
+	return errorResponse(m.id, rpcError{Code: e.Code, Message: e.Message, Data: e.Data})
+}
+
+// allow records an allowed decision on an object other than a tool.
+func (g *Gateway) allow(ex *exchange, m *message, object string) {
+	ev := withPrincipal(audit.Event{Kind: audit.KindAllow, Upstream: ex.up.Slug, Method: m.method, Tool: object,
+		Decision: "allow", Reason: string(policy.ReasonAllowed)}, ex.claims)
+	if ex.sess != nil {
+		ev.SessionID = ex.sess.id
+	}
+	g.record(ev)
 }
 
 // authorizeCall decides a tools/call. It returns the error response to send

@@ -1,10 +1,15 @@
 // Package gateway is Legant's MCP authorization proxy. It serves every upstream
 // of the registry at /mcp/<slug> over the Streamable HTTP transport and is
 // transparent for everything the caller's delegation token allows: initialize
-// and server/discover, ping, resources, prompts, completion, logging,
-// notifications both ways, server-to-client requests (sampling, elicitation,
-// roots) and their answers, SSE streams and their resumption. Nothing the token
-// does not allow reaches the upstream or the client:
+// and server/discover, ping, logging, notifications both ways,
+// server-to-client requests (sampling, elicitation, roots) and their answers,
+// SSE streams and their resumption. Every client message is classified and
+// decided (decide.go): a method without an id is a notification only if it is
+// a notifications/* method, unknown methods are refused unless the registry
+// lists them, and tools, resources, prompts, completions and tasks are each
+// decided by their policy function (decide.go, decide_objects.go,
+// decide_tasks.go). Nothing the token does not allow reaches the upstream or
+// the client:
 //
 //   - every request carries a bearer token verified with package authority
 //     (signature, issuer, audience = the upstream's inbound audience, expiry,
@@ -12,8 +17,11 @@
 //     header pointing at RFC 9728 metadata;
 //   - the JSON-RPC envelope is decoded strictly (duplicate names, invalid
 //     UTF-8, wrong member types are refused) and relayed byte for byte;
-//   - tools/list results are filtered to the tools the token may call; a list
-//     the gateway cannot parse is an error, never the unfiltered catalog;
+//   - tools, resources, resource templates, prompts and tasks lists are
+//     filtered to what the token may use and marked cacheScope "private"
+//     (visibility.go); a list the gateway cannot parse is an error, never the
+//     unfiltered catalog; resource updates and task statuses the token may
+//     not see are dropped;
 //   - tools/call is decided by package policy before it is forwarded;
 //   - the upstream sees a short-lived downstream token for its own audience,
 //     with the gateway appended to the act chain, never the caller's token.
@@ -35,10 +43,12 @@
 //	gateway.go   ServeHTTP: Host check (origin.go), route to serveMCP
 //	receive.go   serveMCP: Origin, bearer token (auth.go), method;
 //	             servePost: body, envelope (envelope.go), revision, session (session.go)
-//	decide.go    decide each message; tools/call through policy.Authorize
+//	decide.go    classify and decide each message; tools/call through policy.Authorize;
+//	             decide_objects.go resources, prompts, completions; decide_tasks.go tasks
 //	forward.go   forward: one upstream request, downstream token (mint.go), in-flight set (kill.go)
-//	relay.go     relay back: JSON or SSE event by event, tool lists filtered
-//	             (visibility.go), budget holds settled, refusals answered
+//	relay.go     relay back: JSON or SSE event by event, lists filtered and
+//	             notifications dropped (visibility.go), budget holds settled,
+//	             refusals answered
 //	record.go    every decision as an audit.Event on the audit queue, to the Recorder
 //
 // GET and DELETE (stream.go) and Kill (kill.go) join the same path at

@@ -47,6 +47,9 @@ const (
 	codeMethodNotFound = -32601
 	codeInvalidParams  = -32602
 	codeInternal       = -32603
+	// codeHeaderMismatch is MCP's HeaderMismatch (2026-07-28): Mcp-Method or
+	// Mcp-Name does not repeat the body.
+	codeHeaderMismatch = -32020
 )
 
 // decodeBody decodes a POST body: one message, or a JSON array of messages (a

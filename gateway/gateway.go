@@ -127,6 +127,8 @@ type Gateway struct {
 	audit    *auditQueue // nil when no Recorder
 	bridges  *bridgeSet  // stdio and legacy SSE upstreams (bridges.go)
 	tasks    tasks       // goroutines started by Kill (kill.go)
+	mcpTasks *taskOwners // MCP task ids relayed, by owner (decide_tasks.go)
+	states   *taskOwners // MRTR request states relayed, by principal (decide_state.go)
 
 	draining atomic.Bool // Drain began: new requests are refused (drain.go)
 
@@ -177,6 +179,8 @@ func New(opts Options) (*Gateway, error) {
 		log:      opts.Logger,
 		now:      opts.Now,
 		inflight: newInflightSet(),
+		mcpTasks: newTaskOwners(maxTaskOwners),
+		states:   newTaskOwners(maxTaskOwners),
 		closed:   make(chan struct{}),
 
 		janitorDone: make(chan struct{}),

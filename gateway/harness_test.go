@@ -40,6 +40,9 @@ type rig struct {
 	seenLastEventID *headerLog
 	// deletes counts the DELETE requests the upstream received.
 	deletes atomic.Int64
+	// seenMethods records the method of every message the upstream received
+	// (governance_test.go: a refusal must leave it unchanged).
+	seenMethods *methodLog
 }
 
 type rigOptions struct {
@@ -60,7 +63,7 @@ type rigOptions struct {
 
 func newRig(t *testing.T, o rigOptions) *rig {
 	t.Helper()
-	r := &rig{t: t, ledger: &expenses.Ledger{}, events: &eventLog{}, seenAuth: &headerLog{}, seenLastEventID: &headerLog{}}
+	r := &rig{t: t, ledger: &expenses.Ledger{}, events: &eventLog{}, seenAuth: &headerLog{}, seenLastEventID: &headerLog{}, seenMethods: &methodLog{}}
 	srv := o.upstream
 	if srv == nil {
 		srv = expenses.NewServer(r.ledger)
@@ -85,6 +88,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		if v := req.Header.Values("Last-Event-ID"); len(v) > 0 {
 			r.seenLastEventID.add(v[0])
 		}
+		r.seenMethods.read(req)
 		h.ServeHTTP(w, req)
 	}))
 	t.Cleanup(r.upstream.Close)

@@ -161,7 +161,7 @@ func (g *Gateway) statelessOK(w http.ResponseWriter, h http.Header, up *upstream
 	}
 	if err := checkStatelessHeaders(h, msgs[0]); err != nil {
 		g.record(withPrincipal(audit.Event{Kind: audit.KindEdge403, Upstream: up.Slug, Method: msgs[0].method, Reason: "header_mismatch"}, c))
-		writeRPCError(w, http.StatusBadRequest, msgs[0].id, rpcError{Code: codeInvalidRequest, Message: err.Error()})
+		writeRPCError(w, http.StatusBadRequest, msgs[0].id, rpcError{Code: codeHeaderMismatch, Message: err.Error()})
 		return false
 	}
 	return true

@@ -10,15 +10,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"net/http"
 
 	"github.com/go-json-experiment/json/jsontext"
-
-	"github.com/openlegant/legant/authority"
-	"github.com/openlegant/legant/upstreams"
 )
 
 // relay answers the client of a POST with the upstream's response resp.
@@ -33,6 +29,8 @@ func (g *Gateway) relay(ctx context.Context, w http.ResponseWriter, resp *http.R
 		return g.relaySSE(ctx, w, resp, ex)
 	case mt == "application/json" && resp.StatusCode/100 == 2:
 		g.relayJSON(w, resp, ex)
+	case resp.StatusCode == http.StatusAccepted && len(ex.local) > 0:
+		ex.writeLocal(w) // only notifications went upstream; the refusals still need their answer
 	default:
 		w.WriteHeader(resp.StatusCode)
 		io.Copy(w, io.LimitReader(resp.Body, maxEventBytes))
@@ -55,9 +53,17 @@ func copyResponseHeaders(dst, src http.Header) {
 	}
 }
 
-// writeLocal answers a POST entirely from the gateway (every request denied).
+// writeLocal answers a POST entirely from the gateway (every request denied,
+// or only dropped notifications: 202 Accepted).
 func (ex *exchange) writeLocal(w http.ResponseWriter) {
+	if len(ex.local) == 0 {
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
 	w.Header().Set("Content-Type", "application/json")
+	if ex.status != 0 {
+		w.WriteHeader(ex.status)
+	}
 	if !ex.batch {
 		w.Write(ex.local[0])
 		return
@@ -107,6 +113,8 @@ func (g *Gateway) relayJSON(w http.ResponseWriter, resp *http.Response, ex *exch
 	case len(ex.local) > 0:
 		out = joinBatch(append(append([][]byte{}, ex.local...), parts...))
 	case !changed:
+	case len(parts) == 0: // nothing the token may see (a dropped notification)
+		out = nil
 	case batch:
 		out = joinBatch(parts)
 	default:
@@ -126,6 +134,8 @@ func (g *Gateway) transform(ctx context.Context, ex *exchange, data []byte) ([]b
 		return nil, err
 	case !changed:
 		return data, nil
+	case len(parts) == 0:
+		return nil, nil // everything dropped
 	case batch:
 		return joinBatch(parts), nil
 	default:
@@ -138,24 +148,32 @@ func (g *Gateway) transformParts(ctx context.Context, ex *exchange, data []byte)
 	if err != nil {
 		return nil, false, false, err
 	}
-	parts = make([][]byte, len(msgs))
-	for i, m := range msgs {
-		parts[i], err = g.transformMessage(ctx, ex, m)
+	parts = make([][]byte, 0, len(msgs))
+	for _, m := range msgs {
+		part, err := g.transformMessage(ctx, ex, m)
 		if err != nil {
 			return nil, false, false, err
 		}
-		changed = changed || !bytes.Equal(parts[i], m.raw)
+		changed = changed || !bytes.Equal(part, m.raw)
+		if part != nil { // nil: a message the token may not see, dropped
+			parts = append(parts, part)
+		}
 	}
 	return parts, batch, changed, nil
 }
 
 func (g *Gateway) transformMessage(ctx context.Context, ex *exchange, m *message) ([]byte, error) {
+	if m.kind == kindNotification {
+		return g.viewNotification(ex, m), nil
+	}
 	if m.kind != kindResponse {
 		return m.raw, nil
 	}
 	key := string(m.id)
+	var pc *pendingCall
 	if ex != nil {
-		pc, ok := ex.pending[key]
+		var ok bool
+		pc, ok = ex.pending[key]
 		if !ok && ex.resumed() {
 			pc, ok = ex.sess.takeOrphan(key)
 		}
@@ -175,10 +193,7 @@ func (g *Gateway) transformMessage(ctx context.Context, ex *exchange, m *message
 	if m.result == nil {
 		return m.raw, nil
 	}
-	if _, ok := memberOf(m.result, "tools"); !ok {
-		return m.raw, nil
-	}
-	return filterToolsResponse(m, ex.up, ex.claims)
+	return g.viewResult(ex, pc, m)
 }
 
 // streamEnd says how an upstream event stream ended, for the caller to finish
@@ -294,6 +309,9 @@ func (g *Gateway) transformEvent(ctx context.Context, ex *exchange, ev sseEvent)
 	if bytes.Equal(out, ev.data) {
 		return ev.raw, nil
 	}
+	if len(out) == 0 { // the whole message was withheld: keep the id and retry lines
+		return droppedEvent(bytes.Split(ev.raw, []byte("\n"))), nil
+	}
 	return withData(ev.raw, out), nil
 }
 
@@ -357,53 +375,4 @@ func (ex *exchange) releaseAll(ctx context.Context) {
 		}
 		delete(ex.pending, k)
 	}
-}
-
-// filterToolsResponse rewrites a response whose result carries a tool list,
-// keeping only the tools the token may call and every other member as it was.
-// Anything it cannot parse is an error: the unfiltered catalog never leaks.
-func filterToolsResponse(m *message, up *upstreams.Upstream, c *authority.Claims) ([]byte, error) {
-	result, err := rewriteMember(m.result, "tools", func(tools jsontext.Value) (jsontext.Value, error) {
-		return filterTools(tools, up, c)
-	})
-	if err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	b.WriteString(`{"jsonrpc":"2.0","id":`)
-	b.Write(m.id)
-	b.WriteString(`,"result":`)
-	b.Write(result)
-	b.WriteByte('}')
-	return b.Bytes(), nil
-}
-
-func filterTools(tools jsontext.Value, up *upstreams.Upstream, c *authority.Claims) (jsontext.Value, error) {
-	if tools.Kind() != '[' {
-		return nil, errors.New("tools is not an array")
-	}
-	dec := jsontext.NewDecoder(bytes.NewBuffer(tools))
-	dec.ReadToken()
-	var b bytes.Buffer
-	b.WriteByte('[')
-	n := 0
-	for dec.PeekKind() != ']' {
-		tool, err := readValue(dec, tools)
-		if err != nil {
-			return nil, err
-		}
-		name, ok := stringMember(tool, "name")
-		if !ok {
-			return nil, fmt.Errorf("tools[%d] has no string name", n)
-		}
-		if toolVisible(up, c, name) {
-			if b.Len() > 1 {
-				b.WriteByte(',')
-			}
-			b.Write(tool)
-		}
-		n++
-	}
-	b.WriteByte(']')
-	return b.Bytes(), nil
 }

@@ -134,8 +134,16 @@ func TestLongStreamingCall(t *testing.T) {
 	}
 }
 
+// TestResourcesAndPromptsRelayed: resources and prompts the registry grants
+// pass through unchanged (governance_test.go covers those it does not).
 func TestResourcesAndPromptsRelayed(t *testing.T) {
-	r := newRig(t, rigOptions{server: func(s *mcp.Server) {
+	r := newRig(t, rigOptions{extraYAML: `    resources:
+      - uri: memo://policy
+        scope: expenses:read
+    prompts:
+      summarize:
+        scope: expenses:read
+`, server: func(s *mcp.Server) {
 		s.AddResource(&mcp.Resource{URI: "memo://policy", Name: "policy", MIMEType: "text/plain"},
 			func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 				return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: "memo://policy", Text: "max 500"}}}, nil

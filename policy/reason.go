@@ -39,6 +39,28 @@ const (
 	// ReasonUnavailable: the budget ledger could not be reached; the call is
 	// denied (fail closed).
 	ReasonUnavailable Reason = "unavailable"
+
+	// ReasonNotNotification: a message without an id whose method is not a
+	// notifications/* method (or a notification method with an id). Answered
+	// with JSON-RPC's -32600 Invalid Request; nothing is forwarded.
+	ReasonNotNotification Reason = "not_a_notification"
+	// ReasonMethodNotAllowed: a method the gateway does not know and the
+	// upstream's registry does not allow. Answered with -32601.
+	ReasonMethodNotAllowed Reason = "method_not_allowed"
+	// ReasonResourceNotBound: no resource grant of the registry covers the URI
+	// (or template): unregistered resources are invisible and unreadable.
+	ReasonResourceNotBound Reason = "resource_not_bound"
+	// ReasonPromptNotBound: the registry has no binding for the prompt.
+	ReasonPromptNotBound Reason = "prompt_not_bound"
+	// ReasonCompletionRef: completion/complete names a prompt or resource
+	// template the token may not use, or no valid ref at all.
+	ReasonCompletionRef Reason = "completion_ref"
+	// ReasonRequestState: a request carries an MRTR requestState the gateway
+	// relayed to another principal (a replay).
+	ReasonRequestState Reason = "request_state"
+	// ReasonTaskNotFound: the task is unknown to the gateway or belongs to
+	// another principal or session. Answered like a task that does not exist.
+	ReasonTaskNotFound Reason = "task_not_found"
 )
 
 // Reasons the gateway decides before policy runs; policy never returns them but
@@ -73,6 +95,13 @@ const (
 	// CodeUnavailable answers ReasonUnavailable (authorization state could not
 	// be read; retrying later may succeed).
 	CodeUnavailable = -32034
+	// CodeInvalidRequest is JSON-RPC's Invalid Request, for ReasonNotNotification.
+	CodeInvalidRequest = -32600
+	// CodeMethodNotFound is JSON-RPC's Method not found, for ReasonMethodNotAllowed.
+	CodeMethodNotFound = -32601
+	// CodeInvalidParams is JSON-RPC's Invalid params: what MCP answers for a
+	// task id it does not know, and so what ReasonTaskNotFound is answered with.
+	CodeInvalidParams = -32602
 )
 
 // Code returns the JSON-RPC error code for a denial with this reason.
@@ -86,6 +115,12 @@ func (r Reason) Code() int {
 		return CodeKilled
 	case ReasonUnavailable:
 		return CodeUnavailable
+	case ReasonNotNotification:
+		return CodeInvalidRequest
+	case ReasonMethodNotAllowed:
+		return CodeMethodNotFound
+	case ReasonTaskNotFound:
+		return CodeInvalidParams
 	default:
 		return CodeDenied
 	}

@@ -295,24 +295,51 @@ leg_direct() {
 }
 
 # write_registry FILE UPSTREAM_URL TOOL... registers the upstream under
-# UPSTREAM_SLUG with every TOOL bound (no argument bindings: the conformance tools
-# carry no amount, category or resource).
+# UPSTREAM_SLUG with every object granted: each TOOL bound (no argument
+# bindings: the conformance tools carry no amount, category or resource), each
+# resource URI of $resources and template of $templates, and each prompt of
+# $prompts (leg_gateway fills them with scripts/listtools). What the registry
+# does not grant the gateway hides and refuses.
 write_registry() {
-	local file=$1 upstream=$2 tool
+	local file=$1 upstream=$2 item
 	shift 2
 	{
-		echo "# Written by scripts/conformance.sh: the conformance upstream, every tool bound."
+		echo "# Written by scripts/conformance.sh: the conformance upstream, every object granted."
 		echo "version: 1"
 		echo "upstreams:"
 		echo "  - slug: $UPSTREAM_SLUG"
 		echo "    transport: streamable-http"
 		echo "    url: $upstream"
 		echo "    tools:"
-		for tool in "$@"; do
-			echo "      \"$tool\":"
+		for item in "$@"; do
+			echo "      $(yaml_quote "$item"):"
 			echo "        scope: $UPSTREAM_SLUG:call"
 		done
+		if ((${#resources[@]} + ${#templates[@]} > 0)); then
+			echo "    resources:"
+			for item in "${resources[@]}"; do
+				echo "      - uri: $(yaml_quote "$item")"
+				echo "        scope: $UPSTREAM_SLUG:call"
+			done
+			for item in "${templates[@]}"; do
+				echo "      - template: $(yaml_quote "$item")"
+				echo "        scope: $UPSTREAM_SLUG:call"
+			done
+		fi
+		if ((${#prompts[@]} > 0)); then
+			echo "    prompts:"
+			for item in "${prompts[@]}"; do
+				echo "      $(yaml_quote "$item"):"
+				echo "        scope: $UPSTREAM_SLUG:call"
+			done
+		fi
 	} >"$file"
+}
+
+# yaml_quote S prints S as a double-quoted YAML string.
+yaml_quote() {
+	local s=${1//\\/\\\\}
+	printf '"%s"' "${s//\"/\\\"}"
 }
 
 # leg_gateway RUN runs the suite through a fresh gateway in front of a fresh
@@ -335,6 +362,10 @@ leg_gateway() {
 	port="$(free_port)"
 	base="http://127.0.0.1:$port"
 	mkdir -p "$data"
+	local resources=() templates=() prompts=()
+	mapfile -t resources < <("$work/bin/listtools" -url "$upstream_url" -list resources 2>>"$dir/listtools.log" || true)
+	mapfile -t templates < <("$work/bin/listtools" -url "$upstream_url" -list templates 2>>"$dir/listtools.log" || true)
+	mapfile -t prompts < <("$work/bin/listtools" -url "$upstream_url" -list prompts 2>>"$dir/listtools.log" || true)
 	write_registry "$registry" "$upstream_url" "${tools[@]}"
 	start_bg "$dir/gateway.log" "$legant" gateway --listen "127.0.0.1:$port" \
 		--upstreams "$registry" --data-dir "$data" --admin-listen=""

@@ -90,6 +90,15 @@ type Upstream struct {
 	// tokens, dpop.ModeRequire only sender-constrained ones, dpop.ModeBearer
 	// only bearer ones.
 	DPoP dpop.Mode
+	// Resources are the resource grants (exact URIs, templates, prefixes);
+	// nil grants nothing: every resource is invisible and unreadable.
+	Resources policy.ResourceGrants
+	// Prompts are the registered prompts by name; a prompt not in this map
+	// is invisible and unusable.
+	Prompts map[string]*policy.PromptBinding
+	// Methods are the custom (non-MCP) methods the gateway forwards; any
+	// other method it does not know is refused with -32601.
+	Methods []string
 	// Pos is where the upstream's entry starts in the registry file.
 	Pos Position
 
@@ -103,6 +112,15 @@ func (u *Upstream) Tool(name string) (*policy.Binding, bool) {
 	return b, ok
 }
 
+// Prompt returns the binding of a registered prompt.
+func (u *Upstream) Prompt(name string) (*policy.PromptBinding, bool) {
+	b, ok := u.Prompts[name]
+	return b, ok
+}
+
+// AllowsMethod reports whether the registry allows the custom method m.
+func (u *Upstream) AllowsMethod(m string) bool { return slices.Contains(u.Methods, m) }
+
 // ToolNames returns the registered tool names, sorted.
 func (u *Upstream) ToolNames() []string {
 	names := make([]string, 0, len(u.Tools))
@@ -113,12 +131,22 @@ func (u *Upstream) ToolNames() []string {
 	return names
 }
 
-// Scopes returns the scopes the upstream's tools require, sorted and
+// Scopes returns the scopes the upstream's tools, resources and prompts require, sorted and
 // without duplicates: what its RFC 9728 metadata advertises and what the
 // issuer may grant for it.
 func (u *Upstream) Scopes() []string {
 	var out []string
 	for _, b := range u.Tools {
+		if b.Scope != "" {
+			out = append(out, b.Scope)
+		}
+	}
+	for _, g := range u.Resources {
+		if g.Scope != "" {
+			out = append(out, g.Scope)
+		}
+	}
+	for _, b := range u.Prompts {
 		if b.Scope != "" {
 			out = append(out, b.Scope)
 		}

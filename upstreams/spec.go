@@ -30,6 +30,9 @@ type upstreamSpec struct {
 	headers         field[[]pair]
 	tools           field[[]toolSpec]
 	dpop            field[string]
+	resources       field[[]resourceGrantSpec]
+	prompts         field[[]promptSpec]
+	methods         field[[]field[string]]
 }
 
 type timeoutsSpec struct {
@@ -87,6 +90,9 @@ func (d *decoder) upstream(n *yaml.Node, path string) upstreamSpec {
 		"headers":             func(e entry) { u.headers = d.strMap(e) },
 		"tools":               func(e entry) { u.tools = d.tools(e) },
 		"dpop":                func(e entry) { u.dpop = d.str(e) },
+		"resources":           func(e entry) { u.resources = d.resourceGrants(e) },
+		"prompts":             func(e entry) { u.prompts = d.prompts(e) },
+		"methods":             func(e entry) { u.methods = d.strList(e) },
 	})
 	return u
 }

@@ -92,6 +92,9 @@ func (d *decoder) upstreamOf(s upstreamSpec, base string) *Upstream {
 			u.DPoP = m
 		}
 	}
+	u.Resources = d.resourcesOf(s)
+	u.Prompts = d.promptsOf(s)
+	u.Methods = d.methodsOf(s)
 	return u
 }
 

@@ -1,13 +1,15 @@
 // Command listtools prints the names of the tools an MCP server offers over
-// streamable HTTP, one per line, in the server's order. It is a test-only helper
-// of scripts/conformance.sh, which binds every tool of the conformance upstream.
+// streamable HTTP, one per line, in the server's order (with -list, the
+// names of its prompts, the URIs of its resources or its resource
+// templates). It is a test-only helper of scripts/conformance.sh, which
+// grants every object of the conformance upstream.
 //
 // Usage:
 //
-//	listtools -url http://127.0.0.1:8080/mcp [-token-file FILE]
+//	listtools -url http://127.0.0.1:8080/mcp [-token-file FILE] [-list tools|prompts|resources|templates]
 //
 // It opens a session (initialize, notifications/initialized), pages through
-// tools/list, and ends the session. Responses may be JSON or an SSE stream.
+// the list, and ends the session. Responses may be JSON or an SSE stream.
 package main
 
 import (
@@ -32,6 +34,7 @@ const protocolVersion = "2025-06-18"
 func main() {
 	url := flag.String("url", "", "MCP endpoint, e.g. http://127.0.0.1:8080/mcp")
 	tokenFile := flag.String("token-file", "", "optional file holding a bearer token to send")
+	kind := flag.String("list", "tools", "what to list: tools, prompts, resources or templates")
 	flag.Parse()
 	log.SetPrefix("listtools: ")
 	log.SetFlags(0)
@@ -46,7 +49,11 @@ func main() {
 		}
 		c.token = strings.TrimSpace(string(b))
 	}
-	names, err := c.listTools()
+	l, ok := lists[*kind]
+	if !ok {
+		log.Fatalf("-list %q: want tools, prompts, resources or templates", *kind)
+	}
+	names, err := c.list(l)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -75,7 +82,21 @@ type rpcResponse struct {
 	Error  *rpcError       `json:"error"`
 }
 
-func (c *client) listTools() ([]string, error) {
+// listing is one list method: its result member and each item's name member.
+type listing struct{ method, member, key string }
+
+var lists = map[string]listing{
+	"tools":     {"tools/list", "tools", "name"},
+	"prompts":   {"prompts/list", "prompts", "name"},
+	"resources": {"resources/list", "resources", "uri"},
+	"templates": {"resources/templates/list", "resourceTemplates", "uriTemplate"},
+}
+
+// listTools lists the tools' names.
+func (c *client) listTools() ([]string, error) { return c.list(lists["tools"]) }
+
+// list pages through one list and returns each item's name.
+func (c *client) list(l listing) ([]string, error) {
 	init := map[string]any{
 		"protocolVersion": protocolVersion,
 		"capabilities":    map[string]any{},
@@ -95,28 +116,34 @@ func (c *client) listTools() ([]string, error) {
 		if cursor != "" {
 			params["cursor"] = cursor
 		}
-		raw, err := c.call("tools/list", params)
+		raw, err := c.call(l.method, params)
 		if err != nil {
 			return nil, err
 		}
 		var res struct {
-			Tools []struct {
-				Name string `json:"name"`
-			} `json:"tools"`
 			NextCursor string `json:"nextCursor"`
 		}
+		var members map[string]json.RawMessage
+		var items []map[string]any
 		if err := json.Unmarshal(raw, &res); err != nil {
-			return nil, fmt.Errorf("tools/list result: %w", err)
+			return nil, fmt.Errorf("%s result: %w", l.method, err)
 		}
-		for _, t := range res.Tools {
-			names = append(names, t.Name)
+		if err := json.Unmarshal(raw, &members); err != nil {
+			return nil, fmt.Errorf("%s result: %w", l.method, err)
+		}
+		if err := json.Unmarshal(members[l.member], &items); err != nil {
+			return nil, fmt.Errorf("%s result: %s: %w", l.method, l.member, err)
+		}
+		for _, it := range items {
+			name, _ := it[l.key].(string)
+			names = append(names, name)
 		}
 		if res.NextCursor == "" {
 			return names, nil
 		}
 		cursor = res.NextCursor
 	}
-	return nil, errors.New("tools/list: more than 1000 pages")
+	return nil, fmt.Errorf("%s: more than 1000 pages", l.method)
 }
 
 // call sends a request and returns the result of the response with its id.
