@@ -40,6 +40,7 @@ var Paths = []string{
 	"/.well-known/oauth-authorization-server",
 	"/.well-known/openid-configuration",
 	"/login",
+	"/login/",
 	"/logout",
 	"/account/",
 }
@@ -82,6 +83,14 @@ type Options struct {
 	PrivateUseRedirectURIs []string
 	// MetadataDocuments configures Client ID Metadata Documents.
 	MetadataDocuments MetadataDocumentOptions
+	// RequireSecondFactorForAdmins makes an admin who logs in with a
+	// password and has no second factor enrol one before anything else.
+	// Users who sign in through an upstream provider are not asked: that
+	// provider authenticates them.
+	RequireSecondFactorForAdmins bool
+	// SSO are the upstream OpenID providers users may sign in with; nil:
+	// local accounts only.
+	SSO *SSO
 	// Logger receives operational messages (never secrets); nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -169,6 +178,15 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)
 	m.HandleFunc("POST /logout", s.logout)
+	m.HandleFunc("GET "+mfaPath, s.mfaPage)
+	m.HandleFunc("POST "+mfaPath, s.mfa)
+	m.HandleFunc("GET "+securityPath, s.security)
+	m.HandleFunc("POST "+securityPath, s.securityPost)
+	m.HandleFunc("GET "+UserinfoPath, s.userinfo)
+	m.HandleFunc("POST "+UserinfoPath, s.userinfo)
+	m.HandleFunc("GET /login/sso/{provider}", s.ssoStart)
+	m.HandleFunc("GET /login/sso/{provider}/callback", s.ssoCallback)
+	m.HandleFunc("POST /account/consents/forget", s.forgetConsent)
 	m.HandleFunc("GET /account/delegations", s.delegations)
 	m.HandleFunc("POST /account/delegations/revoke", s.revokeDelegation)
 	s.mux = m
