@@ -7,6 +7,7 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"errors"
+	"html/template"
 	"image/png"
 	"net/http"
 	"strings"
@@ -177,7 +178,7 @@ type securityView struct {
 	Enrolled  bool
 	Required  bool   // the session may do nothing else until enrolled
 	Secret    string // during enrolment: the base32 secret
-	QR        string // during enrolment: a data: URI of the otpauth QR code
+	QR        template.URL // during enrolment: a data: URI of the otpauth QR code (a PNG we made)
 	Codes     []string
 	CodesLeft int
 	Error     string
@@ -276,7 +277,7 @@ func (s *Server) startTOTP(ctx context.Context, user string, v *securityView) er
 	if img, err := key.Image(200, 200); err == nil {
 		var buf bytes.Buffer
 		if png.Encode(&buf, img) == nil {
-			v.QR = "data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes())
+			v.QR = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(buf.Bytes()))
 		}
 	}
 	return nil
