@@ -176,8 +176,8 @@ type securityView struct {
 	CSRF      string
 	ReturnTo  string
 	Enrolled  bool
-	Required  bool   // the session may do nothing else until enrolled
-	Secret    string // during enrolment: the base32 secret
+	Required  bool         // the session may do nothing else until enrolled
+	Secret    string       // during enrolment: the base32 secret
 	QR        template.URL // during enrolment: a data: URI of the otpauth QR code (a PNG we made)
 	Codes     []string
 	CodesLeft int
