@@ -21,6 +21,7 @@ type loginView struct {
 	Username  string
 	Error     string
 	Providers []ssoLink // upstream OpenID providers to sign in with
+	Passkeys  bool      // passkey sign-in offered
 }
 
 // loginPage shows the form. Its CSRF token is a random value in a cookie
@@ -34,6 +35,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, v
 	s.setCookie(w, loginCSRFCookie, token, 3600)
 	v.CSRF = token
 	v.Providers = s.opts.SSO.links()
+	v.Passkeys = s.webauthn != nil
 	s.render(w, status, "login", page{Title: "Log in", Body: v})
 }
 

@@ -181,6 +181,8 @@ type securityView struct {
 	QR        template.URL // during enrolment: a data: URI of the otpauth QR code (a PNG we made)
 	Codes     []string
 	CodesLeft int
+	Passkeys  int
+	WebAuthn  bool // passkeys offered (the issuer is a domain name)
 	Error     string
 }
 
@@ -198,14 +200,18 @@ func (s *Server) security(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) securityState(ctx context.Context, l *login, returnTo string) (securityView, error) {
-	v := securityView{CSRF: l.CSRF, ReturnTo: safeReturn(returnTo), Required: l.mustEnrol()}
+	v := securityView{CSRF: l.CSRF, ReturnTo: safeReturn(returnTo), Required: l.mustEnrol(), WebAuthn: s.webauthn != nil}
 	var err error
 	if v.Enrolled, err = s.hasSecondFactor(ctx, l.User); err != nil {
 		return v, err
 	}
 	if v.Enrolled {
-		v.CodesLeft, err = s.opts.Store.RecoveryCodesLeft(ctx, l.User)
+		if v.CodesLeft, err = s.opts.Store.RecoveryCodesLeft(ctx, l.User); err != nil {
+			return v, err
+		}
 	}
+	pks, err := s.opts.Store.Passkeys(ctx, l.User)
+	v.Passkeys = len(pks)
 	return v, err
 }
 

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/issuer/store"
@@ -105,14 +108,15 @@ type Options struct {
 // is safe for concurrent use; its state lives in the Store, so several
 // replicas may serve one database.
 type Server struct {
-	opts   Options
-	issuer *url.URL
-	secure bool // https issuer: Secure cookies
-	mux    *http.ServeMux
-	log    *slog.Logger
-	now    func() time.Time
-	docs   *documentFetcher
-	logins *loginLimiter
+	opts     Options
+	issuer   *url.URL
+	secure   bool // https issuer: Secure cookies
+	mux      *http.ServeMux
+	log      *slog.Logger
+	now      func() time.Time
+	docs     *documentFetcher
+	logins   *loginLimiter
+	webauthn *webauthn.WebAuthn
 }
 
 // New returns a Server for opts.
@@ -138,6 +142,13 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	s.logins = newLoginLimiter()
+	// WebAuthn relying party ids are domain names: an issuer at an IP
+	// address offers no passkeys.
+	if net.ParseIP(u.Hostname()) == nil {
+		if s.webauthn, err = newWebAuthn(opts.Issuer, u.Hostname()); err != nil {
+			return nil, fmt.Errorf("oauth: webauthn: %w", err)
+		}
+	}
 	s.routes()
 	return s, nil
 }
@@ -178,6 +189,11 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)
 	m.HandleFunc("POST /logout", s.logout)
+	m.Handle("POST /account/passkeys/begin", s.api(s.passkeyRegisterBegin))
+	m.Handle("POST /account/passkeys/finish", s.api(s.passkeyRegisterFinish))
+	m.Handle("POST /login/passkey/begin", s.api(s.passkeyLoginBegin))
+	m.Handle("POST /login/passkey/finish", s.api(s.passkeyLoginFinish))
+	m.HandleFunc("GET /oauth2/webauthn.js", serveScript)
 	m.HandleFunc("GET "+mfaPath, s.mfaPage)
 	m.HandleFunc("POST "+mfaPath, s.mfa)
 	m.HandleFunc("GET "+securityPath, s.security)

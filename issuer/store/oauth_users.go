@@ -113,7 +113,8 @@ func (s *Store) DeleteUser(ctx context.Context, name string) error {
 		}
 		for _, q := range []string{`DELETE FROM oauth_login_sessions WHERE username = $1`,
 			`DELETE FROM oauth_identities WHERE username = $1`, `DELETE FROM oauth_totp WHERE username = $1`,
-			`DELETE FROM oauth_recovery_codes WHERE username = $1`, `DELETE FROM oauth_consents WHERE username = $1`} {
+			`DELETE FROM oauth_recovery_codes WHERE username = $1`, `DELETE FROM oauth_consents WHERE username = $1`,
+			`DELETE FROM oauth_passkeys WHERE username = $1`} {
 			if _, err := tx.ExecContext(ctx, q, name); err != nil {
 				return err
 			}
