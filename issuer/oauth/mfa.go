@@ -142,8 +142,8 @@ func (s *Server) mfa(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := mfaView{CSRF: sessionCSRF(sid), ReturnTo: safeReturn(r.PostForm.Get("return_to"))}
-	key, now := "2fa:"+ls.User, s.now()
-	if !s.logins.allowed(key, now) {
+	key, now := ls.User, s.now()
+	if !s.factors.allowed(key, now) {
 		v.Error = "Too many failed attempts. Try again later."
 		s.render(w, http.StatusTooManyRequests, "mfa", page{Title: "Second factor", Body: v})
 		return
@@ -154,12 +154,12 @@ func (s *Server) mfa(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		s.logins.failed(key, now)
+		s.factors.failed(key, now)
 		v.Error = "That code is not valid (or was already used)."
 		s.render(w, http.StatusUnauthorized, "mfa", page{Title: "Second factor", Body: v})
 		return
 	}
-	s.logins.succeeded(key)
+	s.factors.succeeded(key)
 	if err := s.opts.Store.DeleteLoginSession(r.Context(), ls.IDHash); err != nil {
 		s.renderError(w, err)
 		return

@@ -172,3 +172,25 @@ func TestRequire2FAForAdmins(t *testing.T) {
 		}
 	})
 }
+
+// TestTOTPThrottle: after 10 wrong codes in the window, even a right code
+// is refused (429) until the window passes.
+func TestTOTPThrottle(t *testing.T) {
+	clock := &testClock{t: time.Now()}
+	h := newHarness(t, storetest.Backends(t)[0], func(o *oauth.Options) { o.Now = clock.Now })
+	h.login(h.browser, testUser, testPassword)
+	secret, _ := enrolTOTP(t, h, h.browser, clock.Now())
+	for range 10 {
+		if _, status := passwordThen(t, h, "000000"); status != http.StatusUnauthorized {
+			t.Fatalf("wrong code = %d", status)
+		}
+	}
+	clock.Add(30 * time.Second)
+	if _, status := passwordThen(t, h, code(t, secret, clock.Now())); status != http.StatusTooManyRequests {
+		t.Errorf("right code after 10 failures = %d, want 429", status)
+	}
+	clock.Add(16 * time.Minute)
+	if _, status := passwordThen(t, h, code(t, secret, clock.Now())); status != http.StatusSeeOther {
+		t.Errorf("right code after the window = %d", status)
+	}
+}

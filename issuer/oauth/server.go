@@ -116,6 +116,7 @@ type Server struct {
 	now      func() time.Time
 	docs     *documentFetcher
 	logins   *loginLimiter
+	factors  *loginLimiter // second-factor failures, per user (apart from password failures)
 	webauthn *webauthn.WebAuthn
 }
 
@@ -141,7 +142,7 @@ func New(opts Options) (*Server, error) {
 	if s.docs, err = newDocumentFetcher(opts.MetadataDocuments, s.validRedirect); err != nil {
 		return nil, err
 	}
-	s.logins = newLoginLimiter()
+	s.logins, s.factors = newLoginLimiter(), newLoginLimiter()
 	// WebAuthn relying party ids are domain names: an issuer at an IP
 	// address offers no passkeys.
 	if net.ParseIP(u.Hostname()) == nil {
