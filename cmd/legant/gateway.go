@@ -43,6 +43,7 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
 	fs.StringVar(&cfg.adminTokenFile, "admin-token-file", "", "admin API token, generated on first start (default <data-dir>/admin-token)")
 	cfg.store.registerAs(fs, issuerFlagGateway)
 	cfg.limits.registerLimits(fs)
+	cfg.identity.register(fs)
 	return cmd
 }
 

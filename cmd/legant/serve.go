@@ -34,6 +34,7 @@ type serveConfig struct {
 	// adminListen is the admin API's address (admin.go); "" disables it.
 	// adminTokenFile holds its token; "" = <data-dir>/admin-token.
 	adminListen, adminTokenFile string
+	identity                    identityFlags // SSO providers, second factors
 	// ready, when set, is called with the bound address once serving.
 	ready func(addr string)
 	// faults: how the gateway bounds its dependencies and its clients.
@@ -197,6 +198,10 @@ func serve(ctx context.Context, cfg serveConfig, errOut io.Writer) error {
 // wire assembles store, keys, registry and gateway.
 func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, error) {
 	w := &wiring{public: cfg.publicURL, issuer: issuerOr(cfg.store.issuer, cfg.publicURL)}
+	var asOpts oauth.Options
+	if err := cfg.identity.apply(&asOpts); err != nil {
+		return nil, fmt.Errorf("sign-in configuration: %w", err)
+	}
 	cfg.store.issuer = w.issuer
 	st, err := cfg.store.open(ctx, errOut)
 	if err != nil {
@@ -262,8 +267,8 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	unsubscribe := st.Revocations().Subscribe(func(r store.Revocation) {
 		running.Go(func() { w.gw.Kill(context.Background(), admin.SelectorFor(r), "revoked: "+r.Reason) })
 	})
-	if as, err := oauth.New(oauth.Options{Issuer: w.issuer, Store: st, Keys: w.keys, Registry: w.watcher.Current,
-		Logger: cfg.logger}); err != nil {
+	asOpts.Issuer, asOpts.Store, asOpts.Keys, asOpts.Registry, asOpts.Logger = w.issuer, st, w.keys, w.watcher.Current, cfg.logger
+	if as, err := oauth.New(asOpts); err != nil {
 		cfg.logger.Warn("OAuth authorization server not served", "err", err)
 	} else {
 		w.oauth = as

@@ -21,6 +21,7 @@ type usersFlags struct {
 	store        storeFlags
 	user         string
 	passwordFile string
+	email        string
 }
 
 func newUsersCmd() *cobra.Command {
@@ -36,6 +37,7 @@ standard input (never from a flag, which would land in the shell history).`,
 		Example: `  printf '%s\n' "$PASSWORD" | legant users add --user alice
   legant users set-password --user alice --password-file ./alice.pw
   legant users list
+  legant users grant-admin --user alice
   legant users remove --user alice`,
 	}
 	f.store.register(cmd.PersistentFlags())
@@ -44,6 +46,9 @@ standard input (never from a flag, which would land in the shell history).`,
 		usersCmd("set-password", "Replace a user's password (ends their sessions)", true, setPassword, &f),
 		usersCmd("remove", "Remove a user (their delegations stay until revoked)", true, removeUser, &f),
 		usersCmd("list", "List the users", false, listUsers, &f),
+		usersCmd("grant-admin", "Give a user the admin role: every user's delegations (ends their sessions)", true, setAdmin(true), &f),
+		usersCmd("revoke-admin", "Take the admin role away (ends their sessions)", true, setAdmin(false), &f),
+		usersCmd("set-email", "Set a user's e-mail address (the email claim of ID tokens)", true, setEmail, &f),
 	)
 	return cmd
 }
@@ -67,6 +72,9 @@ func usersCmd(use, short string, needsUser bool, run func(context.Context, *stor
 		cmd.Flags().StringVar(&f.user, "user", "", "user name (the sub of the tokens the user approves)")
 		cmd.MarkFlagRequired("user")
 	}
+	if use == "add" || use == "set-email" {
+		cmd.Flags().StringVar(&f.email, "email", "", "e-mail address (the email claim of ID tokens)")
+	}
 	if use == "add" || use == "set-password" {
 		cmd.Flags().StringVar(&f.passwordFile, "password-file", "", "file whose first line is the password (default: standard input)")
 	}
@@ -81,7 +89,7 @@ func addUser(ctx context.Context, st *store.Store, f usersFlags, in io.Reader, o
 	if err != nil {
 		return err
 	}
-	if err := st.CreateUser(ctx, store.User{Name: f.user, PasswordHash: hash}); err != nil {
+	if err := st.CreateUser(ctx, store.User{Name: f.user, PasswordHash: hash, Email: f.email}); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return fmt.Errorf("user %s already exists (use set-password)", f.user)
 		}
@@ -120,11 +128,42 @@ func listUsers(ctx context.Context, st *store.Store, _ usersFlags, _ io.Reader, 
 		return err
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USER\tCREATED\tDISABLED")
+	fmt.Fprintln(tw, "USER\tCREATED\tDISABLED\tROLE\tEMAIL")
 	for _, u := range users {
-		fmt.Fprintf(tw, "%s\t%s\t%v\n", u.Name, u.CreatedAt.Format("2006-01-02 15:04"), u.Disabled)
+		role := "user"
+		if u.Admin {
+			role = "admin"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%v\t%s\t%s\n", u.Name, u.CreatedAt.Format("2006-01-02 15:04"), u.Disabled, role, u.Email)
 	}
 	return tw.Flush()
+}
+
+func setAdmin(admin bool) func(context.Context, *store.Store, usersFlags, io.Reader, io.Writer) error {
+	return func(ctx context.Context, st *store.Store, f usersFlags, _ io.Reader, out io.Writer) error {
+		if err := st.SetAdmin(ctx, f.user, admin); err != nil {
+			return err
+		}
+		if admin {
+			fmt.Fprintf(out, "%s is an admin; their sessions ended\n", f.user)
+		} else {
+			fmt.Fprintf(out, "%s is no longer an admin; their sessions ended\n", f.user)
+		}
+		return nil
+	}
+}
+
+func setEmail(ctx context.Context, st *store.Store, f usersFlags, _ io.Reader, out io.Writer) error {
+	u, err := st.GetUser(ctx, f.user)
+	if err != nil {
+		return err
+	}
+	u.Email = strings.TrimSpace(f.email)
+	if err := st.UpdateUser(ctx, *u); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "e-mail of %s set to %q\n", f.user, u.Email)
+	return nil
 }
 
 // checkUserName accepts names that read well in a token's sub and in the

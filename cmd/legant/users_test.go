@@ -48,6 +48,12 @@ func TestUsersCLI(t *testing.T) {
 			{"pw pw pw pw\n", []string{"users", "add"}, `"user" not set`, true},
 			{"new password\n", []string{"users", "set-password", "--user", "alice"}, "password of alice replaced", false},
 			{"", []string{"users", "list"}, "alice", false},
+			{"", []string{"users", "grant-admin", "--user", "alice"}, "alice is an admin", false},
+			{"", []string{"users", "list"}, "admin", false},
+			{"", []string{"users", "set-email", "--user", "alice", "--email", "alice@example.com"}, "alice@example.com", false},
+			{"", []string{"users", "grant-admin", "--user", "nobody"}, "not found", true},
+			{"", []string{"users", "grant-admin", "--user", "bob"}, "bob is an admin", false},
+			{"", []string{"users", "revoke-admin", "--user", "bob"}, "no longer an admin", false},
 			{"", []string{"users", "remove", "--user", "bob"}, "removed user bob", false},
 			{"", []string{"users", "remove", "--user", "bob"}, "not found", true},
 		}
@@ -67,7 +73,7 @@ func TestUsersCLI(t *testing.T) {
 		}
 		st := openCLIStore(t, s)
 		u, err := st.GetUser(context.Background(), "alice")
-		if err != nil || !strings.HasPrefix(u.PasswordHash, "$argon2id$") {
+		if err != nil || !strings.HasPrefix(u.PasswordHash, "$argon2id$") || !u.Admin || u.Email != "alice@example.com" {
 			t.Fatalf("alice = %+v, %v", u, err)
 		}
 	})

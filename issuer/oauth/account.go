@@ -29,8 +29,17 @@ type delegationRow struct {
 }
 
 type delegationsView struct {
-	CSRF string
-	Rows []delegationRow
+	CSRF     string
+	Rows     []delegationRow
+	Consents []consentRow
+	Admin    bool // the user is an admin: may list everyone's (?all=1)
+	All      bool // listing everyone's delegations
+}
+
+// consentRow is a remembered consent on the account page.
+type consentRow struct {
+	ClientID, Client, Resource, Scopes, Limits, TTL string
+	Remembered                                      time.Time
 }
 
 // delegations lists the user's delegations as a forest: each grant the user
@@ -45,13 +54,73 @@ func (s *Server) delegations(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, loginURL(r), http.StatusSeeOther)
 		return
 	}
-	grants, err := s.opts.Store.ListGrants(r.Context(), l.User)
+	if l.mustEnrol() {
+		http.Redirect(w, r, securityPath, http.StatusSeeOther)
+		return
+	}
+	u, err := s.opts.Store.GetUser(r.Context(), l.User)
 	if err != nil {
 		s.renderError(w, err)
 		return
 	}
-	v := delegationsView{CSRF: l.CSRF, Rows: s.delegationRows(r.Context(), grants)}
+	v := delegationsView{CSRF: l.CSRF, Admin: u.Admin, All: u.Admin && r.URL.Query().Get("all") == "1"}
+	var grants []store.Grant
+	if v.All {
+		grants, err = s.opts.Store.ListAllGrants(r.Context(), adminListLimit)
+	} else {
+		grants, err = s.opts.Store.ListGrants(r.Context(), l.User)
+	}
+	if err != nil {
+		s.renderError(w, err)
+		return
+	}
+	v.Rows = s.delegationRows(r.Context(), grants)
+	if v.Consents, err = s.consentRows(r.Context(), l.User); err != nil {
+		s.renderError(w, err)
+		return
+	}
 	s.render(w, http.StatusOK, "delegations", page{Title: "Your delegations", User: l.User, CSRF: l.CSRF, Body: v})
+}
+
+// adminListLimit bounds the admin's list of everyone's delegations.
+const adminListLimit = 500
+
+func (s *Server) consentRows(ctx context.Context, user string) ([]consentRow, error) {
+	cs, err := s.opts.Store.ListConsents(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]string{}
+	var out []consentRow
+	for _, c := range cs {
+		row := consentRow{ClientID: c.ClientID, Client: s.clientName(ctx, c.ClientID, names), Resource: c.Resource,
+			Scopes: c.Scopes, Remembered: c.CreatedAt, TTL: c.TTL.String()}
+		if c.Resource == "" {
+			row.Limits, row.TTL = "sign-in only", "—"
+		} else {
+			row.Limits = strings.Join(c.Tools, ", ") + "; " + describe(c.Constraints)
+		}
+		out = append(out, row)
+	}
+	return out, nil
+}
+
+// forgetConsent deletes one of the user's remembered consents: the next
+// request of that client shows the consent page again.
+func (s *Server) forgetConsent(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	r.ParseForm()
+	l, err := s.currentLogin(r)
+	if err != nil || l == nil || !checkCSRF(r, l.CSRF) {
+		s.renderError(w, &Error{Code: CodeAccessDenied, Description: "log in again to change your consents", Status: http.StatusForbidden})
+		return
+	}
+	f := r.PostForm
+	if err := s.opts.Store.ForgetConsent(r.Context(), l.User, f.Get("client_id"), f.Get("resource"), f.Get("scopes")); err != nil {
+		s.renderError(w, err)
+		return
+	}
+	http.Redirect(w, r, accountPath, http.StatusSeeOther)
 }
 
 // delegationRows orders grants depth first, children under their parent.
@@ -137,7 +206,14 @@ func (s *Server) revokeDelegation(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PostForm.Get("id")
 	g, err := s.opts.Store.GetGrant(r.Context(), id)
-	if err != nil || g.User != l.User {
+	if err == nil && g.User != l.User {
+		// Only an admin revokes another user's delegation.
+		u, uerr := s.opts.Store.GetUser(r.Context(), l.User)
+		if uerr != nil || !u.Admin || l.mustEnrol() {
+			err = store.ErrNotFound
+		}
+	}
+	if err != nil {
 		s.renderError(w, &Error{Code: CodeInvalidRequest, Description: "no such delegation", Status: http.StatusNotFound})
 		return
 	}

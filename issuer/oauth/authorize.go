@@ -19,16 +19,20 @@ type authRequest struct {
 	RedirectURI string // trusted once set: errors may be sent there
 	State       string
 	Challenge   string
-	Upstream    *upstreams.Upstream
-	Resource    string // canonical: the upstream's inbound audience
-	Scopes      []string
+	Upstream    *upstreams.Upstream // nil for a sign-in only request
+	Resource    string              // canonical: the upstream's inbound audience; "" for sign-in only
+	Scopes      []string            // tool scopes
+	// OIDC are the OpenID Connect scopes (nil without openid); Nonce is
+	// echoed in the ID token.
+	OIDC  []string
+	Nonce string
 	// raw are the request's parameters, carried through the consent form.
 	raw url.Values
 }
 
 // authParams are the parameters of an authorization request.
 var authParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state",
-	"code_challenge", "code_challenge_method", "resource"}
+	"code_challenge", "code_challenge_method", "resource", "nonce"}
 
 // pkceChallenge is an S256 code_challenge: base64url of a SHA-256 digest.
 var pkceChallenge = regexp.MustCompile(`^[A-Za-z0-9_-]{43}$`)
@@ -80,12 +84,20 @@ func (s *Server) checkAuthParams(req *authRequest, q url.Values) error {
 		return oauthErr(CodeInvalidTarget, "ask for one resource per authorization: a delegation is bound to one MCP server")
 	}
 	req.Challenge = q.Get("code_challenge")
+	var rest string
+	req.OIDC, rest = splitOIDCScopes(q.Get("scope"))
+	if req.Nonce = q.Get("nonce"); len(req.Nonce) > 512 {
+		return oauthErr(CodeInvalidRequest, "nonce is longer than 512 characters")
+	}
+	if req.OIDC != nil && q.Get("resource") == "" && strings.Trim(strings.ReplaceAll(rest, ScopeOfflineAccess, ""), " ") == "" {
+		return nil // sign-in only: identity, no delegation
+	}
 	up, err := lookupResource(s.opts.Registry(), q.Get("resource"))
 	if err != nil {
 		return err
 	}
 	req.Upstream, req.Resource = up, up.InboundAudience
-	if req.Scopes, err = grantScopes(up, q.Get("scope")); err != nil {
+	if req.Scopes, err = grantScopes(up, rest); err != nil {
 		return err
 	}
 	if req.Client.Scope != "" {
@@ -114,6 +126,14 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request) {
 	}
 	if l == nil {
 		http.Redirect(w, r, loginURL(r), http.StatusSeeOther)
+		return
+	}
+	if l.mustEnrol() {
+		http.Redirect(w, r, securityPath+"?"+url.Values{"return_to": {r.URL.RequestURI()}}.Encode(), http.StatusSeeOther)
+		return
+	}
+	if code, ok := s.rememberedConsent(r.Context(), req, l); ok {
+		s.redirectBack(w, r, req, url.Values{"code": {code}})
 		return
 	}
 	s.showConsent(w, http.StatusOK, req, l, defaultConsentForm(req), "")

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/authority/audit"
@@ -27,6 +29,9 @@ type consentView struct {
 	Money    bool // a reachable tool moves money: show amount fields
 	Category bool // a reachable tool has a category argument
 	Error    string
+	SignIn   bool     // sign-in only (OpenID Connect): no tools, no limits
+	OIDC     []string // the OpenID Connect scopes asked for
+	Remember bool
 }
 
 type clientView struct {
@@ -53,21 +58,26 @@ type option struct {
 // showConsent renders the consent page for req with the form's values.
 func (s *Server) showConsent(w http.ResponseWriter, status int, req *authRequest, l *login, f consentForm, problem string) {
 	c := req.Client
-	v := consentView{CSRF: l.CSRF, Upstream: req.Upstream.Slug, Resource: req.Resource, Scopes: req.Scopes,
-		Form: f, Error: problem,
+	v := consentView{CSRF: l.CSRF, Resource: req.Resource, Scopes: req.Scopes,
+		Form: f, Error: problem, OIDC: req.OIDC, SignIn: req.Upstream == nil,
 		Client: clientView{Name: c.displayName(), ID: c.ID, URI: c.URI, Verified: c.Document, Host: c.host()}}
 	if c.Document {
 		v.Client.LogoURI = c.LogoURI
-	}
-	for _, t := range toolsFor(req.Upstream, req.Scopes) {
-		v.Tools = append(v.Tools, toolChoice{toolInfo: t, Checked: slices.Contains(f.Tools, t.Name)})
-		v.Money = v.Money || t.Amount
-		v.Category = v.Category || t.Category
 	}
 	for _, p := range authParams {
 		for _, val := range req.raw[p] {
 			v.Hidden = append(v.Hidden, hiddenField{p, val})
 		}
+	}
+	if v.SignIn {
+		s.render(w, status, "signin", page{Title: "Sign in to " + c.displayName(), User: l.User, CSRF: l.CSRF, Body: v})
+		return
+	}
+	v.Upstream = req.Upstream.Slug
+	for _, t := range toolsFor(req.Upstream, req.Scopes) {
+		v.Tools = append(v.Tools, toolChoice{toolInfo: t, Checked: slices.Contains(f.Tools, t.Name)})
+		v.Money = v.Money || t.Amount
+		v.Category = v.Category || t.Category
 	}
 	for _, t := range ttlChoices {
 		v.TTLs = append(v.TTLs, option{t.Value, t.Label, t.Value == f.TTL})
@@ -105,20 +115,29 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 		s.authorizeError(w, r, req, err)
 		return
 	}
+	if l.mustEnrol() {
+		s.renderError(w, &Error{Code: CodeAccessDenied, Description: "enrol a second factor first", Status: http.StatusForbidden})
+		return
+	}
 	if r.PostForm.Get("decision") != "approve" {
 		s.authorizeError(w, r, req, oauthErr(CodeAccessDenied, "the user denied the request"))
 		return
 	}
 	f := readConsentForm(r.PostForm)
-	cons, ttl, err := f.constraints(toolsFor(req.Upstream, req.Scopes), s.opts.MaxGrantTTL)
-	if err != nil {
-		s.showConsent(w, http.StatusBadRequest, req, l, f, err.Error())
-		return
+	remember := r.PostForm.Get("remember") == "on"
+	var cons authority.Constraints
+	var ttl time.Duration
+	if req.Upstream != nil {
+		if cons, ttl, err = f.constraints(toolsFor(req.Upstream, req.Scopes), s.opts.MaxGrantTTL); err != nil {
+			s.showConsent(w, http.StatusBadRequest, req, l, f, err.Error())
+			return
+		}
 	}
-	now := s.now()
-	g := store.Grant{DelegationID: "dlg_" + authority.NewID(), User: l.User, Agents: []string{req.Client.ID}, ClientID: req.Client.ID,
-		Resource: req.Resource, Scopes: scopesOfTools(req, f.Tools), Constraints: cons, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	code, err := s.approve(r.Context(), req, g)
+	code, err := s.approve(r.Context(), req, l, f.Tools, cons, ttl)
+	if err == nil && remember {
+		err = s.opts.Store.RememberConsent(r.Context(), store.Consent{User: l.User, ClientID: req.Client.ID,
+			Resource: req.Resource, Scopes: consentKey(req), Tools: f.Tools, Constraints: cons, TTL: ttl})
+	}
 	if err != nil {
 		s.renderError(w, err)
 		return
@@ -126,10 +145,59 @@ func (s *Server) consent(w http.ResponseWriter, r *http.Request) {
 	s.redirectBack(w, r, req, url.Values{"code": {code}})
 }
 
-// approve stores the grant and an authorization code for it and audits the
-// consent. A consent the log cannot hold is refused: the code is never
-// delivered, so nothing can be minted from the grant.
-func (s *Server) approve(ctx context.Context, req *authRequest, g store.Grant) (string, error) {
+// consentKey is the requested authority a remembered consent is for: the
+// tool and OpenID Connect scopes, sorted.
+func consentKey(req *authRequest) string {
+	all := append(slices.Clone(req.Scopes), req.OIDC...)
+	slices.Sort(all)
+	return strings.Join(slices.Compact(all), " ")
+}
+
+// rememberedConsent approves req at once when l's user asked to remember
+// the same decision for this client, resource and scopes, and returns the
+// code. A remembered decision whose tools no longer exist is ignored (the
+// page is shown).
+func (s *Server) rememberedConsent(ctx context.Context, req *authRequest, l *login) (string, bool) {
+	rc, err := s.opts.Store.GetConsent(ctx, l.User, req.Client.ID, req.Resource, consentKey(req))
+	if err != nil {
+		if !errors.Is(err, store.ErrNotFound) {
+			s.log.Error("read remembered consent", "err", err)
+		}
+		return "", false
+	}
+	if req.Upstream != nil && len(scopesOfTools(req, rc.Tools)) == 0 {
+		return "", false
+	}
+	ttl := min(rc.TTL, s.opts.MaxGrantTTL)
+	code, err := s.approve(ctx, req, l, rc.Tools, rc.Constraints, ttl)
+	if err != nil {
+		s.log.Error("approve remembered consent", "err", err)
+		return "", false
+	}
+	return code, true
+}
+
+// approve stores the grant (none for sign-in only) and an authorization
+// code for it, and audits the consent. A consent the log cannot hold is
+// refused: the code is never delivered, so nothing can be minted.
+func (s *Server) approve(ctx context.Context, req *authRequest, l *login, tools []string, cons authority.Constraints, ttl time.Duration) (string, error) {
+	now := s.now()
+	ac := store.AuthCode{ClientID: req.Client.ID, User: l.User, RedirectURI: req.RedirectURI, Challenge: req.Challenge,
+		Resource: req.Resource, Nonce: req.Nonce, OIDCScopes: strings.Join(req.OIDC, " "), AuthTime: l.AuthTime,
+		CreatedAt: now, ExpiresAt: now.Add(s.opts.CodeTTL)}
+	if req.Upstream == nil {
+		code := authority.NewSecret()
+		ac.Hash = hashSecret(code)
+		if err := s.opts.Store.CreateAuthCode(ctx, ac); err != nil {
+			return "", err
+		}
+		err := s.record(ctx, audit.Event{Kind: KindConsent, User: l.User, Client: req.Client.ID, Decision: "approve",
+			Reason: "sign-in (" + ac.OIDCScopes + ")"})
+		return code, err
+	}
+	scopes := append(scopesOfTools(req, tools), req.OIDC...)
+	g := store.Grant{DelegationID: "dlg_" + authority.NewID(), User: l.User, Agents: []string{req.Client.ID}, ClientID: req.Client.ID,
+		Resource: req.Resource, Scopes: scopes, Constraints: cons, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	if err := s.opts.Store.CreateGrant(ctx, g); err != nil {
 		if errors.Is(err, store.ErrRevoked) {
 			return "", oauthErr(CodeAccessDenied, "the delegation cannot be created: "+err.Error())
@@ -137,9 +205,8 @@ func (s *Server) approve(ctx context.Context, req *authRequest, g store.Grant) (
 		return "", err
 	}
 	code := authority.NewSecret()
-	if err := s.opts.Store.CreateAuthCode(ctx, store.AuthCode{Hash: hashSecret(code), ClientID: req.Client.ID,
-		User: g.User, RedirectURI: req.RedirectURI, Challenge: req.Challenge, Resource: req.Resource,
-		DelegationID: g.DelegationID, CreatedAt: g.CreatedAt, ExpiresAt: g.CreatedAt.Add(s.opts.CodeTTL)}); err != nil {
+	ac.Hash, ac.DelegationID = hashSecret(code), g.DelegationID
+	if err := s.opts.Store.CreateAuthCode(ctx, ac); err != nil {
 		return "", err
 	}
 	err := s.record(ctx, audit.Event{Kind: KindConsent, User: g.User, Agents: g.Agents, Client: g.ClientID,

@@ -64,6 +64,9 @@ func defaultConsentForm(req *authRequest) consentForm {
 			f.TTL = c.Value
 		}
 	}
+	if req.Upstream == nil {
+		return f // sign-in only: no tools
+	}
 	for _, t := range toolsFor(req.Upstream, req.Scopes) {
 		f.Tools = append(f.Tools, t.Name)
 		if t.Currency != "" && f.Currency == "" {

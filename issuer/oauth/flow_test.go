@@ -34,7 +34,7 @@ func TestMetadata(t *testing.T) {
 			strings.Join(md.ResponseTypesSupported, ",") != "code" {
 			t.Errorf("%s = %+v", path, md)
 		}
-		want := "expenses:admin expenses:read expenses:write notes:read offline_access"
+		want := "email expenses:admin expenses:read expenses:write notes:read offline_access openid profile"
 		if got := strings.Join(md.ScopesSupported, " "); got != want {
 			t.Errorf("scopes_supported = %q, want %q", got, want)
 		}

@@ -88,7 +88,15 @@ func newHarness(t testing.TB, b storetest.Backend, edit func(*oauth.Options)) *h
 	if h.as, err = oauth.New(opts); err != nil {
 		t.Fatal(err)
 	}
-	h.srv.Config.Handler = h.as
+	// The JWKS, as cmd/legant mounts it beside the server.
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+oauth.JWKSPath, func(w http.ResponseWriter, _ *http.Request) {
+		b, _ := h.keys.JWKS(time.Now())
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(b)
+	})
+	mux.Handle("/", h.as)
+	h.srv.Config.Handler = mux
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)
 	h.browser = newBrowser()

@@ -1,8 +1,10 @@
 package oauth
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/openlegant/legant/authority"
@@ -14,10 +16,12 @@ const maxFormBytes = 64 << 10
 
 // loginView is the login form.
 type loginView struct {
-	CSRF     string // the double-submit token of the form
-	ReturnTo string
-	Username string
-	Error    string
+	CSRF      string // the double-submit token of the form
+	ReturnTo  string
+	Username  string
+	Error     string
+	Providers []ssoLink // upstream OpenID providers to sign in with
+	Passkeys  bool      // passkey sign-in offered
 }
 
 // loginPage shows the form. Its CSRF token is a random value in a cookie
@@ -30,6 +34,8 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, v
 	token := authority.NewSecret()
 	s.setCookie(w, loginCSRFCookie, token, 3600)
 	v.CSRF = token
+	v.Providers = s.opts.SSO.links()
+	v.Passkeys = s.webauthn != nil
 	s.render(w, status, "login", page{Title: "Log in", Body: v})
 }
 
@@ -68,12 +74,43 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.logins.succeeded(name)
-	if err := s.startSession(w, r, name); err != nil {
+	stage, next, err := s.afterPassword(r.Context(), name, v.ReturnTo)
+	if err == nil {
+		err = s.startSession(w, r, name, stage, "pwd")
+	}
+	if err != nil {
 		s.renderError(w, err)
 		return
 	}
-	http.Redirect(w, r, v.ReturnTo, http.StatusSeeOther)
+	http.Redirect(w, r, next, http.StatusSeeOther)
 }
+
+// afterPassword decides what a correct password leads to: the second-factor
+// form when the user enrolled one; enrolment only, for an admin without one
+// when Options.RequireSecondFactorForAdmins; else a full session.
+func (s *Server) afterPassword(ctx context.Context, name, returnTo string) (stage, next string, err error) {
+	enrolled, err := s.hasSecondFactor(ctx, name)
+	if err != nil && !errors.Is(err, store.ErrNoKeySecret) {
+		return "", "", err
+	}
+	back := url.Values{"return_to": {returnTo}}.Encode()
+	if enrolled {
+		return store.StageMFA, mfaPath + "?" + back, nil
+	}
+	if s.opts.RequireSecondFactorForAdmins {
+		u, err := s.opts.Store.GetUser(ctx, name)
+		if err != nil {
+			return "", "", err
+		}
+		if u.Admin {
+			return store.StageEnrol, securityPath + "?" + back, nil
+		}
+	}
+	return store.StageFull, returnTo, nil
+}
+
+// mfaPath is the second-factor form of a password login.
+const mfaPath = "/login/2fa"
 
 // checkLogin reports whether name and password belong to an enabled user.
 func (s *Server) checkLogin(r *http.Request, name, password string) (bool, error) {
@@ -84,6 +121,10 @@ func (s *Server) checkLogin(r *http.Request, name, password string) (bool, error
 	}
 	if err != nil {
 		return false, err
+	}
+	if u.PasswordHash == NoPassword {
+		checkPassword(dummyHash(), password)
+		return false, nil
 	}
 	ok, err := checkPassword(u.PasswordHash, password)
 	if err != nil {

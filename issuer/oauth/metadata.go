@@ -10,6 +10,10 @@ const (
 	GrantAuthorizationCode = "authorization_code"
 	GrantRefreshToken      = "refresh_token"
 	GrantTokenExchange     = "urn:ietf:params:oauth:grant-type:token-exchange"
+	// GrantClientCredentials is an agent acting for itself: its token
+	// names no user and no act, so it is not a delegation (the gateway
+	// refuses it).
+	GrantClientCredentials = "client_credentials"
 )
 
 // Token type identifiers of RFC 8693 §3.
@@ -50,9 +54,6 @@ type Metadata struct {
 	ClientIDMetadataDocumentSupported      bool     `json:"client_id_metadata_document_supported"`
 	AuthorizationResponseIssParameter      bool     `json:"authorization_response_iss_parameter_supported"`
 	AuthorizationDetailsTypesSupported     []string `json:"authorization_details_types_supported"`
-	// OpenID Connect discovery fields that fit an authorization server
-	// issuing no ID tokens.
-	SubjectTypesSupported []string `json:"subject_types_supported,omitempty"`
 }
 
 // JWKSPath is where the process serves the issuer's JWKS (cmd/legant mounts
@@ -63,6 +64,7 @@ const JWKSPath = "/.well-known/jwks.json"
 // force.
 func (s *Server) Metadata() Metadata {
 	scopes := append(allScopes(s.opts.Registry()), ScopeOfflineAccess)
+	scopes = append(scopes, oidcScopes...)
 	slices.Sort(scopes)
 	return Metadata{
 		Issuer:                                 s.opts.Issuer,
@@ -75,7 +77,7 @@ func (s *Server) Metadata() Metadata {
 		ScopesSupported:                        scopes,
 		ResponseTypesSupported:                 []string{"code"},
 		ResponseModesSupported:                 []string{"query"},
-		GrantTypesSupported:                    []string{GrantAuthorizationCode, GrantRefreshToken, GrantTokenExchange},
+		GrantTypesSupported:                    []string{GrantAuthorizationCode, GrantRefreshToken, GrantTokenExchange, GrantClientCredentials},
 		TokenEndpointAuthMethodsSupported:      []string{AuthClientSecretBasic, AuthClientSecretPost, AuthNone},
 		RevocationEndpointAuthMethodsSupported: []string{AuthClientSecretBasic, AuthClientSecretPost, AuthNone},
 		IntrospectionEndpointAuthMethods:       []string{AuthClientSecretBasic, AuthClientSecretPost},
@@ -86,13 +88,12 @@ func (s *Server) Metadata() Metadata {
 	}
 }
 
-// serveMetadata answers /.well-known/oauth-authorization-server and
-// /.well-known/openid-configuration with the same document (the latter adds
-// the OIDC discovery fields that fit).
+// serveMetadata answers /.well-known/oauth-authorization-server (RFC 8414)
+// and /.well-known/openid-configuration (OpenID Connect Discovery).
 func (s *Server) serveMetadata(w http.ResponseWriter, r *http.Request) {
-	md := s.Metadata()
+	var md any = s.Metadata()
 	if r.URL.Path == "/.well-known/openid-configuration" {
-		md.SubjectTypesSupported = []string{"public"}
+		md = s.OpenIDConfiguration()
 	}
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Content-Type", "application/json")

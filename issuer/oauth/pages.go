@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-//go:embed templates/*.html templates/style.css
+//go:embed templates/*.html templates/style.css templates/webauthn.js
 var templateFiles embed.FS
 
 // pageTemplates are the server-rendered pages, each parsed with the layout.
@@ -30,14 +30,26 @@ var pageTemplates = func() map[string]*template.Template {
 		},
 	}
 	out := map[string]*template.Template{}
-	for _, p := range []string{"login", "consent", "delegations", "error"} {
+	for _, p := range []string{"login", "consent", "delegations", "error", "signin", "mfa", "security"} {
 		out[p] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(templateFiles, "templates/layout.html", "templates/"+p+".html"))
 	}
 	return out
 }()
 
-var styleCSS, _ = templateFiles.ReadFile("templates/style.css")
+var (
+	styleCSS, _   = templateFiles.ReadFile("templates/style.css")
+	webauthnJS, _ = templateFiles.ReadFile("templates/webauthn.js")
+)
+
+// serveScript serves the passkey ceremonies' script (the only script of
+// the pages: no inline script, CSP script-src 'self').
+func serveScript(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	w.Header().Set("Cache-Control", "max-age=3600")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Write(webauthnJS)
+}
 
 // page is what the layout reads; Body is the page's own view.
 type page struct {
@@ -54,7 +66,7 @@ type page struct {
 func setPageHeaders(w http.ResponseWriter) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src https: data:; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src https: data:; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")

@@ -14,6 +14,7 @@ import (
 // audit.KindRevoke.
 const (
 	KindConsent audit.Kind = "consent" // a user approved a delegation
+	KindLogin   audit.Kind = "login"   // a sign-in through an upstream provider, or with a second factor
 )
 
 // recordTimeout bounds an audit write that outlives its request.

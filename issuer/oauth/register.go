@@ -139,7 +139,7 @@ func (s *Server) normalizeMetadata(md *ClientMetadata) error {
 
 func (s *Server) checkGrantTypes(md *ClientMetadata) error {
 	for _, g := range md.GrantTypes {
-		if !slices.Contains([]string{GrantAuthorizationCode, GrantRefreshToken, GrantTokenExchange}, g) {
+		if !slices.Contains([]string{GrantAuthorizationCode, GrantRefreshToken, GrantTokenExchange, GrantClientCredentials}, g) {
 			return oauthErr(CodeInvalidClientMetadata, fmt.Sprintf("grant type %q is not supported", g))
 		}
 	}
@@ -150,6 +150,9 @@ func (s *Server) checkGrantTypes(md *ClientMetadata) error {
 	}
 	if slices.Contains(md.GrantTypes, GrantAuthorizationCode) != slices.Contains(md.ResponseTypes, "code") {
 		return oauthErr(CodeInvalidClientMetadata, "the authorization_code grant and the code response type go together")
+	}
+	if slices.Contains(md.GrantTypes, GrantClientCredentials) && md.TokenEndpointAuthMethod == AuthNone {
+		return oauthErr(CodeInvalidClientMetadata, "client_credentials requires a confidential client (client_secret_basic or client_secret_post)")
 	}
 	if slices.Contains(md.GrantTypes, GrantTokenExchange) && md.TokenEndpointAuthMethod == AuthNone {
 		return oauthErr(CodeInvalidClientMetadata, "token exchange makes the client an actor in a delegation chain: it requires a confidential client (client_secret_basic or client_secret_post)")

@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/issuer/store"
@@ -40,6 +43,7 @@ var Paths = []string{
 	"/.well-known/oauth-authorization-server",
 	"/.well-known/openid-configuration",
 	"/login",
+	"/login/",
 	"/logout",
 	"/account/",
 }
@@ -82,6 +86,14 @@ type Options struct {
 	PrivateUseRedirectURIs []string
 	// MetadataDocuments configures Client ID Metadata Documents.
 	MetadataDocuments MetadataDocumentOptions
+	// RequireSecondFactorForAdmins makes an admin who logs in with a
+	// password and has no second factor enrol one before anything else.
+	// Users who sign in through an upstream provider are not asked: that
+	// provider authenticates them.
+	RequireSecondFactorForAdmins bool
+	// SSO are the upstream OpenID providers users may sign in with; nil:
+	// local accounts only.
+	SSO *SSO
 	// Logger receives operational messages (never secrets); nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -96,14 +108,16 @@ type Options struct {
 // is safe for concurrent use; its state lives in the Store, so several
 // replicas may serve one database.
 type Server struct {
-	opts   Options
-	issuer *url.URL
-	secure bool // https issuer: Secure cookies
-	mux    *http.ServeMux
-	log    *slog.Logger
-	now    func() time.Time
-	docs   *documentFetcher
-	logins *loginLimiter
+	opts     Options
+	issuer   *url.URL
+	secure   bool // https issuer: Secure cookies
+	mux      *http.ServeMux
+	log      *slog.Logger
+	now      func() time.Time
+	docs     *documentFetcher
+	logins   *loginLimiter
+	factors  *loginLimiter // second-factor failures, per user (apart from password failures)
+	webauthn *webauthn.WebAuthn
 }
 
 // New returns a Server for opts.
@@ -128,7 +142,14 @@ func New(opts Options) (*Server, error) {
 	if s.docs, err = newDocumentFetcher(opts.MetadataDocuments, s.validRedirect); err != nil {
 		return nil, err
 	}
-	s.logins = newLoginLimiter()
+	s.logins, s.factors = newLoginLimiter(), newLoginLimiter()
+	// WebAuthn relying party ids are domain names: an issuer at an IP
+	// address offers no passkeys.
+	if net.ParseIP(u.Hostname()) == nil {
+		if s.webauthn, err = newWebAuthn(opts.Issuer, u.Hostname()); err != nil {
+			return nil, fmt.Errorf("oauth: webauthn: %w", err)
+		}
+	}
 	s.routes()
 	return s, nil
 }
@@ -169,6 +190,20 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.login)
 	m.HandleFunc("POST /logout", s.logout)
+	m.Handle("POST /account/passkeys/begin", s.api(s.passkeyRegisterBegin))
+	m.Handle("POST /account/passkeys/finish", s.api(s.passkeyRegisterFinish))
+	m.Handle("POST /login/passkey/begin", s.api(s.passkeyLoginBegin))
+	m.Handle("POST /login/passkey/finish", s.api(s.passkeyLoginFinish))
+	m.HandleFunc("GET /oauth2/webauthn.js", serveScript)
+	m.HandleFunc("GET "+mfaPath, s.mfaPage)
+	m.HandleFunc("POST "+mfaPath, s.mfa)
+	m.HandleFunc("GET "+securityPath, s.security)
+	m.HandleFunc("POST "+securityPath, s.securityPost)
+	m.HandleFunc("GET "+UserinfoPath, s.userinfo)
+	m.HandleFunc("POST "+UserinfoPath, s.userinfo)
+	m.HandleFunc("GET /login/sso/{provider}", s.ssoStart)
+	m.HandleFunc("GET /login/sso/{provider}/callback", s.ssoCallback)
+	m.HandleFunc("POST /account/consents/forget", s.forgetConsent)
 	m.HandleFunc("GET /account/delegations", s.delegations)
 	m.HandleFunc("POST /account/delegations/revoke", s.revokeDelegation)
 	s.mux = m

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/issuer/store"
@@ -36,10 +37,15 @@ func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge int
 // login is the user behind a request's session cookie, with the CSRF token
 // of that session.
 type login struct {
-	User string
-	CSRF string
-	hash string // of the session id
+	User     string
+	CSRF     string
+	Stage    string // store.StageFull, StageEnrol (StageMFA sessions are not logins)
+	AuthTime time.Time
+	hash     string // of the session id
 }
+
+// mustEnrol reports a login that may only enrol a second factor.
+func (l *login) mustEnrol() bool { return l.Stage == store.StageEnrol }
 
 // currentLogin returns the request's login, or nil.
 func (s *Server) currentLogin(r *http.Request) (*login, error) {
@@ -55,7 +61,10 @@ func (s *Server) currentLogin(r *http.Request) (*login, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &login{User: ls.User, CSRF: sessionCSRF(ck.Value), hash: h}, nil
+	if ls.Stage == store.StageMFA {
+		return nil, nil
+	}
+	return &login{User: ls.User, CSRF: sessionCSRF(ck.Value), Stage: ls.Stage, AuthTime: ls.AuthTime, hash: h}, nil
 }
 
 // sessionCSRF derives the CSRF token of a session from its secret id: a
@@ -73,15 +82,21 @@ func checkCSRF(r *http.Request, want string) bool {
 }
 
 // startSession logs user in: a new session id (never one the browser
-// offered, so no fixation), stored hashed, in an HttpOnly cookie.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, user string) error {
+// offered, so no fixation), stored hashed, in an HttpOnly cookie. stage
+// limits what the session may do (store.StageMFA: only present the second
+// factor, for mfaTTL); amr lists how the user authenticated.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, user, stage, amr string) error {
 	id := authority.NewSecret()
 	now := s.now()
+	ttl := s.opts.SessionTTL
+	if stage == store.StageMFA {
+		ttl = mfaTTL
+	}
 	if err := s.opts.Store.CreateLoginSession(r.Context(), store.LoginSession{IDHash: hashSecret(id), User: user,
-		CreatedAt: now, ExpiresAt: now.Add(s.opts.SessionTTL)}); err != nil {
+		CreatedAt: now, ExpiresAt: now.Add(ttl), Stage: stage, AMR: amr}); err != nil {
 		return err
 	}
-	s.setCookie(w, sessionCookie, id, int(s.opts.SessionTTL.Seconds()))
+	s.setCookie(w, sessionCookie, id, int(ttl.Seconds()))
 	s.setCookie(w, loginCSRFCookie, "", -1)
 	return nil
 }

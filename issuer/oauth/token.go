@@ -28,7 +28,8 @@ type tokenResponse struct {
 	Scope                string                  `json:"scope,omitempty"`
 	RefreshToken         string                  `json:"refresh_token,omitempty"`
 	IssuedTokenType      string                  `json:"issued_token_type,omitempty"`
-	AuthorizationDetails []authority.Constraints `json:"authorization_details"`
+	IDToken              string                  `json:"id_token,omitempty"`
+	AuthorizationDetails []authority.Constraints `json:"authorization_details,omitempty"`
 }
 
 // readForm parses a form POST body (RFC 6749 §3.2: form-encoded, each
@@ -59,8 +60,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	grant := r.PostForm.Get("grant_type")
-	if !slices.Contains([]string{GrantAuthorizationCode, GrantRefreshToken, GrantTokenExchange}, grant) {
-		return oauthErr(CodeUnsupportedGrantType, "grant_type must be authorization_code, refresh_token or "+GrantTokenExchange)
+	if !slices.Contains([]string{GrantAuthorizationCode, GrantRefreshToken, GrantTokenExchange, GrantClientCredentials}, grant) {
+		return oauthErr(CodeUnsupportedGrantType, "grant_type must be authorization_code, refresh_token, client_credentials or "+GrantTokenExchange)
 	}
 	if !c.allows(grant) {
 		return oauthErr(CodeUnauthorizedClient, "the client is not registered for the "+grant+" grant")
@@ -71,6 +72,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 		resp, err = s.grantCode(r.Context(), c, r.PostForm)
 	case GrantRefreshToken:
 		resp, err = s.grantRefresh(r.Context(), c, r.PostForm)
+	case GrantClientCredentials:
+		resp, err = s.grantClientCredentials(r.Context(), c, r.PostForm)
 	default:
 		resp, err = s.grantExchange(r.Context(), c, r.PostForm)
 	}
@@ -119,6 +122,9 @@ func (s *Server) grantCode(ctx context.Context, c *client, form url.Values) (*to
 	case !checkPKCE(form.Get("code_verifier"), ac.Challenge):
 		return nil, oauthErr(CodeInvalidGrant, "the code_verifier does not match the code_challenge (PKCE)")
 	}
+	if ac.DelegationID == "" {
+		return s.issueSignIn(ctx, c, ac)
+	}
 	if err := checkResource(form, ac.Resource); err != nil {
 		return nil, err
 	}
@@ -126,7 +132,14 @@ func (s *Server) grantCode(ctx context.Context, c *client, form url.Values) (*to
 	if err != nil {
 		return nil, err
 	}
-	return s.issue(ctx, c, g, g.Scopes, GrantAuthorizationCode, "")
+	resp, err := s.issue(ctx, c, g, g.Scopes, GrantAuthorizationCode, "")
+	if err != nil || ac.OIDCScopes == "" {
+		return resp, err
+	}
+	if resp.IDToken, err = s.idToken(ctx, c, ac, resp.AccessToken); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }
 
 // checkResource accepts a resource parameter only when it names the

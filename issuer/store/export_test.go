@@ -79,3 +79,26 @@ func (s *Store) bulkChunk(ctx context.Context, events []audit.Event) error {
 		return err
 	})
 }
+
+// MigrateTo applies the migrations up to version only, then runs f on the
+// database: to test that a later migration keeps older data working.
+func MigrateTo(ctx context.Context, opts Options, version int64, f func(*sql.DB) error) error {
+	s, err := openDB(ctx, opts)
+	if err != nil {
+		return err
+	}
+	defer s.closeDB()
+	states, err := s.migrationStatus(ctx)
+	if err != nil {
+		return err
+	}
+	for _, st := range states {
+		if st.Version > version || st.Applied {
+			continue
+		}
+		if _, err := s.applyMigration(ctx, st.Migration); err != nil {
+			return err
+		}
+	}
+	return f(s.db)
+}

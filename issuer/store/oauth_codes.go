@@ -21,24 +21,30 @@ type AuthCode struct {
 	RedirectURI  string
 	Challenge    string // PKCE S256 code_challenge
 	Resource     string // RFC 8707 resource (the token's audience)
-	DelegationID string // the grant the code redeems
-	CreatedAt    time.Time
-	ExpiresAt    time.Time
-	UsedAt       time.Time // read-only; zero until redeemed
+	DelegationID string // the grant the code redeems; "" for a sign-in only (OpenID Connect) code
+	// OpenID Connect: the nonce of the request, its OIDC scopes ("openid
+	// email profile"; "" without openid) and when the user authenticated.
+	Nonce      string
+	OIDCScopes string
+	AuthTime   time.Time
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	UsedAt     time.Time // read-only; zero until redeemed
 }
 
 // CreateAuthCode stores c.
 func (s *Store) CreateAuthCode(ctx context.Context, c AuthCode) error {
-	if c.Hash == "" || c.ClientID == "" || c.DelegationID == "" || c.ExpiresAt.IsZero() {
-		return errors.New("store: authorization code without hash, client, delegation or expiry")
+	if c.Hash == "" || c.ClientID == "" || (c.DelegationID == "" && c.OIDCScopes == "") || c.ExpiresAt.IsZero() {
+		return errors.New("store: authorization code without hash, client, delegation (or openid) or expiry")
 	}
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = s.now()
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO oauth_codes (code_hash, client_id, username, redirect_uri,
-		code_challenge, resource, delegation_id, created_ns, expires_ns) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		code_challenge, resource, delegation_id, created_ns, expires_ns, nonce, oidc_scopes, auth_ns)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		c.Hash, c.ClientID, c.User, c.RedirectURI, c.Challenge, c.Resource, c.DelegationID,
-		c.CreatedAt.UnixNano(), c.ExpiresAt.UnixNano())
+		c.CreatedAt.UnixNano(), c.ExpiresAt.UnixNano(), c.Nonce, c.OIDCScopes, toNanos(c.AuthTime))
 	if err != nil {
 		return fmt.Errorf("store: create authorization code: %w", err)
 	}
@@ -77,18 +83,18 @@ func (s *Store) RedeemAuthCode(ctx context.Context, hash string, now time.Time) 
 
 func getAuthCode(ctx context.Context, tx *sql.Tx, hash string) (*AuthCode, error) {
 	var c AuthCode
-	var created, expires, used int64
+	var created, expires, used, auth int64
 	err := tx.QueryRowContext(ctx, `SELECT code_hash, client_id, username, redirect_uri, code_challenge, resource,
-		delegation_id, created_ns, expires_ns, used_ns FROM oauth_codes WHERE code_hash = $1`, hash).
+		delegation_id, created_ns, expires_ns, used_ns, nonce, oidc_scopes, auth_ns FROM oauth_codes WHERE code_hash = $1`, hash).
 		Scan(&c.Hash, &c.ClientID, &c.User, &c.RedirectURI, &c.Challenge, &c.Resource, &c.DelegationID,
-			&created, &expires, &used)
+			&created, &expires, &used, &c.Nonce, &c.OIDCScopes, &auth)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: authorization code", ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store: get authorization code: %w", err)
 	}
-	c.CreatedAt, c.ExpiresAt, c.UsedAt = fromNanos(created), fromNanos(expires), fromNanos(used)
+	c.CreatedAt, c.ExpiresAt, c.UsedAt, c.AuthTime = fromNanos(created), fromNanos(expires), fromNanos(used), fromNanos(auth)
 	return &c, nil
 }
 

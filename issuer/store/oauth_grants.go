@@ -98,6 +98,26 @@ func (s *Store) ListGrants(ctx context.Context, user string) ([]Grant, error) {
 	return out, rows.Err()
 }
 
+// ListAllGrants returns the newest limit grants of every user, newest
+// first (the admin's view).
+func (s *Store) ListAllGrants(ctx context.Context, limit int) ([]Grant, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+grantColumns+` FROM oauth_grants g
+		JOIN delegations d ON d.id = g.delegation_id ORDER BY g.created_ns DESC, g.delegation_id LIMIT $1`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: list all grants: %w", err)
+	}
+	defer rows.Close()
+	var out []Grant
+	for rows.Next() {
+		g, err := scanGrant(rows.Scan)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *g)
+	}
+	return out, rows.Err()
+}
+
 func scanGrant(scan func(...any) error) (*Grant, error) {
 	var g Grant
 	var agents, scopes, cons string
