@@ -52,6 +52,7 @@ func newExchange(up *upstreams.Upstream, c *authority.Claims, sess *session, bod
 // decide decides what happens to one message of a POST: forwarded (a request
 // then waits for its response), or answered by the gateway (a refused call).
 func (g *Gateway) decide(ctx context.Context, ex *exchange, m *message) {
+	g.observeMethod(ctx, m.method)
 	if m.kind == kindRequest && m.method == "tools/call" {
 		resp, pc := g.authorizeCall(ctx, ex, m)
 		if pc == nil {
@@ -70,6 +71,7 @@ func (g *Gateway) decide(ctx context.Context, ex *exchange, m *message) {
 // when the call is refused, or the pending call to forward.
 func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) ([]byte, *pendingCall) {
 	name, args, unambiguous := callParams(m.params)
+	defer g.observeCall(ctx, ex, name)()
 	ev := withPrincipal(audit.Event{Kind: audit.KindDeny, Upstream: ex.up.Slug, Method: m.method, Tool: name,
 		Decision: "deny", ArgsHash: hashArgs(args)}, ex.claims)
 	if ex.sess != nil {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,7 +25,10 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			cfg.logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			var err error
+			if cfg.logger, err = cfg.ops.logger(cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 			return serve(ctx, cfg, cmd.ErrOrStderr())
 		},
 	}
@@ -38,5 +40,6 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
 	fs.StringVar(&cfg.adminListen, "admin-listen", "127.0.0.1:8081", `address of the admin API (sessions, kill); "" disables it`)
 	fs.StringVar(&cfg.adminTokenFile, "admin-token-file", "", "admin API token, generated on first start (default <data-dir>/admin-token)")
 	cfg.store.registerAs(fs, issuerFlagGateway)
+	cfg.ops.register(fs)
 	return cmd
 }
