@@ -22,6 +22,9 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/openlegant/legant/examples/killswitch/slowtool"
 )
@@ -439,4 +442,213 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestProcessReadyzFollowsPostgres runs `legant gateway` on a throwaway
+// PostgreSQL cluster the test starts itself (never the shared server):
+// /readyz is ready, turns not-ready naming the store when the cluster stops,
+// and ready again when it comes back.
+func TestProcessReadyzFollowsPostgres(t *testing.T) {
+	pg := startThrowawayPostgres(t)
+	r := newProcRig(t, nil)
+	secret := filepath.Join(r.dir, "key-secret")
+	if err := os.WriteFile(secret, []byte("0123456789abcdef0123456789abcdef\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r.start(t, nil, "--database-url", pg.url, "--key-secret-file", secret)
+	waitReadyz := func(want int, what string) string {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			code, body := get(r.base + "/readyz")
+			if code == want {
+				return body
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz %s: still %d %s after 30 s", what, code, body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	waitReadyz(http.StatusOK, "with PostgreSQL up")
+	pg.ctl(t, "stop", "-m", "fast")
+	start := time.Now()
+	body := waitReadyz(http.StatusServiceUnavailable, "with PostgreSQL stopped")
+	t.Logf("not ready %v after PostgreSQL stopped: %s", time.Since(start).Round(time.Millisecond), strings.TrimSpace(body))
+	var got struct {
+		Status  string            `json:"status"`
+		Failing map[string]string `json:"failing"`
+	}
+	if err := json.Unmarshal([]byte(body), &got); err != nil || got.Status != "not_ready" || got.Failing["store"] == "" {
+		t.Errorf("/readyz body %s: want status not_ready naming the store", body)
+	}
+	if code, _ := get(r.admin + "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("admin /readyz with PostgreSQL stopped: %d", code)
+	}
+	if code, _ := get(r.base + "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz with PostgreSQL stopped: %d, want 200 (the process is alive)", code)
+	}
+	pg.ctl(t, "start", "-w", "-l", filepath.Join(pg.dir, "log"), "-o", pg.opts)
+	start = time.Now()
+	waitReadyz(http.StatusOK, "after PostgreSQL came back")
+	t.Logf("ready again %v after PostgreSQL restarted", time.Since(start).Round(time.Millisecond))
+}
+
+// throwawayPG is a PostgreSQL cluster in a temporary directory on its own port.
+type throwawayPG struct {
+	bin, dir, opts, url string
+	asPostgres         bool // running as root: the cluster runs as the postgres user
+}
+
+func startThrowawayPostgres(t *testing.T) *throwawayPG {
+	t.Helper()
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	if len(bins) == 0 {
+		t.Fatal("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (apt-get install postgresql)")
+	}
+	pg := &throwawayPG{bin: filepath.Dir(bins[len(bins)-1]), asPostgres: os.Geteuid() == 0}
+	dir, err := os.MkdirTemp("", "legant-pg-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg.dir = dir
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if pg.asPostgres {
+		if out, err := exec.Command("chown", "postgres:", dir).CombinedOutput(); err != nil {
+			t.Fatalf("chown: %v %s", err, out)
+		}
+	}
+	port := freeTCPPort(t)
+	pg.opts = fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", port, dir)
+	pg.url = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	pg.run(t, "initdb", "-D", filepath.Join(dir, "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+	pg.ctl(t, "start", "-w", "-l", filepath.Join(dir, "log"), "-o", pg.opts)
+	t.Cleanup(func() { pg.runErr("pg_ctl", "-D", filepath.Join(dir, "data"), "stop", "-m", "immediate") })
+	return pg
+}
+
+func (pg *throwawayPG) ctl(t *testing.T, args ...string) {
+	t.Helper()
+	pg.run(t, "pg_ctl", append([]string{"-D", filepath.Join(pg.dir, "data")}, args...)...)
+}
+
+func (pg *throwawayPG) run(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := pg.runErr(name, args...); err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+}
+
+func (pg *throwawayPG) runErr(name string, args ...string) ([]byte, error) {
+	path := filepath.Join(pg.bin, name)
+	var cmd *exec.Cmd
+	if pg.asPostgres {
+		cmd = exec.Command("runuser", append([]string{"-u", "postgres", "--", path}, args...)...)
+	} else {
+		cmd = exec.Command(path, args...)
+	}
+	cmd.Dir = pg.dir
+	return cmd.CombinedOutput()
+}
+
+// TestProcessTraces runs `legant gateway` with OTEL_EXPORTER_OTLP_ENDPOINT
+// naming an OTLP/HTTP receiver in the test: a tools/call whose client sent a
+// W3C traceparent yields a server span in the client's trace carrying the
+// MCP attributes, with authorize and upstream children, and the upstream
+// receives a traceparent of the same trace.
+func TestProcessTraces(t *testing.T) {
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	var mu sync.Mutex
+	var spans []*tracepb.Span
+	var upstreamTraceparents []string
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req coltracepb.ExportTraceServiceRequest
+		if r.URL.Path != "/v1/traces" || proto.Unmarshal(body, &req) != nil {
+			http.Error(w, "bad export", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		for _, rs := range req.GetResourceSpans() {
+			for _, ss := range rs.GetScopeSpans() {
+				spans = append(spans, ss.GetSpans()...)
+			}
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		b, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		w.Write(b)
+	}))
+	defer recv.Close()
+	up := slowtool.New(slowtool.Options{Period: time.Millisecond})
+	r := newProcRig(t, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if tp := req.Header.Get("traceparent"); tp != "" {
+			mu.Lock()
+			upstreamTraceparents = append(upstreamTraceparents, tp)
+			mu.Unlock()
+		}
+		up.ServeHTTP(w, req)
+	}))
+	r.start(t, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + recv.URL, "OTEL_BSP_SCHEDULE_DELAY=50"})
+	cs := r.connect(t, r.mint(t), withTraceparent{"00-" + traceID + "-00f067aa0ba902b7-01"})
+	if res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: slowtool.ToolName, Arguments: map[string]any{"steps": 1}}); err != nil || res.IsError {
+		t.Fatalf("call: %v %+v", err, res)
+	}
+	attrs := func(s *tracepb.Span) map[string]string {
+		m := map[string]string{}
+		for _, kv := range s.GetAttributes() {
+			m[kv.GetKey()] = kv.GetValue().GetStringValue()
+		}
+		return m
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		var server *tracepb.Span
+		children := map[string]bool{}
+		for _, s := range spans {
+			if fmt.Sprintf("%x", s.GetTraceId()) != traceID {
+				continue
+			}
+			if a := attrs(s); s.GetKind() == tracepb.Span_SPAN_KIND_SERVER && a["mcp.method.name"] == "tools/call" {
+				server = s
+			}
+		}
+		for _, s := range spans {
+			if server != nil && bytes.Equal(s.GetParentSpanId(), server.GetSpanId()) {
+				children[strings.Fields(s.GetName())[0]] = true
+			}
+		}
+		tps := append([]string(nil), upstreamTraceparents...)
+		mu.Unlock()
+		if server != nil && children["authorize"] && children["upstream"] {
+			a := attrs(server)
+			if a["gen_ai.tool.name"] != slowtool.ToolName || len(a["mcp.session.id.sha256"]) != 16 || a["legant.upstream"] != procSlug {
+				t.Errorf("server span attributes %v", a)
+			}
+			if server.GetName() != "tools/call "+slowtool.ToolName {
+				t.Errorf("server span name %q", server.GetName())
+			}
+			found := false
+			for _, tp := range tps {
+				found = found || strings.HasPrefix(tp, "00-"+traceID+"-")
+			}
+			if !found {
+				t.Errorf("the upstream received no traceparent of trace %s: %v", traceID, tps)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("spans of trace %s: server %v, children %v (of %d spans received)", traceID, server != nil, children, len(spans))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+type withTraceparent struct{ tp string }
+
+func (w withTraceparent) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set("traceparent", w.tp)
+	return http.DefaultTransport.RoundTrip(req)
 }
