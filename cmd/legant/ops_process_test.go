@@ -497,7 +497,7 @@ func TestProcessReadyzFollowsPostgres(t *testing.T) {
 // throwawayPG is a PostgreSQL cluster in a temporary directory on its own port.
 type throwawayPG struct {
 	bin, dir, opts, url string
-	asPostgres         bool // running as root: the cluster runs as the postgres user
+	asPostgres          bool // running as root: the cluster runs as the postgres user
 }
 
 func startThrowawayPostgres(t *testing.T) *throwawayPG {
