@@ -17,7 +17,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// freshness is how current a RevocationSet is known to be. Safe for
+// freshness is how current a RevocationSet is known to be, on the wall
+// clock (not Options.Now: it is operational, read by probes). Safe for
 // concurrent use.
 type freshness struct {
 	listening atomic.Bool  // PostgreSQL: the LISTEN connection is up
