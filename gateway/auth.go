@@ -25,6 +25,8 @@ type verifier struct {
 	keys   *authority.KeySet
 	issuer string
 
+	stats verifyStats // observe.go
+
 	mu    sync.RWMutex
 	cache map[cacheKey]*authority.Claims
 }
@@ -41,8 +43,10 @@ func (v *verifier) verify(token, audience string, now time.Time) (*authority.Cla
 	c, ok := v.cache[k]
 	v.mu.RUnlock()
 	if ok && now.Before(c.ExpiresAt) {
+		v.stats.hit()
 		return c, nil
 	}
+	v.stats.miss()
 	c, err := authority.Verify(token, v.keys, authority.VerifyOptions{
 		Issuer: v.issuer, Audience: audience, RequireActor: true,
 	}, now)

@@ -60,6 +60,7 @@ func newExchange(up *upstreams.Upstream, c *authority.Claims, sess *session, bod
 // gateway does not know is refused unless the registry allows it. Then the
 // decision of its class runs: tools, resources, prompts, completions, tasks.
 func (g *Gateway) decide(ctx context.Context, ex *exchange, m *message) {
+	g.observeMethod(ctx, m.method)
 	if m.kind == kindResponse { // the client's answer to a server-to-client request
 		ex.forward = append(ex.forward, m.raw)
 		return
@@ -140,6 +141,7 @@ func (g *Gateway) allow(ex *exchange, m *message, object string) {
 // when the call is refused, or the pending call to forward.
 func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) ([]byte, *pendingCall) {
 	name, args, unambiguous := callParams(m.params)
+	defer g.observeCall(ctx, ex, name)()
 	ev := withPrincipal(audit.Event{Kind: audit.KindDeny, Upstream: ex.up.Slug, Method: m.method, Tool: name,
 		Decision: "deny", ArgsHash: hashArgs(args)}, ex.claims)
 	if ex.sess != nil {

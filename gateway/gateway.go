@@ -103,6 +103,9 @@ type Options struct {
 	// Transport carries requests to upstreams; nil means a pooled transport
 	// tuned for many concurrent streams.
 	Transport http.RoundTripper
+	// Observer watches requests for metrics and traces (observe.go); nil
+	// observes nothing.
+	Observer Observer
 	// Logger receives operational logs (never tokens or arguments); nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -175,7 +178,7 @@ func New(opts Options) (*Gateway, error) {
 		proofs:   opts.DPoPProofs,
 		sessions: newSessionTable(),
 		minter:   newMinter(opts),
-		client:   &http.Client{Transport: opts.Transport, CheckRedirect: noRedirects},
+		client:   &http.Client{Transport: observeTransport(opts.Observer, opts.Transport), CheckRedirect: noRedirects},
 		log:      opts.Logger,
 		now:      opts.Now,
 		inflight: newInflightSet(),
@@ -242,6 +245,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case strings.HasPrefix(r.URL.Path, metadataPrefix):
 		g.serveMetadata(w, r, strings.TrimPrefix(r.URL.Path, metadataPrefix))
 	case strings.HasPrefix(r.URL.Path, mcpPrefix):
+		defer g.observeRequest(&r, strings.TrimPrefix(r.URL.Path, mcpPrefix))()
 		g.serveMCP(w, r, strings.TrimPrefix(r.URL.Path, mcpPrefix))
 	default:
 		http.NotFound(w, r)

@@ -48,7 +48,7 @@ func startAdmin(cfg serveConfig, w *wiring, errOut io.Writer) (addr string, stop
 	if err != nil {
 		return "", nil, fmt.Errorf("admin API: %w (--admin-listen picks another address, \"\" disables it)", err)
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	hs := &http.Server{Handler: w.adminHandler(srv), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
 	hs.RegisterOnShutdown(srv.Close) // console streams end instead of holding Shutdown
 	go hs.Serve(ln)
 	cfg.logger.Info("legant admin API serving", "addr", ln.Addr().String(), "token_file", path)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -29,7 +28,10 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := drainOnSignal(cmd.Context(), cmd.ErrOrStderr())
 			defer stop()
-			cfg.logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			var err error
+			if cfg.logger, err = cfg.ops.logger(cmd.ErrOrStderr()); err != nil {
+				return err
+			}
 			return serve(ctx, cfg, cmd.ErrOrStderr())
 		},
 	}
@@ -44,6 +46,7 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
 	cfg.store.registerAs(fs, issuerFlagGateway)
 	cfg.limits.registerLimits(fs)
 	cfg.identity.register(fs)
+	cfg.ops.register(fs)
 	return cmd
 }
 

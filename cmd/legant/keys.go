@@ -35,6 +35,16 @@ after a rotation the previous key keeps verifying for 24 hours.`,
 			RunE: func(c *cobra.Command, _ []string) error { return runKeys(c.OutOrStdout(), dir, alg, keydir.Rotate) },
 		}),
 		&cobra.Command{
+			Use: "prune", Short: "Remove the keys whose retire time has passed", Args: cobra.NoArgs,
+			RunE: func(c *cobra.Command, _ []string) error {
+				pruned, err := keydir.Prune(dir, nil)
+				for _, e := range pruned {
+					fmt.Fprintf(c.OutOrStdout(), "removed retired key %s\n", e.KID)
+				}
+				return err
+			},
+		},
+		&cobra.Command{
 			Use: "list", Short: "List the keys", Args: cobra.NoArgs,
 			RunE: func(c *cobra.Command, _ []string) error { return listKeys(c.OutOrStdout(), dir) },
 		},

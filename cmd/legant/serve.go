@@ -13,6 +13,7 @@ import (
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/authority/audit"
+	"github.com/openlegant/legant/cmd/legant/internal/ops"
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/gateway/admin"
 	"github.com/openlegant/legant/issuer/keydir"
@@ -42,6 +43,7 @@ type serveConfig struct {
 	// drainTimeout bounds how long calls in flight may run once ctx ends;
 	// zero means defaultDrainTimeout.
 	drainTimeout time.Duration
+	ops          opsFlags // ops.go
 }
 
 // serveLimits are the timeouts and sizes of `legant gateway` (docs/RELIABILITY.md).
@@ -138,7 +140,11 @@ type wiring struct {
 	// oauth is the co-resident authorization server (issuer/oauth); nil
 	// when the issuer is not an http(s) origin it could serve.
 	oauth http.Handler
-	close func()
+	// ops holds metrics and traces; metricsOnMain serves /metrics on the
+	// gateway listener too (ops.go).
+	ops           *ops.Ops
+	metricsOnMain bool
+	close         func()
 }
 
 // serve runs the gateway until ctx ends.
@@ -214,6 +220,9 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 			st.Close()
 		}
 	}()
+	if err := requireKeySecret(ctx, st); err != nil {
+		return nil, err
+	}
 	keysDir := cfg.keysDir
 	if keysDir == "" {
 		keysDir = filepath.Join(cfg.store.dataDir, "keys")
@@ -249,20 +258,27 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 			return nil, err
 		}
 	}
+	if w.ops, err = newOps(ctx, cfg, w); err != nil {
+		return nil, err
+	}
+	w.metricsOnMain = cfg.ops.metricsOnMain
 	w.gw, err = gateway.New(gateway.Options{
 		AuditMode: mode, StoreTimeout: cfg.limits.storeTimeout,
 		Registry: w.watcher.Current, Issuer: w.issuer, Keys: w.keys, Signer: signer,
 		DownstreamIssuer: cfg.publicURL + downstreamIssuerPath, PublicURL: cfg.publicURL,
-		Revocations: st.Revocations(), DPoPProofs: st.ProofCache(), Ledger: st, Recorder: st.Audit(), Sessions: admin.Sessions{Store: st}, Logger: cfg.logger,
+		Revocations: st.Revocations(), DPoPProofs: st.ProofCache(), Ledger: st, Recorder: w.ops.Recorder(st.Audit()), Sessions: admin.Sessions{Store: st}, Logger: cfg.logger,
+		Observer: w.ops.Observer(),
 	})
 	if err != nil {
 		return nil, err
 	}
+	w.ops.SetStats(w.gw.Stats)
 	// Every goroutine started here is owned: close stops and waits for the
 	// watcher and for the kills revocations started.
 	var running sync.WaitGroup
 	runCtx, cancel := context.WithCancel(context.Background())
 	running.Go(func() { w.watcher.Run(runCtx) })
+	running.Go(func() { watchKeys(runCtx, keysDir, w, cfg.logger) })
 	// Subscribers must not block: Kill waits for cut calls to answer.
 	unsubscribe := st.Revocations().Subscribe(func(r store.Revocation) {
 		running.Go(func() { w.gw.Kill(context.Background(), admin.SelectorFor(r), "revoked: "+r.Reason) })
@@ -280,6 +296,9 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 		running.Wait()
 		w.gw.Close()
 		st.Close()
+		shutdown, stop := context.WithTimeout(context.Background(), 5*time.Second)
+		defer stop()
+		w.ops.Shutdown(shutdown) // flushes the spans not yet exported
 	}
 	ok = true
 	return w, nil
@@ -307,6 +326,7 @@ func routes(w *wiring, gwKeys *authority.KeySet, st *store.Store) http.Handler {
 		return []*authority.KeySet{gwKeys}, nil
 	}))
 	mux.Handle("GET /.well-known/revoked", st.FeedHandler())
+	w.opsRoutes(mux, w.metricsOnMain)
 	if w.oauth != nil {
 		for _, p := range oauth.Paths {
 			mux.Handle(p, w.oauth)

@@ -19,6 +19,7 @@ import (
 type RevocationSet struct {
 	set     revfeed.Set
 	version atomic.Int64 // highest revocation version loaded
+	fresh   freshness    // health.go
 
 	// subMu guards subs and nextSub.
 	subMu   sync.Mutex

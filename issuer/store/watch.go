@@ -90,6 +90,8 @@ func (s *Store) listenOnce(ctx context.Context, listening func()) error {
 		return err
 	}
 	listening()
+	s.revs.fresh.setListening(true, time.Now())
+	defer func() { s.revs.fresh.setListening(false, time.Now()) }()
 	for {
 		if _, err := conn.WaitForNotification(ctx); err != nil {
 			return err
@@ -108,6 +110,7 @@ func (s *Store) poll(ctx context.Context) {
 	if every == 0 {
 		every = DefaultPollInterval
 	}
+	s.revs.fresh.setPolled(true, time.Now())
 	if every < 0 {
 		return
 	}
@@ -120,7 +123,9 @@ func (s *Store) poll(ctx context.Context) {
 		case <-t.C:
 		}
 		var v int64
-		if err := s.db.QueryRowContext(ctx, `SELECT version FROM revocation_version WHERE id = 1`).Scan(&v); err != nil {
+		err := s.db.QueryRowContext(ctx, `SELECT version FROM revocation_version WHERE id = 1`).Scan(&v)
+		s.revs.fresh.setPolled(err == nil, time.Now())
+		if err != nil {
 			s.log.Warn("revocation poll failed", "err", err)
 			continue
 		}
