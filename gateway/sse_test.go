@@ -127,7 +127,7 @@ func TestSSERelayedByteForByte(t *testing.T) {
 	listStream := ": before\n\n" +
 		"id: s2_0\r\nretry: 700\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"count\",\"inputSchema\":{\"type\":\"object\"}},{\"name\":\"delete_all\",\"inputSchema\":{\"type\":\"object\"}}]}}\r\n: after data\r\n\r\n"
 	wantList := ": before\n\n" +
-		"id: s2_0\r\nretry: 700\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"count\",\"inputSchema\":{\"type\":\"object\"}}]}}\r\n: after data\r\n\r\n"
+		"id: s2_0\r\nretry: 700\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"count\",\"inputSchema\":{\"type\":\"object\"}}],\"cacheScope\":\"private\"}}\r\n: after data\r\n\r\n"
 	r := newRig(t, rigOptions{handler: rawUpstream(func(method string, w http.ResponseWriter) {
 		if method == "tools/list" {
 			io.WriteString(w, listStream)
