@@ -28,8 +28,6 @@ type Options struct {
 	Upstreams []UpstreamSpec
 	// Start is the clock's reading when the demo starts; zero = the wall clock.
 	Start time.Time
-	// KeepArgs keeps tool arguments in the audit log (store.Options.AuditKeepArgs).
-	KeepArgs bool
 }
 
 // Env is one demo's world, all in this process: the store acting as the
@@ -74,7 +72,7 @@ func Start(ctx context.Context, opts Options) (_ *Env, err error) {
 	secret := make([]byte, 32)
 	rand.Read(secret)
 	e.Store, err = store.Open(ctx, store.Options{DataDir: e.dir, KeyEncryptionSecret: secret, Issuer: e.IssuerURL,
-		AuditKeepArgs: opts.KeepArgs, PollInterval: -1, Now: e.Clock.Now})
+		PollInterval: -1, Now: e.Clock.Now})
 	if err != nil {
 		issuerLn.Close()
 		return nil, err
