@@ -40,7 +40,9 @@ var specs = []demo.UpstreamSpec{{Slug: "finance", Tools: []demo.Tool{
 	{Name: "refund", Binding: "scope: finance:write\namount: {pointer: /amount, currency: USD}", Args: map[string]string{"amount": "number"}},
 }}}
 
-func usd(v string) *authority.Money { return &authority.Money{Value: authority.MustDecimal(v), Currency: "USD"} }
+func usd(v string) *authority.Money {
+	return &authority.Money{Value: authority.MustDecimal(v), Currency: "USD"}
+}
 
 type story struct {
 	env *demo.Env

@@ -1,10 +1,12 @@
 package demo
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -20,8 +22,9 @@ import (
 type Outcome struct {
 	Allowed bool
 	Text    string // the tool's answer when allowed
-	// Status is the HTTP status of a refusal at the edge (401, 403), before
-	// any tool ran; 0 otherwise.
+	// Status is the HTTP status of a refusal at the edge (401, 403, or 404
+	// for a session that is not the caller's), before any tool ran; 0
+	// otherwise.
 	Status int
 	// Reason is the machine-readable reason of a policy denial ("window",
 	// "tool_not_allowed") or the error_description of an edge refusal.
@@ -78,7 +81,8 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err == nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+	if err == nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden ||
+		resp.StatusCode == http.StatusNotFound) {
 		t.mu.Lock()
 		t.status, t.desc = resp.StatusCode, edgeReason(resp)
 		t.mu.Unlock()
@@ -86,8 +90,9 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// edgeReason is the error_description of a refusal (from its JSON body, read
-// without consuming it), or its status text.
+// edgeReason is the error_description of a refusal, the message of a
+// JSON-RPC error body (the body is put back for the client), or the status
+// text.
 func edgeReason(resp *http.Response) string {
 	const key = `error_description="`
 	for _, h := range resp.Header.Values("WWW-Authenticate") {
@@ -96,6 +101,15 @@ func edgeReason(resp *http.Response) string {
 				return desc
 			}
 		}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	var rpc struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	if err == nil && json.Unmarshal(body, &rpc) == nil && rpc.Error.Message != "" {
+		return rpc.Error.Message
 	}
 	return strings.ToLower(http.StatusText(resp.StatusCode))
 }
@@ -204,3 +218,10 @@ func (a *Agent) SessionID() string { return a.cs.ID() }
 
 // Close ends the agent's session.
 func (a *Agent) Close() error { return a.cs.Close() }
+
+// Token returns the token the agent presents.
+func (a *Agent) Token() string {
+	a.rt.mu.Lock()
+	defer a.rt.mu.Unlock()
+	return a.rt.token
+}
