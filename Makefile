@@ -2,7 +2,8 @@
 GO ?= go
 BIN := bin/legant
 
-.PHONY: all build static run test vet fmt-check unit test-ts test-py test-example conformance e2e bench bench-check clean
+.PHONY: all build static run test vet fmt-check unit test-ts test-py test-example conformance e2e bench bench-check clean \
+	demos demo-killswitch demo-stolen-token demo-splice demo-budget demo-two-asks
 
 all: build
 
@@ -73,6 +74,15 @@ bench: build
 # wall-clock threshold.
 bench-check: build
 	./$(BIN) bench --quick --sessions -1 --concurrency 16 --rounds 5 --check-ratio 0.80
+
+# Narrated demos (README, Demo gallery): each starts what it needs in one process on
+# loopback, narrates each decision, exits 1 if one is not what it promises; under
+# 30 s each. Their tests (go test ./examples/...) run in `make unit`.
+DEMOS := killswitch stolen-token splice budget two-asks
+demos: $(addprefix demo-,$(DEMOS))
+
+$(addprefix demo-,$(DEMOS)): demo-%:
+	$(GO) run ./examples/$*
 
 clean:
 	rm -rf bin
