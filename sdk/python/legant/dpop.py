@@ -91,6 +91,9 @@ def _unescape(s: str, host: bool) -> bytes:
         if c == 0x25:
             if i + 2 >= len(b) or b[i + 1] not in _HEX or b[i + 2] not in _HEX:
                 raise ValueError("invalid URL escape")
+            # RFC 3986 §3.2.2 as Go reads it: in a host, %-encoding only for non-ASCII bytes (and %25).
+            if host and b[i + 1] < ord("8") and b[i + 1:i + 3] != b"25":
+                raise ValueError("invalid URL escape in host")
             out.append(int(b[i + 1:i + 3], 16))
             i += 3
             continue

@@ -82,6 +82,8 @@ function unescape(s: string, host: boolean): Buffer {
     if (c === 0x25) {
       const h = String.fromCharCode(bytes[i + 1] ?? 0) + String.fromCharCode(bytes[i + 2] ?? 0);
       if (i + 2 >= bytes.length || !isHex(h[0]) || !isHex(h[1])) throw new Error("invalid URL escape");
+      // RFC 3986 §3.2.2 as Go reads it: in a host, %-encoding only for non-ASCII bytes (and %25).
+      if (host && parseInt(h[0], 16) < 8 && h !== "25") throw new Error("invalid URL escape in host");
       out.push(parseInt(h, 16));
       i += 2;
       continue;
