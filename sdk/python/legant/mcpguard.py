@@ -16,6 +16,8 @@ package source of this project's CI, so this module does not import it.
 
 from __future__ import annotations
 
+import functools
+
 import json
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
@@ -152,7 +154,10 @@ class McpGuardMiddleware:
             await _send_json(send, 413, {"error": "invalid_request", "error_description": "message too large"})
             return
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
-        r = await anyio.to_thread.run_sync(self.guard.check, headers, body)
+        raw = scope.get("raw_path")
+        path = raw.decode("latin-1") if raw else scope.get("root_path", "") + scope.get("path", "/")
+        r = await anyio.to_thread.run_sync(functools.partial(self.guard.check, headers, body, path=path,
+                                                             secure=scope.get("scheme") == "https"))
         if r.refusal is not None:
             await _send_raw(send, r.refusal.status, r.refusal.headers, r.refusal.body)
             return
