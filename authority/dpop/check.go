@@ -125,8 +125,12 @@ func ErrorText(err error) string {
 		return "the DPoP proof is not signed by the key the token is bound to"
 	case errors.Is(err, ErrInvalidProof):
 		return "the DPoP proof is invalid"
-	case errors.Is(err, ErrBoundAsBearer), errors.Is(err, ErrNotBound), errors.Is(err, ErrNotAccepted):
-		return err.Error()
+	}
+	// The sentinel's own text, never a wrapping caller's prefix ("sdk: …").
+	for _, s := range []error{ErrBoundAsBearer, ErrNotBound, ErrNotAccepted} {
+		if errors.Is(err, s) {
+			return s.Error()
+		}
 	}
 	return "the DPoP check failed"
 }

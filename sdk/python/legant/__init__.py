@@ -12,22 +12,24 @@ Middleware: legant.asgi (FastAPI, Starlette), legant.flask (Flask);
 MCP: legant.mcpguard. See docs/SDK.md."""
 
 from .authorize import Action, authorize_action
-from .claims import Actor, Claims, VerifyOptions, verify
+from .claims import Actor, Claims, Confirmation, VerifyOptions, verify
+from .dpop import DPoPError, MemoryReplayCache
 from .constraints import Constraints, Money, StringSet, normalize_category
 from .decimal import format_decimal, parse_decimal
 from .errors import (AlgorithmError, AudienceError, ConstraintsError, ExpiredError, FeedError, FeedExpiredError,
                      FeedRollbackError, FeedStaleError, IssuerError, MalformedError, MissingActorError,
-                     NotYetValidError, RevokedError, SignatureError, TokenError, TokenTypeError, UnknownKeyError,
+                     NoTokenError, NotYetValidError, RevokedError, SignatureError, TokenError, TokenTypeError, UnknownKeyError,
                      error_description)
 from .keys import KeySet, parse_jwks
 from .policy import (NO_HOLD, AmountBinding, Binding, Call, Decision, Hold, Ledger, LedgerDenied, MemoryLedger,
                      Reservation, ResourceBinding, authorize, decide)
 from ._jsonscan import Pointer
 from .resource import canonical_resource
-from .verifier import FeedStatus, Verifier, VerifierOptions
+from .verifier import DPoPOptions, FeedStatus, Verifier, VerifierOptions
 
 __all__ = [
-    "Action", "authorize_action", "Actor", "Claims", "VerifyOptions", "verify", "Constraints", "Money", "StringSet",
+    "Action", "authorize_action", "Actor", "Claims", "Confirmation", "DPoPError", "MemoryReplayCache", "DPoPOptions",
+    "NoTokenError", "VerifyOptions", "verify", "Constraints", "Money", "StringSet",
     "normalize_category", "format_decimal", "parse_decimal", "AlgorithmError", "AudienceError", "ConstraintsError",
     "ExpiredError", "FeedError", "FeedExpiredError", "FeedRollbackError", "FeedStaleError", "IssuerError",
     "MalformedError", "MissingActorError", "NotYetValidError", "RevokedError", "SignatureError", "TokenError",

@@ -11,7 +11,8 @@ from typing import Callable
 from ._gostr import quote, trim_space
 from .authorize import Action
 from .claims import Claims
-from .errors import FeedStaleError, TokenError, error_description
+from . import dpop as _dpop
+from .errors import FeedStaleError, NoTokenError, TokenError, error_description
 from .policy import REASON_INSUFFICIENT_SCOPE, REASON_TOOL_NOT_BOUND, REASON_UNAVAILABLE, Decision, Hold, deny
 from .verifier import Verifier
 
@@ -59,8 +60,24 @@ def go_json(v: object) -> str:
     return s
 
 
-def challenge(status: int, metadata: str, code: str, desc: str, scope: str, data: dict | None = None) -> Refusal:
-    """sdk.writeChallenge."""
+@dataclass(frozen=True)
+class RequestInfo:
+    """What the middleware reads of a request: the values of the
+    Authorization and DPoP headers, the method, the request target as
+    received (path and query), the Host header and whether it came over TLS
+    (for the URL a proof's htu names, when the Verifier has no public_url)."""
+
+    authorization: list[str]
+    dpop: list[str]
+    method: str = "GET"
+    path: str = "/"
+    host: str = ""
+    secure: bool = False
+
+
+def challenge(status: int, metadata: str, code: str, desc: str, scope: str, data: dict | None = None,
+              also: list[str] | None = None) -> Refusal:
+    """sdk.writeChallenges: the Bearer challenge, then also (a DPoP challenge)."""
     params = []
     if metadata:
         params.append(f"resource_metadata={quote(metadata)}")
@@ -74,7 +91,7 @@ def challenge(status: int, metadata: str, code: str, desc: str, scope: str, data
         body["error_description"] = desc
     if data is not None:
         body["decision"] = data
-    return _json(status, body, [("WWW-Authenticate", www)])
+    return _json(status, body, [("WWW-Authenticate", www)] + [("WWW-Authenticate", a) for a in also or []])
 
 
 def denial(d: Decision, metadata: str) -> Refusal:
@@ -105,16 +122,29 @@ class Gate:
         self.verifier, self.scope, self.action = verifier, scope, action
         self.metadata = resource_metadata or verifier.resource_metadata_url()
 
-    def authenticate(self, authorization: list[str]) -> Claims | Refusal:
-        token = bearer_token(authorization)
-        if token is None:
-            return challenge(401, self.metadata, "", "a bearer token is required", self.scope)
+    def authenticate(self, request: RequestInfo | list[str]) -> Claims | Refusal:
+        """Verify the request's token (Verifier.verify_request: the Bearer or
+        DPoP scheme, a DPoP proof for a bound token) and the scope, with the
+        answers of Go's sdk middleware: a refusal also carries the DPoP
+        challenge unless the mode is "bearer", with the error there when it is
+        about the proof. Given only the Authorization values there is no
+        proof: a bound token is refused."""
+        r = request if isinstance(request, RequestInfo) else RequestInfo(authorization=list(request), dpop=[])
+        v = self.verifier
         try:
-            c = self.verifier.verify(token)
-        except FeedStaleError as e:
-            return _json(503, {"error": "temporarily_unavailable", "error_description": error_description(e)})
-        except TokenError as e:
-            return challenge(401, self.metadata, "invalid_token", error_description(e), self.scope)
+            c = v.verify_request(r.authorization, r.dpop, r.method, r.path, r.host, r.secure)
+        except (TokenError, FeedStaleError) as e:
+            proof_error = e if isinstance(e, _dpop.DPoPError) and e.code != "invalid_token" else None
+            also = [] if v.dpop_mode == _dpop.MODE_BEARER else [_dpop.challenge(proof_error)]
+            if isinstance(e, NoTokenError):
+                return challenge(401, self.metadata, "", "a bearer token is required", self.scope, also=also)
+            if isinstance(e, FeedStaleError):
+                return _json(503, {"error": "temporarily_unavailable", "error_description": error_description(e)})
+            if proof_error is not None:
+                return _json(401, {"error": proof_error.code, "error_description": proof_error.description},
+                             [("WWW-Authenticate", f"Bearer resource_metadata={quote(self.metadata)}")] +
+                             [("WWW-Authenticate", a) for a in also])
+            return challenge(401, self.metadata, "invalid_token", error_description(e), self.scope, also=also)
         if self.scope and not c.has_scope(self.scope):
             return challenge(403, self.metadata, "insufficient_scope", "the token lacks scope " + self.scope, self.scope)
         return c

@@ -16,7 +16,7 @@ from typing import Any, Awaitable, Callable, MutableMapping
 import anyio.to_thread
 from starlette.requests import Request
 
-from ._http import ActionFunc, Gate, Refusal
+from ._http import ActionFunc, Gate, Refusal, RequestInfo
 from .claims import Claims
 from .policy import Hold
 from .verifier import Verifier
@@ -46,8 +46,7 @@ class LegantMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        auth = [v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"authorization"]
-        c = await anyio.to_thread.run_sync(self.gate.authenticate, auth)
+        c = await anyio.to_thread.run_sync(self.gate.authenticate, request_info(scope))
         if isinstance(c, Refusal):
             await _answer(send, c)
             return
@@ -60,6 +59,20 @@ class LegantMiddleware:
             await self.app(scope, receive, send)
             return
         await _run_holding(self.app, scope, receive, send, hold)
+
+
+def request_info(scope: Scope) -> RequestInfo:
+    """What the gate reads of an ASGI HTTP scope: the raw path as received (raw_path, else path)."""
+    headers = scope.get("headers", [])
+    values = lambda name: [v.decode("latin-1") for k, v in headers if k.lower() == name]  # noqa: E731
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else scope.get("root_path", "") + scope.get("path", "/")
+    host = (values(b"host") or [""])[0]
+    if not host and scope.get("server"):
+        h, port = scope["server"][0], scope["server"][1]
+        host = f"{h}:{port}" if port else h
+    return RequestInfo(authorization=values(b"authorization"), dpop=values(b"dpop"), method=scope.get("method", "GET"),
+                       path=path, host=host, secure=scope.get("scheme") == "https")
 
 
 async def _run_holding(app: ASGIApp, scope: Scope, receive: Receive, send: Send, hold: Hold) -> None:

@@ -20,12 +20,24 @@ MAX_NUMERIC_DATE = 253402300799  # 9999-12-31T23:59:59Z
 
 
 @dataclass(frozen=True)
+class Confirmation:
+    """An RFC 7800 cnf claim in the one form Legant honours: the RFC 7638
+    thumbprint of a DPoP key (RFC 9449 §6). Any other member, or a cnf
+    without jkt, makes the token malformed: a token bound in a way the SDK
+    cannot check is never honoured as a bearer token."""
+
+    jkt: str
+
+
+@dataclass(frozen=True)
 class Actor:
-    """One link of the RFC 8693 act claim; ``actor`` is who delegated to it."""
+    """One link of the RFC 8693 act claim; ``actor`` is who delegated to it;
+    ``confirmation`` the key this hop held (None for a bearer hop)."""
 
     subject: str
     client_id: str = ""
     actor: "Actor | None" = None
+    confirmation: Confirmation | None = None
 
 
 @dataclass(frozen=True)
@@ -46,6 +58,11 @@ class Claims:
     delegation_id: str = ""
     parent_id: str = ""
     constraints: Constraints = field(default_factory=Constraints)
+    confirmation: Confirmation | None = None  # cnf: with it the token is DPoP-bound; None = a bearer token
+
+    def bound_key(self) -> str:
+        """The thumbprint of the key the token is bound to (cnf.jkt), or "" for a bearer token."""
+        return "" if self.confirmation is None else self.confirmation.jkt
 
     def chain(self) -> list[str]:
         """The agents of the act claim, oldest first."""
@@ -96,7 +113,7 @@ def claims_from_json(payload: bytes) -> Claims:
         expires_at=vals.get("exp"), issued_at=vals.get("iat"), not_before=vals.get("nbf"),
         id=vals.get("jti", ""), client_id=vals.get("client_id", ""), scopes=vals.get("scope", ()),
         actor=vals.get("act"), delegation_id=vals.get("delegation_id", ""), parent_id=vals.get("parent_delegation_id", ""),
-        constraints=vals.get("authorization_details", Constraints()))
+        constraints=vals.get("authorization_details", Constraints()), confirmation=vals.get("cnf"))
 
 
 def _claim(key: str, raw: Any) -> Any:
@@ -114,7 +131,24 @@ def _claim(key: str, raw: Any) -> Any:
         return None if raw is None else _actor(raw)
     if key == "authorization_details":
         return _details(raw)
+    if key == "cnf":
+        return _confirmation(raw)
     return None
+
+
+def _confirmation(raw: Any) -> Confirmation:
+    """authority.decodeConfirmation: an object whose only member is jkt, a non-empty string."""
+    obj = object_value(raw)
+    jkt = ""
+    for k, v in obj.items():
+        if k != "jkt":
+            raise ValueError(f"confirmation method {k!r} is not supported (only jkt)")
+        if v is not None and not isinstance(v, str) or not v:
+            raise ValueError("jkt is not a non-empty string")
+        jkt = v
+    if not jkt:
+        raise ValueError("cnf has no jkt")
+    return Confirmation(jkt)
 
 
 def _numeric_date(raw: Any) -> _dt.datetime | None:
@@ -140,8 +174,14 @@ def _actor(raw: Any) -> Actor:
     except ValueError as e:
         raise ValueError(f"act: {e}") from e
     inner = obj.get("act")
+    cnf = None
+    if "cnf" in obj:
+        try:
+            cnf = _confirmation(obj["cnf"])
+        except ValueError as e:
+            raise ValueError(f"act.cnf: {e}") from e
     return Actor(subject=string_value(obj.get("sub")), client_id=string_value(obj.get("client_id")),
-                 actor=None if inner is None else _actor(inner))
+                 actor=None if inner is None else _actor(inner), confirmation=cnf)
 
 
 def _details(raw: Any) -> Constraints:
@@ -221,4 +261,4 @@ def _audience_matches(auds: tuple[str, ...], want: str) -> bool:
     return False
 
 
-__all__ = ["Actor", "Claims", "VerifyOptions", "verify", "claims_from_json", "DEFAULT_LEEWAY", "JSONObject"]
+__all__ = ["Actor", "Claims", "Confirmation", "VerifyOptions", "verify", "claims_from_json", "DEFAULT_LEEWAY", "JSONObject"]

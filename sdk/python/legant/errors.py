@@ -67,6 +67,13 @@ class RevokedError(TokenError):
     kind = "revoked"
 
 
+class NoTokenError(TokenError):
+    """verify_request found no Authorization header with one Bearer or DPoP
+    token (sdk.ErrNoToken)."""
+
+    kind = "no_token"
+
+
 class FeedStaleError(Exception):
     """require_fresh_feed is set and the newest accepted revocation feed is
     older than max_feed_age, or none was accepted (sdk.ErrFeedStale)."""
@@ -89,6 +96,9 @@ def error_description(err: BaseException | None) -> str:
     see; never the token or internal detail."""
     if err is None:
         return ""
+    desc = getattr(err, "description", None)  # a dpop.DPoPError: dpop.ErrorText
+    if isinstance(err, TokenError) and isinstance(desc, str):
+        return desc
     for cls, text in _DESCRIPTIONS:
         if isinstance(err, cls):
             return text
@@ -96,6 +106,7 @@ def error_description(err: BaseException | None) -> str:
 
 
 _DESCRIPTIONS: list[tuple[type[BaseException], str]] = [
+    (NoTokenError, "a bearer token is required"),
     (RevokedError, "the token has been revoked"),
     (FeedStaleError, "revocation status is unavailable; try again later"),
     (ExpiredError, "the token has expired"),

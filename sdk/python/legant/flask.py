@@ -16,7 +16,7 @@ from typing import Any, Callable, TypeVar
 
 import flask
 
-from ._http import ActionFunc, Gate, Refusal
+from ._http import ActionFunc, Gate, Refusal, RequestInfo
 from .claims import Claims
 from .verifier import Verifier
 
@@ -26,7 +26,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 def _response(r: Refusal) -> flask.Response:
     resp = flask.Response(r.body, status=r.status)
     for k, v in r.headers:
-        resp.headers[k] = v
+        if k.lower() == "www-authenticate":
+            resp.headers.add(k, v)  # the Bearer and the DPoP challenge
+        else:
+            resp.headers[k] = v
     return resp
 
 
@@ -40,7 +43,7 @@ def protect(verifier: Verifier, *, scope: str = "", action: ActionFunc | None = 
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            c = gate.authenticate(flask.request.headers.getlist("Authorization"))
+            c = gate.authenticate(request_info())
             if isinstance(c, Refusal):
                 return _response(c)
             flask.g.legant_claims = c
@@ -58,6 +61,14 @@ def protect(verifier: Verifier, *, scope: str = "", action: ActionFunc | None = 
                 hold.release()  # no-op once settled
         return wrapped  # type: ignore[return-value]
     return decorate
+
+
+def request_info() -> RequestInfo:
+    """What the gate reads of flask.request (the raw request target, not the routed path)."""
+    req = flask.request
+    target = req.environ.get("RAW_URI") or req.environ.get("REQUEST_URI") or req.full_path
+    return RequestInfo(authorization=req.headers.getlist("Authorization"), dpop=req.headers.getlist("DPoP"),
+                       method=req.method, path=target, host=req.host, secure=req.is_secure)
 
 
 def claims() -> Claims:

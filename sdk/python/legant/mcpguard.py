@@ -16,11 +16,13 @@ package source of this project's CI, so this module does not import it.
 
 from __future__ import annotations
 
+import functools
+
 import json
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
-from ._http import Gate, Refusal, go_json
+from ._http import Gate, Refusal, RequestInfo, go_json
 from ._json import loads_strict
 from ._jsonscan import ScanError, lookup_valid, valid_json
 from .claims import Claims
@@ -60,12 +62,15 @@ class McpGuard:
         self.tools = {name: replace(b, tool=name) for name, b in tools.items() if b is not None}
         self.gate = Gate(verifier, scope=scope, resource_metadata=resource_metadata)
 
-    def check(self, headers: Iterable[tuple[str, str]], body: bytes) -> GuardResult:
-        """Decide one POST: the bearer token (as the HTTP middleware), then,
-        for a tools/call, the call (policy.authorize with the verifier's
-        ledger) on its arguments exactly as written in body."""
-        auth = [v for k, v in headers if k.lower() == "authorization"]
-        c = self.gate.authenticate(auth)
+    def check(self, headers: Iterable[tuple[str, str]], body: bytes, *, path: str = "/", secure: bool = False) -> GuardResult:
+        """Decide one POST: the token (as the HTTP middleware: Bearer, or DPoP
+        with a proof for POST and path on this Host), then, for a tools/call,
+        the call (policy.authorize with the verifier's ledger) on its
+        arguments exactly as written in body."""
+        hs = list(headers)
+        values = lambda name: [v for k, v in hs if k.lower() == name]  # noqa: E731
+        c = self.gate.authenticate(RequestInfo(authorization=values("authorization"), dpop=values("dpop"),
+                                               method="POST", path=path, host=(values("host") or [""])[0], secure=secure))
         if isinstance(c, Refusal):
             return GuardResult(refusal=c)
         return self.check_message(c, body)
@@ -149,7 +154,10 @@ class McpGuardMiddleware:
             await _send_json(send, 413, {"error": "invalid_request", "error_description": "message too large"})
             return
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope.get("headers", [])]
-        r = await anyio.to_thread.run_sync(self.guard.check, headers, body)
+        raw = scope.get("raw_path")
+        path = raw.decode("latin-1") if raw else scope.get("root_path", "") + scope.get("path", "/")
+        r = await anyio.to_thread.run_sync(functools.partial(self.guard.check, headers, body, path=path,
+                                                             secure=scope.get("scheme") == "https"))
         if r.refusal is not None:
             await _send_raw(send, r.refusal.status, r.refusal.headers, r.refusal.body)
             return

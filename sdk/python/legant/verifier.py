@@ -18,7 +18,8 @@ from ._gostr import trim_space
 from .authorize import Action
 from .claims import Claims, VerifyOptions, verify
 from .decimal import DecimalError
-from .errors import FeedError, FeedStaleError, RevokedError, UnknownKeyError
+from . import dpop as _dpop
+from .errors import FeedError, FeedStaleError, NoTokenError, RevokedError, UnknownKeyError
 from .keys import KeySet, parse_jwks
 from .policy import (REASON_INVALID_ARGUMENT, REASON_TOOL_NOT_BOUND, Binding, Call, Decision, Hold, Ledger,
                      MemoryLedger, authorize, deny)
@@ -38,6 +39,23 @@ def _utcnow() -> _dt.datetime:
 
 
 @dataclass
+class DPoPOptions:
+    """DPoP (RFC 9449) for verify_request and the middleware (Go's sdk.DPoPOptions).
+
+    mode: "allow" ("" too) accepts bearer and bound tokens, "require" only
+    bound ones, "bearer" only bearer ones.
+    public_url: this resource's external base URL (scheme://host[:port])
+    against which proofs' htu is checked — required behind a reverse proxy;
+    "" derives it from each request (its scheme and Host header).
+    cache: remembers accepted proofs; None = a dpop.MemoryReplayCache of this
+    process. Replicas must share one."""
+
+    mode: str = ""
+    public_url: str = ""
+    cache: _dpop.ReplayCache | None = None
+
+
+@dataclass
 class VerifierOptions:
     """Tuning of a Verifier; every zero or None field means the default named.
     Intervals are seconds.
@@ -51,7 +69,9 @@ class VerifierOptions:
     fails open with the revocations last known.
     leeway: clock skew in seconds on exp/nbf/iat; None = 30, 0 = none.
     ledger: holds budgets and call counts; None = a MemoryLedger of this Verifier.
-    now: the clock (returns an aware datetime)."""
+    now: the clock (returns an aware datetime).
+    dpop: how DPoP-bound tokens are treated; None = mode "allow", a replay
+    cache of this process, each request's URL from its Host header."""
 
     jwks_url: str = ""
     jwks_file: str = ""
@@ -69,6 +89,7 @@ class VerifierOptions:
     ledger: Ledger | None = None
     now: Callable[[], _dt.datetime] | None = None
     on_feed: Callable[["FeedStatus"], None] | None = None
+    dpop: DPoPOptions | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +194,10 @@ class Verifier:
         self._now = o.now or _utcnow
         self._ledger: Ledger = o.ledger if o.ledger is not None else MemoryLedger()
         self._on_feed = o.on_feed
+        d = o.dpop or DPoPOptions()
+        self._dpop_mode = _dpop.parse_mode(d.mode)
+        self._public_url = d.public_url.rstrip("/")
+        self._replay: _dpop.ReplayCache = d.cache if d.cache is not None else _dpop.MemoryReplayCache(now=self._now)
         leeway = None if o.leeway is None else _dt.timedelta(seconds=o.leeway) if o.leeway > 0 else _dt.timedelta(0)
         self._opts = VerifyOptions(issuer=issuer, audience=audience, leeway=leeway,
                                    algorithms=tuple(o.algorithms) if o.algorithms is not None else None,
@@ -335,12 +360,46 @@ class Verifier:
 
     # -- verify ------------------------------------------------------------
 
+    @property
+    def dpop_mode(self) -> str:
+        return self._dpop_mode
+
     def verify(self, token: str) -> Claims:
         """Verify a delegation token exactly as the gateway does, then refuse
         it if the revocation feed covers it (RevokedError). An unknown kid
         triggers one rate-limited key refresh. With require_fresh_feed, raises
         FeedStaleError while the feed is stale. Raises TokenError subclasses;
-        their text is for logs (error_description gives what a client may see)."""
+        their text is for logs (error_description gives what a client may see).
+
+        verify has no request to check a DPoP proof against, so it refuses a
+        token bound to a key (dpop.DPoPError "bound_as_bearer"): use
+        verify_request, or the middleware, where bound tokens are expected."""
+        c = self._verify_unbound(token)
+        if c.bound_key():
+            raise _dpop.DPoPError("bound_as_bearer")
+        return c
+
+    def verify_request(self, authorization: list[str], dpop: list[str], method: str, path: str, host: str = "",
+                       secure: bool = False) -> Claims:
+        """Verify the access token of a request — presented with the Bearer or
+        the DPoP scheme — as verify does, then apply DPoP (RFC 9449,
+        dpop.check with the Verifier's DPoPOptions): a bound token is accepted
+        only with the DPoP scheme and a fresh proof by its key for this
+        method, URL and token. authorization and dpop are the values of those
+        headers; path is the request target as received (its query is
+        ignored); host and secure make the URL when no public_url is set.
+        Raises NoTokenError, TokenError subclasses or dpop.DPoPError."""
+        at = _dpop.access_token(authorization)
+        if at is None:
+            raise NoTokenError("no access token")
+        scheme, token = at
+        c = self._verify_unbound(token)
+        base = self._public_url or ("https://" if secure else "http://") + host
+        _dpop.check(scheme=scheme, token=token, claims=c, proofs=list(dpop), method=method,
+                    url=base + path.split("?", 1)[0], now=self._now(), mode=self._dpop_mode, cache=self._replay)
+        return c
+
+    def _verify_unbound(self, token: str) -> Claims:
         if self._require_fresh:
             age = self.feed_age()
             if age is None or age > self._max_feed_age:

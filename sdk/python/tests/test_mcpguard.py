@@ -76,8 +76,9 @@ def test_no_token_is_refused_with_a_challenge(guard) -> None:
     g, _ = guard
     r = g.check(headers(None), RECORDED["requests"][2]["body"].encode())
     assert r.refusal is not None and r.refusal.status == 401
-    assert dict(r.refusal.headers)["WWW-Authenticate"] == \
-        'Bearer resource_metadata="https://mcp.example/.well-known/oauth-protected-resource/mcp"'
+    assert [v for k, v in r.refusal.headers if k == "WWW-Authenticate"] == [
+        'Bearer resource_metadata="https://mcp.example/.well-known/oauth-protected-resource/mcp"',
+        'DPoP algs="EdDSA ES256 ES384 RS256 PS256"']
 
 
 def test_tools_list_is_filtered(guard) -> None:

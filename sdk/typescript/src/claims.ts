@@ -33,7 +33,19 @@ export interface Constraints {
 export interface Actor {
   sub: string;
   client_id?: string;
+  /** The key this hop held when it was delegated to (its token's cnf); undefined for a bearer hop. */
+  cnf?: Confirmation;
   act?: Actor;
+}
+
+/**
+ * Confirmation is an RFC 7800 cnf claim in the one form Legant honours: the
+ * RFC 7638 thumbprint of a DPoP key (RFC 9449 §6). Any other member, or a
+ * cnf without jkt, makes the token malformed: a token bound in a way the SDK
+ * cannot check is never honoured as a bearer token.
+ */
+export interface Confirmation {
+  jkt: string;
 }
 
 /**
@@ -54,6 +66,13 @@ export interface Claims {
   delegationId: string;
   parentDelegationId: string;
   constraints: Constraints;
+  /** The RFC 7800 cnf claim: with it the token is DPoP-bound (RFC 9449); undefined = a bearer token. */
+  cnf?: Confirmation;
+}
+
+/** boundKey returns the thumbprint of the key the token is bound to (cnf.jkt), or "" for a bearer token. */
+export function boundKey(c: Claims): string {
+  return c.cnf?.jkt ?? "";
 }
 
 /** chain lists the agents of the act claim, oldest first. */
@@ -118,12 +137,33 @@ function numericDate(v: JSONValue, what: string): number {
   return Math.trunc(f);
 }
 
+/** confirmation reads a cnf claim as authority.decodeConfirmation: an object with exactly one member, jkt, a non-empty string. */
+function confirmation(v: JSONValue): Confirmation {
+  const m = object(v, "cnf");
+  let jkt = "";
+  for (const [k, x] of m) {
+    if (k !== "jkt") fail(`confirmation method ${JSON.stringify(k)} is not supported (only jkt)`);
+    if (x !== null && typeof x !== "string") fail("jkt is not a non-empty string");
+    jkt = x ?? "";
+    if (jkt === "") fail("jkt is not a non-empty string");
+  }
+  if (jkt === "") fail("cnf has no jkt");
+  return { jkt };
+}
+
 function actor(v: JSONValue): Actor | undefined {
   if (v === null) return undefined;
   const m = object(v, "act");
   const a: Actor = { sub: "" };
   if (m.has("sub")) a.sub = goString(m.get("sub")!, "act.sub");
   if (m.has("client_id")) a.client_id = goString(m.get("client_id")!, "act.client_id");
+  if (m.has("cnf")) {
+    try {
+      a.cnf = confirmation(m.get("cnf")!);
+    } catch (e) {
+      fail(`act.cnf: ${(e as Error).message}`);
+    }
+  }
   if (m.has("act")) a.act = actor(m.get("act")!);
   return a;
 }
@@ -159,6 +199,7 @@ export function parseClaims(payload: JSONValue): Claims {
         case "delegation_id": c.delegationId = goString(raw, key); break;
         case "parent_delegation_id": c.parentDelegationId = goString(raw, key); break;
         case "authorization_details": c.constraints = details(raw); break;
+        case "cnf": c.cnf = confirmation(raw); break;
       }
     } catch (e) {
       if (e instanceof VerifyError) throw e;

@@ -1,7 +1,9 @@
 /**
  * The kinds of verification failure, as named by authority/testdata/vectors.json
  * and the Go sentinels (authority.ErrExpired…), plus the SDK's own
- * ("revoked", "feed_stale").
+ * ("revoked", "feed_stale", "no_token": no Authorization header with one
+ * Bearer or DPoP token) and "dpop" (a DPoPError: the proof, or how the
+ * token was presented, under RFC 9449).
  */
 export type VerifyErrorKind =
   | "malformed"
@@ -16,7 +18,9 @@ export type VerifyErrorKind =
   | "type"
   | "constraints"
   | "revoked"
-  | "feed_stale";
+  | "feed_stale"
+  | "no_token"
+  | "dpop";
 
 /**
  * VerifyError is a refused token. Its message is for logs (it may carry
@@ -37,6 +41,10 @@ export function errorDescription(err: unknown): string {
   if (err === undefined || err === null) return "";
   const kind = err instanceof VerifyError ? err.kind : "malformed";
   switch (kind) {
+    case "dpop":
+      return (err as VerifyError & { description: string }).description;
+    case "no_token":
+      return "a bearer token is required";
     case "revoked":
       return "the token has been revoked";
     case "feed_stale":

@@ -2,7 +2,7 @@
 
 import type { NextFunction, Request, Response } from "express";
 import type { Claims } from "./claims.js";
-import { admit, type MiddlewareOptions } from "./http.js";
+import { admit, requestInfo, type MiddlewareOptions } from "./http.js";
 import type { Verifier } from "./verifier.js";
 
 declare module "express-serve-static-core" {
@@ -17,13 +17,15 @@ declare module "express-serve-static-core" {
  * a delegation token the verifier accepts, with the claims in req.legant.
  * Refusals follow RFC 6750 with the Go SDK's texts: 401 with
  * WWW-Authenticate: Bearer resource_metadata="…", error="invalid_token" for
- * a bad, expired or revoked token; 403 error="insufficient_scope" for a
+ * a bad, expired or revoked token (and a WWW-Authenticate DPoP challenge,
+ * carrying the error when the DPoP proof is at fault: 401
+ * invalid_dpop_proof); 403 error="insufficient_scope" for a
  * missing scope or a policy denial (JSON body carries the decision); 503
  * while a required feed is stale or the ledger is unavailable.
  */
 export function requireToken(v: Verifier, opts: MiddlewareOptions<Request> = {}) {
   return (req: Request, res: Response, next: NextFunction): void => {
-    admit(v, req, req.headers.authorization === undefined ? undefined : req.headersDistinct?.authorization ?? req.headers.authorization, opts).then(
+    admit(v, req, requestInfo(req), opts).then(
       (r) => {
         if ("refusal" in r) {
           res.status(r.refusal.status).set(r.refusal.headers).send(JSON.stringify(r.refusal.body) + "\n");

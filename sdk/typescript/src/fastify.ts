@@ -2,7 +2,7 @@
 
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { Claims } from "./claims.js";
-import { admit, type MiddlewareOptions } from "./http.js";
+import { admit, requestInfo, type MiddlewareOptions } from "./http.js";
 import type { Verifier } from "./verifier.js";
 
 declare module "fastify" {
@@ -20,7 +20,7 @@ declare module "fastify" {
  */
 export function requireToken(v: Verifier, opts: MiddlewareOptions<FastifyRequest> = {}) {
   return async function legantPreHandler(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const r = await admit(v, request, request.raw.headersDistinct?.authorization ?? request.headers.authorization, opts);
+    const r = await admit(v, request, requestInfo(request.raw), opts);
     if ("refusal" in r) {
       await reply.code(r.refusal.status).headers(r.refusal.headers).send(JSON.stringify(r.refusal.body) + "\n");
       return;

@@ -19,7 +19,7 @@
 import type { Claims } from "./claims.js";
 import { hasScope } from "./claims.js";
 import { errorDescription } from "./errors.js";
-import { authenticate, type Refusal } from "./http.js";
+import { authenticate, bearerToken, requestInfo, type Refusal } from "./http.js";
 import { deny, rpcError, type Binding, type Decision, type Hold } from "./policy.js";
 import type { Verifier } from "./verifier.js";
 
@@ -36,13 +36,17 @@ export interface AuthInfo {
 }
 
 interface NodeRequest {
+  method?: string;
+  url?: string;
+  originalUrl?: string;
+  socket?: unknown;
   headers: Record<string, string | string[] | undefined>;
   headersDistinct?: Record<string, string[] | undefined>;
   auth?: AuthInfo;
 }
 interface NodeResponse {
   statusCode: number;
-  setHeader(name: string, value: string): unknown;
+  setHeader(name: string, value: string | string[]): unknown;
   end(body?: string): unknown;
 }
 
@@ -59,7 +63,7 @@ export function claimsFromAuthInfo(a: AuthInfo | undefined): Claims | undefined 
 export function bearerAuth(v: Verifier, opts: { resourceMetadata?: string; scope?: string } = {}) {
   const metadata = opts.resourceMetadata ?? v.resourceMetadataUrl();
   return (req: NodeRequest, res: NodeResponse, next: (err?: unknown) => void): void => {
-    authenticate(v, req.headersDistinct?.authorization ?? req.headers.authorization, metadata, opts.scope ?? "").then((r) => {
+    authenticate(v, requestInfo(req), metadata, opts.scope ?? "").then((r) => {
       if ("refusal" in r) return send(res, r.refusal);
       const c = r.claims;
       const token = String(req.headers.authorization).replace(/^\S+\s+/, "").trim();
@@ -154,8 +158,14 @@ export class Guard {
     if (c) return c;
     const h = extra?.requestInfo?.headers?.authorization;
     if (!h) return undefined;
-    const r = await authenticate(this.v, h, "", "");
-    return "claims" in r ? r.claims : undefined;
+    // No request to check a DPoP proof against: verify, which refuses a bound token.
+    const token = bearerToken(h);
+    if (!token) return undefined;
+    try {
+      return await this.v.verify(token);
+    } catch {
+      return undefined;
+    }
   }
 
   // receive decides one incoming message; it returns whether to pass it on.

@@ -7,7 +7,8 @@
 import { readFile } from "node:fs/promises";
 import { authorizeCall, MemoryLedger, type Binding, type Call, type Decision, type Hold, type Ledger } from "./policy.js";
 import { reserve, type Action } from "./authorize.js";
-import type { Claims } from "./claims.js";
+import { boundKey, type Claims } from "./claims.js";
+import { accessToken, checkDPoP, DPoPError, MemoryReplayCache, parseDPoPMode, type DPoPMode, type ReplayCache } from "./dpop.js";
 import { VerifyError } from "./errors.js";
 import { KeySet, verifyToken, type VerifyOptions } from "./jwt.js";
 import { RevocationSet, verifyFeed, FeedError } from "./revfeed.js";
@@ -64,6 +65,41 @@ export interface VerifierOptions {
   now?: () => Date;
   /** Called after every feed poll with the status; must not throw. */
   onFeed?: (s: FeedStatus) => void;
+  /**
+   * How sender-constrained tokens (RFC 9449) are treated; default mode
+   * "allow" with a replay cache of this process, each request's URL taken
+   * from its Host header.
+   */
+  dpop?: DPoPOptions;
+}
+
+/** DPoPOptions configure DPoP (RFC 9449) for verifyRequest and the middleware. */
+export interface DPoPOptions {
+  /** "allow" (default) accepts bearer and bound tokens, "require" only bound ones, "bearer" only bearer ones. */
+  mode?: DPoPMode;
+  /**
+   * This resource's external base URL (scheme://host[:port]) against which
+   * proofs' htu is checked — required behind a reverse proxy; default: from
+   * each request (its TLS state and Host header).
+   */
+  publicUrl?: string;
+  /** Remembers accepted proofs; default a MemoryReplayCache of this process. Replicas must share one. */
+  cache?: ReplayCache;
+}
+
+/** What verifyRequest reads of an HTTP request. */
+export interface RequestInfo {
+  /** The Authorization header (its values). */
+  authorization: string | string[] | undefined;
+  /** The DPoP header (its values). */
+  dpop: string | string[] | undefined;
+  method: string;
+  /** The request target as received (path and query; the query is ignored). */
+  path: string;
+  /** The Host header; used without dpop.publicUrl. */
+  host?: string;
+  /** Whether the connection was TLS; used without dpop.publicUrl. */
+  secure?: boolean;
 }
 
 /** FeedStatus describes the revocation feed as the verifier last saw it. */
@@ -82,8 +118,24 @@ export interface FeedStatus {
 export interface Verifier {
   readonly issuer: string;
   readonly audience: string;
-  /** verify verifies a token as the gateway does and refuses it if the revocation feed covers it; it throws a VerifyError. */
+  /**
+   * verify verifies a token as the gateway does and refuses it if the
+   * revocation feed covers it; it throws a VerifyError. It has no request to
+   * check a DPoP proof against, so it refuses a token bound to a key
+   * (DPoPError "bound_as_bearer"): use verifyRequest or the middleware.
+   */
   verify(token: string): Promise<Claims>;
+  /**
+   * verifyRequest verifies the access token of a request — presented with
+   * the Bearer or the DPoP scheme — as verify does, then applies DPoP (RFC
+   * 9449, checkDPoP with the verifier's dpop options): a bound token is
+   * accepted only with the DPoP scheme and a fresh proof by its key for this
+   * method, URL and token. It throws a VerifyError (kind "no_token" without
+   * a token) or a DPoPError.
+   */
+  verifyRequest(r: RequestInfo): Promise<Claims>;
+  /** The DPoP mode in force. */
+  readonly dpopMode: DPoPMode;
   /** reserve is authorize plus budget and max_calls on the verifier's ledger; settle or release the hold. */
   reserve(claims: Claims, action: Action): Promise<{ decision: Decision; hold?: Hold }>;
   /** authorizeCall decides one MCP tools/call as the gateway does (b undefined = tool not registered). */
@@ -191,6 +243,9 @@ export async function createVerifier(issuer: string, audience: string, opts: Ver
   const fetcher = new Fetcher(opts.fetch ?? globalThis.fetch, opts.httpTimeoutMs && opts.httpTimeoutMs > 0 ? opts.httpTimeoutMs : DefaultHTTPTimeoutMs, !!opts.allowHttp);
   const vopts: VerifyOptions = { issuer, audience, leewaySeconds: opts.leewaySeconds, algorithms: opts.algorithms, requireActor: true };
   const trimmedIssuer = issuer.replace(/\/$/, "");
+  const dpopMode = parseDPoPMode(opts.dpop?.mode);
+  const replay: ReplayCache = opts.dpop?.cache ?? new MemoryReplayCache(undefined, now);
+  const publicUrl = (opts.dpop?.publicUrl ?? "").replace(/\/$/, "");
 
   // ---- the key set ----
   let discovered = "";
@@ -333,17 +388,37 @@ export async function createVerifier(issuer: string, audience: string, opts: Ver
   ];
   for (const t of timers) t.unref();
 
+  // verifyUnbound is verify without the refusal of bound tokens.
+  async function verifyUnbound(token: string): Promise<Claims> {
+    if (opts.requireFreshFeed && feedAgeMs() > maxFeedAge) {
+      const when = status.issuedAt === undefined ? "none" : "issued " + new Date(status.issuedAt * 1000).toISOString();
+      throw new VerifyError("feed_stale", `revocation feed is stale (newest accepted feed: ${when})`);
+    }
+    const c = await verifyUncached(token);
+    const why = revoked.revoked(c);
+    if (why) throw new VerifyError("revoked", `token revoked: ${why}`);
+    return c;
+  }
+
   return {
     issuer,
     audience,
+    dpopMode,
     async verify(token: string): Promise<Claims> {
-      if (opts.requireFreshFeed && feedAgeMs() > maxFeedAge) {
-        const when = status.issuedAt === undefined ? "none" : "issued " + new Date(status.issuedAt * 1000).toISOString();
-        throw new VerifyError("feed_stale", `revocation feed is stale (newest accepted feed: ${when})`);
-      }
-      const c = await verifyUncached(token);
-      const why = revoked.revoked(c);
-      if (why) throw new VerifyError("revoked", `token revoked: ${why}`);
+      const c = await verifyUnbound(token);
+      if (boundKey(c) !== "") throw new DPoPError("bound_as_bearer");
+      return c;
+    },
+    async verifyRequest(r: RequestInfo): Promise<Claims> {
+      const at = accessToken(r.authorization);
+      if (!at) throw new VerifyError("no_token", "no access token");
+      const c = await verifyUnbound(at.token);
+      const proofs = r.dpop === undefined ? [] : Array.isArray(r.dpop) ? r.dpop : [r.dpop];
+      const q = r.path.indexOf("?");
+      const path = q < 0 ? r.path : r.path.slice(0, q);
+      const base = publicUrl || (r.secure ? "https://" : "http://") + (r.host ?? "");
+      await checkDPoP({ scheme: at.scheme, token: at.token, claims: c, proofs, method: r.method, url: base + path },
+        { mode: dpopMode, cache: replay }, now().getTime() / 1000);
       return c;
     },
     reserve: (claims, action) => reserve(claims, action, ledger, now),
