@@ -50,7 +50,7 @@ func (s *story) boundToKey(ctx context.Context) error {
 	}{
 		{"owner with its key", "assistant", "GET /contacts, DPoP token + a proof signed by its key", "DPoP", proof, "200 ok"},
 		{"bound token as bearer", "thief", "GET /contacts with the stolen token as a bearer token", "Bearer", "",
-			"401 invalid_token: sdk: " + dpop.ErrBoundAsBearer.Error()},
+			"401 invalid_token: " + dpop.ErrBoundAsBearer.Error()},
 		{"bound token, thief's key", "thief", "GET /contacts with the stolen token and a proof signed by his own key", "DPoP", "thief",
 			"401 invalid_dpop_proof: the DPoP proof is not signed by the key the token is bound to"},
 		{"bound token, replayed proof", "thief", "GET /contacts replaying the assistant's proof he sniffed too", "DPoP", proof,
