@@ -262,8 +262,10 @@ func TestRevocationWithinOnePoll(t *testing.T) {
 	}
 	drain(polls)
 	version := ti.revoke(revfeed.KindAgent, "executor")
-	// The first poll to complete may have started before the revocation;
-	// the second started after it.
+	// Polls that completed while the revocation was being written started
+	// before it: drop them. Of the polls still to come, the first may have
+	// started before the revocation returned; the second started after it.
+	drain(polls)
 	for i := 0; ; i++ {
 		s := <-polls
 		if s.Err != nil {
