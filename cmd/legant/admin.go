@@ -40,7 +40,7 @@ func startAdmin(cfg serveConfig, w *wiring, errOut io.Writer) (addr string, stop
 	if created {
 		fmt.Fprintf(errOut, "legant: generated the admin API token in %s (mode 0600)\n", path)
 	}
-	srv, err := admin.New(admin.Options{Store: w.st, Gateway: w.gw, Token: tok, Logger: cfg.logger})
+	srv, err := admin.New(admin.Options{Store: w.st, Gateway: w.gw, Token: tok, Logger: cfg.logger, Accounts: w.accounts})
 	if err != nil {
 		return "", nil, err
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/examples/killswitch/slowtool"
+	"github.com/openlegant/legant/issuer/oauth"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/issuer/store/storetest"
 )
@@ -202,4 +203,40 @@ func TestConsoleAcrossReplicas(t *testing.T) {
 	a := k.replica(t, opts)
 	b := k.replica(t, opts)
 	consoleKillMidLoop(t, k, a, b)
+}
+
+// TestConsoleAccountLogin: an issuer account with the admin role signs in to
+// the console with its password (the wired AccountAuthenticator); an
+// ordinary account is refused.
+func TestConsoleAccountLogin(t *testing.T) {
+	k := newKillRig(t)
+	a := k.replica(t, store.Options{DataDir: t.TempDir()})
+	ctx := context.Background()
+	hash, err := oauth.HashPassword("correct horse battery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []store.User{{Name: "carol", PasswordHash: hash, Admin: true}, {Name: "dave", PasswordHash: hash}} {
+		if err := a.w.st.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	login := func(user string) (int, string) {
+		jar, _ := cookiejar.New(nil)
+		b := &browser{base: a.admin.BaseURL, hc: &http.Client{Jar: jar}}
+		body := b.get(t, "/console/login")
+		resp, err := b.hc.PostForm(b.base+"/console/login", url.Values{"csrf": {csrfField.FindStringSubmatch(body)[1]},
+			"username": {user}, "password": {"correct horse battery"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, b.get(t, "/console/sessions")
+	}
+	if status, page := login("carol"); status != http.StatusOK || !strings.Contains(page, "user:carol") {
+		t.Fatalf("admin account login: %d, page names the actor: %v", status, strings.Contains(page, "user:carol"))
+	}
+	if status, _ := login("dave"); status != http.StatusUnauthorized {
+		t.Fatalf("ordinary account login: %d, want 401", status)
+	}
 }

@@ -140,6 +140,9 @@ type wiring struct {
 	// oauth is the co-resident authorization server (issuer/oauth); nil
 	// when the issuer is not an http(s) origin it could serve.
 	oauth http.Handler
+	// accounts lets issuer accounts with the admin role sign in to the
+	// console; nil (no co-resident issuer) means the admin token only.
+	accounts admin.AccountAuthenticator
 	// ops holds metrics and traces; metricsOnMain serves /metrics on the
 	// gateway listener too (ops.go).
 	ops           *ops.Ops
@@ -288,6 +291,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 		cfg.logger.Warn("OAuth authorization server not served", "err", err)
 	} else {
 		w.oauth = as
+		w.accounts = as // admins of the issuer may sign in to the console
 	}
 	w.handler = routes(w, gwKeys, st)
 	w.close = func() {

@@ -19,9 +19,8 @@ import (
 // ErrNotAdmin (or any error) otherwise. Options.Accounts nil means the
 // console accepts the admin token only.
 //
-// HOOK(admin-role): issuer/oauth is adding an `admin` role to users; once it
-// lands, cmd/legant wires an AccountAuthenticator over the store's users
-// here (Options.Accounts) and the login form's username field is shown.
+// cmd/legant wires the co-resident issuer (oauth.Server.AuthenticateAdmin:
+// the admin role, password, no second factor enrolled) when there is one.
 type AccountAuthenticator interface {
 	AuthenticateAdmin(ctx context.Context, username, password string) (actor string, err error)
 }
