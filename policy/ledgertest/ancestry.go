@@ -243,3 +243,29 @@ func testMaxCallsAcrossChildren(t *testing.T, l policy.Ledger) {
 	settle(t, reserve(t, l, child(3))) // the released call is free on the parent
 	wantAncestorDenied(t, l, child(0), policy.ReasonMaxCalls, parent)
 }
+
+// testAncestryBounds: a cycle in the parent links, or an ancestry deeper than
+// policy.MaxLedgerDepth, is an error (the caller fails closed), never a hold
+// and never a LedgerDenied.
+func testAncestryBounds(t *testing.T, l policy.Ledger) {
+	ctx := context.Background()
+	wantError := func(r policy.Reservation) {
+		t.Helper()
+		h, err := l.Reserve(ctx, r)
+		if err == nil || h != nil {
+			t.Fatalf("Reserve(%s) = %v, %v; want an error", r.DelegationID, h, err)
+		}
+		if _, denied := errors.AsType[*policy.LedgerDenied](err); denied {
+			t.Fatalf("Reserve(%s): %v is a LedgerDenied, want an error", r.DelegationID, err)
+		}
+	}
+	a, b := id(t)+"/a", id(t)+"/b"
+	release(t, reserve(t, l, policy.Reservation{DelegationID: a, ParentID: b, MaxCalls: calls(5)})) // records a→b
+	wantError(policy.Reservation{DelegationID: b, ParentID: a, MaxCalls: calls(5)})                 // b→a→b
+
+	d := func(i int) string { return fmt.Sprintf("%s/d%d", id(t), i) }
+	for i := 1; i <= policy.MaxLedgerDepth; i++ { // d1..d32, each naming the one before
+		release(t, reserve(t, l, policy.Reservation{DelegationID: d(i), ParentID: d(i - 1), MaxCalls: calls(5)}))
+	}
+	wantError(policy.Reservation{DelegationID: d(policy.MaxLedgerDepth + 1), ParentID: d(policy.MaxLedgerDepth), MaxCalls: calls(5)})
+}

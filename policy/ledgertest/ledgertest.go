@@ -35,6 +35,7 @@ func Run(t *testing.T, newLedger func(t *testing.T) policy.Ledger) {
 	t.Run("Grandchild", func(t *testing.T) { testGrandchild(t, newLedger(t)) })
 	t.Run("HoldOnEveryLevel", func(t *testing.T) { testHoldOnEveryLevel(t, newLedger(t)) })
 	t.Run("MaxCallsAcrossChildren", func(t *testing.T) { testMaxCallsAcrossChildren(t, newLedger(t)) })
+	t.Run("AncestryBounds", func(t *testing.T) { testAncestryBounds(t, newLedger(t)) })
 }
 
 func dec(s string) *authority.Decimal {
