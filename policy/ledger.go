@@ -13,11 +13,16 @@ import (
 // MemoryLedger implements it for one process. Implementations are safe for
 // concurrent use; policy/ledgertest holds the suite every one must pass.
 type Ledger interface {
-	// Reserve atomically checks and holds one call: if settled+held+Amount
-	// would exceed Budget, or settled+held calls+1 would exceed MaxCalls, it
-	// returns a *LedgerDenied (Reason ReasonBudget or ReasonMaxCalls) and holds
-	// nothing; otherwise it holds the amount and the call until the Hold is
-	// settled or released. Any other error means the ledger could not decide.
+	// Reserve atomically checks and holds one call on the delegation's account
+	// and on the account of every ancestor the ledger knows (ParentID, and the
+	// parents it has recorded or stored): if on any of them settled+held+Amount
+	// would exceed the budget, or settled+held calls+1 would exceed max_calls,
+	// it returns a *LedgerDenied (Reason ReasonBudget or ReasonMaxCalls) and
+	// holds nothing; otherwise it holds the amount and the call on all of them
+	// until the Hold is settled or released (on all of them, at once). The
+	// delegation's own limits are Budget and MaxCalls; an ancestor's are
+	// Reservation.AncestorLimits. Any other error means the ledger could not
+	// decide.
 	Reserve(ctx context.Context, r Reservation) (Hold, error)
 }
 
@@ -25,8 +30,9 @@ type Ledger interface {
 type Reservation struct {
 	// DelegationID keys the account (authority.Claims.DelegationID).
 	DelegationID string
-	// ParentID is the delegation this one was attenuated from ("" for a root),
-	// for stores that also charge the ancestors they know of.
+	// ParentID is the delegation this one was attenuated from ("" for a root):
+	// charged too, and recorded as the parent so that a later reservation of a
+	// descendant charges it and its own ancestors.
 	ParentID string
 	// Amount is the call's amount; zero when the tool moves no money.
 	Amount authority.Decimal
@@ -51,19 +57,28 @@ type Hold interface {
 var ErrHoldClosed = errors.New("policy: hold already closed")
 
 // LedgerDenied is the error a Ledger returns when a reservation would exceed
-// the budget or the call count.
+// the budget or the call count of the delegation or of one of its ancestors.
 type LedgerDenied struct {
 	Reason Reason // ReasonBudget or ReasonMaxCalls
 	Limit  string // "1000" (budget) or "10" (max_calls)
 	Value  string // what the total would have become: "1020", "11"
+	// Delegation is the account whose limit was reached; Ancestor says it is
+	// an ancestor of the token's delegation. The message the client sees does
+	// not name it (a deeper ancestor's id is not in the token).
+	Delegation string
+	Ancestor   bool
 }
 
 func (e *LedgerDenied) Error() string {
+	of := ""
+	if e.Ancestor {
+		of = " of an ancestor delegation"
+	}
 	switch e.Reason {
 	case ReasonMaxCalls:
-		return fmt.Sprintf("call %s would exceed max_calls %s", e.Value, e.Limit)
+		return fmt.Sprintf("call %s would exceed max_calls %s%s", e.Value, e.Limit, of)
 	default:
-		return fmt.Sprintf("spending would reach %s, over budget %s", e.Value, e.Limit)
+		return fmt.Sprintf("spending would reach %s, over budget %s%s", e.Value, e.Limit, of)
 	}
 }
 

@@ -110,3 +110,39 @@ func TestAuthorizeFailsClosed(t *testing.T) {
 		t.Fatalf("stateless token: %+v", d)
 	}
 }
+
+// TestAuthorizeChargesParent: Authorize passes the token's parent to the
+// ledger, so a sibling is refused on the parent's account, and the client's
+// message says so without naming the ancestor.
+func TestAuthorizeChargesParent(t *testing.T) {
+	ctx := context.Background()
+	child := func(id string) *authority.Claims {
+		c := aliceClaims(func(k *authority.Constraints) {
+			k.Budget = &authority.Money{Value: authority.MustDecimal("100"), Currency: "USD"}
+		})
+		c.DelegationID, c.ParentID = id, "del-parent"
+		return c
+	}
+	call := func(amount string) Call {
+		return Call{Tool: "submit_expense", At: noon,
+			Arguments: json.RawMessage(`{"amount":` + amount + `,"currency":"USD","category":"meal"}`)}
+	}
+	l := NewMemoryLedger()
+	d, h := Authorize(ctx, child("del-a"), expenseBinding(), call("70"), l)
+	if !d.Allow {
+		t.Fatalf("first child: %+v", d)
+	}
+	if err := h.Settle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d, h = Authorize(ctx, child("del-b"), expenseBinding(), call("31"), l)
+	if d.Allow || h != nil || d.Reason != ReasonBudget || d.Limit != "100" || d.Value != "101" {
+		t.Fatalf("sibling over the parent's budget: %+v", d)
+	}
+	if want := "denied: spending would reach 101, over budget 100 of an ancestor delegation"; d.Message != want || strings.Contains(d.Message, "del-parent") {
+		t.Errorf("message %q, want %q", d.Message, want)
+	}
+	if spent, calls := l.Spent("del-parent"); spent.String() != "70" || calls != 1 {
+		t.Errorf("parent spent %s in %d calls, want 70 in 1", spent, calls)
+	}
+}

@@ -3,7 +3,6 @@ package policy
 import (
 	"context"
 	"errors"
-	"strconv"
 	"sync"
 
 	"github.com/openlegant/legant/authority"
@@ -11,19 +10,29 @@ import (
 
 // MemoryLedger is a Ledger held in one process's memory: the embedded default
 // when there is a single gateway, and the reference for tests. Its accounts
-// are lost on restart and not shared between replicas. It charges only the
-// delegation named by a reservation (not its ancestors).
+// are lost on restart and not shared between replicas.
 //
-// The zero value is ready to use. Safe for concurrent use.
+// It charges a reservation's delegation and its ancestors: the reservation's
+// ParentID, then the parents recorded from earlier reservations (a token of
+// delegation B naming parent A teaches it B→A, so a later token of C naming
+// parent B charges C, B and A). The first reservation of a delegation records
+// its limits, which then apply to it as an ancestor (see
+// Reservation.AncestorLimits).
+//
+// The zero value is ready to use. Safe for concurrent use: one mutex makes a
+// reservation on every level of the ancestry atomic.
 type MemoryLedger struct {
 	mu       sync.Mutex
 	accounts map[string]*account
 }
 
-// account is one delegation's totals; guarded by MemoryLedger.mu.
+// account is one delegation's totals, parent and recorded limits; guarded by
+// MemoryLedger.mu.
 type account struct {
-	spent, held         authority.Decimal
-	calls, pendingCalls int64
+	Account
+	parent string // "" until a reservation names it
+	known  bool   // limits were recorded from a token of this delegation
+	limits Limits
 }
 
 // holdState is where a memoryHold is in its life.
@@ -35,10 +44,11 @@ const (
 	holdReleased
 )
 
-// memoryHold is one reservation; its fields are guarded by the ledger's mu.
+// memoryHold is one reservation on every level of an ancestry; its fields
+// are guarded by the ledger's mu.
 type memoryHold struct {
 	l      *MemoryLedger
-	id     string
+	ids    []string // the delegation, then its ancestors
 	amount authority.Decimal
 	state  holdState
 }
@@ -63,20 +73,66 @@ func (l *MemoryLedger) Reserve(ctx context.Context, r Reservation) (Hold, error)
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	a := l.accountLocked(r.DelegationID)
-	if r.MaxCalls != nil {
-		if n := a.calls + a.pendingCalls + 1; n > *r.MaxCalls {
-			return nil, &LedgerDenied{Reason: ReasonMaxCalls, Limit: strconv.FormatInt(*r.MaxCalls, 10), Value: strconv.FormatInt(n, 10)}
+	ids, err := l.ancestryLocked(r)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range ids {
+		a, lim := l.accountLocked(id), r.Limits()
+		if i > 0 {
+			lim = r.AncestorLimits(a.limits, a.known)
+		}
+		if err := a.Admit(id, i > 0, lim, r.Amount); err != nil {
+			return nil, err
 		}
 	}
-	if r.Budget != nil {
-		if total := a.spent.Add(a.held).Add(r.Amount); total.Cmp(*r.Budget) > 0 {
-			return nil, &LedgerDenied{Reason: ReasonBudget, Limit: r.Budget.String(), Value: total.String()}
-		}
+	own := l.accountLocked(r.DelegationID)
+	if !own.known {
+		own.known, own.limits = true, copyLimits(r.Limits())
 	}
-	a.held = a.held.Add(r.Amount)
-	a.pendingCalls++
-	return &memoryHold{l: l, id: r.DelegationID, amount: r.Amount}, nil
+	if own.parent == "" {
+		own.parent = r.ParentID
+	}
+	for _, id := range ids {
+		a := l.accountLocked(id)
+		a.Held = a.Held.Add(r.Amount)
+		a.CallsHeld++
+	}
+	return &memoryHold{l: l, ids: ids, amount: r.Amount}, nil
+}
+
+// ancestryLocked returns the reservation's delegation followed by its
+// ancestors, nearest first.
+func (l *MemoryLedger) ancestryLocked(r Reservation) ([]string, error) {
+	ids := []string{r.DelegationID}
+	next := r.ParentID
+	if a, ok := l.accounts[r.DelegationID]; ok && next == "" {
+		next = a.parent
+	}
+	for next != "" {
+		if err := CheckAncestor(ids, next); err != nil {
+			return nil, err
+		}
+		ids = append(ids, next)
+		a, ok := l.accounts[next]
+		if !ok {
+			break
+		}
+		next = a.parent
+	}
+	return ids, nil
+}
+
+func copyLimits(lim Limits) Limits {
+	if lim.Budget != nil {
+		b := *lim.Budget
+		lim.Budget = &b
+	}
+	if lim.MaxCalls != nil {
+		n := *lim.MaxCalls
+		lim.MaxCalls = &n
+	}
+	return lim
 }
 
 func (l *MemoryLedger) accountLocked(id string) *account {
@@ -91,12 +147,13 @@ func (l *MemoryLedger) accountLocked(id string) *account {
 	return a
 }
 
-// Spent returns a delegation's settled spending and call count.
+// Spent returns a delegation's settled spending and call count: its own
+// calls and those of its descendants.
 func (l *MemoryLedger) Spent(delegationID string) (authority.Decimal, int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	a := l.accountLocked(delegationID)
-	return a.spent, a.calls
+	return a.Spent, a.Calls
 }
 
 // Settle implements Hold.
@@ -107,11 +164,13 @@ func (h *memoryHold) Settle(context.Context) error {
 		return ErrHoldClosed
 	}
 	h.state = holdSettled
-	a := h.l.accountLocked(h.id)
-	a.held = a.held.Sub(h.amount)
-	a.spent = a.spent.Add(h.amount)
-	a.pendingCalls--
-	a.calls++
+	for _, id := range h.ids {
+		a := h.l.accountLocked(id)
+		a.Held = a.Held.Sub(h.amount)
+		a.Spent = a.Spent.Add(h.amount)
+		a.CallsHeld--
+		a.Calls++
+	}
 	return nil
 }
 
@@ -123,8 +182,10 @@ func (h *memoryHold) Release(context.Context) error {
 		return nil
 	}
 	h.state = holdReleased
-	a := h.l.accountLocked(h.id)
-	a.held = a.held.Sub(h.amount)
-	a.pendingCalls--
+	for _, id := range h.ids {
+		a := h.l.accountLocked(id)
+		a.Held = a.Held.Sub(h.amount)
+		a.CallsHeld--
+	}
 	return nil
 }

@@ -5,33 +5,46 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/policy"
 )
 
-// hold is a ledger reservation in the database. Safe for concurrent use: its
-// state lives in its row, which Settle and Release lock (after the account
-// row, the order Reserve uses).
+// hold is a ledger reservation in the database, one row per level: the
+// delegation's (id) and each ancestor's (id@ancestor). Safe for concurrent
+// use: its state lives in its rows, which Settle and Release lock after the
+// account rows, root first (the order Reserve uses). The delegation's row
+// decides: when it cannot take a Settle or Release, the hold is closed; the
+// ancestors' rows follow it.
 type hold struct {
-	s          *Store
-	id         string
-	delegation string
-	amount     authority.Decimal
+	s      *Store
+	id     string
+	levels []string // the delegation, then its ancestors
+	amount authority.Decimal
 }
 
 var _ policy.Hold = (*hold)(nil)
 
+// rowID is the ledger_holds id of level i.
+func (h *hold) rowID(i int) string {
+	if i == 0 {
+		return h.id
+	}
+	return h.id + "@" + h.levels[i]
+}
+
 // Settle implements policy.Hold: the amount becomes spent and the call
-// counts. A hold that expired (see Options.HoldTTL) is still settled, since
-// the call did happen: its amount is added to spending even if that now
-// exceeds the budget. Settling a settled or released hold is ErrHoldClosed.
+// counts, on every level. A hold that expired (see Options.HoldTTL) is still
+// settled, since the call did happen: its amount is added to spending even if
+// that now exceeds the budget. Settling a settled or released hold is
+// ErrHoldClosed.
 func (h *hold) Settle(ctx context.Context) error {
 	return h.close(ctx, true)
 }
 
-// Release implements policy.Hold: amount and call are freed. Releasing a
-// closed hold does nothing.
+// Release implements policy.Hold: amount and call are freed on every level.
+// Releasing a closed hold does nothing.
 func (h *hold) Release(ctx context.Context) error {
 	return h.close(ctx, false)
 }
@@ -39,25 +52,33 @@ func (h *hold) Release(ctx context.Context) error {
 func (h *hold) close(ctx context.Context, settle bool) error {
 	s := h.s
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		a, err := s.lockAccountTx(ctx, tx, h.delegation)
+		accts, err := s.lockAccountsTx(ctx, tx, h.levels, time.Time{})
 		if err != nil {
 			return err
 		}
-		var state string
-		if err := tx.QueryRowContext(ctx, `SELECT state FROM ledger_holds WHERE id = $1`+s.d.forUpdate(), h.id).Scan(&state); err != nil {
-			return err
-		}
-		next, ok := nextHoldState(state, settle, &a, h.amount)
-		if !ok {
-			if settle {
-				return policy.ErrHoldClosed
+		now := s.now().UnixNano()
+		for i := range h.levels {
+			var state string
+			if err := tx.QueryRowContext(ctx, `SELECT state FROM ledger_holds WHERE id = $1`+s.d.forUpdate(), h.rowID(i)).Scan(&state); err != nil {
+				return fmt.Errorf("hold %s: %w", h.rowID(i), err)
 			}
-			return nil
+			next, ok := nextHoldState(state, settle, &accts[i], h.amount)
+			switch {
+			case !ok && i == 0 && settle:
+				return policy.ErrHoldClosed
+			case !ok && i == 0:
+				return nil
+			case !ok: // this level expired and is being released: nothing held
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE ledger_holds SET state = $1, closed_ns = $2 WHERE id = $3`, next, now, h.rowID(i)); err != nil {
+				return err
+			}
+			if err := s.saveAccountTx(ctx, tx, h.levels[i], accts[i]); err != nil {
+				return err
+			}
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE ledger_holds SET state = $1, closed_ns = $2 WHERE id = $3`, next, s.now().UnixNano(), h.id); err != nil {
-			return err
-		}
-		return s.saveAccountTx(ctx, tx, h.delegation, a)
+		return nil
 	})
 	if errors.Is(err, policy.ErrHoldClosed) {
 		return err
@@ -73,14 +94,14 @@ func (h *hold) close(ctx context.Context, settle bool) error {
 func nextHoldState(state string, settle bool, a *account, amount authority.Decimal) (next string, ok bool) {
 	switch {
 	case settle && state == "held":
-		a.held, a.callsHeld = a.held.Sub(amount), a.callsHeld-1
-		a.spent, a.calls = a.spent.Add(amount), a.calls+1
+		a.Held, a.CallsHeld = a.Held.Sub(amount), a.CallsHeld-1
+		a.Spent, a.Calls = a.Spent.Add(amount), a.Calls+1
 		return "settled", true
 	case settle && state == "expired":
-		a.spent, a.calls = a.spent.Add(amount), a.calls+1
+		a.Spent, a.Calls = a.Spent.Add(amount), a.Calls+1
 		return "settled", true
 	case !settle && state == "held":
-		a.held, a.callsHeld = a.held.Sub(amount), a.callsHeld-1
+		a.Held, a.CallsHeld = a.Held.Sub(amount), a.CallsHeld-1
 		return "released", true
 	}
 	return "", false

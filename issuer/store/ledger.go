@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/openlegant/legant/authority"
@@ -14,18 +13,25 @@ import (
 
 var _ policy.Ledger = (*Store)(nil)
 
-// account is one delegation's ledger row.
+// account is one delegation's ledger row: its totals (its own calls and its
+// descendants'), its parent and the limits recorded from a token of it.
 type account struct {
-	spent, held      authority.Decimal
-	calls, callsHeld int64
+	policy.Account
+	parent string
+	known  bool // limits were recorded (limits_known)
+	limits policy.Limits
 }
 
-// Reserve implements policy.Ledger, atomically on both backends: the
-// delegation's ledger row is locked (FOR UPDATE on PostgreSQL, the write lock
-// of BEGIN IMMEDIATE on SQLite), holds older than Options.HoldTTL are freed,
-// the limits are checked with exact decimal arithmetic, and the hold is
-// recorded, in one transaction. It charges only the delegation named (not its
-// ancestors).
+// Reserve implements policy.Ledger, atomically on both backends, on the
+// delegation and every ancestor: the reservation's ParentID, then each
+// delegation's parent as the ledger recorded it (from an earlier token) or,
+// failing that, as the delegations table stores it. In one transaction the
+// ledger rows are locked root first (FOR UPDATE on PostgreSQL, so that two
+// reservations sharing ancestors take their locks in the same order; the
+// write lock of BEGIN IMMEDIATE on SQLite), holds older than Options.HoldTTL
+// are freed, the limits of every level are checked with exact decimal
+// arithmetic, and a hold row is recorded per level. The delegation's first
+// reservation records its parent and its limits.
 func (s *Store) Reserve(ctx context.Context, r policy.Reservation) (policy.Hold, error) {
 	if r.DelegationID == "" || r.Amount.Sign() < 0 {
 		return nil, fmt.Errorf("store: reservation needs a delegation id and a non-negative amount")
@@ -35,25 +41,45 @@ func (s *Store) Reserve(ctx context.Context, r policy.Reservation) (policy.Hold,
 	if ttl <= 0 {
 		ttl = DefaultHoldTTL
 	}
-	h := &hold{s: s, id: authority.NewID(), delegation: r.DelegationID, amount: r.Amount}
+	h := &hold{s: s, id: authority.NewID(), amount: r.Amount}
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
-		a, err := s.lockAccountTx(ctx, tx, r.DelegationID)
+		ids, err := s.ancestryTx(ctx, tx, r)
 		if err != nil {
 			return err
 		}
-		if err := s.expireHoldsTx(ctx, tx, r.DelegationID, now, &a); err != nil {
+		accts, err := s.lockAccountsTx(ctx, tx, ids, now)
+		if err != nil {
 			return err
 		}
-		if err := checkLimits(a, r); err != nil {
-			return err
+		for i, id := range ids {
+			lim := r.Limits()
+			if i > 0 {
+				lim = r.AncestorLimits(accts[i].limits, accts[i].known)
+			}
+			if err := accts[i].Admit(id, i > 0, lim, r.Amount); err != nil {
+				return err
+			}
 		}
-		a.held, a.callsHeld = a.held.Add(r.Amount), a.callsHeld+1
-		if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_holds (id, delegation_id, amount, state, created_ns, expires_ns)
-			VALUES ($1, $2, `+s.d.decimalIn("$3")+`, 'held', $4, $5)`,
-			h.id, r.DelegationID, r.Amount.String(), now.UnixNano(), now.Add(ttl).UnixNano()); err != nil {
-			return err
+		if own := &accts[0]; !own.known {
+			own.known, own.limits = true, r.Limits()
 		}
-		return s.saveAccountTx(ctx, tx, r.DelegationID, a)
+		if accts[0].parent == "" {
+			accts[0].parent = r.ParentID
+		}
+		h.levels = ids
+		for i, id := range ids {
+			a := &accts[i]
+			a.Held, a.CallsHeld = a.Held.Add(r.Amount), a.CallsHeld+1
+			if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_holds (id, delegation_id, amount, state, created_ns, expires_ns)
+				VALUES ($1, $2, `+s.d.decimalIn("$3")+`, 'held', $4, $5)`,
+				h.rowID(i), id, r.Amount.String(), now.UnixNano(), now.Add(ttl).UnixNano()); err != nil {
+				return err
+			}
+			if err := s.saveAccountTx(ctx, tx, id, *a); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if _, denied := errors.AsType[*policy.LedgerDenied](err); denied {
 		return nil, err
@@ -64,19 +90,62 @@ func (s *Store) Reserve(ctx context.Context, r policy.Reservation) (policy.Hold,
 	return h, nil
 }
 
-// checkLimits applies the same rules, in the same order, as policy.MemoryLedger.
-func checkLimits(a account, r policy.Reservation) error {
-	if r.MaxCalls != nil {
-		if n := a.calls + a.callsHeld + 1; n > *r.MaxCalls {
-			return &policy.LedgerDenied{Reason: policy.ReasonMaxCalls, Limit: strconv.FormatInt(*r.MaxCalls, 10), Value: strconv.FormatInt(n, 10)}
+// ancestryTx returns the reservation's delegation followed by its ancestors,
+// nearest first.
+func (s *Store) ancestryTx(ctx context.Context, tx *sql.Tx, r policy.Reservation) ([]string, error) {
+	ids := []string{r.DelegationID}
+	next := r.ParentID
+	if next == "" {
+		var err error
+		if next, err = parentTx(ctx, tx, r.DelegationID); err != nil {
+			return nil, err
 		}
 	}
-	if r.Budget != nil {
-		if total := a.spent.Add(a.held).Add(r.Amount); total.Cmp(*r.Budget) > 0 {
-			return &policy.LedgerDenied{Reason: policy.ReasonBudget, Limit: r.Budget.String(), Value: total.String()}
+	for next != "" {
+		if err := policy.CheckAncestor(ids, next); err != nil {
+			return nil, err
+		}
+		ids = append(ids, next)
+		var err error
+		if next, err = parentTx(ctx, tx, next); err != nil {
+			return nil, err
 		}
 	}
-	return nil
+	return ids, nil
+}
+
+// parentTx returns a delegation's parent: the one the ledger recorded, else
+// the one the delegations table stores, else "".
+func parentTx(ctx context.Context, tx *sql.Tx, id string) (string, error) {
+	var parent string
+	err := tx.QueryRowContext(ctx, `SELECT COALESCE(
+			NULLIF((SELECT parent_id FROM ledger WHERE delegation_id = $1), ''),
+			(SELECT parent_id FROM delegations WHERE id = $1),
+			'')`, id).Scan(&parent)
+	if err != nil {
+		return "", fmt.Errorf("parent of %s: %w", id, err)
+	}
+	return parent, nil
+}
+
+// lockAccountsTx locks the ledger rows of ids (a delegation then its
+// ancestors) root first, frees their expired holds, and returns them in the
+// order of ids.
+func (s *Store) lockAccountsTx(ctx context.Context, tx *sql.Tx, ids []string, now time.Time) ([]account, error) {
+	accts := make([]account, len(ids))
+	for i := len(ids) - 1; i >= 0; i-- {
+		a, err := s.lockAccountTx(ctx, tx, ids[i])
+		if err != nil {
+			return nil, err
+		}
+		if !now.IsZero() {
+			if err := s.expireHoldsTx(ctx, tx, ids[i], now, &a); err != nil {
+				return nil, err
+			}
+		}
+		accts[i] = a
+	}
+	return accts, nil
 }
 
 // lockAccountTx creates the delegation's ledger row if needed and reads it
@@ -85,30 +154,62 @@ func (s *Store) lockAccountTx(ctx context.Context, tx *sql.Tx, id string) (accou
 	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger (delegation_id) VALUES ($1) ON CONFLICT (delegation_id) DO NOTHING`, id); err != nil {
 		return account{}, err
 	}
-	var a account
-	var spent, held string
-	err := tx.QueryRowContext(ctx, `SELECT `+s.d.decimalOut("spent")+`, `+s.d.decimalOut("held")+`, calls, calls_held
-		FROM ledger WHERE delegation_id = $1`+s.d.forUpdate(), id).Scan(&spent, &held, &a.calls, &a.callsHeld)
+	var (
+		a           account
+		spent, held string
+		known       int64
+		budget      sql.NullString
+		maxCalls    sql.NullInt64
+	)
+	err := tx.QueryRowContext(ctx, `SELECT `+s.d.decimalOut("spent")+`, `+s.d.decimalOut("held")+`, calls, calls_held,
+		parent_id, limits_known, `+s.d.decimalOut("budget_limit")+`, max_calls_limit
+		FROM ledger WHERE delegation_id = $1`+s.d.forUpdate(), id).
+		Scan(&spent, &held, &a.Calls, &a.CallsHeld, &a.parent, &known, &budget, &maxCalls)
 	if err != nil {
 		return account{}, err
 	}
-	if a.spent, err = authority.ParseDecimal(spent); err != nil {
+	if a.Spent, err = authority.ParseDecimal(spent); err != nil {
 		return account{}, fmt.Errorf("ledger %s: spent %q: %w", id, spent, err)
 	}
-	if a.held, err = authority.ParseDecimal(held); err != nil {
+	if a.Held, err = authority.ParseDecimal(held); err != nil {
 		return account{}, fmt.Errorf("ledger %s: held %q: %w", id, held, err)
+	}
+	a.known = known != 0
+	if budget.Valid {
+		b, err := authority.ParseDecimal(budget.String)
+		if err != nil {
+			return account{}, fmt.Errorf("ledger %s: budget_limit %q: %w", id, budget.String, err)
+		}
+		a.limits.Budget = &b
+	}
+	if maxCalls.Valid {
+		a.limits.MaxCalls = &maxCalls.Int64
 	}
 	return a, nil
 }
 
 func (s *Store) saveAccountTx(ctx context.Context, tx *sql.Tx, id string, a account) error {
+	var budget, maxCalls any
+	if a.limits.Budget != nil {
+		budget = a.limits.Budget.String()
+	}
+	if a.limits.MaxCalls != nil {
+		maxCalls = *a.limits.MaxCalls
+	}
+	known := 0
+	if a.known {
+		known = 1
+	}
 	_, err := tx.ExecContext(ctx, `UPDATE ledger SET spent = `+s.d.decimalIn("$1")+`, held = `+s.d.decimalIn("$2")+`,
-		calls = $3, calls_held = $4 WHERE delegation_id = $5`, a.spent.String(), a.held.String(), a.calls, a.callsHeld, id)
+		calls = $3, calls_held = $4, parent_id = $5, limits_known = $6,
+		budget_limit = `+s.d.decimalIn("$7")+`, max_calls_limit = $8 WHERE delegation_id = $9`,
+		a.Spent.String(), a.Held.String(), a.Calls, a.CallsHeld, a.parent, known, budget, maxCalls, id)
 	return err
 }
 
 // expireHoldsTx frees the delegation's holds whose time ran out (their
 // gateway died before settling or releasing), with the account row locked.
+// Each level of a hold expires with its own account.
 func (s *Store) expireHoldsTx(ctx context.Context, tx *sql.Tx, id string, now time.Time, a *account) error {
 	rows, err := tx.QueryContext(ctx, `SELECT id, `+s.d.decimalOut("amount")+` FROM ledger_holds
 		WHERE delegation_id = $1 AND state = 'held' AND expires_ns <= $2`, id, now.UnixNano())
@@ -127,7 +228,7 @@ func (s *Store) expireHoldsTx(ctx context.Context, tx *sql.Tx, id string, now ti
 			rows.Close()
 			return fmt.Errorf("hold %s: amount %q: %w", hid, amount, err)
 		}
-		a.held, a.callsHeld = a.held.Sub(d), a.callsHeld-1
+		a.Held, a.CallsHeld = a.Held.Sub(d), a.CallsHeld-1
 		expired = append(expired, hid)
 	}
 	rows.Close()
@@ -142,8 +243,8 @@ func (s *Store) expireHoldsTx(ctx context.Context, tx *sql.Tx, id string, now ti
 	return nil
 }
 
-// Spent returns a delegation's settled spending and call count (zero for a
-// delegation the ledger has never seen).
+// Spent returns a delegation's settled spending and call count, its
+// descendants' included (zero for a delegation the ledger has never seen).
 func (s *Store) Spent(ctx context.Context, delegationID string) (authority.Decimal, int64, error) {
 	var spent string
 	var calls int64

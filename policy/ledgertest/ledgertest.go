@@ -30,6 +30,12 @@ func Run(t *testing.T, newLedger func(t *testing.T) policy.Ledger) {
 	t.Run("HoldLifecycle", func(t *testing.T) { testHoldLifecycle(t, newLedger(t)) })
 	t.Run("Isolation", func(t *testing.T) { testIsolation(t, newLedger(t)) })
 	t.Run("Invalid", func(t *testing.T) { testInvalid(t, newLedger(t)) })
+	t.Run("SiblingsShareParentBudget", func(t *testing.T) { testSiblingsShareParentBudget(t, newLedger(t)) })
+	t.Run("AncestorLimits", func(t *testing.T) { testAncestorLimits(t, newLedger(t)) })
+	t.Run("Grandchild", func(t *testing.T) { testGrandchild(t, newLedger(t)) })
+	t.Run("HoldOnEveryLevel", func(t *testing.T) { testHoldOnEveryLevel(t, newLedger(t)) })
+	t.Run("MaxCallsAcrossChildren", func(t *testing.T) { testMaxCallsAcrossChildren(t, newLedger(t)) })
+	t.Run("AncestryBounds", func(t *testing.T) { testAncestryBounds(t, newLedger(t)) })
 }
 
 func dec(s string) *authority.Decimal {
