@@ -81,10 +81,10 @@ type authError struct {
 	reason string // audit reason
 	// dpop is the WWW-Authenticate DPoP challenge sent beside the Bearer one
 	// (RFC 9449 §7.1), "" when the upstream accepts bearer tokens only;
-	// proofErr says the refusal is about a proof: its error is on the DPoP
-	// challenge, not the Bearer one.
+	// proofErr, when set, is the refusal of a proof (dpop.Check's error):
+	// it is named on the DPoP challenge, not the Bearer one.
 	dpop     string
-	proofErr bool
+	proofErr error
 }
 
 func (e *authError) Error() string { return e.desc }
@@ -95,27 +95,9 @@ func (e *authError) Error() string { return e.desc }
 func (g *Gateway) authenticate(r *http.Request, up *upstreams.Upstream) (*authority.Claims, string, *authError) {
 	c, token, e := g.verifyAccess(r, up)
 	if e != nil && up.DPoP != dpop.ModeBearer {
-		var perr error
-		if e.proofErr {
-			perr = proofError{e.code, e.desc}
-		}
-		e.dpop = dpop.Challenge(perr, nil)
+		e.dpop = dpop.Challenge(e.proofErr, nil)
 	}
 	return c, token, e
-}
-
-// proofError carries a proof refusal's code and text to dpop.Challenge.
-type proofError struct{ code, desc string }
-
-func (e proofError) Error() string { return e.desc }
-func (e proofError) Is(target error) bool {
-	switch e.code {
-	case "use_dpop_nonce":
-		return target == dpop.ErrUseNonce
-	case "invalid_dpop_proof":
-		return target == dpop.ErrInvalidProof
-	}
-	return false
 }
 
 func (g *Gateway) verifyAccess(r *http.Request, up *upstreams.Upstream) (*authority.Claims, string, *authError) {
@@ -139,8 +121,11 @@ func (g *Gateway) verifyAccess(r *http.Request, up *upstreams.Upstream) (*author
 		Method: r.Method, URL: g.publicURL(r) + r.URL.EscapedPath()}
 	if _, err := dpop.Check(r.Context(), req, dpop.CheckOptions{Mode: up.DPoP, Cache: g.proofs}, g.now()); err != nil {
 		code := dpop.ErrorCode(err)
-		return c, token, &authError{status: http.StatusUnauthorized, code: code, reason: "dpop_" + code,
-			desc: dpop.ErrorText(err), proofErr: code != "invalid_token"}
+		e := &authError{status: http.StatusUnauthorized, code: code, reason: "dpop_" + code, desc: dpop.ErrorText(err)}
+		if code != "invalid_token" {
+			e.proofErr = err
+		}
+		return c, token, e
 	}
 	return c, token, nil
 }
@@ -149,7 +134,7 @@ func (g *Gateway) verifyAccess(r *http.Request, up *upstreams.Upstream) (*author
 // naming the RFC 9728 metadata of the resource.
 func (g *Gateway) writeAuthError(w http.ResponseWriter, r *http.Request, slug string, e *authError, scope string) {
 	params := []string{fmt.Sprintf("resource_metadata=%q", g.metadataURL(r, slug))}
-	if e.code != "" && !e.proofErr {
+	if e.code != "" && e.proofErr == nil {
 		params = append(params, fmt.Sprintf("error=%q", e.code), fmt.Sprintf("error_description=%q", e.desc))
 	}
 	if scope != "" {

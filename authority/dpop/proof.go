@@ -3,6 +3,7 @@ package dpop
 import (
 	"crypto"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -43,6 +44,7 @@ type Proof struct {
 	JKT      string    // RFC 7638 thumbprint of the proof's key
 	Method   string    // htm
 	URL      string    // htu, normalized
+	Nonce    string    // nonce, "" when the proof carries none
 }
 
 // VerifyOptions say what the proof must show. Method and URL are required.
@@ -140,11 +142,12 @@ func checkClaims(c jwt.MapClaims, o VerifyOptions, wantURL string, now time.Time
 		}
 	}
 	if o.Nonce != "" {
-		if nonce, _ := c["nonce"].(string); nonce != o.Nonce {
+		if nonce, _ := c["nonce"].(string); subtle.ConstantTimeCompare([]byte(nonce), []byte(o.Nonce)) != 1 {
 			return nil, ErrUseNonce
 		}
 	}
-	return &Proof{ID: jti, IssuedAt: iat, Method: htm, URL: got}, nil
+	nonce, _ := c["nonce"].(string)
+	return &Proof{ID: jti, IssuedAt: iat, Method: htm, URL: got, Nonce: nonce}, nil
 }
 
 func or(d, def time.Duration) time.Duration {

@@ -12,15 +12,65 @@ import (
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/authority/dpop"
+	"github.com/openlegant/legant/examples/internal/demo"
 	"github.com/openlegant/legant/sdk"
 )
 
-// boundToKey: a token bound to the agent's key (RFC 9449 DPoP) is worthless
-// to a thief. The resource is an HTTP API protected by the Go SDK's
-// middleware; the gateway does not check DPoP yet, so this part does not go
-// through it.
+// boundAtGateway: a token bound to the agent's key (RFC 9449 DPoP) is
+// worthless to a thief at the gateway: /mcp/crm accepts bearer and bound
+// tokens (dpop: allow, the default), and a bound one only with a fresh proof
+// by its key, checked against the store's shared replay cache.
+func (s *story) boundAtGateway(ctx context.Context) error {
+	s.n.Scene("A DPoP-bound token, stolen, at the gateway")
+	_, agentKey, _ := ed25519.GenerateKey(rand.Reader)
+	_, thiefKey, _ := ed25519.GenerateKey(rand.Reader)
+	jkt, err := dpop.Thumbprint(agentKey.Public())
+	if err != nil {
+		return err
+	}
+	c := &authority.Claims{Subject: "alice", Audience: []string{s.env.Audience("crm")}, Scopes: []string{"crm:read"},
+		Actor: authority.NewActor("assistant"), Constraints: authority.Unrestricted(), Confirmation: &authority.Confirmation{JKT: jkt}}
+	token, err := s.env.Mint(c)
+	if err != nil {
+		return err
+	}
+	s.n.Say("issuer", "a token for agent:assistant on /mcp/crm bound to its own key: cnf.jkt %.12s…", jkt)
+	const tool = "read_contacts"
+	steps := []struct {
+		step, who, what string
+		key             ed25519.PrivateKey // nil: the token as a bearer token
+		want            string
+	}{
+		{"gateway: owner with its key", "assistant", "calls read_contacts with the DPoP scheme and a proof per request, signed by its key", agentKey, "allow"},
+		{"gateway: bound token as bearer", "thief", "calls read_contacts with the stolen token as a bearer token", nil,
+			"401 " + dpop.ErrBoundAsBearer.Error()},
+		{"gateway: bound token, thief's key", "thief", "calls read_contacts with the stolen token and proofs signed by his own key", thiefKey,
+			"401 the DPoP proof is not signed by the key the token is bound to"},
+	}
+	for _, st := range steps {
+		s.n.Say(st.who, "%s", st.what)
+		var out demo.Outcome
+		if st.key != nil {
+			out, err = s.env.AttemptDPoP(ctx, "crm", token, st.who, st.key, tool, nil)
+		} else {
+			out, err = s.env.Attempt(ctx, "crm", token, st.who, tool, nil)
+		}
+		if err != nil {
+			return err
+		}
+		s.n.Expect(st.step, out, st.want)
+		if err := s.audit(ctx, "crm", tool, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// boundToKey: the same token model behind the Go SDK: an HTTP API checks
+// the proofs itself, and a proof sniffed with the token is refused too (its
+// jti was used before).
 func (s *story) boundToKey(ctx context.Context) error {
-	s.n.Scene("A DPoP-bound token, stolen")
+	s.n.Scene("A DPoP-bound token, stolen, at an API behind the Go SDK")
 	api, err := s.contactsAPI(ctx)
 	if err != nil {
 		return err

@@ -2,8 +2,8 @@
 // Legant token and is refused for every reason a delegation token carries —
 // another upstream (audience), a tool the delegation does not grant, outside
 // its business-hours window, after it expired, after one `legant revoke` —
-// and, with a DPoP-bound token, even while it is valid: an API protected by
-// the Go SDK refuses it without the agent's key.
+// and, with a DPoP-bound token, even while it is valid: the gateway, and an
+// API protected by the Go SDK, refuse it without the agent's key.
 //
 //	go run ./examples/stolen-token
 //
@@ -66,7 +66,7 @@ func run(ctx context.Context, w io.Writer) ([]string, error) {
 	s := &story{env: env, n: n}
 	n.Say("setup", "gateway %s: /mcp/crm (read_contacts, export_contacts), /mcp/billing (charge)", env.GatewayURL)
 	n.Say("setup", "issuer  %s (store: SQLite in a temporary directory); clock: %s", env.IssuerURL, clock(env))
-	for _, scene := range []func(context.Context) error{s.replays, s.revoked, s.boundToKey} {
+	for _, scene := range []func(context.Context) error{s.replays, s.revoked, s.boundAtGateway, s.boundToKey} {
 		if err := scene(ctx); err != nil {
 			return n.Decisions(), err
 		}
@@ -74,7 +74,7 @@ func run(ctx context.Context, w io.Writer) ([]string, error) {
 	n.Scene("What reached the upstreams")
 	crm, billing := len(env.Upstreams["crm"].Calls()), len(env.Upstreams["billing"].Calls())
 	n.Say("upstreams", "crm ran %d call(s), billing %d: every refused replay was stopped at the gateway", crm, billing)
-	n.Check("calls the crm upstream ran", fmt.Sprint(crm), "2")
+	n.Check("calls the crm upstream ran", fmt.Sprint(crm), "3")
 	n.Check("calls the billing upstream ran", fmt.Sprint(billing), "0")
 	return n.Decisions(), n.Err()
 }

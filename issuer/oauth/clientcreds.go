@@ -16,7 +16,8 @@ import (
 // for resource servers that accept an agent's own identity (SDK verification
 // without RequireActor), for one resource and within the scopes the client
 // registered (a client that registered no scope gets none of the tools).
-func (s *Server) grantClientCredentials(ctx context.Context, c *client, form url.Values) (*tokenResponse, error) {
+// With jkt it is bound to that DPoP key.
+func (s *Server) grantClientCredentials(ctx context.Context, c *client, form url.Values, jkt string) (*tokenResponse, error) {
 	if c.public() {
 		return nil, oauthErr(CodeUnauthorizedClient, "client_credentials requires a confidential client")
 	}
@@ -45,6 +46,9 @@ func (s *Server) grantClientCredentials(ctx context.Context, c *client, form url
 	now := s.now()
 	claims := &authority.Claims{Issuer: s.opts.Issuer, Subject: c.ID, Audience: []string{up.InboundAudience},
 		ExpiresAt: now.Add(s.opts.AccessTokenTTL), IssuedAt: now, ID: "at_" + authority.NewID(), ClientID: c.ID, Scopes: scopes}
+	if jkt != "" {
+		claims.Confirmation = &authority.Confirmation{JKT: jkt}
+	}
 	resp := &tokenResponse{}
 	if err := s.sign(ctx, claims, GrantClientCredentials, resp); err != nil {
 		return nil, err

@@ -22,7 +22,19 @@ import (
 // request for anything the subject token does not grant is refused —
 // invalid_target for a resource, invalid_scope for a scope,
 // invalid_authorization_details for a constraint — naming what was refused.
-func (s *Server) grantExchange(ctx context.Context, c *client, form url.Values) (*tokenResponse, error) {
+//
+// DPoP (RFC 9449): with a proof (jkt, the new actor's key) the child token
+// is bound to that key, and the act hop of the new actor records it. A
+// subject token bound to a key is a token its holder may use only with a
+// proof, so it is exchanged only (a) with a DPoP proof — its child must be
+// bound too, to the new actor's own key — and (b) with a proof by the
+// subject token's key in the subject_token_dpop parameter: a DPoP proof for
+// this token endpoint (htm POST, htu the token endpoint) whose ath is the
+// hash of the subject token. The holder of the subject token makes it and
+// hands it to the sub-agent with the token; it lives a minute and is
+// accepted once. A stolen bound token therefore cannot be exchanged for a
+// token bound to the thief's key.
+func (s *Server) grantExchange(ctx context.Context, c *client, form url.Values, jkt string) (*tokenResponse, error) {
 	if c.public() {
 		return nil, oauthErr(CodeUnauthorizedClient, "token exchange requires a confidential client: the client becomes an actor of the delegation chain")
 	}
@@ -43,10 +55,14 @@ func (s *Server) grantExchange(ctx context.Context, c *client, form url.Values) 
 	if err != nil {
 		return nil, err
 	}
+	if err := s.checkSubjectKey(ctx, parent, form, jkt, now); err != nil {
+		return nil, err
+	}
 	req, err := exchangeRequest(form, c, resource, now)
 	if err != nil {
 		return nil, err
 	}
+	req.KeyThumbprint = jkt
 	child, err := authority.Attenuate(parent, req, authority.AttenuateOptions{Strict: true})
 	if err != nil {
 		return nil, attenuationError(err)
@@ -65,6 +81,34 @@ func (s *Server) grantExchange(ctx context.Context, c *client, form url.Values) 
 	}
 	resp := &tokenResponse{IssuedTokenType: TokenTypeAccessToken}
 	return resp, s.sign(ctx, child, GrantTokenExchange, resp)
+}
+
+// SubjectTokenDPoPParam is the token exchange parameter carrying the proof of
+// possession of a bound subject token's key (see grantExchange).
+const SubjectTokenDPoPParam = "subject_token_dpop"
+
+// checkSubjectKey requires, for a subject token bound to a key, a DPoP proof
+// for the child (jkt) and a proof by the subject token's key.
+func (s *Server) checkSubjectKey(ctx context.Context, parent *authority.Claims, form url.Values, jkt string, now time.Time) error {
+	bound := parent.BoundKey()
+	switch {
+	case bound == "" && form.Get(SubjectTokenDPoPParam) != "":
+		return oauthErr(CodeInvalidRequest, SubjectTokenDPoPParam+" is only for a subject_token bound to a key")
+	case bound == "":
+		return nil
+	case jkt == "":
+		return oauthErr(CodeInvalidRequest, "the subject_token is bound to a key (DPoP): the new token must be bound too — send a DPoP proof by the new actor's key")
+	case form.Get(SubjectTokenDPoPParam) == "":
+		return oauthErr(CodeInvalidGrant, "the subject_token is bound to a key (DPoP): "+SubjectTokenDPoPParam+" must carry a proof by that key")
+	}
+	p, err := s.checkProof(ctx, form.Get(SubjectTokenDPoPParam), form.Get("subject_token"), now)
+	if err != nil {
+		return err
+	}
+	if p.JKT != bound {
+		return oauthErr(CodeInvalidGrant, SubjectTokenDPoPParam+" is not signed by the key the subject_token is bound to")
+	}
+	return nil
 }
 
 // exchangeParams checks the token types and returns the one resource the

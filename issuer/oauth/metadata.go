@@ -3,6 +3,8 @@ package oauth
 import (
 	"net/http"
 	"slices"
+
+	"github.com/openlegant/legant/authority/dpop"
 )
 
 // Grant types this server implements.
@@ -54,6 +56,9 @@ type Metadata struct {
 	ClientIDMetadataDocumentSupported      bool     `json:"client_id_metadata_document_supported"`
 	AuthorizationResponseIssParameter      bool     `json:"authorization_response_iss_parameter_supported"`
 	AuthorizationDetailsTypesSupported     []string `json:"authorization_details_types_supported"`
+	// DPoPSigningAlgValuesSupported are the algorithms of DPoP proofs the
+	// token endpoint accepts (RFC 9449 §5.1).
+	DPoPSigningAlgValuesSupported []string `json:"dpop_signing_alg_values_supported"`
 }
 
 // JWKSPath is where the process serves the issuer's JWKS (cmd/legant mounts
@@ -85,6 +90,7 @@ func (s *Server) Metadata() Metadata {
 		ClientIDMetadataDocumentSupported:      true,
 		AuthorizationResponseIssParameter:      true,
 		AuthorizationDetailsTypesSupported:     []string{"legant_delegation"},
+		DPoPSigningAlgValuesSupported:          slices.Clone(dpop.Algorithms),
 	}
 }
 

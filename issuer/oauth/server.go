@@ -14,6 +14,7 @@ import (
 	"github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/dpop"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/upstreams"
 )
@@ -91,6 +92,9 @@ type Options struct {
 	// Users who sign in through an upstream provider are not asked: that
 	// provider authenticates them.
 	RequireSecondFactorForAdmins bool
+	// DPoPNonces, when set, makes the token endpoint require server nonces
+	// in DPoP proofs (RFC 9449 §8); nil: no nonces.
+	DPoPNonces *DPoPNonceOptions
 	// SSO are the upstream OpenID providers users may sign in with; nil:
 	// local accounts only.
 	SSO *SSO
@@ -118,6 +122,8 @@ type Server struct {
 	logins   *loginLimiter
 	factors  *loginLimiter // second-factor failures, per user (apart from password failures)
 	webauthn *webauthn.WebAuthn
+	nonces   *nonces          // DPoP server nonces; nil: off
+	proofs   dpop.ReplayCache // the store's: shared by replicas
 }
 
 // New returns a Server for opts.
@@ -139,6 +145,10 @@ func New(opts Options) (*Server, error) {
 		s.now = time.Now
 	}
 	s.setDefaults()
+	if s.nonces, err = newNonces(opts.DPoPNonces); err != nil {
+		return nil, err
+	}
+	s.proofs = opts.Store.ProofCache()
 	if s.docs, err = newDocumentFetcher(opts.MetadataDocuments, s.validRedirect); err != nil {
 		return nil, err
 	}

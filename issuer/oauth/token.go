@@ -66,16 +66,24 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	if !c.allows(grant) {
 		return oauthErr(CodeUnauthorizedClient, "the client is not registered for the "+grant+" grant")
 	}
+	proof, err := s.tokenProof(r.Context(), w, r)
+	if err != nil {
+		return err
+	}
+	var jkt string // the key the tokens are bound to (RFC 9449 §5); "": bearer
+	if proof != nil {
+		jkt = proof.JKT
+	}
 	var resp *tokenResponse
 	switch grant {
 	case GrantAuthorizationCode:
-		resp, err = s.grantCode(r.Context(), c, r.PostForm)
+		resp, err = s.grantCode(r.Context(), c, r.PostForm, jkt)
 	case GrantRefreshToken:
-		resp, err = s.grantRefresh(r.Context(), c, r.PostForm)
+		resp, err = s.grantRefresh(r.Context(), c, r.PostForm, jkt)
 	case GrantClientCredentials:
-		resp, err = s.grantClientCredentials(r.Context(), c, r.PostForm)
+		resp, err = s.grantClientCredentials(r.Context(), c, r.PostForm, jkt)
 	default:
-		resp, err = s.grantExchange(r.Context(), c, r.PostForm)
+		resp, err = s.grantExchange(r.Context(), c, r.PostForm, jkt)
 	}
 	if err != nil {
 		return err
@@ -97,8 +105,10 @@ func checkPKCE(verifier, challenge string) bool {
 
 // grantCode redeems an authorization code. A code presented twice revokes
 // the delegation it was issued for, and with it every token minted from it
-// (RFC 9700 §4.2.4, OAuth 2.1 §4.1.3).
-func (s *Server) grantCode(ctx context.Context, c *client, form url.Values) (*tokenResponse, error) {
+// (RFC 9700 §4.2.4, OAuth 2.1 §4.1.3). With jkt the access token (and a
+// public client's refresh token) is bound to that DPoP key; a sign-in
+// token (for userinfo only) stays a bearer token.
+func (s *Server) grantCode(ctx context.Context, c *client, form url.Values, jkt string) (*tokenResponse, error) {
 	now := s.now()
 	ac, err := s.opts.Store.RedeemAuthCode(ctx, hashSecret(form.Get("code")), now)
 	switch {
@@ -132,7 +142,7 @@ func (s *Server) grantCode(ctx context.Context, c *client, form url.Values) (*to
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.issue(ctx, c, g, g.Scopes, GrantAuthorizationCode, "")
+	resp, err := s.issue(ctx, c, g, g.Scopes, GrantAuthorizationCode, "", jkt)
 	if err != nil || ac.OIDCScopes == "" {
 		return resp, err
 	}
@@ -155,8 +165,10 @@ func checkResource(form url.Values, granted string) error {
 }
 
 // grantRefresh rotates a refresh token. A refresh token presented after it
-// was rotated revokes its family and the delegation.
-func (s *Server) grantRefresh(ctx context.Context, c *client, form url.Values) (*tokenResponse, error) {
+// was rotated revokes its family and the delegation. A refresh token bound
+// to a DPoP key is exchanged only with a proof by that key (jkt): without
+// it, it is refused before rotation, so a thief can neither use nor burn it.
+func (s *Server) grantRefresh(ctx context.Context, c *client, form url.Values, jkt string) (*tokenResponse, error) {
 	h := hashSecret(form.Get("refresh_token"))
 	old, err := s.opts.Store.GetRefreshToken(ctx, h)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && old.ClientID != c.ID) {
@@ -164,6 +176,9 @@ func (s *Server) grantRefresh(ctx context.Context, c *client, form url.Values) (
 	}
 	if err != nil {
 		return nil, err
+	}
+	if bound := refreshKey(form.Get("refresh_token")); bound != "" && bound != jkt {
+		return nil, oauthErr(CodeInvalidGrant, "the refresh token is bound to a DPoP key: present a DPoP proof signed by that key")
 	}
 	g, err := s.opts.Store.GetGrant(ctx, old.DelegationID)
 	if err != nil {
@@ -178,7 +193,7 @@ func (s *Server) grantRefresh(ctx context.Context, c *client, form url.Values) (
 			return nil, err
 		}
 	}
-	return s.issue(ctx, c, g, scopes, GrantRefreshToken, h)
+	return s.issue(ctx, c, g, scopes, GrantRefreshToken, h, jkt)
 }
 
 // narrowScopes returns the requested scopes, each of which must be granted.
@@ -198,16 +213,24 @@ func narrowScopes(granted []string, requested string) ([]string, error) {
 
 // issue mints an access token from grant g for client c (and a refresh
 // token when c may refresh). rotate is the hash of the refresh token being
-// exchanged, rotated only once the grant is known usable.
-func (s *Server) issue(ctx context.Context, c *client, g *store.Grant, scopes []string, how, rotate string) (*tokenResponse, error) {
+// exchanged, rotated only once the grant is known usable. jkt binds the
+// access token, and a public client's refresh token, to a DPoP key (a
+// confidential client's refresh token is bound to its authentication).
+func (s *Server) issue(ctx context.Context, c *client, g *store.Grant, scopes []string, how, rotate, jkt string) (*tokenResponse, error) {
 	now := s.now()
 	claims := s.grantClaims(g, scopes, now)
+	if jkt != "" {
+		claims.Confirmation = &authority.Confirmation{JKT: jkt}
+	}
 	if err := s.admit(ctx, g, claims, now); err != nil {
 		return nil, err
 	}
 	resp := &tokenResponse{}
 	if c.allows(GrantRefreshToken) && g.ParentID == "" {
 		resp.RefreshToken = authority.NewSecret()
+		if c.public() {
+			resp.RefreshToken = newRefreshToken(resp.RefreshToken, jkt)
+		}
 		next := store.RefreshToken{Hash: hashSecret(resp.RefreshToken), DelegationID: g.DelegationID,
 			ClientID: c.ID, CreatedAt: now, ExpiresAt: g.ExpiresAt}
 		if err := s.storeRefresh(ctx, rotate, next, now); err != nil {
@@ -292,7 +315,10 @@ func (s *Server) sign(ctx context.Context, claims *authority.Claims, how string,
 		TokenID: claims.ID}); err != nil {
 		return err
 	}
-	resp.AccessToken, resp.TokenType = tok, "Bearer"
+	resp.AccessToken, resp.TokenType = tok, TokenTypeBearer
+	if claims.BoundKey() != "" {
+		resp.TokenType = TokenTypeDPoP
+	}
 	resp.ExpiresIn = int64(claims.ExpiresAt.Sub(claims.IssuedAt).Seconds())
 	resp.Scope = strings.Join(claims.Scopes, " ")
 	resp.AuthorizationDetails = []authority.Constraints{claims.Constraints}

@@ -3,6 +3,7 @@ package demo
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/openlegant/legant/policy"
+	"github.com/openlegant/legant/sdk/dpopclient"
 )
 
 // Outcome is what the gateway decided on one attempt, as the agent saw it.
@@ -68,6 +70,10 @@ type Agent struct {
 // authTransport adds the agent's token to every request and remembers the
 // last refusal at the edge (the go-sdk client reports it only as an error).
 type authTransport struct {
+	// dpop, when set, presents the token with the DPoP scheme and a fresh
+	// proof by the agent's key per request (sdk/dpopclient).
+	dpop http.RoundTripper
+
 	mu     sync.Mutex
 	token  string
 	status int
@@ -78,9 +84,15 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	t.mu.Lock()
 	token := t.token
 	t.mu.Unlock()
-	req = req.Clone(req.Context())
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultTransport.RoundTrip(req)
+	var resp *http.Response
+	var err error
+	if t.dpop != nil {
+		resp, err = t.dpop.RoundTrip(req)
+	} else {
+		req = req.Clone(req.Context())
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err = http.DefaultTransport.RoundTrip(req)
+	}
 	if err == nil && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden ||
 		resp.StatusCode == http.StatusNotFound) {
 		t.mu.Lock()
@@ -125,7 +137,22 @@ func (t *authTransport) takeRefusal() (int, string) {
 // Connect opens an MCP session through the gateway to slug with token. A
 // refusal at the edge is an Outcome, not an error: (nil, refusal, nil).
 func (e *Env) Connect(ctx context.Context, slug, token, name string) (*Agent, *Outcome, error) {
+	return e.connect(ctx, slug, name, &authTransport{token: token})
+}
+
+// ConnectDPoP is Connect for a token bound to key (RFC 9449): every request
+// carries the DPoP scheme and a fresh proof signed by key.
+func (e *Env) ConnectDPoP(ctx context.Context, slug, token, name string, key crypto.Signer) (*Agent, *Outcome, error) {
 	rt := &authTransport{token: token}
+	rt.dpop = &dpopclient.Transport{Key: key, Now: e.Clock.Now, Token: func(context.Context) (string, error) {
+		rt.mu.Lock()
+		defer rt.mu.Unlock()
+		return rt.token, nil
+	}}
+	return e.connect(ctx, slug, name, rt)
+}
+
+func (e *Env) connect(ctx context.Context, slug, name string, rt *authTransport) (*Agent, *Outcome, error) {
 	c := mcp.NewClient(&mcp.Implementation{Name: name, Version: "1"}, nil)
 	cs, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: e.GatewayURL + "/mcp/" + slug,
 		HTTPClient: &http.Client{Transport: rt}}, nil)
@@ -142,6 +169,16 @@ func (e *Env) Connect(ctx context.Context, slug, token, name string) (*Agent, *O
 // token, or a fresh agent, does.
 func (e *Env) Attempt(ctx context.Context, slug, token, name, tool string, args map[string]any) (Outcome, error) {
 	a, refused, err := e.Connect(ctx, slug, token, name)
+	if err != nil || refused != nil {
+		return deref(refused), err
+	}
+	defer a.Close()
+	return a.Call(ctx, tool, args)
+}
+
+// AttemptDPoP is Attempt with a token bound to key, proofs signed by key.
+func (e *Env) AttemptDPoP(ctx context.Context, slug, token, name string, key crypto.Signer, tool string, args map[string]any) (Outcome, error) {
+	a, refused, err := e.ConnectDPoP(ctx, slug, token, name, key)
 	if err != nil || refused != nil {
 		return deref(refused), err
 	}

@@ -151,7 +151,7 @@ func (e *Env) startGateway(specs []UpstreamSpec, issuerKeys *authority.KeySet) e
 	}
 	e.Gateway, err = gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return e.registry },
 		Issuer: e.IssuerURL, Keys: issuerKeys, Signer: signer, PublicURL: e.GatewayURL,
-		Revocations: e.Store.Revocations(), Ledger: e.Store, Recorder: e.Store.Audit(),
+		Revocations: e.Store.Revocations(), DPoPProofs: e.Store.ProofCache(), Ledger: e.Store, Recorder: e.Store.Audit(),
 		Sessions: admin.Sessions{Store: e.Store}, Logger: quiet(), Now: e.Clock.Now})
 	if err != nil {
 		gwLn.Close()
