@@ -63,7 +63,7 @@ upstreams:
 		{"valid", []string{"lint", "-f", exampleRegistry, "--public-url", "https://gw.example"},
 			[]string{exampleRegistry + ": ok: 1 upstream(s), 3 tool(s)"}, ""},
 		{"invalid", []string{"lint", "-f", bad}, []string{
-			bad + ":5:15: upstreams[0].headers.Authorization: Authorization is refused: no static credentials in the registry (the gateway sends its own downstream token)",
+			bad + ":5:15: upstreams[0].headers.Authorization: Authorization is refused in headers: a credential for the upstream goes in auth (kind static, value {env: NAME} or {file: PATH})",
 			bad + `:7:7: upstreams[0].tools["*"]: wildcards are not allowed: list every tool by name (tools not listed are invisible and uncallable)`,
 		}, bad + ": 2 problem(s)"},
 		{"matching tools", []string{"lint", "-f", exampleRegistry, "--upstream-tools", tools},
