@@ -224,3 +224,47 @@ func TestStaticCredentials(t *testing.T) {
 		}
 	}
 }
+
+// TestOAuthUpstreamFailsClosed: until the gateway runs the per-user OAuth
+// flow, a call to an upstream of auth kind oauth is refused and nothing at
+// all reaches the upstream (no minted token, no empty credential).
+func TestOAuthUpstreamFailsClosed(t *testing.T) {
+	var hits atomic.Int64
+	hosted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "unexpected", http.StatusTeapot)
+	}))
+	t.Cleanup(hosted.Close)
+	var reg *upstreams.Registry
+	rg := newRig(t, rigOptions{gwOpts: func(o *gateway.Options) {
+		yaml := registryYAML("http://127.0.0.1:1/unused", "") + fmt.Sprintf(`  - slug: hosted
+    url: %s
+    tools:
+      list_expenses: {scope: expenses:read}
+    auth: {kind: oauth, scopes: [read]}
+`, hosted.URL)
+		var err error
+		if reg, err = upstreams.Parse("oauth.yaml", []byte(yaml), upstreams.Options{PublicURL: o.PublicURL, ResolveSecrets: true}); err != nil {
+			t.Fatal(err)
+		}
+		o.Registry = func() *upstreams.Registry { return reg }
+	}})
+	b := &bridgedRig{rig: rg}
+	req, _ := http.NewRequest(http.MethodPost, b.server.URL+"/mcp/hosted",
+		strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`))
+	req.Header.Set("Authorization", "Bearer "+b.tokenFor("hosted", "expenses:read"))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway || !strings.Contains(string(body), "the upstream is unavailable") {
+		t.Errorf("initialize = %d %s, want 502 and a JSON-RPC error", resp.StatusCode, body)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the oauth upstream got %d requests", n)
+	}
+}
