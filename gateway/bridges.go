@@ -98,7 +98,7 @@ func (b *bridgeSet) newBridge(up *upstreams.Upstream) *bridge.Handler {
 		ConnectTimeout:  up.Timeouts.Connect,
 	}
 	if up.Transport == upstreams.TransportStdio {
-		return bridge.NewStdio(up.Command, up.Env, opts)
+		return bridge.NewStdio(up.Command, childEnv(up), opts)
 	}
 	return bridge.NewLegacySSE(up.URL, b.upstream, opts)
 }
@@ -159,10 +159,11 @@ func fingerprint(up *upstreams.Upstream) string {
 	for _, a := range up.Command {
 		field(a)
 	}
-	field(fmt.Sprint(len(up.Env)))
-	for _, k := range slices.Sorted(maps.Keys(up.Env)) {
+	env := childEnv(up) // a rotated secret starts a new bridge
+	field(fmt.Sprint(len(env)))
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		field(k)
-		field(up.Env[k])
+		field(env[k])
 	}
 	field(up.Timeouts.Idle.String())
 	field(up.Timeouts.Connect.String())

@@ -131,6 +131,7 @@ func (g *Gateway) refuse(ex *exchange, m *message, d policy.Decision, object str
 func (g *Gateway) allow(ex *exchange, m *message, object string) {
 	ev := withPrincipal(audit.Event{Kind: audit.KindAllow, Upstream: ex.up.Slug, Method: m.method, Tool: object,
 		Decision: "allow", Reason: string(policy.ReasonAllowed)}, ex.claims)
+	ev = withCredential(ev, ex.up)
 	if ex.sess != nil {
 		ev.SessionID = ex.sess.id
 	}
@@ -171,6 +172,7 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 		return errorResponse(m.id, rpcError{Code: e.Code, Message: e.Message, Data: e.Data}), nil
 	}
 	ev.Kind, ev.Decision = audit.KindAllow, "allow"
+	ev = withCredential(ev, ex.up) // credentials.go
 	if err := g.recordAllow(ctx, ev); err != nil {
 		if hold != nil {
 			rctx, cancel := detach(ctx)

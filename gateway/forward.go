@@ -127,8 +127,9 @@ func (g *Gateway) upstreamRequest(ctx context.Context, r *http.Request, ex *exch
 }
 
 // upstreamRequestFor builds a request of the gateway's own to the upstream of
-// ex: static headers, the upstream session id and the downstream token for
-// (caller token, upstream), minted or reused from the minter's cache.
+// ex: static headers, the upstream session id and the credential the
+// registry's auth section names (by default the downstream token for (caller
+// token, upstream), minted or reused from the minter's cache).
 func (g *Gateway) upstreamRequestFor(ctx context.Context, ex *exchange, method string, body io.Reader) (*http.Client, *http.Request, error) {
 	client, endpoint, err := g.upstreamClient(ex.up)
 	if err != nil {
@@ -149,11 +150,9 @@ func (g *Gateway) upstreamRequestFor(ctx context.Context, ex *exchange, method s
 	if ex.sess != nil && ex.sess.upstreamID != "" {
 		req.Header.Set(headerSessionID, ex.sess.upstreamID)
 	}
-	tok, err := g.minter.token(ex.claims, ex.up, g.now())
-	if err != nil {
+	if err := g.setCredential(ctx, ex, req); err != nil { // credentials.go
 		return nil, nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
 	return client, req, nil
 }
 

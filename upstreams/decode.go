@@ -42,6 +42,7 @@ type decoder struct {
 	errs    ValidationErrors
 	dropped int // problems past maxErrors
 	visits  int
+	secrets bool // read the values of secret references (Options.ResolveSecrets)
 }
 
 func (d *decoder) errorf(n *yaml.Node, path, format string, args ...any) {

@@ -11,8 +11,11 @@
 //
 // Validation is strict and complete: unknown fields, wrong types and bad
 // values are all reported at once as ValidationErrors, each one
-// "file:line:col: field.path: message". Static credentials (Authorization,
-// Cookie, userinfo in URLs) are refused: the gateway sends its own downstream token.
+// "file:line:col: field.path: message". No credential is written in the
+// file: plain headers refuse Authorization and Cookie, URLs refuse userinfo,
+// and the auth section (Auth: legant, static, oauth) names its secrets by
+// reference ({env: NAME}, {file: PATH}); Options.ResolveSecrets reads them
+// into Secrets, which print as their reference only.
 //
 // A Registry is an immutable snapshot; a Watcher polls the file and swaps
 // snapshots through an atomic pointer, so a reload never disturbs a session

@@ -44,7 +44,7 @@ func (d *decoder) headersOf(f field[[]pair]) map[string]string {
 		case !validHeaderName(p.key.v):
 			d.errorf(p.key.node, p.key.path, "%q is not a valid header name", p.key.v)
 		case credentialHeaders[name]:
-			d.errorf(p.key.node, p.key.path, "%s is refused: no static credentials in the registry (the gateway sends its own downstream token)", name)
+			d.errorf(p.key.node, p.key.path, "%s is refused in headers: a credential for the upstream goes in auth (kind static, value {env: NAME} or {file: PATH})", name)
 		case gatewayHeaders[name]:
 			d.errorf(p.key.node, p.key.path, "%s is set by the gateway", name)
 		case first[name].key.node != nil:

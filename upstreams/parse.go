@@ -57,7 +57,7 @@ func Parse(name string, data []byte, opts Options) (*Registry, error) {
 	if verr != nil {
 		return nil, ValidationErrors{verr}
 	}
-	d := &decoder{file: name}
+	d := &decoder{file: name, secrets: opts.ResolveSecrets}
 	ups := d.walk(root, base)
 	if len(d.errs) > 0 {
 		d.errs.sort()

@@ -37,6 +37,7 @@ func TestLoadExample(t *testing.T) {
 		InboundAudience:    "https://gw.example/mcp/expenses",
 		DownstreamAudience: "http://127.0.0.1:9000/mcp",
 		Timeouts:           Timeouts{Connect: 5 * time.Second, Call: 0, Idle: 30 * time.Minute},
+		Auth:               Auth{Kind: AuthLegant},
 		Tools: map[string]*policy.Binding{
 			"list_expenses": {Tool: "list_expenses", Scope: "expenses:read"},
 			"submit_expense": {
@@ -112,6 +113,7 @@ upstreams:
 		InboundAudience:    "https://gw.example/custom/alpha",
 		DownstreamAudience: "https://alpha.example:8443/sse", // canonical
 		Timeouts:           Timeouts{Connect: DefaultConnectTimeout, Call: DefaultCallTimeout, Idle: DefaultIdleTimeout},
+		Auth:               Auth{Kind: AuthLegant},
 		Headers:            map[string]string{"X-Static": "v", "X-Tenant": "7"},
 		Tools: map[string]*policy.Binding{"pay": {
 			Tool:  "pay",
@@ -130,6 +132,7 @@ upstreams:
 		InboundAudience:    "https://gw.example/base/mcp/zeta",
 		DownstreamAudience: "stdio:zeta",
 		Timeouts:           Timeouts{Connect: 2 * time.Second, Call: 90 * time.Second, Idle: time.Hour},
+		Auth:               Auth{Kind: AuthLegant},
 		Tools:              map[string]*policy.Binding{"read_file": readFile, "stat_file": &statFile},
 		Pos:                Position{File: "r.yaml", Line: 3, Col: 5},
 	}}
@@ -181,7 +184,7 @@ upstreams:
 		`r.yaml:7:33: upstreams[0].tools.t.colour: unknown field (known: amount, category, mutating, resource, scope, tags)`,
 		`r.yaml:8:11: upstreams[1].slug: "Bad" must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit`,
 		`r.yaml:9:10: upstreams[1].url: "ftp://h/" must be an absolute http or https URL`,
-		"r.yaml:10:15: upstreams[1].headers.Authorization: Authorization is refused: no static credentials in the registry (the gateway sends its own downstream token)",
+		"r.yaml:10:15: upstreams[1].headers.Authorization: Authorization is refused in headers: a credential for the upstream goes in auth (kind static, value {env: NAME} or {file: PATH})",
 		`r.yaml:11:13: upstreams[1].tools["*"]: wildcards are not allowed: list every tool by name (tools not listed are invisible and uncallable)`,
 	}
 	if diff := cmp.Diff(want, splitLines(err)); diff != "" {

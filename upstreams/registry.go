@@ -48,6 +48,11 @@ type Options struct {
 	// gateway must set it and must refuse to serve an upstream whose
 	// InboundAudience is "".
 	PublicURL string
+	// ResolveSecrets reads the values of the secrets the registry names
+	// ({env: NAME}, {file: PATH}); a reference that cannot be read is a
+	// validation error. false (linting, explaining) checks their form only
+	// and leaves every Secret's value empty: a gateway must set it.
+	ResolveSecrets bool
 	// PollInterval is how often a Watcher checks the file; 0 means
 	// DefaultPollInterval. Parse and Load ignore it.
 	PollInterval time.Duration
@@ -80,8 +85,11 @@ type Upstream struct {
 	DownstreamAudience string
 	Timeouts           Timeouts
 	// Headers are static headers sent to the upstream, keyed by canonical
-	// name. Never Authorization: the gateway sends its own downstream token.
+	// name. Never Authorization: a credential goes in Auth.
 	Headers map[string]string
+	// Auth is how the gateway authenticates to the upstream; Kind is
+	// AuthLegant when the registry has no auth section.
+	Auth Auth
 	// Tools are the registered tools by name. A tool not in this map is
 	// invisible and uncallable.
 	Tools map[string]*policy.Binding

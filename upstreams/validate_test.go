@@ -153,9 +153,9 @@ func TestParseErrors(t *testing.T) {
 
 		// Headers.
 		{"header authorization", head + "    url: http://h/mcp\n    headers: {authorization: Bearer x}\n" + tools, []string{
-			"r.yaml:5:15: upstreams[0].headers.authorization: Authorization is refused: no static credentials in the registry (the gateway sends its own downstream token)"}},
+			"r.yaml:5:15: upstreams[0].headers.authorization: Authorization is refused in headers: a credential for the upstream goes in auth (kind static, value {env: NAME} or {file: PATH})"}},
 		{"header cookie", head + "    url: http://h/mcp\n    headers: {Cookie: s=1}\n" + tools, []string{
-			"r.yaml:5:15: upstreams[0].headers.Cookie: Cookie is refused: no static credentials in the registry (the gateway sends its own downstream token)"}},
+			"r.yaml:5:15: upstreams[0].headers.Cookie: Cookie is refused in headers: a credential for the upstream goes in auth (kind static, value {env: NAME} or {file: PATH})"}},
 		{"header set by the gateway", head + "    url: http://h/mcp\n    headers: {Mcp-Session-Id: x}\n" + tools, []string{
 			"r.yaml:5:15: upstreams[0].headers.Mcp-Session-Id: Mcp-Session-Id is set by the gateway"}},
 		{"header bad name", head + "    url: http://h/mcp\n    headers: {\"X A\": b}\n" + tools, []string{

@@ -49,6 +49,16 @@ upstreams:
     tools:
       "*": {scope: all}
 `)
+	literal := writeTemp(t, "literal.yaml", `version: 1
+upstreams:
+  - slug: search
+    url: http://127.0.0.1:9000/mcp
+    auth:
+      kind: static
+      header: {name: X-API-Key, value: sk-live-abc}
+    tools:
+      web_search: {scope: search:read}
+`)
 	tools := writeTemp(t, "tools.json", exampleTools)
 	drifted := writeTemp(t, "drifted.json", `{"tools":[
  {"name":"list_expenses","inputSchema":{"type":"object"}},
@@ -63,9 +73,12 @@ upstreams:
 		{"valid", []string{"lint", "-f", exampleRegistry, "--public-url", "https://gw.example"},
 			[]string{exampleRegistry + ": ok: 1 upstream(s), 3 tool(s)"}, ""},
 		{"invalid", []string{"lint", "-f", bad}, []string{
-			bad + ":5:15: upstreams[0].headers.Authorization: Authorization is refused: no static credentials in the registry (the gateway sends its own downstream token)",
+			bad + ":5:15: upstreams[0].headers.Authorization: Authorization is refused in headers: a credential for the upstream goes in auth (kind static, value {env: NAME} or {file: PATH})",
 			bad + `:7:7: upstreams[0].tools["*"]: wildcards are not allowed: list every tool by name (tools not listed are invisible and uncallable)`,
 		}, bad + ": 2 problem(s)"},
+		{"literal secret", []string{"lint", "-f", literal}, []string{
+			literal + ":7:40: upstreams[0].auth.header.value: a literal secret is refused: write {env: NAME} or {file: PATH} (the registry holds no secret)",
+		}, literal + ": 1 problem(s)"},
 		{"matching tools", []string{"lint", "-f", exampleRegistry, "--upstream-tools", tools},
 			[]string{exampleRegistry + ": ok: 1 upstream(s), 3 tool(s); 0 warning(s) against " + tools}, ""},
 		{"drifted tools", []string{"lint", "-f", exampleRegistry, "--upstream-tools", drifted, "--upstream", "expenses"}, []string{

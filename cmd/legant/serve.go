@@ -241,7 +241,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	if err != nil {
 		return nil, err
 	}
-	w.watcher, err = upstreams.NewWatcher(cfg.upstreams, upstreams.Options{PublicURL: cfg.publicURL},
+	w.watcher, err = upstreams.NewWatcher(cfg.upstreams, upstreams.Options{PublicURL: cfg.publicURL, ResolveSecrets: true},
 		func(_ *upstreams.Registry, err error) {
 			if err != nil {
 				cfg.logger.Error("registry reload refused; keeping the previous one", "err", err)

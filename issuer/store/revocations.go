@@ -102,6 +102,12 @@ func (s *Store) revokeTx(ctx context.Context, tx *sql.Tx, req RevokeRequest) ([]
 	if len(added) == 0 {
 		return nil, errNothingNew
 	}
+	if req.Kind == revfeed.KindUser {
+		// The user's upstream OAuth tokens go with their authority (connections.go).
+		if _, err := tx.ExecContext(ctx, `DELETE FROM upstream_connections WHERE username = $1`, req.Value); err != nil {
+			return nil, err
+		}
+	}
 	return added, s.markRevokedTx(ctx, tx, added)
 }
 

@@ -6,6 +6,8 @@ package testserver
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"strings"
@@ -23,6 +25,8 @@ import (
 //     before 2026-07-28) and returns "user chose <action>";
 //   - pid(): returns the server's process id;
 //   - env(): returns the server's environment, one variable a line;
+//   - keyhash(): returns the hex SHA-256 of $UPSTREAM_API_KEY ("unset" when
+//     it is not set), so a test checks the key without the key in a result;
 //   - crash(code): exits the process at once with code (stdio only).
 func New() *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: "bridge-test-server", Version: "1"}, nil)
@@ -64,6 +68,15 @@ func New() *mcp.Server {
 	mcp.AddTool(s, &mcp.Tool{Name: "env", Description: "Returns the server's environment"},
 		func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
 			return text(strings.Join(os.Environ(), "\n")), nil, nil
+		})
+	mcp.AddTool(s, &mcp.Tool{Name: "keyhash", Description: "Returns the SHA-256 of $UPSTREAM_API_KEY"},
+		func(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {
+			k, ok := os.LookupEnv("UPSTREAM_API_KEY")
+			if !ok {
+				return text("unset"), nil, nil
+			}
+			sum := sha256.Sum256([]byte(k))
+			return text(hex.EncodeToString(sum[:])), nil, nil
 		})
 	type crashIn struct {
 		Code int `json:"code"`

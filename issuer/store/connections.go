@@ -1,0 +1,147 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Connection is a user's OAuth tokens for one upstream (the token vault of
+// registry auth kind oauth). AccessToken and RefreshToken are secrets: the
+// store keeps them sealed with the key-encryption secret, and String never
+// shows them.
+type Connection struct {
+	User     string
+	Upstream string // the registry slug
+	// AccessToken is sent to the upstream; RefreshToken ("" when none) renews it.
+	AccessToken  string
+	RefreshToken string
+	TokenType    string    // "Bearer" ("" means Bearer)
+	Scope        string    // what the upstream's AS granted, space separated
+	Issuer       string    // the upstream's authorization server (RFC 8414 issuer)
+	ClientID     string    // the client the gateway was at that server
+	ExpiresAt    time.Time // zero: unknown (never refreshed ahead of use)
+	Created      time.Time
+	Updated      time.Time
+}
+
+// String shows what a log may: never a token.
+func (c Connection) String() string {
+	return fmt.Sprintf("connection %s/%s (issuer %s, scope %q, expires %s)", c.User, c.Upstream, c.Issuer, c.Scope, c.ExpiresAt.Format(time.RFC3339))
+}
+
+// sealedTokens is what the tokens column holds once opened.
+type sealedTokens struct {
+	Access  string `json:"access_token"`
+	Refresh string `json:"refresh_token,omitempty"`
+	Type    string `json:"token_type,omitempty"`
+}
+
+// connectionAAD binds a sealed row to its user and upstream: tokens copied
+// onto another row do not open.
+func connectionAAD(user, upstream string) []byte {
+	return fmt.Appendf(nil, "upstream-connection:%d:%s:%s", len(user), user, upstream)
+}
+
+// PutConnection stores (or replaces, as after a refresh with rotation) the
+// tokens of c.User for c.Upstream. It needs the key-encryption secret
+// (ErrNoKeySecret): tokens are never stored in the clear.
+func (s *Store) PutConnection(ctx context.Context, c Connection) error {
+	if s.keys.sealer == nil {
+		return ErrNoKeySecret
+	}
+	if c.User == "" || c.Upstream == "" || c.AccessToken == "" {
+		return errors.New("store: a connection needs a user, an upstream and an access token")
+	}
+	plain, err := json.Marshal(sealedTokens{Access: c.AccessToken, Refresh: c.RefreshToken, Type: c.TokenType})
+	if err != nil {
+		return err
+	}
+	sealed := s.keys.sealer.seal(plain, connectionAAD(c.User, c.Upstream))
+	now := s.now().UnixNano()
+	_, err = s.db.ExecContext(ctx, `INSERT INTO upstream_connections
+		(username, upstream, tokens, scope, issuer, client_id, expires_ns, created_ns, updated_ns)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)
+		ON CONFLICT (username, upstream) DO UPDATE SET tokens = excluded.tokens, scope = excluded.scope,
+			issuer = excluded.issuer, client_id = excluded.client_id, expires_ns = excluded.expires_ns,
+			updated_ns = excluded.updated_ns`,
+		c.User, c.Upstream, sealed, c.Scope, c.Issuer, c.ClientID, toNanos(c.ExpiresAt), now)
+	if err != nil {
+		return fmt.Errorf("store: put connection: %w", err)
+	}
+	return nil
+}
+
+// GetConnection returns user's connection to upstream, or ErrNotFound.
+func (s *Store) GetConnection(ctx context.Context, user, upstream string) (*Connection, error) {
+	if s.keys.sealer == nil {
+		return nil, ErrNoKeySecret
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT username, upstream, tokens, scope, issuer, client_id, expires_ns, created_ns, updated_ns
+		FROM upstream_connections WHERE username = $1 AND upstream = $2`, user, upstream)
+	if err != nil {
+		return nil, fmt.Errorf("store: get connection: %w", err)
+	}
+	cs, err := s.scanConnections(rows, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, fmt.Errorf("%w: connection of %q to %q", ErrNotFound, user, upstream)
+	}
+	return &cs[0], nil
+}
+
+// ListConnections returns user's connections (every user's for ""),
+// ordered by user and upstream, without their tokens.
+func (s *Store) ListConnections(ctx context.Context, user string) ([]Connection, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT username, upstream, tokens, scope, issuer, client_id, expires_ns, created_ns, updated_ns
+		FROM upstream_connections WHERE $1 = '' OR username = $1 ORDER BY username, upstream`, user)
+	if err != nil {
+		return nil, fmt.Errorf("store: list connections: %w", err)
+	}
+	return s.scanConnections(rows, false)
+}
+
+// DeleteConnection removes user's connection to upstream ("" for all of the
+// user's) and reports how many were removed.
+func (s *Store) DeleteConnection(ctx context.Context, user, upstream string) (int64, error) {
+	if user == "" {
+		return 0, errors.New("store: delete connection: no user")
+	}
+	res, err := s.db.ExecContext(ctx, `DELETE FROM upstream_connections WHERE username = $1 AND ($2 = '' OR upstream = $2)`, user, upstream)
+	if err != nil {
+		return 0, fmt.Errorf("store: delete connection: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+func (s *Store) scanConnections(rows *sql.Rows, open bool) ([]Connection, error) {
+	defer rows.Close()
+	var out []Connection
+	for rows.Next() {
+		var c Connection
+		var sealed []byte
+		var exp, created, updated int64
+		if err := rows.Scan(&c.User, &c.Upstream, &sealed, &c.Scope, &c.Issuer, &c.ClientID, &exp, &created, &updated); err != nil {
+			return nil, fmt.Errorf("store: scan connection: %w", err)
+		}
+		c.ExpiresAt, c.Created, c.Updated = fromNanos(exp), fromNanos(created), fromNanos(updated)
+		if open {
+			plain, err := s.keys.sealer.open(sealed, connectionAAD(c.User, c.Upstream))
+			if err != nil {
+				return nil, fmt.Errorf("store: connection of %q to %q: %w", c.User, c.Upstream, err)
+			}
+			var t sealedTokens
+			if err := json.Unmarshal(plain, &t); err != nil {
+				return nil, fmt.Errorf("store: connection of %q to %q: corrupt tokens", c.User, c.Upstream)
+			}
+			c.AccessToken, c.RefreshToken, c.TokenType = t.Access, t.Refresh, t.Type
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
