@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/legant
 
 .PHONY: all build static run test vet fmt-check unit test-ts test-py test-example conformance e2e bench bench-check clean \
-	demos demo-killswitch demo-stolen-token demo-splice demo-budget demo-two-asks
+	deploy-check deploy-manifests demos demo-killswitch demo-stolen-token demo-splice demo-budget demo-two-asks
 
 all: build
 
@@ -86,6 +86,17 @@ demos: $(addprefix demo-,$(DEMOS))
 
 $(addprefix demo-,$(DEMOS)): demo-%:
 	$(GO) run ./examples/$*
+
+# deploy-check: the Helm chart (deploy/helm/legant) rendered and linted with the Helm Go SDK
+# for several values sets, every manifest decoded strictly into its k8s.io/api type,
+# deploy/kubernetes up to date, the Grafana dashboard's metrics exported by a real
+# `legant gateway`. Offline; a Go module of its own (deploy/chartcheck/go.mod).
+deploy-check:
+	cd deploy/chartcheck && $(GO) test -count=1 ./...
+
+# deploy-manifests: regenerate deploy/kubernetes/legant.yaml from the chart.
+deploy-manifests:
+	cd deploy/chartcheck && $(GO) test -count=1 -run TestKubernetesManifestsUpToDate . -update
 
 clean:
 	rm -rf bin

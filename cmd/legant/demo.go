@@ -39,12 +39,25 @@ to <data-dir>/demo/token. Prints commands to try it.`,
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address of the gateway")
+	fs.StringVar(&cfg.adminListen, "admin-listen", "127.0.0.1:8081", "address of the admin API (legant sessions, legant kill)")
 	cfg.store.registerAs(fs, issuerFlagDemo)
 	return cmd
 }
 
 // runDemo starts the demo upstream, writes its registry, and serves the gateway.
 func runDemo(ctx context.Context, cfg serveConfig, out, errOut io.Writer) error {
+	// A second demo whose port is taken must fail before it rewrites the
+	// running demo's registry: check the listeners before touching anything.
+	for _, addr := range []string{cfg.listen, cfg.adminListen} {
+		if addr == "" {
+			continue
+		}
+		probe, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("demo: cannot listen on %s (is another demo running? stop it, or pass --listen/--admin-listen and --data-dir): %w", addr, err)
+		}
+		probe.Close()
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
@@ -69,7 +82,7 @@ func runDemo(ctx context.Context, cfg serveConfig, out, errOut io.Writer) error 
 			fmt.Fprintln(errOut, "legant: demo token:", err)
 			return
 		}
-		printDemo(out, base, tokenFile)
+		printDemo(out, demoPaths{base: base, tokenFile: tokenFile, dataDir: cfg.store.dataDir, keysDir: demoKeysDir(cfg), admin: cfg.adminListen})
 	}
 	return serve(ctx, cfg, errOut)
 }
@@ -97,11 +110,7 @@ upstreams:
 
 // writeDemoToken mints the demo delegation with the issuer key the gateway trusts.
 func writeDemoToken(cfg serveConfig, base, path string) error {
-	keysDir := cfg.keysDir
-	if keysDir == "" {
-		keysDir = filepath.Join(cfg.store.dataDir, "keys")
-	}
-	ks, err := keydir.Load(keysDir)
+	ks, err := keydir.Load(demoKeysDir(cfg))
 	if err != nil {
 		return err
 	}
@@ -126,14 +135,27 @@ func writeDemoToken(cfg serveConfig, base, path string) error {
 	return os.WriteFile(path, []byte(tok+"\n"), 0o600)
 }
 
-func printDemo(out io.Writer, base, tokenFile string) {
-	ep := base + "/mcp/expenses"
+func demoKeysDir(cfg serveConfig) string {
+	if cfg.keysDir != "" {
+		return cfg.keysDir
+	}
+	return filepath.Join(cfg.store.dataDir, "keys")
+}
+
+// demoPaths are what the printed follow-up commands point at.
+type demoPaths struct {
+	base, tokenFile, dataDir, keysDir string
+	admin                             string // admin listener address; "" = disabled
+}
+
+func printDemo(out io.Writer, p demoPaths) {
+	ep := p.base + "/mcp/expenses"
 	fmt.Fprintf(out, `
 Legant demo is running.
 
   MCP endpoint  %[1]s
   token         %[2]s  (alice → agent:demo-agent: travel or meals, ≤ 500 USD, 8h)
-  provenance    legant show --keys .legant/keys "$(cat %[2]s)"
+  provenance    legant show --keys %[3]s "$(cat %[2]s)"
 
 Try it (each call is authorized by the gateway before it reaches the server):
 
@@ -152,6 +174,14 @@ Try it (each call is authorized by the gateway before it reaches the server):
 MCP client config (Claude Code):
   claude mcp add --transport http legant-demo %[1]s --header "Authorization: Bearer $(cat %[2]s)"
 
-Audit trail:  legant audit tail      Stop: Ctrl-C
-`, ep, tokenFile)
+`, ep, p.tokenFile, p.keysDir)
+	if p.admin != "" {
+		adm := fmt.Sprintf("--admin http://%s --admin-token-file %s", p.admin, filepath.Join(p.dataDir, "admin-token"))
+		fmt.Fprintf(out, `
+Sessions and the kill switch (admin API on %[1]s):
+  legant sessions %[2]s
+  legant kill %[2]s --session "$SID" --reason "demo: stop this agent"   # its next call fails, its token is revoked
+`, p.admin, adm)
+	}
+	fmt.Fprintf(out, "\nAudit trail:  legant audit tail --data-dir %s      Stop: Ctrl-C\n", p.dataDir)
 }

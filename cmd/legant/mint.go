@@ -86,6 +86,7 @@ type mintFlags struct {
 	keys, issuer, user, clientID string
 	agents, audiences, scopes    []string
 	ttl                          time.Duration
+	notBefore, expiresAt         string // RFC 3339; "" = not set
 	constraints                  constraintFlags
 }
 
@@ -120,6 +121,8 @@ out leaves that dimension unrestricted. The token is printed on stdout.`,
 	fs.StringArrayVar(&f.scopes, "scope", nil, "OAuth scope (repeatable)")
 	fs.StringVar(&f.clientID, "client-id", "", "OAuth client id of the first agent")
 	fs.DurationVar(&f.ttl, "ttl", time.Hour, "lifetime of the token")
+	fs.StringVar(&f.notBefore, "not-before", "", "RFC 3339 time before which the token is not valid (nbf; for tests and demos)")
+	fs.StringVar(&f.expiresAt, "expires-at", "", "RFC 3339 expiry instead of --ttl, in the past too (an expired token for tests and demos)")
 	f.constraints.register(fs)
 	return cmd
 }
@@ -137,8 +140,10 @@ func runMint(fs *pflag.FlagSet, f mintFlags, now time.Time) (string, error) {
 		return "", errors.New("at least one --agent is required")
 	case len(f.audiences) == 0:
 		return "", errors.New("at least one --aud is required")
-	case f.ttl <= 0:
-		return "", errors.New("--ttl must be positive")
+	}
+	nbf, exp, err := f.validity(fs, now)
+	if err != nil {
+		return "", err
 	}
 	cons, err := f.constraints.constraints(fs)
 	if err != nil {
@@ -153,7 +158,7 @@ func runMint(fs *pflag.FlagSet, f mintFlags, now time.Time) (string, error) {
 		return "", err
 	}
 	c := &authority.Claims{
-		Issuer: f.issuer, Subject: f.user, Audience: f.audiences, IssuedAt: now, ExpiresAt: now.Add(f.ttl),
+		Issuer: f.issuer, Subject: f.user, Audience: f.audiences, IssuedAt: now, NotBefore: nbf, ExpiresAt: exp,
 		ID: authority.NewID(), ClientID: f.clientID, Scopes: f.scopes, DelegationID: authority.NewID(), Constraints: cons,
 		Actor: &authority.Actor{Subject: f.agents[0], ClientID: f.clientID},
 	}
@@ -167,6 +172,32 @@ func runMint(fs *pflag.FlagSet, f mintFlags, now time.Time) (string, error) {
 		}
 	}
 	return authority.Sign(key, c)
+}
+
+// validity returns the token's nbf (zero = not set) and exp: --expires-at
+// when given (it excludes --ttl), else now + --ttl, which must be positive.
+func (f mintFlags) validity(fs *pflag.FlagSet, now time.Time) (nbf, exp time.Time, err error) {
+	if f.notBefore != "" {
+		if nbf, err = time.Parse(time.RFC3339, f.notBefore); err != nil {
+			return nbf, exp, fmt.Errorf("--not-before: want an RFC 3339 time: %w", err)
+		}
+	}
+	switch {
+	case f.expiresAt != "" && fs.Changed("ttl"):
+		return nbf, exp, errors.New("--expires-at and --ttl exclude each other")
+	case f.expiresAt != "":
+		if exp, err = time.Parse(time.RFC3339, f.expiresAt); err != nil {
+			return nbf, exp, fmt.Errorf("--expires-at: want an RFC 3339 time: %w", err)
+		}
+	case f.ttl <= 0:
+		return nbf, exp, errors.New("--ttl must be positive (for an expired token use --expires-at)")
+	default:
+		exp = now.Add(f.ttl)
+	}
+	if !nbf.IsZero() && !exp.After(nbf) {
+		return nbf, exp, errors.New("--expires-at must be after --not-before")
+	}
+	return nbf, exp, nil
 }
 
 // joinOr renders a list for humans, or the alternative when it is empty.

@@ -113,3 +113,56 @@ func TestMintRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestMintValidityWindow: --expires-at mints an already expired token at
+// once, --not-before one that is valid only later; both are refused by
+// verification until (or after) their time, and the flags are checked.
+func TestMintValidityWindow(t *testing.T) {
+	keys := initKeys(t)
+	ks, err := keydir.Load(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := authority.VerifyOptions{Issuer: mintIssuer, Audience: mintAud, RequireActor: true}
+	now := time.Now()
+
+	expired := now.Add(-time.Minute).UTC().Truncate(time.Second)
+	out, err := runCmd(t, "", mintArgs(keys, "--expires-at", expired.Format(time.RFC3339))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := authority.Verify(strings.TrimSpace(out), ks, opts, now); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("a token that expired a minute ago verifies now: %v", err)
+	}
+
+	nbf := now.Add(time.Hour).UTC().Truncate(time.Second)
+	out, err = runCmd(t, "", mintArgs(keys, "--not-before", nbf.Format(time.RFC3339), "--ttl", "3h")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := authority.Verify(strings.TrimSpace(out), ks, opts, now); err == nil {
+		t.Error("a token valid only in an hour verifies now")
+	}
+	c, err := authority.Verify(strings.TrimSpace(out), ks, opts, now.Add(2*time.Hour))
+	if err != nil {
+		t.Fatalf("the not-before token does not verify in two hours: %v", err)
+	}
+	if !c.NotBefore.Equal(nbf) {
+		t.Errorf("nbf = %v, want %v", c.NotBefore, nbf)
+	}
+
+	for _, tt := range []struct {
+		args    []string
+		mention string
+	}{
+		{[]string{"--expires-at", "2030-01-01T00:00:00Z", "--ttl", "1h"}, "exclude each other"},
+		{[]string{"--expires-at", "tomorrow"}, "--expires-at"},
+		{[]string{"--not-before", "2030-01-01"}, "--not-before"},
+		{[]string{"--not-before", "2030-01-02T00:00:00Z", "--expires-at", "2030-01-01T00:00:00Z"}, "after --not-before"},
+		{[]string{"--ttl", "-1s"}, "--expires-at"},
+	} {
+		if out, err := runCmd(t, "", mintArgs(keys, tt.args...)...); err == nil || !strings.Contains(err.Error(), tt.mention) {
+			t.Errorf("mint %v = %q, %v; want an error mentioning %q", tt.args, out, err, tt.mention)
+		}
+	}
+}
