@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -436,7 +437,9 @@ func TestFeedAgeBeforeFirstFeed(t *testing.T) {
 func TestCloseStopsPolling(t *testing.T) {
 	ti := newTestIssuer(t)
 	polled := make(chan struct{}, 1)
+	var polls atomic.Int64
 	v := ti.verifier(&sdk.VerifierOptions{FeedInterval: time.Millisecond, OnFeed: func(sdk.FeedStatus) {
+		polls.Add(1)
 		select {
 		case polled <- struct{}{}:
 		default:
@@ -445,13 +448,22 @@ func TestCloseStopsPolling(t *testing.T) {
 	<-polled
 	<-polled // a poll from the background goroutine
 	v.Close()
-	n := ti.feedFetches.Load()
+	// Close waits for the polling goroutine: no poll completes after it
+	// returns. (The issuer may still see a request Close cancelled in
+	// flight, so polls are counted on the Verifier's side.)
+	n := polls.Load()
 	v.Close() // idempotent
 	if _, err := v.Verify(context.Background(), ti.mint(ti.claims(nil))); err != nil {
 		t.Fatalf("Verify after Close: %v", err)
 	}
-	if ti.feedFetches.Load() != n {
-		t.Fatal("the feed was fetched after Close returned")
+	fetches := ti.feedFetches.Load()
+	for range 3 {
+		if _, err := v.Verify(context.Background(), ti.mint(ti.claims(nil))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if polls.Load() != n || ti.feedFetches.Load() != fetches {
+		t.Fatal("the Verifier polled the feed after Close returned")
 	}
 }
 
