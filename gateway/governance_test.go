@@ -94,6 +94,21 @@ func assertRefused(t *testing.T, err error, code int, reason string) {
 	}
 }
 
+// assertNotFound asserts err is MCP's resource-not-found answer for uri
+// (SEP-2164: -32602, data.uri), with the gateway's data.reason: an ungranted
+// resource is indistinguishable from a missing one.
+func assertNotFound(t *testing.T, err error, uri string) {
+	t.Helper()
+	assertRefused(t, err, -32602, "resource_not_bound")
+	var werr *jsonrpc.Error
+	errors.As(err, &werr)
+	var data struct{ URI string }
+	json.Unmarshal(werr.Data, &data)
+	if werr.Message != "Resource not found" || data.URI != uri {
+		t.Fatalf("got %q data.uri %q, want \"Resource not found\" %q", werr.Message, data.URI, uri)
+	}
+}
+
 // TestGovernedObjects: through the gateway, in a 2025-11-25 session and
 // stateless 2026-07-28, what the registry does not grant is invisible and
 // refused — resources, templates, prompts, completions — and a refusal
@@ -134,7 +149,7 @@ func TestGovernedObjects(t *testing.T) {
 			}
 			for _, uri := range []string{"canary://secret", "secret://1", "docs://page/7/../../secret"} {
 				_, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri})
-				assertRefused(t, err, gateway.CodeDenied, "resource_not_bound")
+				assertNotFound(t, err, uri)
 			}
 			if got := r.seenMethods.count("resources/read"); got != reads+1 {
 				t.Fatalf("upstream received %d resources/read, want %d (the granted one only)", got, reads+1)
@@ -174,7 +189,7 @@ func TestGovernedObjects(t *testing.T) {
 					t.Fatalf("subscribe to a granted resource: %v", err)
 				}
 				err := cs.Subscribe(ctx, &mcp.SubscribeParams{URI: "canary://secret"})
-				assertRefused(t, err, gateway.CodeDenied, "resource_not_bound")
+				assertNotFound(t, err, "canary://secret")
 				if got := r.seenMethods.count("resources/subscribe"); got != subs+1 {
 					t.Fatalf("upstream received %d resources/subscribe, want %d", got, subs+1)
 				}

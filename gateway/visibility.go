@@ -79,6 +79,9 @@ func (g *Gateway) viewResult(ex *exchange, pc *pendingCall, m *message) ([]byte,
 	if pc != nil {
 		g.rememberRequestState(ex, m.result)
 	}
+	if pc != nil && (pc.method == "initialize" || pc.method == "server/discover") {
+		g.rememberCapabilities(ex, m.result)
+	}
 	result, filtered := m.result, false
 	up := g.liveUpstream(ex)
 	for _, v := range listViews {

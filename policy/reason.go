@@ -47,8 +47,15 @@ const (
 	// ReasonMethodNotAllowed: a method the gateway does not know and the
 	// upstream's registry does not allow. Answered with -32601.
 	ReasonMethodNotAllowed Reason = "method_not_allowed"
+	// ReasonMethodRemoved: a method the request's protocol revision removed
+	// (2026-07-28: initialize, ping, logging/setLevel, resources/subscribe,
+	// resources/unsubscribe, tasks/result, tasks/list…). Answered with -32601
+	// (HTTP 404 in that revision), as the server itself would.
+	ReasonMethodRemoved Reason = "method_removed"
 	// ReasonResourceNotBound: no resource grant of the registry covers the URI
 	// (or template): unregistered resources are invisible and unreadable.
+	// Answered exactly as a resource that does not exist (MCP's -32602
+	// "Resource not found" with data.uri, SEP-2164), data.reason added.
 	ReasonResourceNotBound Reason = "resource_not_bound"
 	// ReasonPromptNotBound: the registry has no binding for the prompt.
 	ReasonPromptNotBound Reason = "prompt_not_bound"
@@ -100,7 +107,8 @@ const (
 	// CodeMethodNotFound is JSON-RPC's Method not found, for ReasonMethodNotAllowed.
 	CodeMethodNotFound = -32601
 	// CodeInvalidParams is JSON-RPC's Invalid params: what MCP answers for a
-	// task id it does not know, and so what ReasonTaskNotFound is answered with.
+	// task id or a resource it does not know, and so what ReasonTaskNotFound
+	// and ReasonResourceNotBound are answered with.
 	CodeInvalidParams = -32602
 )
 
@@ -117,9 +125,9 @@ func (r Reason) Code() int {
 		return CodeUnavailable
 	case ReasonNotNotification:
 		return CodeInvalidRequest
-	case ReasonMethodNotAllowed:
+	case ReasonMethodNotAllowed, ReasonMethodRemoved:
 		return CodeMethodNotFound
-	case ReasonTaskNotFound:
+	case ReasonTaskNotFound, ReasonResourceNotBound:
 		return CodeInvalidParams
 	default:
 		return CodeDenied

@@ -192,7 +192,7 @@ func (d *decoder) methodsOf(s upstreamSpec) []string {
 		if !m.ok() {
 			continue
 		}
-		class, _ := policy.ClassifyMethod(m.v, !strings.HasPrefix(m.v, "notifications/"), nil)
+		class, _ := policy.ClassifyMethod(m.v, !strings.HasPrefix(m.v, "notifications/"), "", nil)
 		switch {
 		case !methodNameRE.MatchString(m.v):
 			d.errorf(m.node, m.path, "%q is not a method name (1-128 printable characters without spaces)", m.v)
