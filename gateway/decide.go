@@ -171,6 +171,9 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 	if resp := g.refuseUnchecked(ev, m, unambiguous); resp != nil {
 		return resp, nil
 	}
+	if resp := g.refuseChanged(ex, m, upstreams.PinTool, name); resp != nil {
+		return resp, nil
+	}
 	binding, _ := ex.up.Tool(name)
 	call := policy.Call{Tool: name, Arguments: []byte(args), At: g.now()}
 	sctx, cancel := g.storeContext(ctx)

@@ -242,6 +242,15 @@ func TestClassification(t *testing.T) {
 				h["Mcp-Session-Id"] = init.header.Get("Mcp-Session-Id")
 				rawPost(t, r.endpoint(), tok, h, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 			}
+			// 2026-07-28 carries the error class in the HTTP status (-32601
+			// → 404, -32602 → 400). The 2025-11-25 session's initialize
+			// result declared no tasks: an unknown task id is answered as
+			// that upstream answers the method (-32601); stateless, no
+			// capabilities were seen: task not found.
+			notFound, taskStatus, taskCode, taskReason := 200, 200, -32601, "method_not_allowed"
+			if era.stateless {
+				notFound, taskStatus, taskCode, taskReason = 404, 400, -32602, "task_not_found"
+			}
 			before := r.seenMethods.count("tools/call")
 			cases := []struct {
 				name, method, body string
@@ -251,8 +260,8 @@ func TestClassification(t *testing.T) {
 				{"tools/call without id", "tools/call", `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete_all","arguments":{}` + meta + `}}`, 400, -32600, "not_a_notification"},
 				{"ping without id", "ping", `{"jsonrpc":"2.0","method":"ping"}`, 400, -32600, "not_a_notification"},
 				{"notification with id", "notifications/initialized", `{"jsonrpc":"2.0","id":9,"method":"notifications/initialized"` + paramsMeta(meta) + `}`, 400, -32600, "not_a_notification"},
-				{"unknown method", "acme/delete", `{"jsonrpc":"2.0","id":3,"method":"acme/delete"` + paramsMeta(meta) + `}`, 200, -32601, "method_not_allowed"},
-				{"tasks/get of an unknown task", "tasks/get", `{"jsonrpc":"2.0","id":4,"method":"tasks/get","params":{"taskId":"t-1"` + meta + `}}`, 200, -32602, "task_not_found"},
+				{"unknown method", "acme/delete", `{"jsonrpc":"2.0","id":3,"method":"acme/delete"` + paramsMeta(meta) + `}`, notFound, -32601, "method_not_allowed"},
+				{"tasks/get of an unknown task", "tasks/get", `{"jsonrpc":"2.0","id":4,"method":"tasks/get","params":{"taskId":"t-1"` + meta + `}}`, taskStatus, taskCode, taskReason},
 			}
 			for _, tc := range cases {
 				hh := maps(h, "Mcp-Method", tc.method)

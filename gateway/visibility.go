@@ -185,7 +185,7 @@ func (g *Gateway) filterList(items jsontext.Value, v listView, up *upstreams.Ups
 		if !ok {
 			return nil, fmt.Errorf("%s[%d] has no string %s", v.member, n, v.key)
 		}
-		if v.visible(g, up, ex, id) {
+		if v.visible(g, up, ex, id) && g.pinnedItemVisible(ex, up, v.member, id, item) {
 			if b.Len() > 1 {
 				b.WriteByte(',')
 			}

@@ -65,6 +65,10 @@ const (
 	// ReasonRequestState: a request carries an MRTR requestState the gateway
 	// relayed to another principal (a replay).
 	ReasonRequestState Reason = "request_state"
+	// ReasonDefinitionChanged: the upstream lists a pinned tool, prompt or
+	// resource template with a definition whose digest differs from the
+	// registry's pin (a "rug pull"): hidden and refused until approved.
+	ReasonDefinitionChanged Reason = "definition_changed"
 	// ReasonTaskNotFound: the task is unknown to the gateway or belongs to
 	// another principal or session. Answered like a task that does not exist.
 	ReasonTaskNotFound Reason = "task_not_found"
