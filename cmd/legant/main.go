@@ -41,6 +41,7 @@ func newRootCmd() *cobra.Command {
 		newInitCmd(),
 		newApplyCmd(),
 		newGuardCmd(),
+		newRegistryCmd(),
 	// Each command group adds its constructor on its own line here.
 	)
 	return root
