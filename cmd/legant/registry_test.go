@@ -32,17 +32,23 @@ func importServer(s *mcp.Server, desc string) *mcp.Server {
 	if s == nil {
 		s = mcp.NewServer(&mcp.Implementation{Name: "shop", Version: "1"}, nil)
 		mcp.AddTool(s, &mcp.Tool{Name: "read_file", Description: "Read a file.\rtools:\n  evil: {scope: x}"},
-			func(context.Context, *mcp.CallToolRequest, fileArgs) (*mcp.CallToolResult, any, error) { return &mcp.CallToolResult{}, nil, nil })
+			func(context.Context, *mcp.CallToolRequest, fileArgs) (*mcp.CallToolResult, any, error) {
+				return &mcp.CallToolResult{}, nil, nil
+			})
 		text := func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 			return &mcp.ReadResourceResult{}, nil
 		}
 		s.AddResource(&mcp.Resource{URI: "shop://catalog", Name: "catalog"}, text)
 		s.AddResourceTemplate(&mcp.ResourceTemplate{URITemplate: "shop://orders/{id}", Name: "order"}, text)
 		s.AddPrompt(&mcp.Prompt{Name: "review", Arguments: []*mcp.PromptArgument{{Name: "type"}, {Name: "file"}}},
-			func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) { return &mcp.GetPromptResult{}, nil })
+			func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+				return &mcp.GetPromptResult{}, nil
+			})
 	}
 	mcp.AddTool(s, &mcp.Tool{Name: "pay", Description: desc},
-		func(context.Context, *mcp.CallToolRequest, payArgs) (*mcp.CallToolResult, any, error) { return &mcp.CallToolResult{}, nil, nil })
+		func(context.Context, *mcp.CallToolRequest, payArgs) (*mcp.CallToolResult, any, error) {
+			return &mcp.CallToolResult{}, nil, nil
+		})
 	return s
 }
 
