@@ -35,6 +35,7 @@ type exchange struct {
 	initID  string // raw id of an initialize request, "" if none
 	status  int    // HTTP status of a local answer; 0 means 200 (400 for a lone invalid request)
 	hasCall bool   // a tools/call is forwarded (per-call timeout applies)
+	version string // the protocol revision of the request (header, else the session's); "" when unknown
 }
 
 // pendingCall is a forwarded request whose response the gateway waits for.
@@ -65,7 +66,7 @@ func (g *Gateway) decide(ctx context.Context, ex *exchange, m *message) {
 		ex.forward = append(ex.forward, m.raw)
 		return
 	}
-	class, d := policy.ClassifyMethod(m.method, m.kind == kindRequest, ex.up.AllowsMethod)
+	class, d := policy.ClassifyMethod(m.method, m.kind == kindRequest, ex.version, ex.up.AllowsMethod)
 	if !d.Allow {
 		if resp := g.refuse(ex, m, d, ""); resp != nil {
 			ex.local = append(ex.local, resp)
@@ -120,11 +121,31 @@ func (g *Gateway) refuse(ex *exchange, m *message, d policy.Decision, object str
 	if m.kind == kindNotification && d.Reason != policy.ReasonNotNotification {
 		return nil // a notification has no answer: dropped, and audited
 	}
-	if d.Reason == policy.ReasonNotNotification && !ex.batch {
-		ex.status = http.StatusBadRequest
-	}
 	e := d.RPCError()
+	if !ex.batch {
+		ex.status = localStatus(ex.version, d.Reason, e.Code)
+	}
 	return errorResponse(m.id, rpcError{Code: e.Code, Message: e.Message, Data: e.Data})
+}
+
+// localStatus is the HTTP status of a lone refusal the gateway answers
+// itself: 400 for a message that is not a notification; in revision
+// 2026-07-28, where the status carries the error class, what a server of
+// that revision answers (go-sdk v1.8.0's extractErrorStatus): 404 for
+// -32601 (a method it does not implement or the revision removed), 400 for
+// -32602 (a resource or task it does not know); otherwise 200.
+func localStatus(version string, r policy.Reason, code int) int {
+	switch {
+	case r == policy.ReasonNotNotification:
+		return http.StatusBadRequest
+	case !isStateless(version):
+		return 0
+	case code == policy.CodeMethodNotFound:
+		return http.StatusNotFound
+	case code == policy.CodeInvalidParams:
+		return http.StatusBadRequest
+	}
+	return 0
 }
 
 // allow records an allowed decision on an object other than a tool.
@@ -149,6 +170,9 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 		ev.SessionID = ex.sess.id
 	}
 	if resp := g.refuseUnchecked(ev, m, unambiguous); resp != nil {
+		return resp, nil
+	}
+	if resp := g.refuseChanged(ex, m, upstreams.PinTool, name); resp != nil {
 		return resp, nil
 	}
 	binding, _ := ex.up.Tool(name)

@@ -54,7 +54,8 @@ func FuzzDecide(f *testing.F) {
 	claims := &authority.Claims{Subject: "alice", Actor: &authority.Actor{Subject: "agent"}, Scopes: []string{"data:read"},
 		Constraints: authority.Unrestricted()}
 	for _, m := range []string{"tools/call", "resources/read", "prompts/get", "completion/complete", "tasks/get", "tasks/list",
-		"notifications/initialized", "notifications/x", "ping", "acme/search", "acme/other", "initialize"} {
+		"notifications/initialized", "notifications/x", "ping", "acme/search", "acme/other", "initialize",
+		"tasks/result", "resources/subscribe", "logging/setLevel"} {
 		for _, p := range []string{``, `{"name":"read_data"}`, `{"name":"delete_all"}`, `{"uri":"docs://page/1"}`, `{"uri":"canary://secret"}`,
 			`{"URI":"docs://public","uri":"canary://secret"}`, `{"ref":{"type":"ref/prompt","name":"summarize"}}`, `{"taskId":"t"}`} {
 			f.Add(m, true, false, p)
@@ -91,12 +92,15 @@ func FuzzDecide(f *testing.F) {
 			}
 		}
 		ex := newExchange(up, claims, nil, body, false)
+		if stateless {
+			ex.version = versionStateless
+		}
 		g.decide(context.Background(), ex, m)
 		forwarded, answered := len(ex.forward) == 1, len(ex.local) == 1
 		if forwarded && answered || len(ex.forward)+len(ex.local) > 1 {
 			t.Fatalf("%s: forwarded %d, answered %d", body, len(ex.forward), len(ex.local))
 		}
-		class, d := policy.ClassifyMethod(method, hasID, up.AllowsMethod)
+		class, d := policy.ClassifyMethod(method, hasID, ex.version, up.AllowsMethod)
 		if !forwarded {
 			if !answered && (hasID || !d.Allow && d.Reason == policy.ReasonNotNotification) {
 				t.Fatalf("%s: neither forwarded nor answered", body)

@@ -12,6 +12,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/openlegant/legant/policy"
+	"github.com/openlegant/legant/upstreams"
 )
 
 // authorizeResource decides resources/read, resources/subscribe and
@@ -23,9 +24,15 @@ func (g *Gateway) authorizeResource(ex *exchange, m *message) []byte {
 	if resp := g.refuseUnusable(ex, m, ok && isString, "uri", uri); resp != nil {
 		return resp
 	}
-	d := policy.DecideResource(ex.claims, ex.up.Resources.For(uri), uri, policy.Call{At: g.now()})
+	grant := ex.up.Resources.For(uri)
+	d := policy.DecideResource(ex.claims, grant, uri, policy.Call{At: g.now()})
 	if !d.Allow {
 		return g.refuse(ex, m, d, uri)
+	}
+	if grant.Template != nil {
+		if resp := g.refuseChanged(ex, m, upstreams.PinTemplate, grant.Template.String()); resp != nil {
+			return resp
+		}
 	}
 	g.allow(ex, m, uri)
 	return nil
@@ -36,6 +43,9 @@ func (g *Gateway) authorizePrompt(ex *exchange, m *message) []byte {
 	p, ok := strictParams(m.params, "name", "arguments")
 	name, isString := stringValue(p["name"])
 	if resp := g.refuseUnusable(ex, m, ok && isString, "name", name); resp != nil {
+		return resp
+	}
+	if resp := g.refuseChanged(ex, m, upstreams.PinPrompt, name); resp != nil {
 		return resp
 	}
 	b, _ := ex.up.Prompt(name)
@@ -58,6 +68,13 @@ func (g *Gateway) authorizeCompletion(ex *exchange, m *message) []byte {
 	ref.URI, _ = stringValue(r["uri"])
 	object := ref.Name + ref.URI
 	if resp := g.refuseUnusable(ex, m, ok && refOK && p["ref"] != nil, "ref", object); resp != nil {
+		return resp
+	}
+	kind, name := upstreams.PinPrompt, ref.Name
+	if ref.Type == "ref/resource" {
+		kind, name = upstreams.PinTemplate, ref.URI
+	}
+	if resp := g.refuseChanged(ex, m, kind, name); resp != nil {
 		return resp
 	}
 	b, _ := ex.up.Prompt(ref.Name)

@@ -13,6 +13,8 @@ package gateway
 import (
 	"sync"
 
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/openlegant/legant/policy"
 )
 
@@ -30,10 +32,51 @@ type taskOwners struct {
 	mu    sync.Mutex
 	owner map[string]string // upstream slug + "\x00" + task id → owner key
 	order []string          // keys of owner, oldest first
+	// serves: per upstream slug, whether the capabilities its last
+	// initialize or server/discover result declared include tasks; absent
+	// when the gateway has seen none.
+	serves map[string]bool
 }
 
 func newTaskOwners(max int) *taskOwners {
-	return &taskOwners{max: max, owner: map[string]string{}}
+	return &taskOwners{max: max, owner: map[string]string{}, serves: map[string]bool{}}
+}
+
+// declared records whether upstream slug declared the tasks capability.
+func (t *taskOwners) declared(slug string, tasks bool) {
+	t.mu.Lock()
+	t.serves[slug] = tasks
+	t.mu.Unlock()
+}
+
+// undeclared reports whether upstream slug's last declared capabilities
+// lacked tasks: it does not implement the tasks methods.
+func (t *taskOwners) undeclared(slug string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	serves, seen := t.serves[slug]
+	return seen && !serves
+}
+
+// tasksExtension is the 2026-07-28 tasks extension's id in
+// capabilities.extensions.
+const tasksExtension = "io.modelcontextprotocol/tasks"
+
+// rememberCapabilities notes whether an initialize or server/discover
+// result declares tasks (capabilities.tasks, or the tasks extension in
+// capabilities.extensions), so that a task id the gateway does not know is
+// answered as that upstream would: -32601 when it serves no tasks, -32602
+// (task not found) when it does or the gateway cannot tell.
+func (g *Gateway) rememberCapabilities(ex *exchange, result jsontext.Value) {
+	caps, ok := memberOf(result, "capabilities")
+	if !ok {
+		return
+	}
+	_, tasks := memberOf(caps, "tasks")
+	if ext, ok := memberOf(caps, "extensions"); ok && !tasks {
+		_, tasks = memberOf(ext, tasksExtension)
+	}
+	g.mcpTasks.declared(ex.up.Slug, tasks)
 }
 
 // taskOwner is the owner key of requests of ex: the principal and session.
@@ -84,6 +127,12 @@ func (g *Gateway) authorizeTask(ex *exchange, m *message) []byte {
 		return resp
 	}
 	if !g.mcpTasks.owns(ex.up.Slug, id, taskOwner(ex)) {
+		if g.mcpTasks.undeclared(ex.up.Slug) {
+			d := policy.Deny(policy.ReasonMethodNotAllowed, "method %s is not implemented by this upstream (it declares no tasks)", m.method)
+			d.Message = "Method not found: " + d.Message[len("denied: "):]
+			d.Value = m.method
+			return g.refuse(ex, m, d, id)
+		}
 		d := policy.Deny(policy.ReasonTaskNotFound, "task not found")
 		d.Value = shortID(id)
 		return g.refuse(ex, m, d, id)

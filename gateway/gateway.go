@@ -133,6 +133,8 @@ type Gateway struct {
 	mcpTasks *taskOwners // MCP task ids relayed, by owner (decide_tasks.go)
 	states   *taskOwners // MRTR request states relayed, by principal (decide_state.go)
 
+	definitions observedDefinitions // pinned definitions last listed (pins.go)
+
 	draining atomic.Bool // Drain began: new requests are refused (drain.go)
 
 	closeOnce   sync.Once

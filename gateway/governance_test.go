@@ -94,6 +94,21 @@ func assertRefused(t *testing.T, err error, code int, reason string) {
 	}
 }
 
+// assertNotFound asserts err is MCP's resource-not-found answer for uri
+// (SEP-2164: -32602, data.uri), with the gateway's data.reason: an ungranted
+// resource is indistinguishable from a missing one.
+func assertNotFound(t *testing.T, err error, uri string) {
+	t.Helper()
+	assertRefused(t, err, -32602, "resource_not_bound")
+	var werr *jsonrpc.Error
+	errors.As(err, &werr)
+	var data struct{ URI string }
+	json.Unmarshal(werr.Data, &data)
+	if werr.Message != "Resource not found" || data.URI != uri {
+		t.Fatalf("got %q data.uri %q, want \"Resource not found\" %q", werr.Message, data.URI, uri)
+	}
+}
+
 // TestGovernedObjects: through the gateway, in a 2025-11-25 session and
 // stateless 2026-07-28, what the registry does not grant is invisible and
 // refused — resources, templates, prompts, completions — and a refusal
@@ -134,7 +149,7 @@ func TestGovernedObjects(t *testing.T) {
 			}
 			for _, uri := range []string{"canary://secret", "secret://1", "docs://page/7/../../secret"} {
 				_, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: uri})
-				assertRefused(t, err, gateway.CodeDenied, "resource_not_bound")
+				assertNotFound(t, err, uri)
 			}
 			if got := r.seenMethods.count("resources/read"); got != reads+1 {
 				t.Fatalf("upstream received %d resources/read, want %d (the granted one only)", got, reads+1)
@@ -174,7 +189,7 @@ func TestGovernedObjects(t *testing.T) {
 					t.Fatalf("subscribe to a granted resource: %v", err)
 				}
 				err := cs.Subscribe(ctx, &mcp.SubscribeParams{URI: "canary://secret"})
-				assertRefused(t, err, gateway.CodeDenied, "resource_not_bound")
+				assertNotFound(t, err, "canary://secret")
 				if got := r.seenMethods.count("resources/subscribe"); got != subs+1 {
 					t.Fatalf("upstream received %d resources/subscribe, want %d", got, subs+1)
 				}
@@ -227,6 +242,15 @@ func TestClassification(t *testing.T) {
 				h["Mcp-Session-Id"] = init.header.Get("Mcp-Session-Id")
 				rawPost(t, r.endpoint(), tok, h, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 			}
+			// 2026-07-28 carries the error class in the HTTP status (-32601
+			// → 404, -32602 → 400). The 2025-11-25 session's initialize
+			// result declared no tasks: an unknown task id is answered as
+			// that upstream answers the method (-32601); stateless, no
+			// capabilities were seen: task not found.
+			notFound, taskStatus, taskCode, taskReason := 200, 200, -32601, "method_not_allowed"
+			if era.stateless {
+				notFound, taskStatus, taskCode, taskReason = 404, 400, -32602, "task_not_found"
+			}
 			before := r.seenMethods.count("tools/call")
 			cases := []struct {
 				name, method, body string
@@ -236,8 +260,8 @@ func TestClassification(t *testing.T) {
 				{"tools/call without id", "tools/call", `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete_all","arguments":{}` + meta + `}}`, 400, -32600, "not_a_notification"},
 				{"ping without id", "ping", `{"jsonrpc":"2.0","method":"ping"}`, 400, -32600, "not_a_notification"},
 				{"notification with id", "notifications/initialized", `{"jsonrpc":"2.0","id":9,"method":"notifications/initialized"` + paramsMeta(meta) + `}`, 400, -32600, "not_a_notification"},
-				{"unknown method", "acme/delete", `{"jsonrpc":"2.0","id":3,"method":"acme/delete"` + paramsMeta(meta) + `}`, 200, -32601, "method_not_allowed"},
-				{"tasks/get of an unknown task", "tasks/get", `{"jsonrpc":"2.0","id":4,"method":"tasks/get","params":{"taskId":"t-1"` + meta + `}}`, 200, -32602, "task_not_found"},
+				{"unknown method", "acme/delete", `{"jsonrpc":"2.0","id":3,"method":"acme/delete"` + paramsMeta(meta) + `}`, notFound, -32601, "method_not_allowed"},
+				{"tasks/get of an unknown task", "tasks/get", `{"jsonrpc":"2.0","id":4,"method":"tasks/get","params":{"taskId":"t-1"` + meta + `}}`, taskStatus, taskCode, taskReason},
 			}
 			for _, tc := range cases {
 				hh := maps(h, "Mcp-Method", tc.method)

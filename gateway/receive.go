@@ -109,6 +109,9 @@ func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request, up *upstream
 		return
 	}
 	ex := newExchange(up, c, sess, body, batch)
+	if ex.version = version; version == "" && sess != nil {
+		ex.version = sess.version()
+	}
 	if !batch && msgs[0].kind == kindRequest && msgs[0].method == "initialize" {
 		if sess != nil {
 			writeRPCError(w, http.StatusBadRequest, msgs[0].id, rpcError{Code: codeInvalidRequest,

@@ -43,6 +43,7 @@ type session struct {
 	streams    atomic.Int32 // GET streams open
 	killed     atomic.Bool
 	activity   activity // unflushed counters for the SessionStore
+	pushes     pushes   // open GET streams and the visible set last shown (listchanged.go)
 
 	// ctx is cancelled when the session ends (DELETE, kill, gateway close):
 	// every upstream request of the session is derived from it, so ending the
@@ -315,6 +316,7 @@ func (g *Gateway) sessionFor(w http.ResponseWriter, r *http.Request, up *upstrea
 func (g *Gateway) openSession(ex *exchange, upstreamID string) {
 	s := newSession(ex.up.Slug, ex.claims, g.now())
 	s.upstreamID = upstreamID
+	s.pushes.baseline(visibleOf(ex.up, ex.claims))
 	g.sessions.put(s)
 	ex.sess = s
 	g.record(withPrincipal(audit.Event{Kind: audit.KindSessionStart, Upstream: ex.up.Slug, SessionID: s.id}, ex.claims))

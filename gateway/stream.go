@@ -56,6 +56,12 @@ func (g *Gateway) serveGet(w http.ResponseWriter, r *http.Request, up *upstreams
 		w.Header().Set(headerSessionID, sess.id)
 	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "text/event-stream" {
+		if sess != nil { // the gateway may inject list_changed events (listchanged.go)
+			ps := &pushStream{w: w}
+			sess.pushes.baseline(visibleOf(g.liveUpstream(ex), sess.claims))
+			defer sess.pushes.add(ps)()
+			w = ps
+		}
 		if end := g.relaySSE(ctx, w, resp, ex); end.abort {
 			panic(http.ErrAbortHandler) // after the deferred clean-up: the client resumes
 		}

@@ -79,6 +79,9 @@ func (g *Gateway) viewResult(ex *exchange, pc *pendingCall, m *message) ([]byte,
 	if pc != nil {
 		g.rememberRequestState(ex, m.result)
 	}
+	if pc != nil && (pc.method == "initialize" || pc.method == "server/discover") {
+		g.rememberCapabilities(ex, m.result)
+	}
 	result, filtered := m.result, false
 	up := g.liveUpstream(ex)
 	for _, v := range listViews {
@@ -182,7 +185,7 @@ func (g *Gateway) filterList(items jsontext.Value, v listView, up *upstreams.Ups
 		if !ok {
 			return nil, fmt.Errorf("%s[%d] has no string %s", v.member, n, v.key)
 		}
-		if v.visible(g, up, ex, id) {
+		if v.visible(g, up, ex, id) && g.pinnedItemVisible(ex, up, v.member, id, item) {
 			if b.Len() > 1 {
 				b.WriteByte(',')
 			}

@@ -34,6 +34,9 @@ type Decision struct {
 	Limit string
 	// Value is the offending value ("700"), shortened to MaxValueLen runes.
 	Value string
+	// URI is the resource URI a resource_not_bound denial is about, echoed
+	// in data.uri as MCP's resource-not-found error carries it (SEP-2164).
+	URI string
 	// Message is a human sentence, also sent to the client: "denied: amount 700 exceeds max_amount 500".
 	Message string
 
@@ -62,6 +65,7 @@ type RPCError struct {
 // RPCErrorData is the machine-readable part of a denial.
 type RPCErrorData struct {
 	Reason   Reason `json:"reason"`
+	URI      string `json:"uri,omitempty"`
 	Argument string `json:"argument,omitempty"`
 	Limit    string `json:"limit,omitempty"`
 	Value    string `json:"value,omitempty"`
@@ -89,7 +93,7 @@ func (d Decision) RPCError() *RPCError {
 	return &RPCError{
 		Code:    reason.Code(),
 		Message: msg,
-		Data:    &RPCErrorData{Reason: reason, Argument: d.Argument, Limit: d.Limit, Value: d.Value},
+		Data:    &RPCErrorData{Reason: reason, URI: d.URI, Argument: d.Argument, Limit: d.Limit, Value: d.Value},
 	}
 }
 

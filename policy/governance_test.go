@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/openlegant/legant/authority"
@@ -40,16 +42,51 @@ func TestClassifyMethod(t *testing.T) {
 		{"sampling/createMessage", true, MethodUnknown, ReasonMethodNotAllowed}, // server-to-client only
 	}
 	for _, tc := range cases {
-		class, d := ClassifyMethod(tc.method, tc.hasID, custom)
+		class, d := ClassifyMethod(tc.method, tc.hasID, "2025-11-25", custom)
 		if class != tc.class || d.Allow != (tc.reason == "") || (tc.reason != "" && d.Reason != tc.reason) {
 			t.Errorf("ClassifyMethod(%q, %v) = %v, %v %q; want %v %q", tc.method, tc.hasID, class, d.Allow, d.Reason, tc.class, tc.reason)
 		}
 	}
-	if _, d := ClassifyMethod("tools/call", false, nil); d.RPCError().Code != -32600 {
+	if _, d := ClassifyMethod("tools/call", false, "", nil); d.RPCError().Code != -32600 {
 		t.Errorf("not a notification: code %d, want -32600", d.RPCError().Code)
 	}
-	if _, d := ClassifyMethod("acme/x", true, nil); d.RPCError().Code != -32601 {
+	if _, d := ClassifyMethod("acme/x", true, "", nil); d.RPCError().Code != -32601 {
 		t.Errorf("unknown method: code %d, want -32601", d.RPCError().Code)
+	}
+}
+
+// TestClassifyMethodByRevision: revision 2026-07-28 removed the session
+// handshake, resource subscriptions and the tasks extension's v1 methods;
+// they are answered -32601 (method_removed) in that revision and later,
+// and classified as before in the earlier ones.
+func TestClassifyMethodByRevision(t *testing.T) {
+	removed := []string{"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe", "tasks/result", "tasks/list"}
+	for _, m := range removed {
+		for _, rev := range []string{"", "2025-03-26", "2025-06-18", "2025-11-25"} {
+			if _, d := ClassifyMethod(m, true, rev, nil); !d.Allow {
+				t.Errorf("%s in %q: refused %q", m, rev, d.Reason)
+			}
+		}
+		for _, rev := range []string{"2026-07-28", "2027-01-01"} {
+			_, d := ClassifyMethod(m, true, rev, nil)
+			if d.Allow || d.Reason != ReasonMethodRemoved || d.RPCError().Code != -32601 || !strings.HasPrefix(d.Message, "Method not found") {
+				t.Errorf("%s in %s: %v %q %+v", m, rev, d.Allow, d.Reason, d.RPCError())
+			}
+		}
+	}
+	for _, m := range []string{"notifications/initialized", "notifications/roots/list_changed"} {
+		if _, d := ClassifyMethod(m, false, "2026-07-28", nil); d.Allow || d.Reason != ReasonMethodRemoved {
+			t.Errorf("%s in 2026-07-28: %v %q", m, d.Allow, d.Reason)
+		}
+	}
+	for _, m := range []string{"tools/call", "tools/list", "resources/read", "prompts/get", "tasks/get", "tasks/cancel", "server/discover", "subscriptions/listen", "notifications/cancelled"} {
+		if _, d := ClassifyMethod(m, !strings.HasPrefix(m, "notifications/"), "2026-07-28", nil); !d.Allow {
+			t.Errorf("%s in 2026-07-28: refused %q", m, d.Reason)
+		}
+	}
+	// A removed method without an id is still not a notification (-32600).
+	if _, d := ClassifyMethod("ping", false, "2026-07-28", nil); d.Reason != ReasonNotNotification {
+		t.Errorf("ping without id in 2026-07-28: %q", d.Reason)
 	}
 }
 
@@ -62,7 +99,7 @@ func FuzzClassifyMethod(f *testing.F) {
 		f.Add(m, false)
 	}
 	f.Fuzz(func(t *testing.T, method string, hasID bool) {
-		class, d := ClassifyMethod(method, hasID, func(m string) bool { return m == "acme/search" })
+		class, d := ClassifyMethod(method, hasID, "", func(m string) bool { return m == "acme/search" })
 		if !d.Allow {
 			if class != MethodUnknown || d.RPCError() == nil || (d.RPCError().Code != -32600 && d.RPCError().Code != -32601) {
 				t.Fatalf("%q %v: refusal %v %+v", method, hasID, class, d.RPCError())
@@ -180,6 +217,12 @@ func TestDecideResourceGrant(t *testing.T) {
 	}
 	if ResourceVisible(reader(), grants, "canary://secret") || !ResourceVisible(reader(), grants, "docs://public") {
 		t.Error("ResourceVisible")
+	}
+	// An ungranted resource is answered as a missing one (SEP-2164).
+	e := DecideResource(reader(), grants.For("canary://secret"), "canary://secret", Call{At: noon}).RPCError()
+	b, _ := json.Marshal(e)
+	if want := `{"code":-32602,"message":"Resource not found","data":{"reason":"resource_not_bound","uri":"canary://secret","value":"canary://secret"}}`; string(b) != want {
+		t.Errorf("not granted:\n got %s\nwant %s", b, want)
 	}
 }
 

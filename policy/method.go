@@ -63,12 +63,46 @@ var clientMethods = map[string]MethodClass{
 	"notifications/roots/list_changed": MethodNotification,
 }
 
+// RevisionStateless is the first MCP revision without sessions
+// (2026-07-28). Revisions compare as strings.
+const RevisionStateless = "2026-07-28"
+
+// removedMethods are the client methods revision 2026-07-28 removed: the
+// session handshake and its utilities (initialize, ping, logging/setLevel,
+// notifications/initialized, notifications/roots/list_changed), resource
+// subscriptions (resources/subscribe, resources/unsubscribe: replaced by
+// subscriptions/listen) and, in the tasks extension's v2 (SEP-2663),
+// tasks/result (the result is inlined in tasks/get) and tasks/list. The
+// list is go-sdk v1.8.0's (mcp/server.go, the "not supported in the new
+// protocol" case) plus SEP-2663's two, and what the official conformance
+// suite probes (server-stateless, tasks-dispatch-and-envelope). A server of
+// that revision answers them -32601 (HTTP 404), and so does the gateway,
+// before anything is forwarded.
+var removedMethods = map[string]bool{
+	"initialize":                       true,
+	"ping":                             true,
+	"logging/setLevel":                 true,
+	"resources/subscribe":              true,
+	"resources/unsubscribe":            true,
+	"tasks/result":                     true,
+	"tasks/list":                       true,
+	"notifications/initialized":        true,
+	"notifications/roots/list_changed": true,
+}
+
+// Removed reports whether revision (a Mcp-Protocol-Version, "" when
+// unknown) removed the client method: see removedMethods.
+func Removed(method, revision string) bool {
+	return revision >= RevisionStateless && removedMethods[method]
+}
+
 // notificationPrefix is what every MCP notification method starts with.
 const notificationPrefix = "notifications/"
 
 // ClassifyMethod decides how the gateway treats a client message with this
 // method: hasID says whether it carries an id (a request) or not (a
-// notification); custom reports whether the upstream's registry allows a
+// notification); revision is the protocol revision the message is sent in
+// ("" when unknown: the session era's methods apply); custom reports whether the upstream's registry allows a
 // method the gateway does not know. The Decision denies:
 //
 //   - a method without an id that is not a notifications/* method
@@ -76,12 +110,13 @@ const notificationPrefix = "notifications/"
 //     notification the gateway may let through undecided;
 //   - a request whose method is a notification, or a notification that is
 //     a request method (ReasonNotNotification, -32600);
+//   - a method the revision removed (Removed; ReasonMethodRemoved, -32601);
 //   - a method it does not know and custom does not allow
 //     (ReasonMethodNotAllowed, -32601).
 //
 // Otherwise it allows, and the class names the decision that comes next.
 // ClassifyMethod is pure and safe for concurrent use; custom may be nil.
-func ClassifyMethod(method string, hasID bool, custom func(string) bool) (MethodClass, Decision) {
+func ClassifyMethod(method string, hasID bool, revision string, custom func(string) bool) (MethodClass, Decision) {
 	class, known := clientMethods[method]
 	isNotification := strings.HasPrefix(method, notificationPrefix)
 	switch {
@@ -92,6 +127,11 @@ func ClassifyMethod(method string, hasID bool, custom func(string) bool) (Method
 	case hasID && isNotification:
 		d := Deny(ReasonNotNotification, "invalid request: %s is a notification and must not carry an id", shorten(method))
 		d.Value = shorten(method)
+		return MethodUnknown, d
+	case Removed(method, revision):
+		d := Deny(ReasonMethodRemoved, "method %s is not part of protocol revision %s", method, shorten(revision))
+		d.Message = "Method not found: " + d.Message[len("denied: "):]
+		d.Value = method
 		return MethodUnknown, d
 	case known:
 		return class, Decision{Allow: true, Reason: ReasonAllowed}

@@ -47,8 +47,15 @@ const (
 	// ReasonMethodNotAllowed: a method the gateway does not know and the
 	// upstream's registry does not allow. Answered with -32601.
 	ReasonMethodNotAllowed Reason = "method_not_allowed"
+	// ReasonMethodRemoved: a method the request's protocol revision removed
+	// (2026-07-28: initialize, ping, logging/setLevel, resources/subscribe,
+	// resources/unsubscribe, tasks/result, tasks/list…). Answered with -32601
+	// (HTTP 404 in that revision), as the server itself would.
+	ReasonMethodRemoved Reason = "method_removed"
 	// ReasonResourceNotBound: no resource grant of the registry covers the URI
 	// (or template): unregistered resources are invisible and unreadable.
+	// Answered exactly as a resource that does not exist (MCP's -32602
+	// "Resource not found" with data.uri, SEP-2164), data.reason added.
 	ReasonResourceNotBound Reason = "resource_not_bound"
 	// ReasonPromptNotBound: the registry has no binding for the prompt.
 	ReasonPromptNotBound Reason = "prompt_not_bound"
@@ -58,6 +65,10 @@ const (
 	// ReasonRequestState: a request carries an MRTR requestState the gateway
 	// relayed to another principal (a replay).
 	ReasonRequestState Reason = "request_state"
+	// ReasonDefinitionChanged: the upstream lists a pinned tool, prompt or
+	// resource template with a definition whose digest differs from the
+	// registry's pin (a "rug pull"): hidden and refused until approved.
+	ReasonDefinitionChanged Reason = "definition_changed"
 	// ReasonTaskNotFound: the task is unknown to the gateway or belongs to
 	// another principal or session. Answered like a task that does not exist.
 	ReasonTaskNotFound Reason = "task_not_found"
@@ -100,7 +111,8 @@ const (
 	// CodeMethodNotFound is JSON-RPC's Method not found, for ReasonMethodNotAllowed.
 	CodeMethodNotFound = -32601
 	// CodeInvalidParams is JSON-RPC's Invalid params: what MCP answers for a
-	// task id it does not know, and so what ReasonTaskNotFound is answered with.
+	// task id or a resource it does not know, and so what ReasonTaskNotFound
+	// and ReasonResourceNotBound are answered with.
 	CodeInvalidParams = -32602
 )
 
@@ -117,9 +129,9 @@ func (r Reason) Code() int {
 		return CodeUnavailable
 	case ReasonNotNotification:
 		return CodeInvalidRequest
-	case ReasonMethodNotAllowed:
+	case ReasonMethodNotAllowed, ReasonMethodRemoved:
 		return CodeMethodNotFound
-	case ReasonTaskNotFound:
+	case ReasonTaskNotFound, ReasonResourceNotBound:
 		return CodeInvalidParams
 	default:
 		return CodeDenied

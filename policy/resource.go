@@ -111,8 +111,9 @@ func DecideResource(c *authority.Claims, g *ResourceGrant, uri string, call Call
 	case c == nil:
 		return Deny(ReasonUnauthenticated, "no verified token")
 	case g == nil || !g.Covers(uri):
-		d = Deny(ReasonResourceNotBound, "resource %s is not registered for this upstream", shorten(uri))
-		d.Value = shorten(uri)
+		// Invisible is indistinguishable from nonexistent: MCP's
+		// resource-not-found answer (SEP-2164), data.reason added.
+		d = Decision{Reason: ReasonResourceNotBound, Message: "Resource not found", URI: uri, Value: shorten(uri)}
 		return d
 	case g.Scope != "" && !c.HasScope(g.Scope):
 		d = Deny(ReasonInsufficientScope, "resource %s requires scope %s", shorten(uri), g.Scope)

@@ -31,8 +31,8 @@
 # Environment (all optional):
 #   CONFORMANCE_RUNS           the runs to run, space-separated (default: all four)
 #   CONFORMANCE_ALLOW_DIFF     runs whose gateway line may differ from direct, printed as
-#                              KNOWN DIFFERENCE; unset = the runs that differ today
-#                              (DEFAULT_ALLOW_DIFF below), empty = none may differ
+#                              KNOWN DIFFERENCE; unset or empty = none may differ
+#                              (DEFAULT_ALLOW_DIFF below is empty)
 #   CONFORMANCE_GATEWAY        require (default): every gateway leg must run;
 #                              auto: run them when `legant gateway` builds; skip: never
 #   CONFORMANCE_SUITE_TIMEOUT  seconds one suite invocation may take (default 300)
@@ -52,9 +52,9 @@ readonly TS_EVERYTHING_VERSION="2026.8.31"
 readonly GO_SDK_MODULE="github.com/modelcontextprotocol/go-sdk"
 readonly GO_SDK_VERSION="v1.8.0"
 readonly ALL_RUNS="go-0.1.16 go-0.2.0 go-2026-07-28 ts-everything"
-# The runs whose gateway line differs from direct on this branch today; the list
-# shrinks to empty as the gateway fixes of issues #13 and #23 land.
-readonly DEFAULT_ALLOW_DIFF="go-2026-07-28"
+# The runs whose gateway line may differ from direct by default: none (every
+# run's gateway line equals its direct line since issue #13's method table).
+readonly DEFAULT_ALLOW_DIFF=""
 readonly RUNS="${CONFORMANCE_RUNS:-$ALL_RUNS}"
 readonly ALLOW_DIFF="${CONFORMANCE_ALLOW_DIFF-$DEFAULT_ALLOW_DIFF}"
 readonly GATEWAY_MODE="${CONFORMANCE_GATEWAY:-require}"
@@ -298,11 +298,21 @@ leg_direct() {
 # UPSTREAM_SLUG with every object granted: each TOOL bound (no argument
 # bindings: the conformance tools carry no amount, category or resource), each
 # resource URI of $resources and template of $templates, and each prompt of
-# $prompts (leg_gateway fills them with scripts/listtools). What the registry
+# $prompts (leg_gateway fills them with scripts/listtools), and a prefix per
+# URI scheme (scheme:// or scheme:) among those resources and templates plus
+# test://, the scheme of the suites' fixtures: servers serve resources they do
+# not list (the TypeScript server's test://watched-resource, subscribed to by
+# resources-subscribe), and those pass through as directly. What the registry
 # does not grant the gateway hides and refuses.
 write_registry() {
 	local file=$1 upstream=$2 item
 	shift 2
+	local -A schemes=(["test://"]=1)
+	for item in "${resources[@]}" "${templates[@]}"; do
+		if [[ "$item" =~ ^([A-Za-z][A-Za-z0-9+.-]*:(//)?) ]]; then
+			schemes["${BASH_REMATCH[1]}"]=1
+		fi
+	done
 	{
 		echo "# Written by scripts/conformance.sh: the conformance upstream, every object granted."
 		echo "version: 1"
@@ -315,8 +325,12 @@ write_registry() {
 			echo "      $(yaml_quote "$item"):"
 			echo "        scope: $UPSTREAM_SLUG:call"
 		done
+		echo "    resources:"
+		for item in "${!schemes[@]}"; do
+			echo "      - prefix: $(yaml_quote "$item")"
+			echo "        scope: $UPSTREAM_SLUG:call"
+		done
 		if ((${#resources[@]} + ${#templates[@]} > 0)); then
-			echo "    resources:"
 			for item in "${resources[@]}"; do
 				echo "      - uri: $(yaml_quote "$item")"
 				echo "        scope: $UPSTREAM_SLUG:call"

@@ -20,6 +20,7 @@ type resourceGrantSpec struct {
 	path                  string
 	uri, template, prefix field[string]
 	scope, kind           field[string]
+	pin                   field[string] // pin.go
 }
 
 type promptSpec struct {
@@ -29,6 +30,7 @@ type promptSpec struct {
 	scope    field[string]
 	category field[string]
 	resource field[resourceSpec]
+	pin      field[string] // pin.go
 }
 
 func (d *decoder) resourceGrants(e entry) field[[]resourceGrantSpec] {
@@ -46,6 +48,7 @@ func (d *decoder) resourceGrants(e entry) field[[]resourceGrantSpec] {
 			"prefix":   func(e entry) { g.prefix = d.str(e) },
 			"scope":    func(e entry) { g.scope = d.str(e) },
 			"kind":     func(e entry) { g.kind = d.str(e) },
+			"pin":      func(e entry) { g.pin = d.str(e) },
 		})
 		f.v = append(f.v, g)
 	}
@@ -62,6 +65,7 @@ func (d *decoder) prompts(e entry) field[[]promptSpec] {
 			"scope":    func(e entry) { p.scope = d.str(e) },
 			"category": func(e entry) { p.category = d.str(e) },
 			"resource": func(e entry) { p.resource = d.resource(e) },
+			"pin":      func(e entry) { p.pin = d.str(e) },
 		})
 		f.v = append(f.v, p)
 	}
@@ -192,7 +196,7 @@ func (d *decoder) methodsOf(s upstreamSpec) []string {
 		if !m.ok() {
 			continue
 		}
-		class, _ := policy.ClassifyMethod(m.v, !strings.HasPrefix(m.v, "notifications/"), nil)
+		class, _ := policy.ClassifyMethod(m.v, !strings.HasPrefix(m.v, "notifications/"), "", nil)
 		switch {
 		case !methodNameRE.MatchString(m.v):
 			d.errorf(m.node, m.path, "%q is not a method name (1-128 printable characters without spaces)", m.v)

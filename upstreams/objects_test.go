@@ -73,7 +73,7 @@ func TestParseObjectErrors(t *testing.T) {
 		{"prompt scope missing", "    prompts:\n      p: {category: /c}\n", []string{
 			"r.yaml:8:7: upstreams[0].prompts.p.scope: is required"}},
 		{"prompt unknown field", "    prompts:\n      p: {scope: s, amount: /a}\n", []string{
-			`r.yaml:8:21: upstreams[0].prompts.p.amount: unknown field (known: category, resource, scope)`}},
+			`r.yaml:8:21: upstreams[0].prompts.p.amount: unknown field (known: category, pin, resource, scope)`}},
 		{"prompt wildcard", "    prompts:\n      \"*\": {scope: s}\n", []string{
 			`r.yaml:8:7: upstreams[0].prompts["*"]: wildcards are not allowed: list every prompt by name`}},
 		{"governed method", "    methods: [tools/call]\n", []string{

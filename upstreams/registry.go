@@ -107,6 +107,10 @@ type Upstream struct {
 	// Methods are the custom (non-MCP) methods the gateway forwards; any
 	// other method it does not know is refused with -32601.
 	Methods []string
+	// Pins are the pinned definitions (pin.go), keyed by kind + ":" + name
+	// (a template's name is its uriTemplate): "sha256:<hex>" each. An
+	// unpinned object is not in the map.
+	Pins map[string]string
 	// Pos is where the upstream's entry starts in the registry file.
 	Pos Position
 

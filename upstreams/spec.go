@@ -50,6 +50,7 @@ type toolSpec struct {
 	resource field[resourceSpec]
 	mutating field[bool]
 	tags     field[[]field[string]]
+	pin      field[string] // pin.go
 }
 
 type amountSpec struct {
@@ -128,6 +129,7 @@ func (d *decoder) tool(e entry) toolSpec {
 		"resource": func(e entry) { t.resource = d.resource(e) },
 		"mutating": func(e entry) { t.mutating = d.boolean(e) },
 		"tags":     func(e entry) { t.tags = d.strList(e) },
+		"pin":      func(e entry) { t.pin = d.str(e) },
 	})
 	return t
 }

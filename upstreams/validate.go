@@ -96,6 +96,7 @@ func (d *decoder) upstreamOf(s upstreamSpec, base string) *Upstream {
 	u.Resources = d.resourcesOf(s)
 	u.Prompts = d.promptsOf(s)
 	u.Methods = d.methodsOf(s)
+	u.Pins = d.pinsOf(s)
 	return u
 }
 

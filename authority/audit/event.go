@@ -29,6 +29,10 @@ const (
 	KindSessionEnd   Kind = "session_end"   // a gateway session ended
 	KindDropped      Kind = "dropped"       // events a producer could not queue (counted, sampled)
 	KindDrain        Kind = "drain"         // the gateway began or finished draining before shutdown
+	// KindDefinitionChanged: an upstream listed a pinned tool, prompt or
+	// template whose definition differs from its pin (Limit: the pin,
+	// Value: the listed digest); recorded once per change.
+	KindDefinitionChanged Kind = "definition_changed"
 )
 
 // Event is one entry of the audit chain.

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +22,8 @@ type lintFlags struct {
 	toolsFile string // a saved tools/list answer to lint the registry against
 	upstream  string // which upstream toolsFile belongs to; "" when there is one
 	registry  string // for a grants file: the registry to check it against
+	// saved prompts/list, resources/list, resources/templates/list answers
+	promptsFile, resourcesFile, templatesFile string
 }
 
 func newLintCmd() *cobra.Command {
@@ -28,7 +33,11 @@ func newLintCmd() *cobra.Command {
 		Short: "Validate an upstream registry or a grants file (and check it against an upstream's tools or the registry)",
 		Long: `Validate an upstream registry file and print every problem as
 "file:line:col: field: message". With --upstream-tools (a saved tools/list
-answer), also check each tool binding against the tools the upstream lists.
+answer), also check each tool binding against the tools the upstream lists;
+with --upstream-prompts, --upstream-resources and --upstream-templates (saved
+prompts/list, resources/list, resources/templates/list answers), the prompts,
+resource grants and templates likewise; every pin is checked against the
+definitions given.
 A grants file (a top-level "grants" key) is validated on its own and, with
 --upstreams, against the registry (docs/GRANTS.md).
 Exits non-zero when there is any error, so CI can gate on it; warnings alone pass.`,
@@ -41,6 +50,9 @@ Exits non-zero when there is any error, so CI can gate on it; warnings alone pas
 	fl.StringVarP(&f.file, "file", "f", "", "registry file (required)")
 	fl.StringVar(&f.publicURL, "public-url", "", "gateway public URL that default inbound audiences derive from")
 	fl.StringVar(&f.toolsFile, "upstream-tools", "", "saved tools/list answer (JSON) to lint the bindings against")
+	fl.StringVar(&f.promptsFile, "upstream-prompts", "", "saved prompts/list answer (JSON) to lint the prompts against")
+	fl.StringVar(&f.resourcesFile, "upstream-resources", "", "saved resources/list answer (JSON) to lint the resource grants against")
+	fl.StringVar(&f.templatesFile, "upstream-templates", "", "saved resources/templates/list answer (JSON) to lint the template grants against")
 	fl.StringVar(&f.upstream, "upstream", "", "slug of the upstream --upstream-tools belongs to (needed when the registry has several)")
 	fl.StringVar(&f.registry, "upstreams", "", "for a grants file: the upstream registry to check it against")
 	_ = cmd.MarkFlagRequired("file")
@@ -67,19 +79,69 @@ func runLint(out io.Writer, f lintFlags) error {
 		ntools += len(u.Tools)
 	}
 	summary := fmt.Sprintf("%s: ok: %d upstream(s), %d tool(s)", f.file, len(reg.Upstreams()), ntools)
-	if f.toolsFile == "" {
+	against := strings.Join(slices.DeleteFunc([]string{f.toolsFile, f.promptsFile, f.resourcesFile, f.templatesFile},
+		func(s string) bool { return s == "" }), ", ")
+	if against == "" {
 		fmt.Fprintln(out, summary)
 		return nil
 	}
-	errs, warns, err := lintTools(out, reg, f)
+	errs, warns := 0, 0
+	if f.toolsFile != "" {
+		if errs, warns, err = lintTools(out, reg, f); err != nil {
+			return err
+		}
+	}
+	e, w, err := lintObjects(out, reg, f)
 	if err != nil {
 		return err
 	}
+	errs, warns = errs+e, warns+w
 	if errs > 0 {
-		return fmt.Errorf("%s: %d error(s), %d warning(s) against %s", f.file, errs, warns, f.toolsFile)
+		return fmt.Errorf("%s: %d error(s), %d warning(s) against %s", f.file, errs, warns, against)
 	}
-	fmt.Fprintf(out, "%s; %d warning(s) against %s\n", summary, warns, f.toolsFile)
+	fmt.Fprintf(out, "%s; %d warning(s) against %s\n", summary, warns, against)
 	return nil
+}
+
+// lintObjects prints the findings of one upstream's prompts, resource
+// grants and pins against the saved lists given.
+func lintObjects(out io.Writer, reg *upstreams.Registry, f lintFlags) (errs, warns int, err error) {
+	up, err := pickUpstream(reg, f.upstream)
+	if err != nil {
+		return 0, 0, err
+	}
+	read := func(file, member string) ([]json.RawMessage, error) {
+		if file == "" {
+			return nil, nil
+		}
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		items, err := upstreams.ParseList(data, member)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if items == nil {
+			items = []json.RawMessage{}
+		}
+		return items, nil
+	}
+	var lists [4][]json.RawMessage
+	for i, src := range [][2]string{{f.toolsFile, "tools"}, {f.promptsFile, "prompts"}, {f.resourcesFile, "resources"}, {f.templatesFile, "resourceTemplates"}} {
+		if lists[i], err = read(src[0], src[1]); err != nil {
+			return 0, 0, err
+		}
+	}
+	for _, finding := range upstreams.LintObjects(up, lists[0], lists[1], lists[2], lists[3]) {
+		fmt.Fprintln(out, finding)
+		if finding.Severity == upstreams.SeverityError {
+			errs++
+		} else {
+			warns++
+		}
+	}
+	return errs, warns, nil
 }
 
 // lintTools prints the findings of one upstream against a saved tools/list.

@@ -42,6 +42,7 @@ func newRootCmd() *cobra.Command {
 		newApplyCmd(),
 		newGuardCmd(),
 		newConnectionsCmd(),
+		newRegistryCmd(),
 	// Each command group adds its constructor on its own line here.
 	)
 	return root

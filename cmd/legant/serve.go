@@ -248,6 +248,9 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 				return
 			}
 			cfg.logger.Info("registry reloaded", "file", cfg.upstreams)
+			if w.gw != nil { // live sessions whose view changed are told (list_changed)
+				w.gw.RegistryChanged()
+			}
 			if err := st.Audit().Append(context.Background(), audit.Event{Kind: audit.KindConfigReload, Reason: cfg.upstreams}); err != nil {
 				cfg.logger.Error("registry reload not recorded in the audit log", "err", err)
 			}
