@@ -34,7 +34,7 @@ type exchange struct {
 	pending map[string]*pendingCall
 	initID  string // raw id of an initialize request, "" if none
 	status  int    // HTTP status of a local answer; 0 means 200 (400 for a lone invalid request)
-	hasCall bool   // a tools/call is forwarded (per-call timeout applies)
+	hasCall bool   // a tools/call or tasks/result is forwarded (timeouts.call applies, not timeouts.request)
 }
 
 // pendingCall is a forwarded request whose response the gateway waits for.
@@ -91,6 +91,7 @@ func (g *Gateway) decide(ctx context.Context, ex *exchange, m *message) {
 		resp = g.authorizeCompletion(ex, m)
 	case policy.MethodTask:
 		resp = g.authorizeTask(ex, m)
+		ex.hasCall = ex.hasCall || (resp == nil && m.method == "tasks/result") // waits for the task's end
 	default:
 		resp = g.refuse(ex, m, policy.Deny(policy.ReasonMethodNotAllowed, "method %s is not allowed", m.method), "")
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -89,6 +88,11 @@ type Options struct {
 	// that takes longer fails, and the call fails closed. Zero means
 	// DefaultStoreTimeout.
 	StoreTimeout time.Duration
+	// CutHoldTimeout is how long the budget hold of a call cut before its
+	// answer (timeout, kill, client gone, drain) stays reserved waiting for
+	// the upstream's answer; then it is counted as spent (cut.go). Zero means
+	// DefaultCutHoldTimeout.
+	CutHoldTimeout time.Duration
 	// Sessions persists sessions for other replicas and operators; nil keeps
 	// them in this process only.
 	Sessions SessionStore
@@ -116,22 +120,23 @@ type Options struct {
 // /mcp/<slug> and /.well-known/oauth-protected-resource/mcp/<slug>.
 // It is safe for concurrent use.
 type Gateway struct {
-	opts     Options
-	verifier *verifier
-	proofs   dpop.ReplayCache // DPoP proofs accepted (Options.DPoPProofs or this process's)
-	sessions *sessionTable
-	minter   *minter
-	client   *http.Client
-	log      *slog.Logger
-	now      func() time.Time
-	hosts    map[string]bool
-	origins  map[string]bool
-	inflight *inflightSet
-	audit    *auditQueue // nil when no Recorder
-	bridges  *bridgeSet  // stdio and legacy SSE upstreams (bridges.go)
-	tasks    tasks       // goroutines started by Kill (kill.go)
-	mcpTasks *taskOwners // MCP task ids relayed, by owner (decide_tasks.go)
-	states   *taskOwners // MRTR request states relayed, by principal (decide_state.go)
+	opts      Options
+	verifier  *verifier
+	proofs    dpop.ReplayCache // DPoP proofs accepted (Options.DPoPProofs or this process's)
+	sessions  *sessionTable
+	minter    *minter
+	client    *http.Client
+	log       *slog.Logger
+	now       func() time.Time
+	hosts     map[string]bool
+	origins   map[string]bool
+	inflight  *inflightSet
+	undecided *undecidedHolds // budget holds of cut calls (cut.go)
+	audit     *auditQueue     // nil when no Recorder
+	bridges   *bridgeSet      // stdio and legacy SSE upstreams (bridges.go)
+	tasks     tasks           // goroutines started by Kill (kill.go)
+	mcpTasks  *taskOwners     // MCP task ids relayed, by owner (decide_tasks.go)
+	states    *taskOwners     // MRTR request states relayed, by principal (decide_state.go)
 
 	draining atomic.Bool // Drain began: new requests are refused (drain.go)
 
@@ -169,22 +174,26 @@ func New(opts Options) (*Gateway, error) {
 	if opts.StoreTimeout <= 0 {
 		opts.StoreTimeout = DefaultStoreTimeout
 	}
+	if opts.CutHoldTimeout <= 0 {
+		opts.CutHoldTimeout = DefaultCutHoldTimeout
+	}
 	if opts.Transport == nil {
 		opts.Transport = newUpstreamTransport()
 	}
 	g := &Gateway{
-		opts:     opts,
-		verifier: newVerifier(opts.Keys, opts.Issuer),
-		proofs:   opts.DPoPProofs,
-		sessions: newSessionTable(),
-		minter:   newMinter(opts),
-		client:   &http.Client{Transport: observeTransport(opts.Observer, opts.Transport), CheckRedirect: noRedirects},
-		log:      opts.Logger,
-		now:      opts.Now,
-		inflight: newInflightSet(),
-		mcpTasks: newTaskOwners(maxTaskOwners),
-		states:   newTaskOwners(maxTaskOwners),
-		closed:   make(chan struct{}),
+		opts:      opts,
+		verifier:  newVerifier(opts.Keys, opts.Issuer),
+		proofs:    opts.DPoPProofs,
+		sessions:  newSessionTable(),
+		minter:    newMinter(opts),
+		client:    &http.Client{Transport: observeTransport(opts.Observer, opts.Transport), CheckRedirect: noRedirects},
+		log:       opts.Logger,
+		now:       opts.Now,
+		inflight:  newInflightSet(),
+		undecided: newUndecidedHolds(),
+		mcpTasks:  newTaskOwners(maxTaskOwners),
+		states:    newTaskOwners(maxTaskOwners),
+		closed:    make(chan struct{}),
 
 		janitorDone: make(chan struct{}),
 	}
@@ -209,6 +218,7 @@ func (g *Gateway) Close() error {
 		<-g.janitorDone
 		g.tasks.wait() // before the bridges and the audit queue they use close
 		g.sessions.closeAll()
+		g.undecided.close()
 		g.bridges.close()
 		if g.audit != nil {
 			g.audit.close()
@@ -224,9 +234,9 @@ func newUpstreamTransport() *http.Transport {
 	t.MaxIdleConns = 1024
 	t.MaxIdleConnsPerHost = 256
 	t.IdleConnTimeout = 90 * time.Second
-	t.DisableCompression = true // relay bytes as the upstream sent them
-	t.Proxy = nil               // never send upstream traffic through an environment proxy
-	t.DialContext = (&net.Dialer{Timeout: upstreams.DefaultConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
+	t.DisableCompression = true  // relay bytes as the upstream sent them
+	t.Proxy = nil                // never send upstream traffic through an environment proxy
+	t.DialContext = dialUpstream // timeouts.connect of the request's upstream (timeouts.go)
 	return t
 }
 

@@ -36,7 +36,7 @@ func TestLoadExample(t *testing.T) {
 		URL:                "http://127.0.0.1:9000/mcp",
 		InboundAudience:    "https://gw.example/mcp/expenses",
 		DownstreamAudience: "http://127.0.0.1:9000/mcp",
-		Timeouts:           Timeouts{Connect: 5 * time.Second, Call: 0, Idle: 30 * time.Minute},
+		Timeouts:           Timeouts{Connect: 5 * time.Second, Call: 0, Request: DefaultRequestTimeout, Idle: 30 * time.Minute},
 		Tools: map[string]*policy.Binding{
 			"list_expenses": {Tool: "list_expenses", Scope: "expenses:read"},
 			"submit_expense": {
@@ -75,7 +75,7 @@ upstreams:
     transport: stdio
     command: ["./bin/server", "--flag"]
     env: {PORT: 8080, MODE: "ro"}
-    timeouts: {connect: 2s, call: 90s, idle: 1h}
+    timeouts: {connect: 2s, call: 90s, request: 10s, idle: 1h}
     tools:
       read_file: &read
         scope: files:read
@@ -111,7 +111,7 @@ upstreams:
 		URL:                "https://Alpha.example:8443/sse?tenant=7",
 		InboundAudience:    "https://gw.example/custom/alpha",
 		DownstreamAudience: "https://alpha.example:8443/sse", // canonical
-		Timeouts:           Timeouts{Connect: DefaultConnectTimeout, Call: DefaultCallTimeout, Idle: DefaultIdleTimeout},
+		Timeouts:           Timeouts{Connect: DefaultConnectTimeout, Call: DefaultCallTimeout, Request: DefaultRequestTimeout, Idle: DefaultIdleTimeout},
 		Headers:            map[string]string{"X-Static": "v", "X-Tenant": "7"},
 		Tools: map[string]*policy.Binding{"pay": {
 			Tool:  "pay",
@@ -129,7 +129,7 @@ upstreams:
 		Env:                map[string]string{"PORT": "8080", "MODE": "ro"},
 		InboundAudience:    "https://gw.example/base/mcp/zeta",
 		DownstreamAudience: "stdio:zeta",
-		Timeouts:           Timeouts{Connect: 2 * time.Second, Call: 90 * time.Second, Idle: time.Hour},
+		Timeouts:           Timeouts{Connect: 2 * time.Second, Call: 90 * time.Second, Request: 10 * time.Second, Idle: time.Hour},
 		Tools:              map[string]*policy.Binding{"read_file": readFile, "stat_file": &statFile},
 		Pos:                Position{File: "r.yaml", Line: 3, Col: 5},
 	}}
