@@ -51,7 +51,11 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ex *exchange) 
 	if ex.initID != "" && resp.StatusCode/100 == 2 {
 		g.openSession(ex, resp.Header.Get(headerSessionID))
 	}
-	if end = g.relay(ctx, w, resp, ex); end.abort {
+	end = g.relay(ctx, w, resp, ex)
+	if resp.StatusCode == http.StatusNotFound && ex.sess != nil && ex.sess.upstreamID != "" {
+		g.upstreamGone(ex.sess) // the 404 is relayed: the client opens a new session
+	}
+	if end.abort {
 		panic(http.ErrAbortHandler) // after the deferred clean-up: the client resumes
 	}
 }
