@@ -161,7 +161,7 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 	}
 	ev.Reason, ev.Constraint, ev.Limit, ev.Value = string(d.Reason), d.Constraint, d.Limit, d.Value
 	if d.Reason == policy.ReasonUnavailable && d.Cause != nil {
-		g.log.Error("authorization state unavailable", "upstream", ex.up.Slug, "err", d.Cause)
+		g.health.markDown("budget reservation", d.Cause)
 	}
 	if !d.Allow {
 		if ex.sess != nil {
@@ -198,7 +198,7 @@ func (g *Gateway) refuseUnchecked(ev audit.Event, m *message, unambiguous bool) 
 		e = rpcError{Code: CodeDenied,
 			Message: `denied: tools/call params have a member that differs from "name" or "arguments" only by case`,
 			Data:    reasonData{Reason: string(policy.ReasonInvalidArgument)}}
-	case g.audit != nil && !g.audit.ok():
+	case !g.health.ok():
 		ev.Reason = "audit_unavailable"
 		e = auditUnavailableError()
 	default:

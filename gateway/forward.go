@@ -89,6 +89,9 @@ func (g *Gateway) killedSince(ex *exchange) bool {
 	if ex.sess != nil && ex.sess.killed.Load() {
 		return true
 	}
+	if _, held := g.held.covers(ex.claims, g.now()); held {
+		return true
+	}
 	if g.opts.Revocations != nil {
 		_, revoked := g.opts.Revocations.Revoked(ex.claims)
 		return revoked

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -93,6 +94,10 @@ type Options struct {
 	// the upstream's answer; then it is counted as spent (cut.go). Zero means
 	// DefaultCutHoldTimeout.
 	CutHoldTimeout time.Duration
+	// StorePing probes the store once a request-path operation found it
+	// unavailable (health.go); nil leaves the probing to the audit writer's
+	// retries.
+	StorePing func(context.Context) error
 	// Sessions persists sessions for other replicas and operators; nil keeps
 	// them in this process only.
 	Sessions SessionStore
@@ -132,6 +137,8 @@ type Gateway struct {
 	origins   map[string]bool
 	inflight  *inflightSet
 	undecided *undecidedHolds // budget holds of cut calls (cut.go)
+	health    *storeHealth    // the store as the request path sees it (health.go)
+	held      heldKills       // kills held in memory until the store takes them (health.go)
 	audit     *auditQueue     // nil when no Recorder
 	bridges   *bridgeSet      // stdio and legacy SSE upstreams (bridges.go)
 	tasks     tasks           // goroutines started by Kill (kill.go)
@@ -202,8 +209,9 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.hosts, g.origins = allowLists(opts)
 	g.bridges = newBridgeSet(g.client, opts.Logger)
+	g.health = newStoreHealth(opts.Logger, opts.StorePing, opts.StoreTimeout, g.closed)
 	if opts.Recorder != nil {
-		g.audit = newAuditQueue(opts.Recorder, opts.Logger, opts.StoreTimeout)
+		g.audit = newAuditQueue(opts.Recorder, opts.Logger, opts.StoreTimeout, g.health)
 	}
 	go g.janitor(time.Second)
 	return g, nil
@@ -217,6 +225,7 @@ func (g *Gateway) Close() error {
 		close(g.closed)
 		<-g.janitorDone
 		g.tasks.wait() // before the bridges and the audit queue they use close
+		g.health.probing.Wait()
 		g.sessions.closeAll()
 		g.undecided.close()
 		g.bridges.close()

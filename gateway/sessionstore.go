@@ -152,7 +152,7 @@ func (g *Gateway) loadSession(ctx context.Context, id string, c *authority.Claim
 	case errors.Is(err, ErrSessionNotFound):
 		return nil, "unknown_session"
 	case err != nil:
-		g.log.Error("session store unavailable", "err", err)
+		g.health.markDown("session load", err)
 		return nil, "session_store_unavailable"
 	case r.Killed:
 		return nil, endedReason(r.End)
