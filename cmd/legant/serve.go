@@ -73,7 +73,7 @@ func (l *serveLimits) registerLimits(fs *pflag.FlagSet) {
 	fs.DurationVar(&l.storeTimeout, "store-timeout", gateway.DefaultStoreTimeout,
 		"deadline of each store operation on the request path (audit append, budget, session load); the first one past it marks the store unavailable: tools/call is refused at once with -32034 until a probe finds the store back")
 	fs.DurationVar(&l.cutHoldTimeout, "cut-hold-timeout", gateway.DefaultCutHoldTimeout,
-		"how long the budget hold of a call cut before its answer (timeouts.call/request, client gone, kill, drain) stays reserved waiting for the upstream's answer; then it counts as spent. Upstream timeouts are the registry's: timeouts.connect (dial), timeouts.call (tools/call), timeouts.request (every other method, default 30s), timeouts.idle")
+		"how long the budget hold of a call cut before its answer (registry timeouts.call or timeouts.request, client gone, kill, drain) stays reserved waiting for the upstream's answer before it counts as spent; the upstream is sent notifications/cancelled at once")
 	fs.DurationVar(&l.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "time a client has to send the request headers")
 	fs.DurationVar(&l.bodyTimeout, "body-read-timeout", defaultBodyTimeout, "time a client has to send a request body (streams are not cut by it)")
 	fs.DurationVar(&l.idleTimeout, "conn-idle-timeout", defaultConnIdleTimeout, "how long an idle keep-alive connection stays open")
