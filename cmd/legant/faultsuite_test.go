@@ -164,9 +164,9 @@ func TestGatewayFaultSuite(t *testing.T) {
 		if st, _, _ := (&rawClient{endpoint: endpoint, token: k.token(t, "after"), http: hc}).post(`{"jsonrpc":"2.0","id":1,"method":"ping"}`); st != http.StatusUnauthorized {
 			t.Fatalf("alice after the store returned: %d, want 401", st)
 		}
-		if logs := gw.stderr.String(); !strings.Contains(logs, "held kill written to the store") {
-			t.Fatalf("no log of the held kill being written:\n%s", logs)
-		}
+		waitFor(t, "the log of the held kill written", func() bool {
+			return strings.Contains(gw.stderr.String(), "held kill written to the store")
+		})
 	})
 }
 
