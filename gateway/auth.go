@@ -117,6 +117,10 @@ func (g *Gateway) verifyAccess(r *http.Request, up *upstreams.Upstream) (*author
 				reason: "revoked", desc: "the token has been revoked (" + why + ")"}
 		}
 	}
+	if why, held := g.held.covers(c, g.now()); held {
+		return c, token, &authError{status: http.StatusUnauthorized, code: "invalid_token",
+			reason: "revoked", desc: "the token has been revoked (" + why + ")"}
+	}
 	req := dpop.Request{Scheme: scheme, Token: token, Claims: c, Proofs: r.Header.Values("DPoP"),
 		Method: r.Method, URL: g.publicURL(r) + r.URL.EscapedPath()}
 	if _, err := dpop.Check(r.Context(), req, dpop.CheckOptions{Mode: up.DPoP, Cache: g.proofs}, g.now()); err != nil {

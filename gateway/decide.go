@@ -34,7 +34,7 @@ type exchange struct {
 	pending map[string]*pendingCall
 	initID  string // raw id of an initialize request, "" if none
 	status  int    // HTTP status of a local answer; 0 means 200 (400 for a lone invalid request)
-	hasCall bool   // a tools/call is forwarded (per-call timeout applies)
+	hasCall bool   // a tools/call or tasks/result is forwarded (timeouts.call applies, not timeouts.request)
 	version string // the protocol revision of the request (header, else the session's); "" when unknown
 }
 
@@ -92,6 +92,7 @@ func (g *Gateway) decide(ctx context.Context, ex *exchange, m *message) {
 		resp = g.authorizeCompletion(ex, m)
 	case policy.MethodTask:
 		resp = g.authorizeTask(ex, m)
+		ex.hasCall = ex.hasCall || (resp == nil && m.method == "tasks/result") // waits for the task's end
 	default:
 		resp = g.refuse(ex, m, policy.Deny(policy.ReasonMethodNotAllowed, "method %s is not allowed", m.method), "")
 	}
@@ -185,7 +186,7 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 	}
 	ev.Reason, ev.Constraint, ev.Limit, ev.Value = string(d.Reason), d.Constraint, d.Limit, d.Value
 	if d.Reason == policy.ReasonUnavailable && d.Cause != nil {
-		g.log.Error("authorization state unavailable", "upstream", ex.up.Slug, "err", d.Cause)
+		g.health.markDown("budget reservation", d.Cause)
 	}
 	if !d.Allow {
 		if ex.sess != nil {
@@ -223,7 +224,7 @@ func (g *Gateway) refuseUnchecked(ev audit.Event, m *message, unambiguous bool) 
 		e = rpcError{Code: CodeDenied,
 			Message: `denied: tools/call params have a member that differs from "name" or "arguments" only by case`,
 			Data:    reasonData{Reason: string(policy.ReasonInvalidArgument)}}
-	case g.audit != nil && !g.audit.ok():
+	case !g.health.ok():
 		ev.Reason = "audit_unavailable"
 		e = auditUnavailableError()
 	default:

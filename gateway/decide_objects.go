@@ -96,7 +96,7 @@ func (g *Gateway) refuseUnusable(ex *exchange, m *message, usable bool, member, 
 		d := policy.Deny(policy.ReasonInvalidArgument, "%s params need a string %q and no member differing from a decided one only by case", m.method, member)
 		d.Constraint, d.Argument = "arguments", "/"+member
 		return g.refuse(ex, m, d, object)
-	case g.audit != nil && !g.audit.ok():
+	case !g.health.ok():
 		return g.refuse(ex, m, policy.Deny(policy.ReasonUnavailable, "the audit log is unavailable; requests are refused until it recovers"), object)
 	}
 	return nil

@@ -52,7 +52,7 @@ func (g *Gateway) Drain(ctx context.Context) error {
 	cut := len(g.inflight.cancel(calls, errSessionEnded))
 	g.inflight.cancel(func(f *inflight) bool { return f.stream }, errSessionEnded)
 	sessions := g.sessions.takeAll()
-	g.endSessions(sessions, "drain")
+	g.endSessions(sessions, EndDrain)
 	g.record(audit.Event{Kind: audit.KindDrain,
 		Reason: fmt.Sprintf("finished: %d sessions ended, %d calls cut", len(sessions), cut)})
 	return err

@@ -9,11 +9,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
-	"time"
 )
 
 // forward sends the exchange upstream and relays the answer.
@@ -29,7 +27,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ex *exchange) 
 			ex.sess.calls.Add(-1)
 		}()
 	}
-	if t := ex.up.Timeouts.Call; t > 0 && ex.hasCall {
+	if t := g.requestTimeout(ex); t > 0 {
 		var c context.CancelFunc
 		ctx, c = context.WithTimeout(ctx, t)
 		defer c()
@@ -43,17 +41,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ex *exchange) 
 	var end streamEnd
 	defer func() {
 		done() // the client has its answer: a kill may now close the streams
-		killed := errors.Is(context.Cause(ctx), errKilled)
-		if killed {
-			g.cancelUpstream(ex)
-		}
-		if end.resumable && !killed && ex.sess != nil {
-			// The responses may still come on a resumed stream (GET with
-			// Last-Event-ID): their holds are settled there, or released
-			// when the session ends.
-			ex.sess.adopt(ex.pending)
-		}
-		ex.releaseAll(ctx)
+		g.finishCalls(ctx, ex, end)
 	}()
 	resp, ok := g.send(ctx, w, r, ex)
 	if !ok {
@@ -63,7 +51,11 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ex *exchange) 
 	if ex.initID != "" && resp.StatusCode/100 == 2 {
 		g.openSession(ex, resp.Header.Get(headerSessionID))
 	}
-	if end = g.relay(ctx, w, resp, ex); end.abort {
+	end = g.relay(ctx, w, resp, ex)
+	if resp.StatusCode == http.StatusNotFound && ex.sess != nil && ex.sess.upstreamID != "" {
+		g.upstreamGone(ex.sess) // the 404 is relayed: the client opens a new session
+	}
+	if end.abort {
 		panic(http.ErrAbortHandler) // after the deferred clean-up: the client resumes
 	}
 }
@@ -95,6 +87,9 @@ func (g *Gateway) send(ctx context.Context, w http.ResponseWriter, r *http.Reque
 // revoked after the request's own checks.
 func (g *Gateway) killedSince(ex *exchange) bool {
 	if ex.sess != nil && ex.sess.killed.Load() {
+		return true
+	}
+	if _, held := g.held.covers(ex.claims, g.now()); held {
 		return true
 	}
 	if g.opts.Revocations != nil {
@@ -135,7 +130,7 @@ func (g *Gateway) upstreamRequestFor(ctx context.Context, ex *exchange, method s
 	if err != nil {
 		return nil, nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, method, endpoint, body)
+	req, err := http.NewRequestWithContext(withDialTimeout(ctx, ex.up.Timeouts.Connect), method, endpoint, body)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -179,7 +174,9 @@ func (g *Gateway) upstreamFailed(w http.ResponseWriter, ctx context.Context, ex 
 	case errors.Is(cause, errSessionEnded):
 		g.failPending(w, ex, http.StatusNotFound, rpcError{Code: codeInvalidRequest, Message: "session ended"})
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		g.failPending(w, ex, http.StatusGatewayTimeout, rpcError{Code: CodeUpstream, Message: "the upstream did not answer in time"})
+		// 200: the answer is a JSON-RPC error the client's SDK hands to its
+		// caller, like the same timeout met mid-stream (endSSE).
+		g.failPending(w, ex, http.StatusOK, timeoutError())
 	case ctx.Err() != nil:
 		// The client went away: nobody to answer.
 	default:
@@ -188,25 +185,7 @@ func (g *Gateway) upstreamFailed(w http.ResponseWriter, ctx context.Context, ex 
 	}
 }
 
-// cancelUpstream tells the upstream to stop the requests of ex that got no
-// answer: the aborted HTTP request alone does not stop a server that keeps
-// the request running for resumption.
-func (g *Gateway) cancelUpstream(ex *exchange) {
-	if len(ex.pending) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	for _, pc := range ex.pending {
-		body := fmt.Sprintf(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":%s,"reason":"killed by Legant"}}`, pc.id)
-		client, req, err := g.upstreamRequestFor(ctx, ex, http.MethodPost, bytes.NewReader([]byte(body)))
-		if err != nil {
-			return
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		if resp, err := client.Do(req); err == nil {
-			resp.Body.Close()
-		}
-	}
+// timeoutError answers requests cut by timeouts.call or timeouts.request.
+func timeoutError() rpcError {
+	return rpcError{Code: CodeUpstream, Message: "the upstream did not answer in time", Data: reasonData{Reason: "timeout"}}
 }

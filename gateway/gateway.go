@@ -1,10 +1,10 @@
 package gateway
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -89,6 +89,15 @@ type Options struct {
 	// that takes longer fails, and the call fails closed. Zero means
 	// DefaultStoreTimeout.
 	StoreTimeout time.Duration
+	// CutHoldTimeout is how long the budget hold of a call cut before its
+	// answer (timeout, kill, client gone, drain) stays reserved waiting for
+	// the upstream's answer; then it is counted as spent (cut.go). Zero means
+	// DefaultCutHoldTimeout.
+	CutHoldTimeout time.Duration
+	// StorePing probes the store once a request-path operation found it
+	// unavailable (health.go); nil leaves the probing to the audit writer's
+	// retries.
+	StorePing func(context.Context) error
 	// Sessions persists sessions for other replicas and operators; nil keeps
 	// them in this process only.
 	Sessions SessionStore
@@ -116,22 +125,25 @@ type Options struct {
 // /mcp/<slug> and /.well-known/oauth-protected-resource/mcp/<slug>.
 // It is safe for concurrent use.
 type Gateway struct {
-	opts     Options
-	verifier *verifier
-	proofs   dpop.ReplayCache // DPoP proofs accepted (Options.DPoPProofs or this process's)
-	sessions *sessionTable
-	minter   *minter
-	client   *http.Client
-	log      *slog.Logger
-	now      func() time.Time
-	hosts    map[string]bool
-	origins  map[string]bool
-	inflight *inflightSet
-	audit    *auditQueue // nil when no Recorder
-	bridges  *bridgeSet  // stdio and legacy SSE upstreams (bridges.go)
-	tasks    tasks       // goroutines started by Kill (kill.go)
-	mcpTasks *taskOwners // MCP task ids relayed, by owner (decide_tasks.go)
-	states   *taskOwners // MRTR request states relayed, by principal (decide_state.go)
+	opts      Options
+	verifier  *verifier
+	proofs    dpop.ReplayCache // DPoP proofs accepted (Options.DPoPProofs or this process's)
+	sessions  *sessionTable
+	minter    *minter
+	client    *http.Client
+	log       *slog.Logger
+	now       func() time.Time
+	hosts     map[string]bool
+	origins   map[string]bool
+	inflight  *inflightSet
+	undecided *undecidedHolds // budget holds of cut calls (cut.go)
+	health    *storeHealth    // the store as the request path sees it (health.go)
+	held      heldKills       // kills held in memory until the store takes them (health.go)
+	audit     *auditQueue     // nil when no Recorder
+	bridges   *bridgeSet      // stdio and legacy SSE upstreams (bridges.go)
+	tasks     tasks           // goroutines started by Kill (kill.go)
+	mcpTasks  *taskOwners     // MCP task ids relayed, by owner (decide_tasks.go)
+	states    *taskOwners     // MRTR request states relayed, by principal (decide_state.go)
 
 	definitions observedDefinitions // pinned definitions last listed (pins.go)
 
@@ -171,22 +183,26 @@ func New(opts Options) (*Gateway, error) {
 	if opts.StoreTimeout <= 0 {
 		opts.StoreTimeout = DefaultStoreTimeout
 	}
+	if opts.CutHoldTimeout <= 0 {
+		opts.CutHoldTimeout = DefaultCutHoldTimeout
+	}
 	if opts.Transport == nil {
 		opts.Transport = newUpstreamTransport()
 	}
 	g := &Gateway{
-		opts:     opts,
-		verifier: newVerifier(opts.Keys, opts.Issuer),
-		proofs:   opts.DPoPProofs,
-		sessions: newSessionTable(),
-		minter:   newMinter(opts),
-		client:   &http.Client{Transport: observeTransport(opts.Observer, opts.Transport), CheckRedirect: noRedirects},
-		log:      opts.Logger,
-		now:      opts.Now,
-		inflight: newInflightSet(),
-		mcpTasks: newTaskOwners(maxTaskOwners),
-		states:   newTaskOwners(maxTaskOwners),
-		closed:   make(chan struct{}),
+		opts:      opts,
+		verifier:  newVerifier(opts.Keys, opts.Issuer),
+		proofs:    opts.DPoPProofs,
+		sessions:  newSessionTable(),
+		minter:    newMinter(opts),
+		client:    &http.Client{Transport: observeTransport(opts.Observer, opts.Transport), CheckRedirect: noRedirects},
+		log:       opts.Logger,
+		now:       opts.Now,
+		inflight:  newInflightSet(),
+		undecided: newUndecidedHolds(),
+		mcpTasks:  newTaskOwners(maxTaskOwners),
+		states:    newTaskOwners(maxTaskOwners),
+		closed:    make(chan struct{}),
 
 		janitorDone: make(chan struct{}),
 	}
@@ -195,8 +211,9 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.hosts, g.origins = allowLists(opts)
 	g.bridges = newBridgeSet(g.client, opts.Logger)
+	g.health = newStoreHealth(opts.Logger, opts.StorePing, opts.StoreTimeout, g.closed)
 	if opts.Recorder != nil {
-		g.audit = newAuditQueue(opts.Recorder, opts.Logger, opts.StoreTimeout)
+		g.audit = newAuditQueue(opts.Recorder, opts.Logger, opts.StoreTimeout, g.health)
 	}
 	go g.janitor(time.Second)
 	return g, nil
@@ -210,7 +227,9 @@ func (g *Gateway) Close() error {
 		close(g.closed)
 		<-g.janitorDone
 		g.tasks.wait() // before the bridges and the audit queue they use close
+		g.health.probing.Wait()
 		g.sessions.closeAll()
+		g.undecided.close()
 		g.bridges.close()
 		if g.audit != nil {
 			g.audit.close()
@@ -226,9 +245,9 @@ func newUpstreamTransport() *http.Transport {
 	t.MaxIdleConns = 1024
 	t.MaxIdleConnsPerHost = 256
 	t.IdleConnTimeout = 90 * time.Second
-	t.DisableCompression = true // relay bytes as the upstream sent them
-	t.Proxy = nil               // never send upstream traffic through an environment proxy
-	t.DialContext = (&net.Dialer{Timeout: upstreams.DefaultConnectTimeout, KeepAlive: 30 * time.Second}).DialContext
+	t.DisableCompression = true  // relay bytes as the upstream sent them
+	t.Proxy = nil                // never send upstream traffic through an environment proxy
+	t.DialContext = dialUpstream // timeouts.connect of the request's upstream (timeouts.go)
 	return t
 }
 

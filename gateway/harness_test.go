@@ -59,6 +59,11 @@ type rigOptions struct {
 	// handler replaces the upstream MCP server with a raw HTTP handler.
 	handler http.Handler
 	idle    string // the registry's timeouts.idle for the upstream ("" = default)
+	// timeouts is the registry's timeouts mapping of the upstream, e.g.
+	// "{call: 1s}" ("" = defaults; idle, when set, wins).
+	timeouts string
+	// upstreamURL replaces the rig's upstream in the registry (a raw listener).
+	upstreamURL string
 }
 
 func newRig(t *testing.T, o rigOptions) *rig {
@@ -106,12 +111,19 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	// The gateway's URL is needed for inbound audiences before it starts.
 	r.server = httptest.NewUnstartedServer(nil)
 	public := "http://" + r.server.Listener.Addr().String()
-	yaml := registryYAML(r.upstream.URL, o.extraYAML)
+	upURL := r.upstream.URL
+	if o.upstreamURL != "" {
+		upURL = o.upstreamURL
+	}
+	yaml := registryYAML(upURL, o.extraYAML)
 	if o.registry != "" {
-		yaml = registryHead(r.upstream.URL) + o.registry
+		yaml = registryHead(upURL) + o.registry
 	}
 	if o.idle != "" {
-		yaml = strings.Replace(yaml, "    tools:\n", "    timeouts: {idle: "+o.idle+"}\n    tools:\n", 1)
+		o.timeouts = "{idle: " + o.idle + "}"
+	}
+	if o.timeouts != "" {
+		yaml = strings.Replace(yaml, "    tools:\n", "    timeouts: "+o.timeouts+"\n    tools:\n", 1)
 	}
 	reg, err := upstreams.Parse("test.yaml", []byte(yaml), upstreams.Options{PublicURL: public})
 	if err != nil {

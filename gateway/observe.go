@@ -43,6 +43,8 @@ type Stats struct {
 	AuditQueue     int  // audit events queued, not yet handed to the Recorder
 	AuditQueueSize int  // capacity of the audit queue (0 without a Recorder)
 	AuditHealthy   bool // the last hand-over to the Recorder succeeded (true without a Recorder)
+	StoreHealthy   bool // the store is not marked unavailable (health.go)
+	HeldKills      int  // kills held in memory, not yet written to the store
 	// VerifyCacheHits counts inbound tokens answered from the verification
 	// cache; VerifyMisses those verified by signature (successfully or not).
 	VerifyCacheHits, VerifyMisses uint64
@@ -50,7 +52,7 @@ type Stats struct {
 
 // Stats returns the gateway's current figures. Safe for concurrent use.
 func (g *Gateway) Stats() Stats {
-	s := Stats{AuditHealthy: true,
+	s := Stats{AuditHealthy: true, StoreHealthy: g.health.ok(), HeldKills: g.held.pending(),
 		VerifyCacheHits: g.verifier.stats.hits.Load(), VerifyMisses: g.verifier.stats.misses.Load()}
 	g.inflight.mu.Lock()
 	s.InFlight = len(g.inflight.m)

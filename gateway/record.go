@@ -93,24 +93,22 @@ type auditQueue struct {
 
 	idPrefix string // random per process: event ids never collide across replicas
 	nextID   atomic.Uint64
-	healthy  atomic.Bool
+	health   *storeHealth // the store's, shared with the other request-path operations (health.go)
 
-	// mu guards the dropped-events tally and the outage bookkeeping.
-	mu        sync.Mutex
-	dropped   map[audit.Kind]int64
-	samples   []string
-	downSince time.Time // zero while healthy
+	// mu guards the dropped-events tally.
+	mu      sync.Mutex
+	dropped map[audit.Kind]int64
+	samples []string
 
 	summary *audit.Event // writer only: the summary being written (its ID fixed across retries)
 }
 
-func newAuditQueue(rec Recorder, log *slog.Logger, timeout time.Duration) *auditQueue {
+func newAuditQueue(rec Recorder, log *slog.Logger, timeout time.Duration, health *storeHealth) *auditQueue {
 	var b [6]byte
 	rand.Read(b[:])
 	q := &auditQueue{rec: rec, log: log, timeout: timeout, ch: make(chan audit.Event, auditQueueSize),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		idPrefix: "gw-" + hex.EncodeToString(b[:]) + "-", dropped: map[audit.Kind]int64{}}
-	q.healthy.Store(true)
+		idPrefix: "gw-" + hex.EncodeToString(b[:]) + "-", dropped: map[audit.Kind]int64{}, health: health}
 	go q.run()
 	return q
 }
@@ -119,8 +117,8 @@ func (q *auditQueue) newID() string {
 	return q.idPrefix + strconv.FormatUint(q.nextID.Add(1), 36)
 }
 
-// ok reports whether the log takes writes (the last write succeeded).
-func (q *auditQueue) ok() bool { return q.healthy.Load() }
+// ok reports whether the log takes writes (the store is not marked unavailable).
+func (q *auditQueue) ok() bool { return q.health.ok() }
 
 // enqueue queues ev without ever blocking. An event that cannot be queued
 // (queue full, log unavailable, queue closed) is counted and sampled for the
@@ -200,27 +198,12 @@ func (q *auditQueue) poke() {
 	}
 }
 
-// setDown marks the log unavailable, logging the first failure of an outage.
-func (q *auditQueue) setDown(err error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	q.healthy.Store(false)
-	if q.downSince.IsZero() {
-		q.downSince = time.Now()
-		q.log.Error("audit log unavailable: tools/call refused until it recovers", "err", err)
-	}
-}
+// setDown marks the store unavailable (logged once per outage, health.go).
+func (q *auditQueue) setDown(err error) { q.health.markDown("audit append", err) }
 
-// setUp marks the log available, logging the end of an outage.
-func (q *auditQueue) setUp() {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if !q.downSince.IsZero() {
-		q.log.Info("audit log recovered", "down_for", time.Since(q.downSince).Round(time.Millisecond).String())
-		q.downSince = time.Time{}
-	}
-	q.healthy.Store(true)
-}
+// setUp reports a write that succeeded (health.go: evidence the store is
+// back unless Options.StorePing probes it).
+func (q *auditQueue) setUp() { q.health.wrote() }
 
 // takeSummary returns the summary of the events dropped since the last one
 // (nil when none), and resets the tally.

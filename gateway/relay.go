@@ -264,7 +264,7 @@ func (g *Gateway) endSSE(ctx context.Context, w io.Writer, ex *exchange, err err
 		fail(rpcError{Code: codeInvalidRequest, Message: "session ended"})
 		return false
 	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		fail(rpcError{Code: CodeUpstream, Message: "the upstream did not answer in time"})
+		fail(timeoutError())
 		return false
 	case ctx.Err() != nil:
 		return false // the client went away: nobody to answer

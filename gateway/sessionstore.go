@@ -40,6 +40,29 @@ type SessionRecord struct {
 	TokenID         string
 	Started         time.Time
 	Killed          bool // killed or ended: the session must not be served
+	// End says how an ended session ended (one of the End* reasons); ""
+	// while live, or for a record that does not say.
+	End string
+}
+
+// Why a session ended: the reason stored (SessionStore.EndSession) and
+// audited (KindSessionEnd, KindKill), and what a later request naming the
+// session is refused with (edge_403 "session_<end>", "killed_session").
+const (
+	EndClosed       = "closed"        // its client sent DELETE
+	EndIdle         = "idle"          // no request for its idle timeout
+	EndKilled       = "killed"        // an operator or a revocation killed it
+	EndUpstreamGone = "upstream_gone" // the upstream no longer knows its session (404)
+	EndDrain        = "drain"         // the gateway drained before shutdown
+)
+
+// endedReason is the edge_403 reason of a request naming a session that ended.
+func endedReason(end string) string {
+	switch end {
+	case EndClosed, EndIdle, EndUpstreamGone, EndDrain:
+		return "session_" + end
+	}
+	return "killed_session"
 }
 
 // Activity is what a session did since the last flush.
@@ -129,10 +152,10 @@ func (g *Gateway) loadSession(ctx context.Context, id string, c *authority.Claim
 	case errors.Is(err, ErrSessionNotFound):
 		return nil, "unknown_session"
 	case err != nil:
-		g.log.Error("session store unavailable", "err", err)
+		g.health.markDown("session load", err)
 		return nil, "session_store_unavailable"
 	case r.Killed:
-		return nil, "killed_session"
+		return nil, endedReason(r.End)
 	}
 	s := sessionFromRecord(r, c, g.now())
 	return g.sessions.putIfAbsent(s), ""
@@ -219,7 +242,7 @@ const reapWorkers = 8
 // upstream session is closed with DELETE (a stdio child stops), the store
 // records the end with reason "idle", and the end is audited. Tombstones of
 // killed sessions were ended by their kill.
-func (g *Gateway) reap(expired []*session) { g.endSessions(expired, "idle") }
+func (g *Gateway) reap(expired []*session) { g.endSessions(expired, EndIdle) }
 
 // endSessions ends sessions already out of the table (see endSession), a few
 // at a time.
@@ -248,4 +271,16 @@ func (g *Gateway) endSession(s *session, reason string) {
 	g.endStored(s.id, false, reason)
 	g.record(audit.Event{Kind: audit.KindSessionEnd, User: s.user, Agents: s.chain, Client: s.clientID,
 		Upstream: s.slug, SessionID: s.id, Reason: reason})
+}
+
+// upstreamGone ends s after its upstream answered 404 for its session id
+// (the upstream restarted and lost it): store and audit log record the end
+// as EndUpstreamGone. The upstream is not asked to DELETE what it lost.
+func (g *Gateway) upstreamGone(s *session) {
+	if _, ok := g.sessions.remove(s.id); !ok || s.killed.Load() {
+		return
+	}
+	g.endStored(s.id, false, EndUpstreamGone)
+	g.record(audit.Event{Kind: audit.KindSessionEnd, User: s.user, Agents: s.chain, Client: s.clientID,
+		Upstream: s.slug, SessionID: s.id, Reason: EndUpstreamGone})
 }

@@ -82,8 +82,8 @@ func (g *Gateway) serveDelete(w http.ResponseWriter, r *http.Request, up *upstre
 		return
 	}
 	g.sessions.remove(sess.id)
-	g.endStored(sess.id, false, "closed by client")
-	g.record(withPrincipal(audit.Event{Kind: audit.KindSessionEnd, Upstream: up.Slug, SessionID: sess.id}, c))
+	g.endStored(sess.id, false, EndClosed)
+	g.record(withPrincipal(audit.Event{Kind: audit.KindSessionEnd, Upstream: up.Slug, SessionID: sess.id, Reason: EndClosed}, c))
 	status := http.StatusNoContent
 	if sess.upstreamID != "" {
 		status = g.endUpstream(r.Context(), r, up, c, sess)

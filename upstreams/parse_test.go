@@ -36,7 +36,7 @@ func TestLoadExample(t *testing.T) {
 		URL:                "http://127.0.0.1:9000/mcp",
 		InboundAudience:    "https://gw.example/mcp/expenses",
 		DownstreamAudience: "http://127.0.0.1:9000/mcp",
-		Timeouts:           Timeouts{Connect: 5 * time.Second, Call: 0, Idle: 30 * time.Minute},
+		Timeouts:           Timeouts{Connect: 5 * time.Second, Call: 0, Request: DefaultRequestTimeout, Idle: 30 * time.Minute},
 		Auth:               Auth{Kind: AuthLegant},
 		Tools: map[string]*policy.Binding{
 			"list_expenses": {Tool: "list_expenses", Scope: "expenses:read"},
@@ -76,7 +76,7 @@ upstreams:
     transport: stdio
     command: ["./bin/server", "--flag"]
     env: {PORT: 8080, MODE: "ro"}
-    timeouts: {connect: 2s, call: 90s, idle: 1h}
+    timeouts: {connect: 2s, call: 90s, request: 10s, idle: 1h}
     tools:
       read_file: &read
         scope: files:read
@@ -112,7 +112,7 @@ upstreams:
 		URL:                "https://Alpha.example:8443/sse?tenant=7",
 		InboundAudience:    "https://gw.example/custom/alpha",
 		DownstreamAudience: "https://alpha.example:8443/sse", // canonical
-		Timeouts:           Timeouts{Connect: DefaultConnectTimeout, Call: DefaultCallTimeout, Idle: DefaultIdleTimeout},
+		Timeouts:           Timeouts{Connect: DefaultConnectTimeout, Call: DefaultCallTimeout, Request: DefaultRequestTimeout, Idle: DefaultIdleTimeout},
 		Auth:               Auth{Kind: AuthLegant},
 		Headers:            map[string]string{"X-Static": "v", "X-Tenant": "7"},
 		Tools: map[string]*policy.Binding{"pay": {
@@ -131,7 +131,7 @@ upstreams:
 		Env:                map[string]string{"PORT": "8080", "MODE": "ro"},
 		InboundAudience:    "https://gw.example/base/mcp/zeta",
 		DownstreamAudience: "stdio:zeta",
-		Timeouts:           Timeouts{Connect: 2 * time.Second, Call: 90 * time.Second, Idle: time.Hour},
+		Timeouts:           Timeouts{Connect: 2 * time.Second, Call: 90 * time.Second, Request: 10 * time.Second, Idle: time.Hour},
 		Auth:               Auth{Kind: AuthLegant},
 		Tools:              map[string]*policy.Binding{"read_file": readFile, "stat_file": &statFile},
 		Pos:                Position{File: "r.yaml", Line: 3, Col: 5},

@@ -29,6 +29,9 @@ const (
 	// DefaultCallTimeout is 0: no per-call limit, so that a long streaming
 	// call is never cut by a global timeout.
 	DefaultCallTimeout time.Duration = 0
+	// DefaultRequestTimeout bounds a request other than tools/call (and
+	// tasks/result): initialize, tools/list, ping...
+	DefaultRequestTimeout = 30 * time.Second
 	// DefaultIdleTimeout ends an upstream session nobody used for this long.
 	DefaultIdleTimeout = 30 * time.Minute
 	// DefaultPollInterval is how often a Watcher checks the registry file.
@@ -62,6 +65,7 @@ type Options struct {
 type Timeouts struct {
 	Connect time.Duration // > 0; DefaultConnectTimeout when not set
 	Call    time.Duration // 0 means no per-call limit (the default)
+	Request time.Duration // > 0; DefaultRequestTimeout when not set
 	Idle    time.Duration // > 0; DefaultIdleTimeout when not set
 }
 

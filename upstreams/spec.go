@@ -37,7 +37,7 @@ type upstreamSpec struct {
 }
 
 type timeoutsSpec struct {
-	connect, call, idle field[time.Duration]
+	connect, call, request, idle field[time.Duration]
 }
 
 type toolSpec struct {
@@ -102,9 +102,10 @@ func (d *decoder) upstream(n *yaml.Node, path string) upstreamSpec {
 
 func (d *decoder) timeouts(e entry) timeoutsSpec {
 	var t timeoutsSpec
-	d.fields(e.val, e.path, "a mapping of connect, call and idle", map[string]func(entry){
+	d.fields(e.val, e.path, "a mapping of connect, call, request and idle", map[string]func(entry){
 		"connect": func(e entry) { t.connect = d.duration(e) },
 		"call":    func(e entry) { t.call = d.duration(e) },
+		"request": func(e entry) { t.request = d.duration(e) },
 		"idle":    func(e entry) { t.idle = d.duration(e) },
 	})
 	return t

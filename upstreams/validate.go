@@ -64,7 +64,7 @@ func (d *decoder) upstreamOf(s upstreamSpec, base string) *Upstream {
 	u := &Upstream{
 		Pos:      Position{File: d.file, Line: s.node.Line, Col: s.node.Column},
 		path:     s.path,
-		Timeouts: Timeouts{Connect: DefaultConnectTimeout, Call: DefaultCallTimeout, Idle: DefaultIdleTimeout},
+		Timeouts: Timeouts{Connect: DefaultConnectTimeout, Call: DefaultCallTimeout, Request: DefaultRequestTimeout, Idle: DefaultIdleTimeout},
 	}
 	switch {
 	case !s.slug.set():
@@ -252,6 +252,7 @@ func (d *decoder) timeoutsOf(t timeoutsSpec, out *Timeouts) {
 	}
 	positive(t.connect, &out.Connect, DefaultConnectTimeout.String())
 	positive(t.idle, &out.Idle, DefaultIdleTimeout.String())
+	positive(t.request, &out.Request, DefaultRequestTimeout.String())
 	switch {
 	case t.call.ok() && t.call.v < 0:
 		d.errorf(t.call.node, t.call.path, "must not be negative (0 means no per-call limit)")

@@ -142,14 +142,16 @@ func TestParseErrors(t *testing.T) {
 		{"timeouts zero connect", head + "    url: http://h/mcp\n    timeouts: {connect: 0s, idle: -1m}\n" + tools, []string{
 			"r.yaml:5:25: upstreams[0].timeouts.connect: must be positive (leave it out for the default 5s)",
 			"r.yaml:5:35: upstreams[0].timeouts.idle: must be positive (leave it out for the default 30m0s)"}},
+		{"timeouts zero request", head + "    url: http://h/mcp\n    timeouts: {request: 0s}\n" + tools, []string{
+			"r.yaml:5:25: upstreams[0].timeouts.request: must be positive (leave it out for the default 30s)"}},
 		{"timeouts negative call", head + "    url: http://h/mcp\n    timeouts: {call: -1s}\n" + tools, []string{
 			"r.yaml:5:22: upstreams[0].timeouts.call: must not be negative (0 means no per-call limit)"}},
 		{"timeouts without unit", head + "    url: http://h/mcp\n    timeouts: {idle: 5}\n" + tools, []string{
 			`r.yaml:5:22: upstreams[0].timeouts.idle: must be a duration such as 5s, 30m or 1h30m, got "5"`}},
 		{"timeouts unknown key", head + "    url: http://h/mcp\n    timeouts: {read: 5s}\n" + tools, []string{
-			`r.yaml:5:16: upstreams[0].timeouts.read: unknown field (known: call, connect, idle)`}},
+			`r.yaml:5:16: upstreams[0].timeouts.read: unknown field (known: call, connect, idle, request)`}},
 		{"timeouts not a mapping", head + "    url: http://h/mcp\n    timeouts: 5s\n" + tools, []string{
-			`r.yaml:5:15: upstreams[0].timeouts: must be a mapping of connect, call and idle, got "5s"`}},
+			`r.yaml:5:15: upstreams[0].timeouts: must be a mapping of connect, call, request and idle, got "5s"`}},
 
 		// Headers.
 		{"header authorization", head + "    url: http://h/mcp\n    headers: {authorization: Bearer x}\n" + tools, []string{

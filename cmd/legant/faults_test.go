@@ -267,7 +267,7 @@ func TestGatewayFailsClosedWhenPostgresFreezes(t *testing.T) {
 		t.Fatalf("Verify: %+v %v", rep, err)
 	}
 	logs := gw.stderr.String()
-	if n, m := strings.Count(logs, "audit log unavailable"), strings.Count(logs, "audit log recovered"); n != 1 || m != 1 {
+	if n, m := strings.Count(logs, "store unavailable"), strings.Count(logs, "store recovered"); n != 1 || m != 1 {
 		t.Errorf("logged %d failures and %d recoveries, want 1 and 1:\n%s", n, m, logs)
 	}
 }

@@ -81,7 +81,12 @@ func newOps(ctx context.Context, cfg serveConfig, w *wiring) (*ops.Ops, error) {
 // readiness is what /readyz checks.
 func (w *wiring) readiness() http.Handler {
 	return w.ops.Readyz(
-		ops.Check{Name: "store", Problem: "the database does not answer", Run: w.st.Ping},
+		ops.Check{Name: "store", Problem: "the database does not answer", Run: func(ctx context.Context) error {
+			if !w.gw.Stats().StoreHealthy {
+				return errors.New("the gateway marked the store unavailable: tools/call is refused")
+			}
+			return w.st.Ping(ctx)
+		}},
 		ops.Check{Name: "keys", Problem: "no signing key loaded", Run: func(context.Context) error {
 			_, err := w.keys.Signer()
 			return err

@@ -34,6 +34,8 @@ import (
 // balancer would give them all, and the admin token.
 type killRig struct {
 	up         *slowtool.Upstream
+	srv        *httptest.Server // serving up
+	upURL      string
 	dir        string
 	registry   string
 	keysDir    string
@@ -52,6 +54,7 @@ func newKillRig(t testing.TB) *killRig {
 	k := &killRig{up: slowtool.New(slowtool.Options{}), dir: t.TempDir()}
 	srv := httptest.NewServer(k.up)
 	t.Cleanup(srv.Close)
+	k.srv, k.upURL = srv, srv.URL
 	k.registry = filepath.Join(k.dir, "legant.yaml")
 	yaml := fmt.Sprintf("version: 1\nupstreams:\n  - slug: %s\n    transport: streamable-http\n    url: %s\n    tools:\n      slow:\n        scope: work:run\n",
 		killSlug, srv.URL)

@@ -51,6 +51,7 @@ type serveConfig struct {
 type serveLimits struct {
 	auditMode         string        // "durable" (default) or "async"
 	storeTimeout      time.Duration // a store operation on the request path
+	cutHoldTimeout    time.Duration // budget hold of a cut call
 	readHeaderTimeout time.Duration
 	bodyTimeout       time.Duration // reading a request body
 	idleTimeout       time.Duration // keep-alive connections
@@ -70,7 +71,9 @@ func (l *serveLimits) registerLimits(fs *pflag.FlagSet) {
 	fs.StringVar(&l.auditMode, "audit-mode", string(gateway.AuditDurable),
 		"durable: an allowed tools/call is forwarded only once its allow record is committed; async: recorded after, off the request path")
 	fs.DurationVar(&l.storeTimeout, "store-timeout", gateway.DefaultStoreTimeout,
-		"deadline of each store operation on the request path (audit append, budget, session load); past it calls fail closed with -32034")
+		"deadline of each store operation on the request path (audit append, budget, session load); the first one past it marks the store unavailable: tools/call is refused at once with -32034 until a probe finds the store back")
+	fs.DurationVar(&l.cutHoldTimeout, "cut-hold-timeout", gateway.DefaultCutHoldTimeout,
+		"how long the budget hold of a call cut before its answer (registry timeouts.call or timeouts.request, client gone, kill, drain) stays reserved waiting for the upstream's answer before it counts as spent; the upstream is sent notifications/cancelled at once")
 	fs.DurationVar(&l.readHeaderTimeout, "read-header-timeout", defaultReadHeaderTimeout, "time a client has to send the request headers")
 	fs.DurationVar(&l.bodyTimeout, "body-read-timeout", defaultBodyTimeout, "time a client has to send a request body (streams are not cut by it)")
 	fs.DurationVar(&l.idleTimeout, "conn-idle-timeout", defaultConnIdleTimeout, "how long an idle keep-alive connection stays open")
@@ -269,7 +272,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	}
 	w.metricsOnMain = cfg.ops.metricsOnMain
 	w.gw, err = gateway.New(gateway.Options{
-		AuditMode: mode, StoreTimeout: cfg.limits.storeTimeout,
+		AuditMode: mode, StoreTimeout: cfg.limits.storeTimeout, StorePing: st.Ping, CutHoldTimeout: cfg.limits.cutHoldTimeout,
 		Registry: w.watcher.Current, Issuer: w.issuer, Keys: w.keys, Signer: signer,
 		DownstreamIssuer: cfg.publicURL + downstreamIssuerPath, PublicURL: cfg.publicURL,
 		Revocations: st.Revocations(), DPoPProofs: st.ProofCache(), Ledger: st, Recorder: w.ops.Recorder(st.Audit()), Sessions: admin.Sessions{Store: st}, Logger: cfg.logger,

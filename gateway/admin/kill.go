@@ -61,11 +61,14 @@ func (s *Server) Kill(ctx context.Context, req KillRequest) (*KillResult, error)
 		res.Incomplete = append(res.Incomplete, t.problem)
 	}
 	s.markKilled(ctx, res, t.sessions, req.Reason)
-	s.revoke(ctx, res, t.revoke, req.Reason)
+	revoked := s.revoke(ctx, res, t.revoke, req.Reason)
 	if s.opts.Gateway != nil {
 		rep := s.opts.Gateway.Kill(ctx, t.sel, req.Reason)
 		res.Local = &LocalKill{Sessions: nonNil(rep.Sessions), Calls: rep.Calls}
 		s.markKilled(ctx, res, rep.Sessions, req.Reason)
+		if !revoked {
+			s.hold(res, t, rep.Sessions, req.Reason)
+		}
 	}
 	if t.unknown {
 		if res.Local == nil || len(res.Local.Sessions) == 0 {
@@ -157,20 +160,44 @@ func (s *Server) markKilled(ctx context.Context, res *KillResult, ids []string, 
 }
 
 // revoke records the revocation; it reaches every replica sharing the store.
-func (s *Server) revoke(ctx context.Context, res *KillResult, req *store.RevokeRequest, reason string) {
+// It reports false when the store could not take it.
+func (s *Server) revoke(ctx context.Context, res *KillResult, req *store.RevokeRequest, reason string) bool {
 	if req == nil {
-		return
+		return true
 	}
 	req.Reason = reason
 	revs, err := s.opts.Store.Revoke(ctx, *req)
 	if err != nil {
 		s.log.Error("admin API: kill: revoke", "err", err)
 		res.Incomplete = append(res.Incomplete, "the store could not record the revocation: other replicas were not told")
-		return
+		return false
 	}
 	for _, r := range revs {
 		res.Revocations = append(res.Revocations, Revocation{Kind: string(r.Kind), Value: r.Value, Version: r.Version})
 	}
+	return true
+}
+
+// hold keeps the kill on this replica's gateway, in memory, until the store
+// takes the revocation and the killed marks of the sessions this replica
+// stopped: a kill answered here holds here whatever the store does.
+func (s *Server) hold(res *KillResult, t target, sessions []string, reason string) {
+	if t.revoke == nil {
+		return
+	}
+	rev := *t.revoke
+	s.opts.Gateway.HoldKill(t.sel, reason, func(ctx context.Context) error {
+		if _, err := s.opts.Store.Revoke(ctx, rev); err != nil {
+			return err
+		}
+		for _, id := range sessions {
+			if _, err := s.opts.Store.MarkKilled(ctx, id, reason, s.opts.Now()); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+		}
+		return nil
+	})
+	res.Incomplete = append(res.Incomplete, "held on this replica: its gateway refuses what the kill covers and writes the revocation when the store returns")
 }
 
 // auditKill records who killed what and why. The actor goes in the event's

@@ -23,6 +23,9 @@ import (
 // implements it.
 type Killer interface {
 	Kill(ctx context.Context, sel gateway.Selector, reason string) gateway.KillReport
+	// HoldKill keeps refusing what sel covers on this replica until persist,
+	// retried, has written the kill to the store.
+	HoldKill(sel gateway.Selector, reason string, persist func(context.Context) error)
 }
 
 var _ Killer = (*gateway.Gateway)(nil)

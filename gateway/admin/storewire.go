@@ -49,7 +49,7 @@ func (s Sessions) LoadSession(ctx context.Context, id string) (*gateway.SessionR
 	}
 	return &gateway.SessionRecord{ID: se.ID, Upstream: se.Upstream, UpstreamID: se.UpstreamSessionID,
 		User: se.User, Agents: se.Agents, Client: se.Client, ProtocolVersion: se.ProtocolVersion,
-		TokenID: se.TokenID, Started: se.Started, Killed: se.State != store.SessionLive}, nil
+		TokenID: se.TokenID, Started: se.Started, Killed: se.State != store.SessionLive, End: endOf(se)}, nil
 }
 
 func (s Sessions) EndSession(ctx context.Context, id string, killed bool, reason string) error {
@@ -63,4 +63,17 @@ func (s Sessions) EndSession(ctx context.Context, id string, killed bool, reason
 
 func (s Sessions) TouchSession(ctx context.Context, id string, a gateway.Activity) error {
 	return s.Store.TouchSession(ctx, id, store.SessionActivity{At: a.At, Allowed: a.Allowed, Denied: a.Denied, Spent: a.Spent})
+}
+
+// endOf says how a stored session ended, in the gateway's words.
+func endOf(se *store.Session) string {
+	switch {
+	case se.State == store.SessionLive:
+		return ""
+	case se.State == store.SessionKilled:
+		return gateway.EndKilled
+	case se.EndReason == "closed by client": // written before the End* reasons
+		return gateway.EndClosed
+	}
+	return se.EndReason
 }

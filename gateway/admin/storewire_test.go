@@ -49,8 +49,19 @@ func TestAdapters(t *testing.T) {
 		if err != nil || se.State != store.SessionKilled || se.EndReason != "incident" {
 			t.Fatalf("after a kill: %+v, %v", se, err)
 		}
-		if got, _ := s.LoadSession(ctx, "s1"); !got.Killed {
-			t.Fatal("a killed session must load as killed")
+		if got, _ := s.LoadSession(ctx, "s1"); !got.Killed || got.End != gateway.EndKilled {
+			t.Fatalf("a killed session must load as killed: %+v", got)
+		}
+		rec2 := rec1
+		rec2.ID = "s2"
+		if err := s.SaveSession(ctx, rec2); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.EndSession(ctx, "s2", false, gateway.EndIdle); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.LoadSession(ctx, "s2"); !got.Killed || got.End != gateway.EndIdle {
+			t.Fatalf("an idle-ended session must load as ended idle: %+v", got)
 		}
 	})
 }

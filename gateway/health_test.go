@@ -1,0 +1,157 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/gateway"
+	"github.com/openlegant/legant/policy"
+)
+
+// freezableLedger is a MemoryLedger whose Reserve hangs until its deadline
+// while frozen, as a SIGSTOPped database does.
+type freezableLedger struct {
+	*policy.MemoryLedger
+	frozen atomic.Bool
+}
+
+func (l *freezableLedger) Reserve(ctx context.Context, r policy.Reservation) (policy.Hold, error) {
+	if l.frozen.Load() {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}
+	return l.MemoryLedger.Reserve(ctx, r)
+}
+
+// syncBuffer is a log sink safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestStoreOutageRefusedAtOnce: the first budget reservation that runs out of
+// the store deadline marks the store unavailable; every later tools/call is
+// refused at once with -32034 (not after the deadline), the gateway reports
+// the store unhealthy, the probe finds it back once it answers, calls pass
+// again, and the outage is logged exactly once down and once up.
+func TestStoreOutageRefusedAtOnce(t *testing.T) {
+	const storeTimeout = 400 * time.Millisecond
+	ledger := &freezableLedger{MemoryLedger: policy.NewMemoryLedger()}
+	logs := &syncBuffer{}
+	r := newRig(t, rigOptions{gwOpts: func(o *gateway.Options) {
+		o.Ledger, o.StoreTimeout = ledger, storeTimeout
+		o.StorePing = func(context.Context) error {
+			if ledger.frozen.Load() {
+				return errors.New("frozen")
+			}
+			return nil
+		}
+		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	}})
+	c := authority.Unrestricted()
+	c.Budget = &authority.Money{Value: authority.MustDecimal("1000"), Currency: "USD"}
+	cs := r.connect(r.token(tokenOptions{c: &c}), "2025-11-25", nil)
+	call := func() (time.Duration, error) {
+		begin := time.Now()
+		_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "submit_expense",
+			Arguments: map[string]any{"amount": 1, "category": "travel"}})
+		return time.Since(begin), err
+	}
+	unavailable := func(err error) bool {
+		var werr *jsonrpc.Error
+		return errors.As(err, &werr) && werr.Code == policy.CodeUnavailable
+	}
+	if _, err := call(); err != nil {
+		t.Fatalf("before the outage: %v", err)
+	}
+
+	ledger.frozen.Store(true)
+	took, err := call()
+	if !unavailable(err) || took < storeTimeout-50*time.Millisecond || took > 2*storeTimeout {
+		t.Fatalf("first call of the outage: %v after %v, want -32034 after about %v", err, took, storeTimeout)
+	}
+	if r.gw.Stats().StoreHealthy {
+		t.Fatal("the gateway still reports the store healthy")
+	}
+	var slowest time.Duration
+	for range 20 {
+		took, err := call()
+		if !unavailable(err) {
+			t.Fatalf("during the outage: %v, want -32034", err)
+		}
+		slowest = max(slowest, took)
+	}
+	if slowest >= storeTimeout/2 {
+		t.Fatalf("a refusal took %v: refusals must not wait for the store deadline (%v)", slowest, storeTimeout)
+	}
+	t.Logf("first -32034 after %v; slowest of 20 later refusals %v", took, slowest)
+
+	ledger.frozen.Store(false)
+	waitUntil(t, "a call to pass after the store is back", func() bool {
+		_, err := call()
+		return err == nil
+	})
+	if !r.gw.Stats().StoreHealthy {
+		t.Fatal("the store is back but reported unhealthy")
+	}
+	out := logs.String()
+	if n, m := strings.Count(out, "store unavailable"), strings.Count(out, "store recovered"); n != 1 || m != 1 {
+		t.Fatalf("logged %d outages and %d recoveries, want 1 and 1:\n%s", n, m, out)
+	}
+}
+
+// TestHeldKillHolds: a kill whose revocation the store cannot take is held on
+// this replica: the user's tokens are refused (401 revoked), new and old,
+// while other users pass; the gateway retries the write until the store takes
+// it, and keeps refusing meanwhile.
+func TestHeldKillHolds(t *testing.T) {
+	r := newRig(t, rigOptions{})
+	var storeUp atomic.Bool
+	var writes atomic.Int64
+	r.gw.HoldKill(gateway.Selector{User: "carol"}, "incident", func(context.Context) error {
+		if !storeUp.Load() {
+			return errors.New("store down")
+		}
+		writes.Add(1)
+		return nil
+	})
+	carol := r.token(tokenOptions{user: "carol"})
+	if got := rawPost(t, r.endpoint(), carol, nil, init20251125); got.status != http.StatusUnauthorized {
+		t.Fatalf("carol's new session: %d %s, want 401", got.status, got.body)
+	}
+	if got := rawPost(t, r.endpoint(), r.token(tokenOptions{}), nil, init20251125); got.status != http.StatusOK {
+		t.Fatalf("alice: %d %s, want 200", got.status, got.body)
+	}
+	if n := r.gw.Stats().HeldKills; n != 1 {
+		t.Fatalf("held kills: %d, want 1", n)
+	}
+	storeUp.Store(true)
+	waitUntil(t, "the held kill to be written", func() bool { return writes.Load() == 1 && r.gw.Stats().HeldKills == 0 })
+	if got := rawPost(t, r.endpoint(), r.token(tokenOptions{user: "carol"}), nil, init20251125); got.status != http.StatusUnauthorized {
+		t.Fatalf("carol right after the write: %d, want 401 (the kill lingers while the revocation set catches up)", got.status)
+	}
+}
