@@ -152,7 +152,11 @@ func (e *Env) startGateway(specs []UpstreamSpec, issuerKeys *authority.KeySet) e
 	e.Gateway, err = gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return e.registry },
 		Issuer: e.IssuerURL, Keys: issuerKeys, Signer: signer, PublicURL: e.GatewayURL,
 		Revocations: e.Store.Revocations(), DPoPProofs: e.Store.ProofCache(), Ledger: e.Store, Recorder: e.Store.Audit(),
-		Sessions: admin.Sessions{Store: e.Store}, Logger: quiet(), Now: e.Clock.Now})
+		Sessions: admin.Sessions{Store: e.Store}, Logger: quiet(), Now: e.Clock.Now,
+		// A demo shows decisions, not store faults (docs/RELIABILITY.md has
+		// those): a generous deadline keeps a loaded machine from turning a
+		// budget decision into "unavailable".
+		StoreTimeout: 10 * time.Second})
 	if err != nil {
 		gwLn.Close()
 		return err

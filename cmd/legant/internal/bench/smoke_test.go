@@ -114,7 +114,9 @@ func checkRows(t *testing.T, rep *Report, targets []string) {
 					t.Errorf("no row for %s c=%d %s", w, c, tg)
 				case r.Calls == 0 || r.Errors != 0 || r.PerSecond <= 0 || r.P50 <= 0 || r.P99 < r.P50 || len(r.RoundPerSecond) != 2:
 					t.Errorf("row %s c=%d %s: %+v", w, c, tg, r)
-				case strings.HasPrefix(tg, "gateway+") && r.ChildCPUPerCall <= 0:
+				// CPU is read in 10 ms ticks: the list workload's few calls may
+				// round to none on a loaded machine.
+				case strings.HasPrefix(tg, "gateway+") && w != WorkloadList && r.ChildCPUPerCall <= 0:
 					t.Errorf("row %s c=%d %s: no child CPU measured", w, c, tg)
 				}
 			}
