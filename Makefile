@@ -54,10 +54,12 @@ test-example: test-ts test-py
 # everything-server (stateful and stateless) and the TypeScript server-everything, each direct and
 # through `legant gateway`; one summary line per run (docs/GATEWAY.md, Conformance). Then the
 # suite's authorization-server scenarios against the gateway's OAuth issuer, the user's login and
-# consent played with curl (docs/AUTHORIZATION.md, Conformance; about 10 s).
+# consent played with curl (docs/AUTHORIZATION.md, Conformance; about 10 s). Then its DPoP client
+# scenarios against scripts/dpop-conformance-client (docs/AUTHORIZATION.md; about 10 s).
 conformance:
 	scripts/conformance.sh
 	scripts/authz-conformance.sh
+	scripts/dpop-conformance.sh
 
 # e2e: the console end to end in headless Chromium (Debian's chromium driven by playwright-core
 # from npm, both installed when missing) against a real `legant gateway`, plus `legant watch`;

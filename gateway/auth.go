@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -85,6 +86,7 @@ type authError struct {
 	// it is named on the DPoP challenge, not the Bearer one.
 	dpop     string
 	proofErr error
+	nonce    string // the DPoP-Nonce to send with a use_dpop_nonce refusal (dpop_nonce.go)
 }
 
 func (e *authError) Error() string { return e.desc }
@@ -123,11 +125,14 @@ func (g *Gateway) verifyAccess(r *http.Request, up *upstreams.Upstream) (*author
 	}
 	req := dpop.Request{Scheme: scheme, Token: token, Claims: c, Proofs: r.Header.Values("DPoP"),
 		Method: r.Method, URL: g.publicURL(r) + r.URL.EscapedPath()}
-	if _, err := dpop.Check(r.Context(), req, dpop.CheckOptions{Mode: up.DPoP, Cache: g.proofs}, g.now()); err != nil {
+	if nonce, err := g.checkProof(r.Context(), req, dpop.CheckOptions{Mode: up.DPoP, Cache: g.proofs}); err != nil {
 		code := dpop.ErrorCode(err)
 		e := &authError{status: http.StatusUnauthorized, code: code, reason: "dpop_" + code, desc: dpop.ErrorText(err)}
 		if code != "invalid_token" {
 			e.proofErr = err
+		}
+		if errors.Is(err, dpop.ErrUseNonce) {
+			e.nonce = nonce
 		}
 		return c, token, e
 	}
@@ -147,6 +152,9 @@ func (g *Gateway) writeAuthError(w http.ResponseWriter, r *http.Request, slug st
 	w.Header().Set("WWW-Authenticate", "Bearer "+strings.Join(params, ", "))
 	if e.dpop != "" {
 		w.Header().Add("WWW-Authenticate", e.dpop)
+	}
+	if e.nonce != "" {
+		w.Header().Set("DPoP-Nonce", e.nonce)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(e.status)

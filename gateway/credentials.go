@@ -35,6 +35,9 @@ func (g *Gateway) setCredential(ctx context.Context, ex *exchange, req *http.Req
 		if err != nil {
 			return err
 		}
+		if up.DownstreamDPoP {
+			return g.minter.dpop.setDPoP(req, tok, g.now()) // downstream_dpop.go
+		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		return nil
 	}

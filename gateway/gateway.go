@@ -77,6 +77,9 @@ type Options struct {
 	// protection); replicas must share one (the store's ProofCache). nil
 	// means a cache of this process.
 	DPoPProofs dpop.ReplayCache
+	// DPoPNonces, when set, makes proofs carry the gateway's nonce (RFC 9449
+	// §9, dpop_nonce.go); nil means no nonces.
+	DPoPNonces *DPoPNonceOptions
 	// Ledger holds budgets and call counts; nil means an in-memory ledger.
 	Ledger policy.Ledger
 	// Recorder receives an audit.Event per decision; nil discards them.
@@ -128,6 +131,7 @@ type Gateway struct {
 	opts      Options
 	verifier  *verifier
 	proofs    dpop.ReplayCache // DPoP proofs accepted (Options.DPoPProofs or this process's)
+	nonces    *dpopNonces      // Options.DPoPNonces; nil: off
 	sessions  *sessionTable
 	minter    *minter
 	client    *http.Client
@@ -208,6 +212,10 @@ func New(opts Options) (*Gateway, error) {
 	}
 	if g.proofs == nil {
 		g.proofs = &dpop.MemoryReplayCache{Now: opts.Now}
+	}
+	var err error
+	if g.nonces, err = newDPoPNonces(opts.DPoPNonces); err != nil {
+		return nil, err
 	}
 	g.hosts, g.origins = allowLists(opts)
 	g.bridges = newBridgeSet(g.client, opts.Logger)

@@ -20,6 +20,7 @@ type minter struct {
 	issuer string
 	actor  string
 	ttl    time.Duration
+	dpop   *dpopKey // binds the tokens of downstream_dpop upstreams (downstream_dpop.go)
 
 	mu    sync.Mutex
 	cache map[mintKey]minted
@@ -30,6 +31,7 @@ type minter struct {
 type mintKey struct {
 	caller   *authority.Claims
 	audience string
+	bound    bool // DPoP-bound to m.dpop (the upstream's downstream_dpop)
 }
 
 type minted struct {
@@ -42,7 +44,7 @@ const maxMinted = 50_000
 
 func newMinter(o Options) *minter {
 	m := &minter{key: o.Signer, issuer: o.DownstreamIssuer, actor: o.Actor, ttl: o.DownstreamTTL,
-		cache: make(map[mintKey]minted)}
+		dpop: newDPoPKey(), cache: make(map[mintKey]minted)}
 	if m.issuer == "" {
 		m.issuer = o.PublicURL
 	}
@@ -58,7 +60,7 @@ func newMinter(o Options) *minter {
 // token returns a downstream token for up on behalf of c, minting one when no
 // cached token has more than half its life left.
 func (m *minter) token(c *authority.Claims, up *upstreams.Upstream, now time.Time) (string, error) {
-	k := mintKey{caller: c, audience: up.DownstreamAudience}
+	k := mintKey{caller: c, audience: up.DownstreamAudience, bound: up.DownstreamDPoP}
 	m.mu.Lock()
 	t, ok := m.cache[k]
 	m.mu.Unlock()
@@ -101,6 +103,9 @@ func (m *minter) mint(c *authority.Claims, up *upstreams.Upstream, now time.Time
 		DelegationID: c.DelegationID,
 		ParentID:     c.ParentID,
 		Constraints:  c.Constraints,
+	}
+	if up.DownstreamDPoP {
+		d.Confirmation = &authority.Confirmation{JKT: m.dpop.jkt}
 	}
 	return authority.Sign(m.key, d)
 }

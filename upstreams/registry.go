@@ -102,6 +102,10 @@ type Upstream struct {
 	// tokens, dpop.ModeRequire only sender-constrained ones, dpop.ModeBearer
 	// only bearer ones.
 	DPoP dpop.Mode
+	// DownstreamDPoP binds the gateway's downstream tokens for this upstream
+	// to the gateway's DPoP key (cnf.jkt) and sends a proof with each
+	// request, under the DPoP scheme (registry: downstream_dpop: true).
+	DownstreamDPoP bool
 	// Resources are the resource grants (exact URIs, templates, prefixes);
 	// nil grants nothing: every resource is invisible and unreadable.
 	Resources policy.ResourceGrants

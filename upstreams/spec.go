@@ -34,6 +34,7 @@ type upstreamSpec struct {
 	prompts         field[[]promptSpec]
 	methods         field[[]field[string]]
 	auth            authSpec
+	downstreamDPoP  field[bool] // dpop.go
 }
 
 type timeoutsSpec struct {
@@ -96,6 +97,7 @@ func (d *decoder) upstream(n *yaml.Node, path string) upstreamSpec {
 		"prompts":             func(e entry) { u.prompts = d.prompts(e) },
 		"methods":             func(e entry) { u.methods = d.strList(e) },
 		"auth":                func(e entry) { u.auth = d.auth(e) },
+		"downstream_dpop":     func(e entry) { u.downstreamDPoP = d.boolean(e) },
 	})
 	return u
 }

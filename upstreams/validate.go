@@ -83,6 +83,7 @@ func (d *decoder) upstreamOf(s upstreamSpec, base string) *Upstream {
 		d.stdioEndpoint(s, u)
 	}
 	d.authOf(s, u)
+	d.downstreamDPoPOf(s, u) // dpop.go
 	d.audiencesOf(s, u, endpoint, base)
 	d.timeoutsOf(s.timeouts, &u.Timeouts)
 	u.Tools, u.toolW = d.toolsOf(s)
