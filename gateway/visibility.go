@@ -74,15 +74,15 @@ var listViews = []listView{
 // request it answers (nil when unknown, e.g. replayed on a GET stream).
 func (g *Gateway) viewResult(ex *exchange, pc *pendingCall, m *message) ([]byte, error) {
 	if pc != nil && pc.method == "tools/call" {
-		g.rememberTask(ex, m.result)
+		g.rememberTask(ex, m.resultMembers)
 	}
 	if pc != nil {
-		g.rememberRequestState(ex, m.result)
+		g.rememberRequestState(ex, m.resultMembers)
 	}
 	result, filtered := m.result, false
 	up := g.liveUpstream(ex)
 	for _, v := range listViews {
-		if _, ok := memberOf(result, v.member); !ok {
+		if _, ok := m.resultMembers.get(v.member); !ok { // rewriting keeps the members
 			continue
 		}
 		var err error
@@ -112,8 +112,8 @@ func (g *Gateway) viewResult(ex *exchange, pc *pendingCall, m *message) ([]byte,
 
 // rememberTask records the task a task-augmented tools/call created
 // (result.task.taskId) as the caller's.
-func (g *Gateway) rememberTask(ex *exchange, result jsontext.Value) {
-	task, ok := memberOf(result, "task")
+func (g *Gateway) rememberTask(ex *exchange, result members) {
+	task, ok := result.get("task")
 	if !ok {
 		return
 	}
@@ -129,12 +129,12 @@ func (g *Gateway) rememberTask(ex *exchange, result jsontext.Value) {
 func (g *Gateway) viewNotification(ex *exchange, m *message) []byte {
 	switch m.method {
 	case "notifications/resources/updated":
-		uri, _ := stringMember(m.params, "uri")
+		uri, _ := m.paramsMembers.stringOf("uri")
 		if !policy.ResourceVisible(ex.claims, g.liveUpstream(ex).Resources, uri) {
 			return nil
 		}
 	case "notifications/tasks/status":
-		id, _ := stringMember(m.params, "taskId")
+		id, _ := m.paramsMembers.stringOf("taskId")
 		if !g.mcpTasks.owns(ex.up.Slug, id, taskOwner(ex)) {
 			return nil
 		}
