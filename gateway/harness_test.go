@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -40,6 +41,8 @@ type rig struct {
 	seenLastEventID *headerLog
 	// deletes counts the DELETE requests the upstream received.
 	deletes atomic.Int64
+	// upstreamConns counts the TCP connections the upstream accepted.
+	upstreamConns atomic.Int64
 	// seenMethods records the method of every message the upstream received
 	// (governance_test.go: a refusal must leave it unchanged).
 	seenMethods *methodLog
@@ -59,6 +62,9 @@ type rigOptions struct {
 	// handler replaces the upstream MCP server with a raw HTTP handler.
 	handler http.Handler
 	idle    string // the registry's timeouts.idle for the upstream ("" = default)
+	// h2c: the upstream speaks only HTTP/2 over cleartext and the registry
+	// says h2c: true; upstreamConns counts its connections.
+	h2c bool
 }
 
 func newRig(t *testing.T, o rigOptions) *rig {
@@ -80,7 +86,11 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if o.handler != nil {
 		h = o.handler
 	}
-	r.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.upstream = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.ProtoMajor != 2 && o.h2c {
+			http.Error(w, "HTTP/2 only", http.StatusHTTPVersionNotSupported)
+			return
+		}
 		r.seenAuth.add(req.Header.Get("Authorization"))
 		if req.Method == http.MethodDelete {
 			r.deletes.Add(1)
@@ -91,6 +101,17 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		r.seenMethods.read(req)
 		h.ServeHTTP(w, req)
 	}))
+	if o.h2c {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		r.upstream.Config.Protocols = &p
+	}
+	r.upstream.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			r.upstreamConns.Add(1)
+		}
+	}
+	r.upstream.Start()
 	t.Cleanup(r.upstream.Close)
 
 	var err error
@@ -109,6 +130,9 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	yaml := registryYAML(r.upstream.URL, o.extraYAML)
 	if o.registry != "" {
 		yaml = registryHead(r.upstream.URL) + o.registry
+	}
+	if o.h2c {
+		yaml = strings.Replace(yaml, "    transport: streamable-http\n", "    transport: streamable-http\n    h2c: true\n", 1)
 	}
 	if o.idle != "" {
 		yaml = strings.Replace(yaml, "    tools:\n", "    timeouts: {idle: "+o.idle+"}\n    tools:\n", 1)

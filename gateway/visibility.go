@@ -173,12 +173,16 @@ func (g *Gateway) filterList(items jsontext.Value, v listView, up *upstreams.Ups
 	dec.ReadToken()
 	var b bytes.Buffer
 	b.WriteByte('[')
+	var buf [8]member // an item's members, read in the same walk as the list
 	for n := 0; dec.PeekKind() != ']'; n++ {
-		item, err := readValue(dec, items)
+		if dec.PeekKind() != '{' {
+			return nil, fmt.Errorf("%s[%d] has no string %s", v.member, n, v.key)
+		}
+		item, ms, err := readObject(dec, items, buf[:0])
 		if err != nil {
 			return nil, err
 		}
-		id, ok := stringMember(item, v.key)
+		id, ok := ms.stringOf(v.key)
 		if !ok {
 			return nil, fmt.Errorf("%s[%d] has no string %s", v.member, n, v.key)
 		}

@@ -82,6 +82,11 @@ type Upstream struct {
 	// Headers are static headers sent to the upstream, keyed by canonical
 	// name. Never Authorization: the gateway sends its own downstream token.
 	Headers map[string]string
+	// H2C: the gateway speaks HTTP/2 over cleartext to this upstream, with
+	// prior knowledge (RFC 9113 §3.3), so all its sessions' streams share a
+	// few connections (docs/PERFORMANCE.md, idle sessions). Only for
+	// streamable-http at an http:// URL; false means HTTP/1.1.
+	H2C bool
 	// Tools are the registered tools by name. A tool not in this map is
 	// invisible and uncallable.
 	Tools map[string]*policy.Binding

@@ -33,6 +33,7 @@ type upstreamSpec struct {
 	resources       field[[]resourceGrantSpec]
 	prompts         field[[]promptSpec]
 	methods         field[[]field[string]]
+	h2c             field[bool] // h2c.go
 }
 
 type timeoutsSpec struct {
@@ -93,6 +94,7 @@ func (d *decoder) upstream(n *yaml.Node, path string) upstreamSpec {
 		"resources":           func(e entry) { u.resources = d.resourceGrants(e) },
 		"prompts":             func(e entry) { u.prompts = d.prompts(e) },
 		"methods":             func(e entry) { u.methods = d.strList(e) },
+		"h2c":                 func(e entry) { u.h2c = d.boolean(e) },
 	})
 	return u
 }

@@ -82,6 +82,7 @@ func (d *decoder) upstreamOf(s upstreamSpec, base string) *Upstream {
 	case TransportStdio:
 		d.stdioEndpoint(s, u)
 	}
+	d.h2cOf(s, u, endpoint)
 	d.audiencesOf(s, u, endpoint, base)
 	d.timeoutsOf(s.timeouts, &u.Timeouts)
 	u.Tools, u.toolW = d.toolsOf(s)
