@@ -28,6 +28,9 @@ const bridgeURL = "http://bridge.invalid/"
 func (g *Gateway) upstreamClient(up *upstreams.Upstream) (*http.Client, string, error) {
 	switch up.Transport {
 	case upstreams.TransportStreamableHTTP:
+		if up.H2C {
+			return g.h2c, up.URL, nil
+		}
 		return g.client, up.URL, nil
 	case upstreams.TransportStdio, upstreams.TransportSSE:
 		client, err := g.bridges.client(up)

@@ -6,10 +6,8 @@ package gateway
 // rest of the path (forward.go, relay.go).
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -163,7 +161,7 @@ func (g *Gateway) allow(ex *exchange, m *message, object string) {
 // authorizeCall decides a tools/call. It returns the error response to send
 // when the call is refused, or the pending call to forward.
 func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) ([]byte, *pendingCall) {
-	name, args, unambiguous := callParams(m.params)
+	name, args, unambiguous := m.callParams()
 	defer g.observeCall(ctx, ex, name)()
 	ev := withPrincipal(audit.Event{Kind: audit.KindDeny, Upstream: ex.up.Slug, Method: m.method, Tool: name,
 		Decision: "deny", ArgsHash: hashArgs(args)}, ex.claims)
@@ -177,7 +175,7 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 		return resp, nil
 	}
 	binding, _ := ex.up.Tool(name)
-	call := policy.Call{Tool: name, Arguments: []byte(args), At: g.now()}
+	call := policy.Call{Tool: name, Arguments: []byte(args), At: g.now(), ArgumentsChecked: true} // decodeBody validated them
 	sctx, cancel := g.storeContext(ctx)
 	d, hold := policy.Authorize(sctx, ex.claims, binding, call, g.opts.Ledger)
 	cancel()
@@ -232,46 +230,4 @@ func (g *Gateway) refuseUnchecked(ev audit.Event, m *message, unambiguous bool) 
 	}
 	g.record(ev)
 	return errorResponse(m.id, e)
-}
-
-// callParams returns the tool name and the raw arguments of tools/call
-// params in one scan ("" and nil when absent or of the wrong type). ok is
-// false when a member differs from "name" or "arguments" only by case: Go's
-// encoding/json (and decoders like it) match such keys too, so the upstream
-// could run another tool than the one authorized.
-func callParams(params jsontext.Value) (name string, args jsontext.Value, ok bool) {
-	if params.Kind() != '{' {
-		return "", nil, true
-	}
-	dec := jsontext.NewDecoder(bytes.NewBuffer(params))
-	dec.ReadToken()
-	for dec.PeekKind() != '}' {
-		k, err := dec.ReadToken()
-		if err != nil {
-			return "", nil, false
-		}
-		key := k.String()
-		if key != "name" && key != "arguments" && (strings.EqualFold(key, "name") || strings.EqualFold(key, "arguments")) {
-			return "", nil, false
-		}
-		switch key {
-		case "name":
-			v, err := readValue(dec, params)
-			if err != nil {
-				return "", nil, false
-			}
-			if v.Kind() == '"' {
-				name = unquote(v)
-			}
-		case "arguments":
-			if args, err = readValue(dec, params); err != nil {
-				return "", nil, false
-			}
-		default:
-			if err := dec.SkipValue(); err != nil {
-				return "", nil, false
-			}
-		}
-	}
-	return name, args, true
 }

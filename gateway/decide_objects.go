@@ -19,7 +19,7 @@ import (
 // resources/unsubscribe. It returns the error response of a refusal, nil
 // when the request may be forwarded.
 func (g *Gateway) authorizeResource(ex *exchange, m *message) []byte {
-	p, ok := strictParams(m.params, "uri")
+	p, ok := m.paramsStrict("uri")
 	uri, isString := stringValue(p["uri"])
 	if resp := g.refuseUnusable(ex, m, ok && isString, "uri", uri); resp != nil {
 		return resp
@@ -40,7 +40,7 @@ func (g *Gateway) authorizeResource(ex *exchange, m *message) []byte {
 
 // authorizePrompt decides prompts/get.
 func (g *Gateway) authorizePrompt(ex *exchange, m *message) []byte {
-	p, ok := strictParams(m.params, "name", "arguments")
+	p, ok := m.paramsStrict("name", "arguments")
 	name, isString := stringValue(p["name"])
 	if resp := g.refuseUnusable(ex, m, ok && isString, "name", name); resp != nil {
 		return resp
@@ -60,7 +60,7 @@ func (g *Gateway) authorizePrompt(ex *exchange, m *message) []byte {
 // authorizeCompletion decides completion/complete: only for a prompt or a
 // resource template the token may use.
 func (g *Gateway) authorizeCompletion(ex *exchange, m *message) []byte {
-	p, ok := strictParams(m.params, "ref")
+	p, ok := m.paramsStrict("ref")
 	r, refOK := strictParams(p["ref"], "type", "name", "uri")
 	ref := policy.CompletionRef{}
 	ref.Type, _ = stringValue(r["type"])

@@ -8,15 +8,13 @@ package gateway
 // is forwarded: the upstream, which issued it, checks its integrity.
 
 import (
-	"github.com/go-json-experiment/json/jsontext"
-
 	"github.com/openlegant/legant/policy"
 )
 
 // rememberRequestState records the requestState of a result as the
 // principal's.
-func (g *Gateway) rememberRequestState(ex *exchange, result jsontext.Value) {
-	if s, ok := stringMember(result, "requestState"); ok && s != "" {
+func (g *Gateway) rememberRequestState(ex *exchange, result members) {
+	if s, ok := result.stringOf("requestState"); ok && s != "" {
 		g.states.add(ex.up.Slug, s, ex.claims.Principal())
 	}
 }
@@ -27,12 +25,12 @@ func (g *Gateway) checkRequestState(ex *exchange, m *message) []byte {
 	if m.kind != kindRequest {
 		return nil
 	}
-	p, unambiguous := strictParams(m.params, "requestState")
-	if m.params.Kind() == '{' && !unambiguous {
+	v, ambiguous := m.paramsMembers.lookup("requestState")
+	if ambiguous {
 		d := policy.Deny(policy.ReasonInvalidArgument, "params have a member that differs from \"requestState\" only by case")
 		return g.refuse(ex, m, d, "")
 	}
-	s, ok := stringValue(p["requestState"])
+	s, ok := stringValue(v)
 	if !ok {
 		return nil
 	}

@@ -121,7 +121,7 @@ func (g *Gateway) authorizeTask(ex *exchange, m *message) []byte {
 	if m.method == "tasks/list" {
 		return nil
 	}
-	p, ok := strictParams(m.params, "taskId")
+	p, ok := m.paramsStrict("taskId")
 	id, isString := stringValue(p["taskId"])
 	if resp := g.refuseUnusable(ex, m, ok && isString, "taskId", id); resp != nil {
 		return resp

@@ -53,7 +53,8 @@
 //
 // GET and DELETE (stream.go) and Kill (kill.go) join the same path at
 // forward.go; ServeHTTP also routes the RFC 9728 metadata (metadata.go).
-// The leaves a step calls (envelope.go, auth.go, mint.go, session.go,
+// The leaves a step calls (envelope.go and members.go: one scan of each
+// message, whose recorded members every later step reads; auth.go, mint.go, session.go,
 // sessionstore.go, bridges.go, rpcerror.go, visibility.go, the in-flight set
 // of kill.go) never call into a step but the last, record.go.
 //

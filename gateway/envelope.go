@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -29,6 +30,12 @@ type message struct {
 	params jsontext.Value // nil when absent
 	result jsontext.Value // responses
 	err    jsontext.Value // error responses
+
+	// paramsMembers and resultMembers are the top-level members of params
+	// and result when they are objects (members.go), recorded while the
+	// message was decoded; memberBuf holds the first of them.
+	paramsMembers, resultMembers members
+	memberBuf                    [4]member
 }
 
 // envelopeError is a message the gateway refuses before anything else looks at
@@ -56,20 +63,34 @@ const (
 // batch). Duplicate object names at any depth, invalid UTF-8, trailing data and
 // wrong member types are rejected: a lenient parser here and a different one
 // upstream could disagree on what was authorized.
+//
+// The body is scanned once: the strict decoder that validates it also reads
+// the envelope and records the top-level members of params and result
+// (members.go). Only when that fails is the body scanned again, to answer a
+// body that is not valid JSON with a parse error whatever came first.
 func decodeBody(body []byte) (msgs []*message, batch bool, err error) {
-	if !jsontext.Value(body).IsValid() {
-		return nil, false, &envelopeError{code: codeParseError, msg: "parse error: " + validityError(body)}
-	}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
-	if len(trimmed) > 0 && trimmed[0] == '[' {
-		return decodeBatch(trimmed)
+	batch = len(trimmed) > 0 && trimmed[0] == '['
+	if batch {
+		msgs, err = decodeBatch(trimmed)
+	} else {
+		var m *message
+		if m, err = decodeSingle(trimmed); err == nil {
+			msgs = []*message{m}
+		}
 	}
-	m, err := decodeMessage(trimmed)
 	if err != nil {
-		return nil, false, err
+		if !jsontext.Value(body).IsValid() {
+			return nil, false, &envelopeError{code: codeParseError, msg: "parse error: " + validityError(body)}
+		}
+		return nil, batch, err
 	}
-	return []*message{m}, false, nil
+	return msgs, batch, nil
 }
+
+// errParse is a syntax error met by the one-pass decoder; decodeBody answers
+// it with the parse error that names where the body is invalid.
+var errParse = &envelopeError{code: codeParseError, msg: "parse error"}
 
 // validityError names why body is not valid JSON, without echoing it.
 func validityError(body []byte) string {
@@ -84,55 +105,95 @@ func validityError(body []byte) string {
 	return "trailing data after the JSON value"
 }
 
-func decodeBatch(body []byte) ([]*message, bool, error) {
+// decodeSingle decodes a body holding one message; raw is the body without
+// its leading white space.
+func decodeSingle(raw []byte) (*message, error) {
+	dec := jsontext.NewDecoder(bytes.NewBuffer(raw))
+	m, err := decodeMessage(dec, raw)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, errParse // trailing data
+	}
+	m.raw = raw
+	return m, nil
+}
+
+func decodeBatch(body []byte) ([]*message, error) {
 	dec := jsontext.NewDecoder(bytes.NewBuffer(body))
 	if _, err := dec.ReadToken(); err != nil { // '['
-		return nil, true, &envelopeError{code: codeParseError, msg: "parse error"}
+		return nil, errParse
 	}
 	var msgs []*message
 	for dec.PeekKind() != ']' {
-		v, err := readValue(dec, body)
+		m, err := decodeMessage(dec, body)
 		if err != nil {
-			return nil, true, &envelopeError{code: codeParseError, msg: "parse error"}
-		}
-		m, err := decodeMessage(v)
-		if err != nil {
-			return nil, true, err
+			return nil, err
 		}
 		msgs = append(msgs, m)
 	}
-	if len(msgs) == 0 {
-		return nil, true, &envelopeError{code: codeInvalidRequest, msg: "invalid request: empty batch"}
+	if _, err := dec.ReadToken(); err != nil { // ']'
+		return nil, errParse
 	}
-	return msgs, true, nil
+	if _, err := dec.ReadToken(); err != io.EOF {
+		return nil, errParse // trailing data
+	}
+	if len(msgs) == 0 {
+		return nil, &envelopeError{code: codeInvalidRequest, msg: "invalid request: empty batch"}
+	}
+	return msgs, nil
 }
 
-// decodeMessage decodes one already-validated JSON value as a JSON-RPC 2.0 message.
-func decodeMessage(raw []byte) (*message, error) {
-	if len(raw) == 0 || raw[0] != '{' {
+// decodeMessage decodes the next value of dec, which reads src, as a
+// JSON-RPC 2.0 message. It validates the value as it goes (dec is strict), so
+// a message it returns is valid JSON; m.raw is its sub-slice of src.
+func decodeMessage(dec *jsontext.Decoder, src []byte) (*message, error) {
+	if dec.PeekKind() != '{' {
+		if _, err := dec.ReadValue(); err != nil {
+			return nil, errParse
+		}
 		return nil, &envelopeError{code: codeInvalidRequest, msg: "invalid request: a message must be a JSON object"}
 	}
-	m := &message{raw: raw}
+	m := &message{}
 	var version string
 	var hasID bool
-	dec := jsontext.NewDecoder(bytes.NewBuffer(raw))
-	dec.ReadToken() // '{'; validity was checked by the caller
+	dec.ReadToken() // '{'
+	start := int(dec.InputOffset()) - 1
 	for dec.PeekKind() != '}' {
 		name, err := dec.ReadToken()
 		if err != nil {
-			return nil, &envelopeError{code: codeParseError, msg: "parse error"}
+			return nil, errParse
 		}
 		key := name.String()
-		val, err := readValue(dec, raw)
+		var val jsontext.Value
+		if (key == "params" || key == "result") && dec.PeekKind() == '{' {
+			var ms members
+			buf := m.memberBuf[:0]
+			if m.paramsMembers != nil || m.resultMembers != nil {
+				buf = nil // both present (refused by classify): the buffer is taken
+			}
+			val, ms, err = readObject(dec, src, buf)
+			if key == "params" {
+				m.paramsMembers = ms
+			} else {
+				m.resultMembers = ms
+			}
+		} else {
+			val, err = readValue(dec, src)
+		}
 		if err != nil {
-			return nil, &envelopeError{code: codeParseError, msg: "parse error"}
+			return nil, errParse
 		}
 		switch key {
 		case "jsonrpc":
 			if val.Kind() != '"' {
 				return nil, invalid(m, `"jsonrpc" must be the string "2.0"`)
 			}
-			version = unquote(val)
+			version = "2.0"
+			if string(val) != `"2.0"` {
+				version = unquote(val)
+			}
 		case "id":
 			hasID = true
 			if k := val.Kind(); k != '"' && k != '0' && k != 'n' {
@@ -143,7 +204,7 @@ func decodeMessage(raw []byte) (*message, error) {
 			if val.Kind() != '"' {
 				return nil, invalid(m, `"method" must be a string`)
 			}
-			m.method = unquote(val)
+			m.method = methodName(val)
 		case "params":
 			if k := val.Kind(); k != '{' && k != '[' {
 				return nil, invalid(m, `"params" must be an object or an array`)
@@ -160,10 +221,56 @@ func decodeMessage(raw []byte) (*message, error) {
 			return nil, invalid(m, fmt.Sprintf("unknown member %q", key))
 		}
 	}
+	if _, err := dec.ReadToken(); err != nil { // '}'
+		return nil, errParse
+	}
+	m.raw = src[start:dec.InputOffset()]
 	if version != "2.0" {
 		return nil, invalid(m, `"jsonrpc" must be "2.0"`)
 	}
 	return m, classify(m, hasID)
+}
+
+// readObject reads the object next in dec, which reads src, recording its
+// top-level members into ms (appended: pass a reusable slice).
+func readObject(dec *jsontext.Decoder, src []byte, ms members) (jsontext.Value, members, error) {
+	if _, err := dec.ReadToken(); err != nil { // '{'
+		return nil, nil, err
+	}
+	start := int(dec.InputOffset()) - 1
+	for dec.PeekKind() != '}' {
+		k, err := readValue(dec, src)
+		if err != nil {
+			return nil, nil, err
+		}
+		v, err := readValue(dec, src)
+		if err != nil {
+			return nil, nil, err
+		}
+		ms = append(ms, member{name: k, value: v})
+	}
+	if _, err := dec.ReadToken(); err != nil { // '}'
+		return nil, nil, err
+	}
+	return jsontext.Value(src[start:dec.InputOffset()]), ms, nil
+}
+
+// knownMethods are returned by methodName without allocating a string.
+var knownMethods = []string{"tools/call", "tools/list", "initialize", "notifications/initialized", "ping",
+	"resources/read", "resources/list", "prompts/get", "prompts/list", "notifications/progress",
+	"notifications/cancelled", "notifications/message"}
+
+// methodName returns the Go string of a method, a JSON string value.
+func methodName(v jsontext.Value) string {
+	if !hasEscape(v) {
+		for _, k := range knownMethods {
+			if string(v[1:len(v)-1]) == k {
+				return k
+			}
+		}
+		return string(v[1 : len(v)-1])
+	}
+	return unquote(v)
 }
 
 func classify(m *message, hasID bool) error {

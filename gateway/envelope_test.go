@@ -3,7 +3,11 @@ package gateway
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 func TestDecodeBody(t *testing.T) {
@@ -66,6 +70,12 @@ func FuzzDecodeBody(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		msgs, _, err := decodeBody(body)
 		if err != nil {
+			// One pass decides validity as it goes: a parse error exactly when
+			// the body is not valid JSON, whatever envelope error came first.
+			var ee *envelopeError
+			if !errors.As(err, &ee) || (ee.code == codeParseError) == jsontext.Value(body).IsValid() {
+				t.Fatalf("%q: %v (valid JSON: %v)", body, err, jsontext.Value(body).IsValid())
+			}
 			return
 		}
 		for _, m := range msgs {
@@ -83,8 +93,17 @@ func FuzzDecodeBody(f *testing.F) {
 			if !bytes.Equal(bytes.TrimSpace(std.ID), bytes.TrimSpace(m.id)) && m.id != nil {
 				t.Fatalf("id %s vs encoding/json %s", m.id, std.ID)
 			}
+			checkMembers(t, m.params, m.paramsMembers)
+			checkMembers(t, m.result, m.resultMembers)
+			if !jsontext.Value(m.raw).IsValid() {
+				t.Fatalf("accepted %q, which is not valid JSON", m.raw)
+			}
 			if m.method == "tools/call" {
-				name, _, ok := callParams(m.params)
+				name, args, ok := callParams(m.params)
+				n2, a2, ok2 := m.callParams()
+				if name != n2 || !bytes.Equal(args, a2) || ok != ok2 {
+					t.Fatalf("%s: one pass read (%q, %s, %v), a rescan (%q, %s, %v)", m.raw, n2, a2, ok2, name, args, ok)
+				}
 				if !ok {
 					continue // refused: an ambiguous member
 				}
@@ -113,4 +132,78 @@ func FuzzSSEField(f *testing.F) {
 		}
 		_ = v
 	})
+}
+
+// callParams is the reference the one-pass reading is checked against: it
+// rescans params with a decoder of its own (the gateway reads the members
+// the envelope decoder recorded, members.go).
+func callParams(params jsontext.Value) (name string, args jsontext.Value, ok bool) {
+	if params.Kind() != '{' {
+		return "", nil, true
+	}
+	dec := jsontext.NewDecoder(bytes.NewBuffer(params))
+	dec.ReadToken()
+	for dec.PeekKind() != '}' {
+		k, err := dec.ReadToken()
+		if err != nil {
+			return "", nil, false
+		}
+		key := k.String()
+		if key != "name" && key != "arguments" && (strings.EqualFold(key, "name") || strings.EqualFold(key, "arguments")) {
+			return "", nil, false
+		}
+		switch key {
+		case "name":
+			v, err := readValue(dec, params)
+			if err != nil {
+				return "", nil, false
+			}
+			if v.Kind() == '"' {
+				name = unquote(v)
+			}
+		case "arguments":
+			if args, err = readValue(dec, params); err != nil {
+				return "", nil, false
+			}
+		default:
+			if err := dec.SkipValue(); err != nil {
+				return "", nil, false
+			}
+		}
+	}
+	return name, args, true
+}
+
+// checkMembers fails t when the members recorded for obj differ from what a
+// rescan of obj finds.
+func checkMembers(t *testing.T, obj jsontext.Value, ms members) {
+	t.Helper()
+	if obj.Kind() != '{' {
+		if ms != nil {
+			t.Fatalf("members recorded for %s, which is not an object", obj)
+		}
+		return
+	}
+	var n int
+	dec := jsontext.NewDecoder(bytes.NewBuffer(obj))
+	dec.ReadToken()
+	for dec.PeekKind() != '}' {
+		k, err := dec.ReadToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		key := k.String()
+		v, err := readValue(dec, obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := ms.get(key)
+		if !ok || !bytes.Equal(got, v) {
+			t.Fatalf("member %q: recorded %s (%v), rescan %s", key, got, ok, v)
+		}
+		n++
+	}
+	if n != len(ms) {
+		t.Fatalf("%d members recorded, %d in %s", len(ms), n, obj)
+	}
 }

@@ -135,6 +135,7 @@ type Gateway struct {
 	sessions  *sessionTable
 	minter    *minter
 	client    *http.Client
+	h2c       *http.Client // upstreams with H2C (h2c.go)
 	log       *slog.Logger
 	now       func() time.Time
 	hosts     map[string]bool
@@ -200,6 +201,7 @@ func New(opts Options) (*Gateway, error) {
 		sessions:  newSessionTable(),
 		minter:    newMinter(opts),
 		client:    &http.Client{Transport: observeTransport(opts.Observer, opts.Transport), CheckRedirect: noRedirects},
+		h2c:       &http.Client{Transport: observeTransport(opts.Observer, h2cTransport(opts.Transport)), CheckRedirect: noRedirects},
 		log:       opts.Logger,
 		now:       opts.Now,
 		inflight:  newInflightSet(),

@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -40,6 +41,8 @@ type rig struct {
 	seenLastEventID *headerLog
 	// deletes counts the DELETE requests the upstream received.
 	deletes atomic.Int64
+	// upstreamConns counts the TCP connections the upstream accepted.
+	upstreamConns atomic.Int64
 	// seenMethods records the method of every message the upstream received
 	// (governance_test.go: a refusal must leave it unchanged).
 	seenMethods *methodLog
@@ -64,6 +67,9 @@ type rigOptions struct {
 	timeouts string
 	// upstreamURL replaces the rig's upstream in the registry (a raw listener).
 	upstreamURL string
+	// h2c: the upstream speaks only HTTP/2 over cleartext and the registry
+	// says h2c: true; upstreamConns counts its connections.
+	h2c bool
 }
 
 func newRig(t *testing.T, o rigOptions) *rig {
@@ -85,7 +91,11 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	if o.handler != nil {
 		h = o.handler
 	}
-	r.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+	r.upstream = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if req.ProtoMajor != 2 && o.h2c {
+			http.Error(w, "HTTP/2 only", http.StatusHTTPVersionNotSupported)
+			return
+		}
 		r.seenAuth.add(req.Header.Get("Authorization"))
 		if req.Method == http.MethodDelete {
 			r.deletes.Add(1)
@@ -96,6 +106,17 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		r.seenMethods.read(req)
 		h.ServeHTTP(w, req)
 	}))
+	if o.h2c {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		r.upstream.Config.Protocols = &p
+	}
+	r.upstream.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			r.upstreamConns.Add(1)
+		}
+	}
+	r.upstream.Start()
 	t.Cleanup(r.upstream.Close)
 
 	var err error
@@ -118,6 +139,9 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	yaml := registryYAML(upURL, o.extraYAML)
 	if o.registry != "" {
 		yaml = registryHead(upURL) + o.registry
+	}
+	if o.h2c {
+		yaml = strings.Replace(yaml, "    transport: streamable-http\n", "    transport: streamable-http\n    h2c: true\n", 1)
 	}
 	if o.idle != "" {
 		o.timeouts = "{idle: " + o.idle + "}"

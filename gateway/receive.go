@@ -207,7 +207,7 @@ func checkStatelessHeaders(h http.Header, m *message) error {
 	default:
 		return nil
 	}
-	want, _ := stringMember(m.params, field)
+	want, _ := m.paramsMembers.stringOf(field)
 	got := h.Get(headerName)
 	if got == "" {
 		return fmt.Errorf("missing required Mcp-Name header for %s", m.method)

@@ -13,8 +13,6 @@ import (
 	"io"
 	"mime"
 	"net/http"
-
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // relay answers the client of a POST with the upstream's response resp.
@@ -184,7 +182,7 @@ func (g *Gateway) transformMessage(ctx context.Context, ex *exchange, m *message
 			delete(ex.pending, key)
 		}
 		if key == ex.initID && ex.sess != nil && m.result != nil {
-			if v, ok := stringMember(m.result, "protocolVersion"); ok {
+			if v, ok := m.resultMembers.stringOf("protocolVersion"); ok {
 				ex.sess.setVersion(v)
 			}
 			g.saveSession(ctx, ex.sess)
@@ -338,7 +336,7 @@ func settle(ctx context.Context, pc *pendingCall, m *message) bool {
 	if pc.hold == nil && pc.amount == nil {
 		return false // nothing held, nothing to count
 	}
-	spent := m.result != nil && !resultFailed(m.result)
+	spent := m.result != nil && !resultFailed(m.resultMembers)
 	if pc.hold == nil {
 		return spent
 	}
@@ -352,11 +350,11 @@ func settle(ctx context.Context, pc *pendingCall, m *message) bool {
 	return false
 }
 
-func resultFailed(result jsontext.Value) bool {
-	if v, ok := memberOf(result, "isError"); ok && string(v) == "true" {
+func resultFailed(result members) bool {
+	if v, ok := result.get("isError"); ok && string(v) == "true" {
 		return true
 	}
-	if s, ok := stringMember(result, "resultType"); ok && s == "input_required" {
+	if s, ok := result.stringOf("resultType"); ok && s == "input_required" {
 		return true
 	}
 	return false

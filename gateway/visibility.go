@@ -74,10 +74,10 @@ var listViews = []listView{
 // request it answers (nil when unknown, e.g. replayed on a GET stream).
 func (g *Gateway) viewResult(ex *exchange, pc *pendingCall, m *message) ([]byte, error) {
 	if pc != nil && pc.method == "tools/call" {
-		g.rememberTask(ex, m.result)
+		g.rememberTask(ex, m.resultMembers)
 	}
 	if pc != nil {
-		g.rememberRequestState(ex, m.result)
+		g.rememberRequestState(ex, m.resultMembers)
 	}
 	if pc != nil && (pc.method == "initialize" || pc.method == "server/discover") {
 		g.rememberCapabilities(ex, m.result)
@@ -85,7 +85,7 @@ func (g *Gateway) viewResult(ex *exchange, pc *pendingCall, m *message) ([]byte,
 	result, filtered := m.result, false
 	up := g.liveUpstream(ex)
 	for _, v := range listViews {
-		if _, ok := memberOf(result, v.member); !ok {
+		if _, ok := m.resultMembers.get(v.member); !ok { // rewriting keeps the members
 			continue
 		}
 		var err error
@@ -115,8 +115,8 @@ func (g *Gateway) viewResult(ex *exchange, pc *pendingCall, m *message) ([]byte,
 
 // rememberTask records the task a task-augmented tools/call created
 // (result.task.taskId) as the caller's.
-func (g *Gateway) rememberTask(ex *exchange, result jsontext.Value) {
-	task, ok := memberOf(result, "task")
+func (g *Gateway) rememberTask(ex *exchange, result members) {
+	task, ok := result.get("task")
 	if !ok {
 		return
 	}
@@ -132,12 +132,12 @@ func (g *Gateway) rememberTask(ex *exchange, result jsontext.Value) {
 func (g *Gateway) viewNotification(ex *exchange, m *message) []byte {
 	switch m.method {
 	case "notifications/resources/updated":
-		uri, _ := stringMember(m.params, "uri")
+		uri, _ := m.paramsMembers.stringOf("uri")
 		if !policy.ResourceVisible(ex.claims, g.liveUpstream(ex).Resources, uri) {
 			return nil
 		}
 	case "notifications/tasks/status":
-		id, _ := stringMember(m.params, "taskId")
+		id, _ := m.paramsMembers.stringOf("taskId")
 		if !g.mcpTasks.owns(ex.up.Slug, id, taskOwner(ex)) {
 			return nil
 		}
@@ -176,12 +176,16 @@ func (g *Gateway) filterList(items jsontext.Value, v listView, up *upstreams.Ups
 	dec.ReadToken()
 	var b bytes.Buffer
 	b.WriteByte('[')
+	var buf [8]member // an item's members, read in the same walk as the list
 	for n := 0; dec.PeekKind() != ']'; n++ {
-		item, err := readValue(dec, items)
+		if dec.PeekKind() != '{' {
+			return nil, fmt.Errorf("%s[%d] has no string %s", v.member, n, v.key)
+		}
+		item, ms, err := readObject(dec, items, buf[:0])
 		if err != nil {
 			return nil, err
 		}
-		id, ok := stringMember(item, v.key)
+		id, ok := ms.stringOf(v.key)
 		if !ok {
 			return nil, fmt.Errorf("%s[%d] has no string %s", v.member, n, v.key)
 		}

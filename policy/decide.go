@@ -52,7 +52,7 @@ func Decide(c *authority.Claims, b *Binding, call Call) Decision {
 		d.Constraint, d.Value = "tools", call.Tool
 		return d
 	}
-	args, aerr := argumentsObject(call.Arguments)
+	args, aerr := argumentsObject(call.Arguments, call.ArgumentsChecked)
 	if aerr != nil {
 		return invalid(aerr)
 	}

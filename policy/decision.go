@@ -19,6 +19,11 @@ type Call struct {
 	// At is the instant the call is made; windows are checked against it.
 	// The zero time fails any window.
 	At time.Time
+	// ArgumentsChecked says the caller has already checked that Arguments is
+	// one JSON value in valid UTF-8 without duplicate object names (the
+	// gateway's envelope decoder does, in the one scan of the request), so
+	// Decide does not scan them a second time. False: Decide checks.
+	ArgumentsChecked bool
 }
 
 // Decision is the outcome of Decide or Authorize. The zero Decision denies.

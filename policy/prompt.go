@@ -45,7 +45,7 @@ func DecidePrompt(c *authority.Claims, b *PromptBinding, name string, arguments 
 		d.Constraint, d.Limit = "scope", b.Scope
 		return d
 	}
-	args, aerr := argumentsObject(arguments)
+	args, aerr := argumentsObject(arguments, false)
 	if aerr != nil {
 		return invalid(aerr)
 	}

@@ -94,6 +94,11 @@ type Upstream struct {
 	// Auth is how the gateway authenticates to the upstream; Kind is
 	// AuthLegant when the registry has no auth section.
 	Auth Auth
+	// H2C: the gateway speaks HTTP/2 over cleartext to this upstream, with
+	// prior knowledge (RFC 9113 §3.3), so all its sessions' streams share a
+	// few connections (docs/PERFORMANCE.md, idle sessions). Only for
+	// streamable-http at an http:// URL; false means HTTP/1.1.
+	H2C bool
 	// Tools are the registered tools by name. A tool not in this map is
 	// invisible and uncallable.
 	Tools map[string]*policy.Binding

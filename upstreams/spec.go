@@ -35,6 +35,7 @@ type upstreamSpec struct {
 	methods         field[[]field[string]]
 	auth            authSpec
 	downstreamDPoP  field[bool] // dpop.go
+	h2c             field[bool] // h2c.go
 }
 
 type timeoutsSpec struct {
@@ -98,6 +99,7 @@ func (d *decoder) upstream(n *yaml.Node, path string) upstreamSpec {
 		"methods":             func(e entry) { u.methods = d.strList(e) },
 		"auth":                func(e entry) { u.auth = d.auth(e) },
 		"downstream_dpop":     func(e entry) { u.downstreamDPoP = d.boolean(e) },
+		"h2c":                 func(e entry) { u.h2c = d.boolean(e) },
 	})
 	return u
 }

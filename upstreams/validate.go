@@ -84,6 +84,7 @@ func (d *decoder) upstreamOf(s upstreamSpec, base string) *Upstream {
 	}
 	d.authOf(s, u)
 	d.downstreamDPoPOf(s, u) // dpop.go
+	d.h2cOf(s, u, endpoint)
 	d.audiencesOf(s, u, endpoint, base)
 	d.timeoutsOf(s.timeouts, &u.Timeouts)
 	u.Tools, u.toolW = d.toolsOf(s)

@@ -79,6 +79,7 @@ minutes; --quick under a minute.`,
 	fs.IntSliceVar(&o.Concurrency, "concurrency", nil, "virtual clients per target (default 1,16,64; quick 1,16)")
 	fs.IntVar(&o.ListConcurrency, "list-concurrency", 0, "virtual clients for the tools/list workload (default 1)")
 	fs.IntVar(&o.Sessions, "sessions", 0, "idle sessions with a GET stream to open (default 10000, quick 1000; -1 skips)")
+	fs.BoolVar(&o.SessionsHTTP1, "sessions-http1", false, "idle sessions: the child reaches its upstream over HTTP/1.1 (a connection per GET stream) instead of h2c")
 	fs.StringVar(&o.DatabaseURL, "database-url", "", "also measure a child gateway on this PostgreSQL database (in a schema the run creates and drops)")
 	fs.StringVar(&o.LegantBinary, "legant", "", "legant binary for the child gateways (default: this executable)")
 	fs.BoolVar(&noChild, "no-child", false, "measure only in-process targets (no child gateway, no idle sessions)")

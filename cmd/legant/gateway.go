@@ -13,6 +13,7 @@ import (
 
 func newGatewayCmd() *cobra.Command {
 	var cfg serveConfig
+	var startProfile func() (func(), error)
 	cmd := &cobra.Command{
 		Use:   "gateway",
 		Short: "Serve the MCP authorization gateway at /mcp/<slug> for every upstream in the registry",
@@ -28,7 +29,11 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := drainOnSignal(cmd.Context(), cmd.ErrOrStderr())
 			defer stop()
-			var err error
+			stopProfile, err := startProfile()
+			if err != nil {
+				return err
+			}
+			defer stopProfile()
 			if cfg.logger, err = cfg.ops.logger(cmd.ErrOrStderr()); err != nil {
 				return err
 			}
@@ -47,6 +52,7 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
 	cfg.limits.registerLimits(fs)
 	cfg.identity.register(fs)
 	cfg.ops.register(fs)
+	startProfile = registerCPUProfile(fs)
 	return cmd
 }
 

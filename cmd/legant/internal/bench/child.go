@@ -38,6 +38,7 @@ type childConfig struct {
 	dir         string // its own directory: registry, data, log
 	keysDir     string // issuer keys it trusts
 	upstreamURL string // base URL of the bench upstreams
+	h2c         bool   // the registry marks the upstreams h2c: true
 	databaseURL string // "" = SQLite under dir
 	proxy       bool   // run `legant bench-proxy` (the bare proxy) instead of a gateway
 	afterStop   func() // nil, or run once the child has stopped (or failed to start)
@@ -55,7 +56,7 @@ func startChild(ctx context.Context, cfg childConfig) (*childGateway, error) {
 		return nil, err
 	}
 	registry := filepath.Join(cfg.dir, "legant.yaml")
-	if err := os.WriteFile(registry, []byte(RegistryYAML(cfg.upstreamURL)), 0o600); err != nil {
+	if err := os.WriteFile(registry, []byte(registryFor(cfg)), 0o600); err != nil {
 		return nil, err
 	}
 	secret := filepath.Join(cfg.dir, "key-secret")

@@ -115,6 +115,7 @@ type Sessions struct {
 	After      Memory  // with every session open
 	PerSession float64 // (After.RSS − Before.RSS) ÷ Opened, bytes
 	OpenTook   time.Duration
+	Upstream   string // how the child reaches the upstream: "h2c" or "HTTP/1.1"
 }
 
 // Goal is a performance target and whether this run met it. Goals are

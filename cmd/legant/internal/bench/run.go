@@ -50,6 +50,9 @@ type Options struct {
 	// Sessions is the number of idle sessions opened against a fresh child
 	// gateway: zero means DefaultSessions (QuickSessions), negative skips it.
 	Sessions int
+	// SessionsHTTP1 makes the idle-session child reach its upstream over
+	// HTTP/1.1 (a connection per GET stream) instead of h2c, the default.
+	SessionsHTTP1 bool
 	// Settle is how long the child gateway rests before its RSS is read;
 	// zero means DefaultSettle.
 	Settle time.Duration
@@ -124,7 +127,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if o.Sessions > 0 && o.LegantBinary != "" {
 		o.logf("idle sessions: opening %d", o.Sessions)
 		s, cmds, err := measureSessions(ctx, sessionsConfig{binary: o.LegantBinary, dir: tmp, keysDir: keysDir(tmp),
-			key: key, n: o.Sessions, settle: o.Settle, noFile: noFile, log: o.logf})
+			key: key, n: o.Sessions, settle: o.Settle, noFile: noFile, log: o.logf, h2c: !o.SessionsHTTP1})
 		if err != nil {
 			return nil, err
 		}

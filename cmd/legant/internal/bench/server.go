@@ -19,17 +19,25 @@ type server struct {
 
 // listen serves h on a fresh loopback port.
 func listen(h http.Handler) (*server, error) {
+	return listenProtocols(h, nil)
+}
+
+// listenProtocols serves h on a fresh loopback port with the protocols p
+// (nil: the default, HTTP/1.1 without TLS).
+func listenProtocols(h http.Handler, p *http.Protocols) (*server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
 	}
-	return serveOn(ln, h), nil
+	return serveOnProtocols(ln, h, p), nil
 }
 
 // serveOn serves h on ln.
-func serveOn(ln net.Listener, h http.Handler) *server {
+func serveOn(ln net.Listener, h http.Handler) *server { return serveOnProtocols(ln, h, nil) }
+
+func serveOnProtocols(ln net.Listener, h http.Handler, p *http.Protocols) *server {
 	s := &server{url: "http://" + ln.Addr().String(), done: make(chan struct{}),
-		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
+		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, Protocols: p}}
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -32,19 +32,26 @@ type sessionsConfig struct {
 	settle  time.Duration // let the child's allocations settle before reading RSS
 	noFile  uint64        // RLIMIT_NOFILE in force
 	log     func(format string, args ...any)
+	h2c     bool // the upstream speaks h2c too and the registry says h2c: true
 }
 
 // measureSessions starts its own upstream and a fresh child gateway (SQLite
 // store), opens n sessions each holding a GET SSE stream, and reports the
 // child's RSS per session.
 func measureSessions(ctx context.Context, cfg sessionsConfig) (*Sessions, []string, error) {
-	up, err := listen(UpstreamHandler())
+	var protocols *http.Protocols // nil: HTTP/1.1
+	if cfg.h2c {
+		protocols = new(http.Protocols)
+		protocols.SetHTTP1(true)
+		protocols.SetUnencryptedHTTP2(true)
+	}
+	up, err := listenProtocols(UpstreamHandler(), protocols)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer up.close()
 	child, err := startChild(ctx, childConfig{binary: cfg.binary, dir: filepath.Join(cfg.dir, "child-sessions"),
-		keysDir: cfg.keysDir, upstreamURL: up.url})
+		keysDir: cfg.keysDir, upstreamURL: up.url, h2c: cfg.h2c})
 	if err != nil {
 		return nil, nil, fmt.Errorf("idle sessions: %w", err)
 	}
@@ -53,7 +60,10 @@ func measureSessions(ctx context.Context, cfg sessionsConfig) (*Sessions, []stri
 	if err != nil {
 		return nil, nil, err
 	}
-	res := &Sessions{Requested: cfg.n, NoFile: cfg.noFile}
+	res := &Sessions{Requested: cfg.n, NoFile: cfg.noFile, Upstream: "HTTP/1.1"}
+	if cfg.h2c {
+		res.Upstream = "h2c"
+	}
 	if fit := int((cfg.noFile - min(cfg.noFile, fdsReserve)) / fdsPerSession); fit < cfg.n {
 		cfg.n = fit
 		res.FirstError = fmt.Sprintf("RLIMIT_NOFILE %d allows %d sessions", cfg.noFile, fit)

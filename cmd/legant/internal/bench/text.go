@@ -111,6 +111,7 @@ func (rep *Report) writeMemory(b *strings.Builder) {
 	}
 	if s := rep.Sessions; s != nil {
 		fmt.Fprintf(b, "\nidle sessions (fresh `legant gateway` child, SQLite store; each session: initialize, notifications/initialized, open GET SSE stream)\n")
+		fmt.Fprintf(b, "  upstream leg: %s\n", s.Upstream)
 		fmt.Fprintf(b, "  opened %d of %d in %s (RLIMIT_NOFILE %d)\n", s.Opened, s.Requested, s.OpenTook.Round(time.Millisecond), s.NoFile)
 		if s.FirstError != "" {
 			fmt.Fprintf(b, "  stopped at: %s\n", s.FirstError)

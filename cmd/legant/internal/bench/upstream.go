@@ -90,6 +90,16 @@ func UpstreamHandler() http.Handler {
 	return mux
 }
 
+// registryFor is the registry of a child gateway: RegistryYAML, with
+// h2c: true on every upstream when cfg.h2c.
+func registryFor(cfg childConfig) string {
+	y := RegistryYAML(cfg.upstreamURL)
+	if cfg.h2c {
+		y = strings.ReplaceAll(y, "    url: ", "    h2c: true\n    url: ")
+	}
+	return y
+}
+
 // RegistryYAML is the gateway registry of the bench upstreams served at
 // upstreamURL (scheme://host:port).
 func RegistryYAML(upstreamURL string) string {
