@@ -204,10 +204,10 @@ func (c *connector) discover(ctx context.Context, up *upstreams.Upstream) (*upst
 		return nil, fmt.Errorf("authorization server %s publishes no metadata", prm.AuthorizationServers[0])
 	}
 	s := &upstreamServer{resource: prm.Resource, meta: asm, scopes: up.Auth.OAuth.Scopes}
-	if s.scopes == nil {
+	if len(s.scopes) == 0 {
 		s.scopes = challenged
 	}
-	if s.scopes == nil {
+	if len(s.scopes) == 0 {
 		s.scopes = prm.ScopesSupported
 	}
 	return s, nil
