@@ -332,3 +332,92 @@ func TestOAuthUpstreamConnect(t *testing.T) {
 		t.Errorf("audit: %d allowed calls marked upstream_credential=oauth, want ≥ 3 (%+v)", oauthAllows, evs)
 	}
 }
+
+// TestOAuthUpstreamConnectRefusals: the callback takes an answer only in the
+// browser that started the flow, only once, and only with the upstream's
+// server's iss; a stored token the upstream refuses (401) is dropped and the
+// call answered connection_required.
+func TestOAuthUpstreamConnectRefusals(t *testing.T) {
+	ctx := context.Background()
+	hosted := newHostedUpstream(t)
+	r := newOAuthUpstreamRig(t, hosted)
+	session, u := connectAgentNoUpstream(t, r)
+
+	// One flow at the upstream's server, its answer replayed three ways.
+	b := newUserBrowser(t, hosted.base, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
+	resp, _, err := b.get(u)
+	if err != nil || resp.StatusCode != http.StatusFound {
+		t.Fatalf("connect page = %v %v", resp, err)
+	}
+	authz, _ := url.Parse(resp.Header.Get("Location"))
+	res, err := b.authorize(ctx, &auth.AuthorizationArgs{URL: authz.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := func(iss string) string {
+		return authz.Query().Get("redirect_uri") + "?" + url.Values{"code": {res.Code}, "state": {res.State}, "iss": {iss}}.Encode()
+	}
+	if resp, _, _ := newUserBrowser(t, r.srv.URL, nil).get(cb(res.Iss)); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("callback in another browser = %d", resp.StatusCode)
+	}
+	if resp, _, _ := b.get(cb("http://127.0.0.1:1")); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("callback with another iss = %d", resp.StatusCode)
+	}
+	if resp, _, _ := b.get(cb(res.Iss)); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("callback after its state was used = %d", resp.StatusCode)
+	}
+	if _, err := r.w.st.GetConnection(ctx, rigUser, "hosted"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("a refused callback stored a connection: %v", err)
+	}
+
+	// A token the upstream refuses is dropped and the user asked again.
+	connect(t, u, hosted)
+	c, err := r.w.st.GetConnection(ctx, rigUser, "hosted")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.AccessToken = "not-a-token-the-upstream-knows"
+	if err := r.w.st.PutConnection(ctx, *c); err != nil {
+		t.Fatal(err)
+	}
+	_, err = session.CallTool(ctx, &mcp.CallToolParams{Name: "list_expenses", Arguments: map[string]any{}})
+	connectionURL(t, err, r.srv.URL)
+	if _, err := r.w.st.GetConnection(ctx, rigUser, "hosted"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the refused token was kept: %v", err)
+	}
+}
+
+// connectAgentNoUpstream authorizes an agent of alice at the gateway and
+// opens its session before alice has connected the upstream: the session
+// is opened with a connection made for the initialize and dropped after,
+// so the test starts with a live session and no connection. It returns the
+// session and a fresh connect URL.
+func connectAgentNoUpstream(t *testing.T, r *authRig) (*mcp.ClientSession, string) {
+	t.Helper()
+	ctx := context.Background()
+	b := newUserBrowser(t, r.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
+	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
+		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
+			ClientName: "agent", RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
+			TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
+		AuthorizationCodeFetcher: b.authorize,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, nil)
+	tr := func() *mcp.StreamableClientTransport { return &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h} }
+	_, err = client.Connect(ctx, tr(), nil)
+	hostedBase := strings.TrimSuffix(r.w.watcher.Current().Upstreams()[0].URL, "/mcp/hosted")
+	connect(t, connectionURL(t, err, r.srv.URL), &hostedUpstream{base: hostedBase, resource: hostedBase + "/mcp/hosted"})
+	s, err := client.Connect(ctx, tr(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := r.w.st.DeleteConnection(ctx, rigUser, "hosted"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.CallTool(ctx, &mcp.CallToolParams{Name: "list_expenses", Arguments: map[string]any{}})
+	return s, connectionURL(t, err, r.srv.URL)
+}
