@@ -406,7 +406,9 @@ func connectAgentNoUpstream(t *testing.T, r *authRig) (*mcp.ClientSession, strin
 		t.Fatal(err)
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, nil)
-	tr := func() *mcp.StreamableClientTransport { return &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h} }
+	tr := func() *mcp.StreamableClientTransport {
+		return &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}
+	}
 	_, err = client.Connect(ctx, tr(), nil)
 	hostedBase := strings.TrimSuffix(r.w.watcher.Current().Upstreams()[0].URL, "/mcp/hosted")
 	connect(t, connectionURL(t, err, r.srv.URL), &hostedUpstream{base: hostedBase, resource: hostedBase + "/mcp/hosted"})
