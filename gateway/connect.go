@@ -67,7 +67,7 @@ type connector struct {
 	connLocks
 
 	mu      sync.Mutex
-	servers map[string]*upstreamServer // by slug + "\x00" + upstream URL
+	servers map[string]*upstreamServer // by slug, URL, client id and scopes
 	pending map[string]*pendingAuth    // by state
 }
 
@@ -138,7 +138,9 @@ func (c *connector) checkTicket(t, upstream string) (string, error) {
 // server returns the discovered server of up and the client the gateway is
 // there, discovering and registering on first use.
 func (c *connector) server(ctx context.Context, up *upstreams.Upstream, redirect string) (*upstreamServer, error) {
-	k := up.Slug + "\x00" + up.URL
+	// A reload that changes the upstream's URL, client or scopes discovers
+	// and registers again.
+	k := strings.Join([]string{up.Slug, up.URL, up.Auth.OAuth.ClientID, strings.Join(up.Auth.OAuth.Scopes, " ")}, "\x00")
 	c.mu.Lock()
 	s := c.servers[k]
 	c.mu.Unlock()
@@ -352,6 +354,10 @@ func (c *connector) upstreamToken(t *oauth2.Token, user, upstream string, s *ups
 // /connect/callback. cmd/legant mounts it at /connect/.
 func (g *Gateway) ConnectHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !g.hostAllowed(r.Host) {
+			http.Error(w, "Forbidden: invalid Host header", http.StatusForbidden)
+			return
+		}
 		if r.Method != http.MethodGet {
 			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 			return
