@@ -112,9 +112,10 @@ func (h *hostedUpstream) tokens() []string {
 
 // newOAuthUpstreamRig is `legant gateway` as wire() assembles it, with the
 // hosted upstream in its registry as auth kind oauth (client by DCR).
-func newOAuthUpstreamRig(t *testing.T, hosted *hostedUpstream) *authRig {
+func newOAuthUpstreamRig(t *testing.T, hosted *hostedUpstream) (*authRig, *syncBuffer) {
 	t.Helper()
 	r := &authRig{}
+	logs := &syncBuffer{}
 	dir := t.TempDir()
 	reg := filepath.Join(dir, "legant.yaml")
 	yaml := `version: 1
@@ -131,7 +132,7 @@ upstreams:
 	}
 	r.srv = httptest.NewUnstartedServer(nil)
 	cfg := serveConfig{upstreams: reg, publicURL: "http://" + r.srv.Listener.Addr().String(),
-		logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	cfg.store.dataDir = filepath.Join(dir, "data")
 	w, err := wire(context.Background(), cfg, io.Discard)
 	if err != nil {
@@ -149,7 +150,7 @@ upstreams:
 	if err := w.st.CreateUser(context.Background(), store.User{Name: rigUser, PasswordHash: hash}); err != nil {
 		t.Fatal(err)
 	}
-	return r
+	return r, logs
 }
 
 // connectionURL returns data.url of a connection_required error, or fails.
@@ -209,7 +210,8 @@ func connect(t *testing.T, connectURL string, hosted *hostedUpstream) {
 func TestOAuthUpstreamConnect(t *testing.T) {
 	ctx := context.Background()
 	hosted := newHostedUpstream(t)
-	r := newOAuthUpstreamRig(t, hosted)
+	r, logs := newOAuthUpstreamRig(t, hosted)
+	var secrets []string // every upstream token alice held
 
 	b := newUserBrowser(t, r.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
 	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
@@ -243,6 +245,7 @@ func TestOAuthUpstreamConnect(t *testing.T) {
 	if err != nil || c.Issuer != hosted.base || c.AccessToken == "" {
 		t.Fatalf("stored connection = %v, %v", c, err)
 	}
+	secrets = append(secrets, c.AccessToken, c.RefreshToken)
 	session, err := client.Connect(ctx, transport(), nil)
 	if err != nil {
 		t.Fatalf("connect after connecting the upstream: %v", err)
@@ -277,7 +280,10 @@ func TestOAuthUpstreamConnect(t *testing.T) {
 		if toks := hosted.tokens(); toks[len(toks)-1] != nc.AccessToken {
 			t.Error("the upstream did not get the refreshed token")
 		}
-		t.Logf("refresh token rotated: %v", nc.RefreshToken != old.RefreshToken)
+		if nc.RefreshToken == old.RefreshToken {
+			t.Error("the rotated refresh token was not stored")
+		}
+		secrets = append(secrets, nc.AccessToken, nc.RefreshToken)
 	} else {
 		t.Error("the upstream's server issued no refresh token")
 	}
@@ -324,9 +330,20 @@ func TestOAuthUpstreamConnect(t *testing.T) {
 		if e.Decision == "allow" && e.Constraint == "upstream_credential" && e.Value == "oauth" {
 			oauthAllows++
 		}
-		if b, _ := json.Marshal(e); strings.Contains(string(b), c.AccessToken) {
-			t.Error("an audit record holds the upstream's token")
+		b, _ := json.Marshal(e)
+		for _, sec := range secrets {
+			if sec != "" && strings.Contains(string(b), sec) {
+				t.Error("an audit record holds an upstream token")
+			}
 		}
+	}
+	for _, sec := range secrets {
+		if sec != "" && strings.Contains(logs.String(), sec) {
+			t.Error("the gateway's log holds an upstream token")
+		}
+	}
+	if !strings.Contains(logs.String(), "upstream connected") {
+		t.Error("the log does not show the connection (is the logger captured?)")
 	}
 	if oauthAllows < 3 {
 		t.Errorf("audit: %d allowed calls marked upstream_credential=oauth, want ≥ 3 (%+v)", oauthAllows, evs)
@@ -340,7 +357,7 @@ func TestOAuthUpstreamConnect(t *testing.T) {
 func TestOAuthUpstreamConnectRefusals(t *testing.T) {
 	ctx := context.Background()
 	hosted := newHostedUpstream(t)
-	r := newOAuthUpstreamRig(t, hosted)
+	r, _ := newOAuthUpstreamRig(t, hosted)
 	session, u := connectAgentNoUpstream(t, r)
 
 	// One flow at the upstream's server, its answer replayed three ways.
