@@ -111,26 +111,31 @@ func (h *hostedUpstream) tokens() []string {
 }
 
 // newOAuthUpstreamRig is `legant gateway` as wire() assembles it, with the
-// hosted upstream in its registry as auth kind oauth (client by DCR).
-func newOAuthUpstreamRig(t *testing.T, hosted *hostedUpstream) (*authRig, *syncBuffer) {
+// hosted upstream in its registry as auth kind oauth: with authYAML's auth
+// section (given the gateway's public URL), else {kind: oauth} (client by DCR).
+func newOAuthUpstreamRig(t *testing.T, hosted *hostedUpstream, authYAML ...func(publicURL string) string) (*authRig, *syncBuffer) {
 	t.Helper()
 	r := &authRig{}
 	logs := &syncBuffer{}
 	dir := t.TempDir()
 	reg := filepath.Join(dir, "legant.yaml")
+	r.srv = httptest.NewUnstartedServer(nil)
+	authSection := "{kind: oauth}"
+	if len(authYAML) > 0 {
+		authSection = authYAML[0]("http://" + r.srv.Listener.Addr().String())
+	}
 	yaml := `version: 1
 upstreams:
   - slug: hosted
     transport: streamable-http
     url: ` + hosted.resource + `
-    auth: {kind: oauth}
+    auth: ` + authSection + `
     tools:
       list_expenses: {scope: expenses:read}
 `
 	if err := os.WriteFile(reg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r.srv = httptest.NewUnstartedServer(nil)
 	cfg := serveConfig{upstreams: reg, publicURL: "http://" + r.srv.Listener.Addr().String(),
 		logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	cfg.store.dataDir = filepath.Join(dir, "data")
@@ -439,4 +444,48 @@ func connectAgentNoUpstream(t *testing.T, r *authRig) (*mcp.ClientSession, strin
 	}
 	_, err = s.CallTool(ctx, &mcp.CallToolParams{Name: "list_expenses", Arguments: map[string]any{}})
 	return s, connectionURL(t, err, r.srv.URL)
+}
+
+// TestOAuthUpstreamPreregisteredClient: with auth.client in the registry
+// (a confidential client registered at the upstream's server beforehand, its
+// secret in a file), the gateway uses that client and registers none.
+func TestOAuthUpstreamPreregisteredClient(t *testing.T) {
+	ctx := context.Background()
+	hosted := newHostedUpstream(t)
+	secretFile := filepath.Join(t.TempDir(), "client.secret")
+	var clientID string
+	r, _ := newOAuthUpstreamRig(t, hosted, func(pub string) string {
+		body, _ := json.Marshal(map[string]any{"client_name": "Legant gateway (pre-registered)",
+			"redirect_uris": []string{pub + "/connect/callback"}, "token_endpoint_auth_method": "client_secret_basic",
+			"grant_types": []string{"authorization_code", "refresh_token"}})
+		resp, err := http.Post(hosted.base+"/oauth2/register", "application/json", strings.NewReader(string(body)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var reg struct {
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&reg); err != nil || reg.ClientSecret == "" {
+			t.Fatalf("register = %d %v", resp.StatusCode, err)
+		}
+		if err := os.WriteFile(secretFile, []byte(reg.ClientSecret+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		clientID = reg.ClientID
+		return "{kind: oauth, client: {id: " + reg.ClientID + ", secret: {file: " + secretFile + "}}}"
+	})
+	session, u := connectAgentNoUpstream(t, r)
+	connect(t, u, hosted)
+	c, err := r.w.st.GetConnection(ctx, rigUser, "hosted")
+	if err != nil || c.ClientID != clientID {
+		t.Fatalf("connection = %v, %v; want client %s", c, err, clientID)
+	}
+	if err := callTool(ctx, session, "list_expenses", map[string]any{}); err != nil {
+		t.Fatalf("call with the pre-registered client's token: %v", err)
+	}
+	if toks := hosted.tokens(); len(toks) == 0 || toks[len(toks)-1] != c.AccessToken {
+		t.Error("the upstream did not get the stored token")
+	}
 }
