@@ -96,10 +96,3 @@ func withCredential(ev audit.Event, up *upstreams.Upstream) audit.Event {
 // errOAuthUnavailable refuses an oauth upstream when the gateway has no
 // connection vault (Options.Connections).
 var errOAuthUnavailable = errors.New("gateway: the upstream needs per-user OAuth and no connection vault is configured")
-
-// oauthCredential would set the user's access token for the upstream: the
-// per-user authorization flow (discovery, connect page, refresh) is not
-// built yet, so an oauth upstream is refused before anything is sent to it.
-func (g *Gateway) oauthCredential(context.Context, *exchange, *http.Request) error {
-	return errOAuthUnavailable
-}

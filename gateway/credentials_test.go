@@ -225,9 +225,10 @@ func TestStaticCredentials(t *testing.T) {
 	}
 }
 
-// TestOAuthUpstreamFailsClosed: until the gateway runs the per-user OAuth
-// flow, a call to an upstream of auth kind oauth is refused and nothing at
-// all reaches the upstream (no minted token, no empty credential).
+// TestOAuthUpstreamFailsClosed: a gateway without a connection vault
+// (Options.Connections) refuses a call to an upstream of auth kind oauth and
+// nothing at all reaches the upstream (no minted token, no empty
+// credential). The flow with a vault: cmd/legant TestOAuthUpstreamConnect.
 func TestOAuthUpstreamFailsClosed(t *testing.T) {
 	var hits atomic.Int64
 	hosted := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -64,6 +64,10 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ex *exchange) 
 // relay it answers the client itself and returns ok=false.
 func (g *Gateway) send(ctx context.Context, w http.ResponseWriter, r *http.Request, ex *exchange) (resp *http.Response, ok bool) {
 	client, req, err := g.upstreamRequest(ctx, r, ex, http.MethodPost, bytes.NewReader(ex.outBody()))
+	if cr := (*connectionRequiredError)(nil); errors.As(err, &cr) { // connections.go
+		g.failPending(w, ex, http.StatusOK, g.connectionRequired(r, cr))
+		return nil, false
+	}
 	if err != nil {
 		g.log.Error("could not prepare the upstream request", "upstream", ex.up.Slug, "err", err)
 		g.failPending(w, ex, http.StatusBadGateway, rpcError{Code: CodeUpstream, Message: "the upstream is unavailable"})
@@ -76,6 +80,10 @@ func (g *Gateway) send(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		resp.Body.Close()
+		if cr := g.refusedConnection(ctx, ex, resp.StatusCode); cr != nil { // connections.go
+			g.failPending(w, ex, http.StatusOK, g.connectionRequired(r, cr))
+			return nil, false
+		}
 		g.log.Warn("upstream refused the gateway's downstream token", "upstream", ex.up.Slug, "status", resp.StatusCode)
 		g.failPending(w, ex, http.StatusBadGateway, rpcError{Code: CodeUpstream, Message: "the upstream refused the gateway's credentials"})
 		return nil, false

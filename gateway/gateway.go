@@ -112,6 +112,12 @@ type Options struct {
 	// but sent no request for this long; zero means the session's idle
 	// timeout (an open stream alone never keeps a session alive).
 	StreamIdleTimeout time.Duration
+	// Connections keeps the users' tokens for upstreams of auth kind oauth
+	// (connections.go); nil refuses calls to those upstreams.
+	Connections Vault
+	// ConnectKey signs the tickets of connect URLs (connect.go); replicas
+	// must share one. nil means a random key of this process.
+	ConnectKey []byte
 	// Transport carries requests to upstreams; nil means a pooled transport
 	// tuned for many concurrent streams.
 	Transport http.RoundTripper
@@ -136,6 +142,7 @@ type Gateway struct {
 	minter    *minter
 	client    *http.Client
 	h2c       *http.Client // upstreams with H2C (h2c.go)
+	connect   *connector   // the connect flow of oauth upstreams (connect.go)
 	log       *slog.Logger
 	now       func() time.Time
 	hosts     map[string]bool
@@ -222,6 +229,7 @@ func New(opts Options) (*Gateway, error) {
 	g.hosts, g.origins = allowLists(opts)
 	g.bridges = newBridgeSet(g.client, opts.Logger)
 	g.health = newStoreHealth(opts.Logger, opts.StorePing, opts.StoreTimeout, g.closed)
+	g.connect = newConnector(opts.ConnectKey, g.client, g.now)
 	if opts.Recorder != nil {
 		g.audit = newAuditQueue(opts.Recorder, opts.Logger, opts.StoreTimeout, g.health)
 	}

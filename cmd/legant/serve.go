@@ -271,7 +271,12 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 		return nil, err
 	}
 	w.metricsOnMain = cfg.ops.metricsOnMain
+	connectKey, err := st.ConnectTicketKey(ctx)
+	if err != nil {
+		return nil, err
+	}
 	w.gw, err = gateway.New(gateway.Options{
+		Connections: connectionVault{st}, ConnectKey: connectKey,
 		AuditMode: mode, StoreTimeout: cfg.limits.storeTimeout, StorePing: st.Ping, CutHoldTimeout: cfg.limits.cutHoldTimeout,
 		Registry: w.watcher.Current, Issuer: w.issuer, Keys: w.keys, Signer: signer,
 		DownstreamIssuer: cfg.publicURL + downstreamIssuerPath, PublicURL: cfg.publicURL,
@@ -322,6 +327,7 @@ func routes(w *wiring, gwKeys *authority.KeySet, st *store.Store) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/mcp/", w.gw)
 	mux.Handle("/.well-known/oauth-protected-resource/", w.gw)
+	mux.Handle("/connect/", w.gw.ConnectHandler())
 	// The issuer's JWKS publishes the key directory's keys (they sign
 	// delegation tokens) and the store's (they sign the revocation feed and
 	// audit anchors), so both verify against one jwks_uri.

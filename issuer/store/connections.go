@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -144,4 +146,32 @@ func (s *Store) scanConnections(rows *sql.Rows, open bool) ([]Connection, error)
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// ConnectTicketKey is the HMAC key with which gateways sign the tickets of
+// their connect URLs: random, created on first use, kept sealed in the
+// store so that every replica on the store shares it. It needs the
+// key-encryption secret (ErrNoKeySecret).
+func (s *Store) ConnectTicketKey(ctx context.Context) ([]byte, error) {
+	if s.keys.sealer == nil {
+		return nil, ErrNoKeySecret
+	}
+	const aad = "connect_ticket_key"
+	v, err := s.ensureMeta(ctx, aad, func() (string, error) {
+		k := make([]byte, 32)
+		rand.Read(k)
+		return base64.StdEncoding.EncodeToString(s.keys.sealer.seal(k, []byte(aad))), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("store: corrupt %s: %w", aad, err)
+	}
+	key, err := s.keys.sealer.open(sealed, []byte(aad))
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", aad, err)
+	}
+	return key, nil
 }

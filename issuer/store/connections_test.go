@@ -91,3 +91,29 @@ func TestConnections(t *testing.T) {
 		}
 	})
 }
+
+// TestConnectTicketKey: one random key per store, the same for every
+// process opening it (replicas share their connect tickets), and none
+// without the key-encryption secret.
+func TestConnectTicketKey(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		opts := b.Options(t)
+		k1, err := storetest.Open(t, opts).ConnectTicketKey(ctx)
+		if err != nil || len(k1) != 32 {
+			t.Fatalf("key = %d bytes, %v", len(k1), err)
+		}
+		k2, err := storetest.Open(t, opts).ConnectTicketKey(ctx)
+		if err != nil || !bytes.Equal(k1, k2) {
+			t.Fatalf("a second opening of the store got another key (%v)", err)
+		}
+		other, err := storetest.Open(t, b.Options(t)).ConnectTicketKey(ctx)
+		if err != nil || bytes.Equal(k1, other) {
+			t.Fatalf("another store got the same key (%v)", err)
+		}
+		opts.KeyEncryptionSecret = nil
+		if _, err := storetest.Open(t, opts).ConnectTicketKey(ctx); !errors.Is(err, store.ErrNoKeySecret) {
+			t.Errorf("without the secret: %v", err)
+		}
+	})
+}
