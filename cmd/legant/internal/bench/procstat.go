@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -109,24 +110,43 @@ func raiseNoFile(want uint64) (uint64, error) {
 
 // postgresCPU returns the CPU time used so far by every process of this
 // machine named "postgres" (the server and all its backends): what a
-// PostgreSQL store costs beyond the gateway's own process. Processes that
-// end between two readings take their time with them, so a phase's
-// difference is a lower bound.
-func postgresCPU() time.Duration {
+// PostgreSQL store costs beyond the gateway's own process. A backend that
+// exits keeps the last time read for it, so the total never goes down when
+// other clients of the server disconnect between two readings. Safe for
+// concurrent use.
+func postgresCPU() time.Duration { return pgCPU.read() }
+
+var pgCPU = &processCPUSum{comm: "postgres", last: map[int]time.Duration{}}
+
+// processCPUSum sums the CPU of the processes named comm, remembering each
+// one's last reading.
+type processCPUSum struct {
+	comm string
+
+	mu   sync.Mutex
+	last map[int]time.Duration // pid → CPU at its last reading
+}
+
+func (p *processCPUSum) read() time.Duration {
 	dirs, _ := os.ReadDir("/proc")
-	var total time.Duration
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	for _, d := range dirs {
 		pid, err := strconv.Atoi(d.Name())
 		if err != nil {
 			continue
 		}
 		comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+		if err != nil || strings.TrimSpace(string(comm)) != p.comm {
 			continue
 		}
-		if cpu, err := procCPU(pid); err == nil {
-			total += cpu
+		if cpu, err := procCPU(pid); err == nil && cpu >= p.last[pid] {
+			p.last[pid] = cpu
 		}
+	}
+	var total time.Duration
+	for _, cpu := range p.last {
+		total += cpu
 	}
 	return total
 }
