@@ -107,6 +107,9 @@ type Upstream struct {
 	// Methods are the custom (non-MCP) methods the gateway forwards; any
 	// other method it does not know is refused with -32601.
 	Methods []string
+	// Members are the upstreams composed behind this one (transport
+	// virtual, members.go); nil for any other transport.
+	Members []Member
 	// Pos is where the upstream's entry starts in the registry file.
 	Pos Position
 

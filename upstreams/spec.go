@@ -34,6 +34,7 @@ type upstreamSpec struct {
 	prompts         field[[]promptSpec]
 	methods         field[[]field[string]]
 	auth            authSpec
+	members         field[[]memberSpec] // members.go
 }
 
 type timeoutsSpec struct {
@@ -95,6 +96,7 @@ func (d *decoder) upstream(n *yaml.Node, path string) upstreamSpec {
 		"prompts":             func(e entry) { u.prompts = d.prompts(e) },
 		"methods":             func(e entry) { u.methods = d.strList(e) },
 		"auth":                func(e entry) { u.auth = d.auth(e) },
+		"members":             func(e entry) { u.members = d.members(e) },
 	})
 	return u
 }
