@@ -29,7 +29,7 @@ func (g *Gateway) upstreamClient(up *upstreams.Upstream) (*http.Client, string, 
 	switch up.Transport {
 	case upstreams.TransportStreamableHTTP:
 		return g.client, up.URL, nil
-	case upstreams.TransportStdio, upstreams.TransportSSE:
+	case upstreams.TransportStdio, upstreams.TransportSSE, upstreams.TransportVirtual: // virtual.go
 		client, err := g.bridges.client(up)
 		if err != nil {
 			return nil, "", err
@@ -53,6 +53,7 @@ var errBridgesClosed = errors.New("gateway: closed")
 type bridgeSet struct {
 	log      *slog.Logger
 	upstream *http.Client // reaches legacy SSE upstreams
+	dial     func(*upstreams.Upstream) (*http.Client, string, error) // reaches virtual upstreams' members
 
 	mu     sync.Mutex
 	bySlug map[string][]*bridgeEntry // oldest first
@@ -61,7 +62,7 @@ type bridgeSet struct {
 
 type bridgeEntry struct {
 	fingerprint string
-	h           *bridge.Handler
+	h           servedHandler
 	rt          http.RoundTripper // bridge.Transport(h)
 	client      *http.Client
 }
@@ -90,7 +91,10 @@ func (b *bridgeSet) client(up *upstreams.Upstream) (*http.Client, error) {
 	return e.client, nil
 }
 
-func (b *bridgeSet) newBridge(up *upstreams.Upstream) *bridge.Handler {
+func (b *bridgeSet) newBridge(up *upstreams.Upstream) servedHandler {
+	if up.Transport == upstreams.TransportVirtual {
+		return b.newVirtual(up) // virtual.go
+	}
 	opts := bridge.Options{
 		Logger:          b.log.With("upstream", up.Slug, "transport", string(up.Transport)),
 		MaxMessageBytes: maxEventBytes,
@@ -167,5 +171,8 @@ func fingerprint(up *upstreams.Upstream) string {
 	}
 	field(up.Timeouts.Idle.String())
 	field(up.Timeouts.Connect.String())
+	for _, m := range up.Members { // virtual.go
+		field(memberFingerprint(m))
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -193,6 +193,7 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.hosts, g.origins = allowLists(opts)
 	g.bridges = newBridgeSet(g.client, opts.Logger)
+	g.bridges.dial = g.upstreamClient // virtual.go
 	if opts.Recorder != nil {
 		g.audit = newAuditQueue(opts.Recorder, opts.Logger, opts.StoreTimeout)
 	}

@@ -1,0 +1,378 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/gateway"
+	"github.com/openlegant/legant/upstreams"
+)
+
+// member is one real go-sdk upstream behind the virtual slug "fed".
+type member struct {
+	name    string
+	srv     *httptest.Server
+	mu      sync.Mutex
+	auths   []string // Authorization headers received
+	methods []string // JSON-RPC methods received
+	started chan struct{}
+	stopped chan struct{}
+}
+
+func (m *member) seen() (auths, methods []string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.auths), slices.Clone(m.methods)
+}
+
+type echoIn struct {
+	Text   string  `json:"text,omitempty"`
+	Amount float64 `json:"amount,omitempty"`
+}
+
+func newMember(t *testing.T, name string) *member {
+	m := &member{name: name, started: make(chan struct{}, 8), stopped: make(chan struct{}, 8)}
+	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, nil)
+	text := func(s string) *mcp.CallToolResult {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: s}}}
+	}
+	mcp.AddTool(s, &mcp.Tool{Name: "echo"}, func(_ context.Context, _ *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, any, error) {
+		return text(name + ":" + in.Text), nil, nil
+	})
+	mcp.AddTool(s, &mcp.Tool{Name: "pay"}, func(_ context.Context, _ *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, any, error) {
+		return text(fmt.Sprintf("%s paid %v", name, in.Amount)), nil, nil
+	})
+	mcp.AddTool(s, &mcp.Tool{Name: "secret"}, func(context.Context, *mcp.CallToolRequest, echoIn) (*mcp.CallToolResult, any, error) {
+		return text("unregistered"), nil, nil
+	})
+	mcp.AddTool(s, &mcp.Tool{Name: "hold"}, func(ctx context.Context, _ *mcp.CallToolRequest, _ echoIn) (*mcp.CallToolResult, any, error) {
+		m.started <- struct{}{}
+		select {
+		case <-ctx.Done():
+			m.stopped <- struct{}{}
+			return nil, nil, ctx.Err()
+		case <-time.After(20 * time.Second):
+			return text("held to the end"), nil, nil
+		}
+	})
+	mcp.AddTool(s, &mcp.Tool{Name: "ask"}, func(ctx context.Context, req *mcp.CallToolRequest, _ echoIn) (*mcp.CallToolResult, any, error) {
+		res, err := req.Session.Elicit(ctx, &mcp.ElicitParams{Message: "from " + name,
+			RequestedSchema: map[string]any{"type": "object", "properties": map[string]any{"answer": map[string]any{"type": "string"}}}})
+		if err != nil {
+			return nil, nil, err
+		}
+		return text(fmt.Sprintf("%s got %v", name, res.Content["answer"])), nil, nil
+	})
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
+	m.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var msg struct{ Method string }
+		json.Unmarshal(body, &msg)
+		m.mu.Lock()
+		m.auths = append(m.auths, r.Header.Get("Authorization"))
+		if msg.Method != "" {
+			m.methods = append(m.methods, msg.Method)
+		}
+		m.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(func() { m.srv.CloseClientConnections(); m.srv.Close() })
+	return m
+}
+
+// stop kills the member: its connections are cut and its port closed.
+func (m *member) stop() {
+	m.srv.CloseClientConnections()
+	m.srv.Close()
+}
+
+// vrig is a gateway whose slug "fed" composes three members: a, b and c
+// (prefix "c-").
+type vrig struct {
+	*rig
+	members []*member
+}
+
+func newVirtualRig(t *testing.T) *vrig {
+	t.Helper()
+	v := &vrig{rig: &rig{t: t, events: &eventLog{}}}
+	for _, n := range []string{"a", "b", "c"} {
+		v.members = append(v.members, newMember(t, n))
+	}
+	var err error
+	if v.key, err = authority.GenerateEd25519Key("issuer-1"); err != nil {
+		t.Fatal(err)
+	}
+	if v.gwKey, err = authority.GenerateEd25519Key("gw-1"); err != nil {
+		t.Fatal(err)
+	}
+	v.keys = authority.NewKeySet()
+	v.keys.Add(v.key, time.Time{})
+	v.server = httptest.NewUnstartedServer(nil)
+	public := "http://" + v.server.Listener.Addr().String()
+	yaml := fmt.Sprintf(`version: 1
+upstreams:
+  - slug: fed
+    members:
+      - {name: a, url: %s, downstream_audience: "https://a.internal"}
+      - {name: b, url: %s, downstream_audience: "https://b.internal", timeouts: {connect: 2s}}
+      - {name: c, url: %s, downstream_audience: "https://c.internal", prefix: c-, timeouts: {connect: 2s}}
+    tools:
+      a__echo: {scope: fed:read}
+      b__echo: {scope: fed:read}
+      c-echo: {scope: fed:read}
+      a__hold: {scope: fed:read}
+      b__hold: {scope: fed:read}
+      a__ask: {scope: fed:read}
+      b__ask: {scope: fed:read}
+      a__pay: {scope: fed:write, amount: {pointer: /amount, currency: USD}}
+      b__pay: {scope: fed:write, amount: {pointer: /amount, currency: USD}}
+`, v.members[0].srv.URL, v.members[1].srv.URL, v.members[2].srv.URL)
+	reg, err := upstreams.Parse("fed.yaml", []byte(yaml), upstreams.Options{PublicURL: public})
+	if err != nil {
+		t.Fatalf("registry: %v", err)
+	}
+	if v.gw, err = gateway.New(gateway.Options{
+		Registry: func() *upstreams.Registry { return reg },
+		Issuer:   testIssuer, Keys: v.keys, Signer: v.gwKey, PublicURL: public, Recorder: v.events,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v.server.Config.Handler = v.gw
+	v.server.Start()
+	t.Cleanup(func() { v.server.Close(); v.gw.Close() })
+	return v
+}
+
+func (v *vrig) endpoint() string { return v.server.URL + "/mcp/fed" }
+
+func (v *vrig) connect(c *authority.Constraints, version string, opts *mcp.ClientOptions) *mcp.ClientSession {
+	v.t.Helper()
+	tok := v.token(tokenOptions{audience: v.endpoint(), scopes: []string{"fed:read", "fed:write"}, c: c})
+	cl := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, opts)
+	cs, err := cl.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: v.endpoint(),
+		HTTPClient: &http.Client{Transport: bearerTransport{token: tok}}, MaxRetries: -1},
+		&mcp.ClientSessionOptions{ProtocolVersion: version})
+	if err != nil {
+		v.t.Fatalf("connect: %v", err)
+	}
+	v.t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+func vToolNames(t *testing.T, cs *mcp.ClientSession) []string {
+	t.Helper()
+	res, err := cs.ListTools(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tl := range res.Tools {
+		names = append(names, tl.Name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func vCallText(cs *mcp.ClientSession, name string, args map[string]any) (string, error) {
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: name, Arguments: args})
+	if err != nil {
+		return "", err
+	}
+	if res.IsError || len(res.Content) == 0 {
+		b, _ := json.Marshal(res)
+		return "", fmt.Errorf("tool error: %s", b)
+	}
+	return res.Content[0].(*mcp.TextContent).Text, nil
+}
+
+// audienceOf returns the aud of a bearer JWT (signature checked elsewhere:
+// the gateway's minting is tested on its own).
+func audienceOf(t *testing.T, header string) []string {
+	t.Helper()
+	parts := strings.Split(strings.TrimPrefix(header, "Bearer "), ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a bearer JWT: %q", header)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Aud any `json:"aud"`
+	}
+	json.Unmarshal(payload, &c)
+	switch a := c.Aud.(type) {
+	case string:
+		return []string{a}
+	case []any:
+		var out []string
+		for _, x := range a {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
+	}
+	return nil
+}
+
+// TestVirtualListsCallsAndDegrades: three members behind one slug: the
+// merged list is the registered prefixed tools only, calls reach the right
+// member with a token for that member's audience, and a member killed
+// mid-test loses only its own tools (a clear -32035 naming it) while the
+// others keep working.
+func TestVirtualListsCallsAndDegrades(t *testing.T) {
+	v := newVirtualRig(t)
+	cs := v.connect(nil, "2025-11-25", nil)
+	want := []string{"a__ask", "a__echo", "a__hold", "a__pay", "b__ask", "b__echo", "b__hold", "b__pay", "c-echo"}
+	if got := vToolNames(t, cs); !slices.Equal(got, want) {
+		t.Fatalf("tools = %v, want %v", got, want)
+	}
+	for _, tc := range []struct{ tool, want string }{{"a__echo", "a:hi"}, {"b__echo", "b:hi"}, {"c-echo", "c:hi"}} {
+		got, err := vCallText(cs, tc.tool, map[string]any{"text": "hi"})
+		if err != nil || got != tc.want {
+			t.Errorf("%s = %q, %v; want %q", tc.tool, got, err, tc.want)
+		}
+	}
+	if _, err := vCallText(cs, "a__secret", map[string]any{}); err == nil {
+		t.Error("an unregistered member tool was callable")
+	}
+	for _, m := range v.members {
+		auths, _ := m.seen()
+		if len(auths) == 0 {
+			t.Fatalf("member %s saw no request", m.name)
+		}
+		for _, a := range auths {
+			if aud := audienceOf(t, a); !slices.Equal(aud, []string{"https://" + m.name + ".internal"}) {
+				t.Errorf("member %s got a token for %v", m.name, aud)
+			}
+		}
+	}
+
+	v.members[2].stop()
+	start := time.Now()
+	wantAB := []string{"a__ask", "a__echo", "a__hold", "a__pay", "b__ask", "b__echo", "b__hold", "b__pay"}
+	if got := vToolNames(t, cs); !slices.Equal(got, wantAB) {
+		t.Errorf("tools with c down = %v, want %v", got, wantAB)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("listing with a member down took %v (its connect timeout is 2s)", d)
+	}
+	_, err := vCallText(cs, "c-echo", map[string]any{"text": "hi"})
+	var werr *jsonrpc.Error
+	if !errors.As(err, &werr) || werr.Code != -32035 || !strings.Contains(werr.Message, `"c"`) {
+		t.Errorf("call to the down member: %v, want -32035 naming c", err)
+	}
+	for _, tc := range []struct{ tool, want string }{{"a__echo", "a:again"}, {"b__echo", "b:again"}} {
+		got, err := vCallText(cs, tc.tool, map[string]any{"text": "again"})
+		if err != nil || got != tc.want {
+			t.Errorf("%s with c down = %q, %v; want %q", tc.tool, got, err, tc.want)
+		}
+	}
+}
+
+// TestVirtualBudgetSpansMembers: one budget of the delegation is spent by
+// calls on two members.
+func TestVirtualBudgetSpansMembers(t *testing.T) {
+	v := newVirtualRig(t)
+	c := authority.Unrestricted()
+	c.Budget = &authority.Money{Value: authority.MustDecimal("10"), Currency: "USD"}
+	cs := v.connect(&c, "2025-11-25", nil)
+	if got, err := vCallText(cs, "a__pay", map[string]any{"amount": 6}); err != nil || got != "a paid 6" {
+		t.Fatalf("a__pay 6 = %q, %v", got, err)
+	}
+	if _, err := vCallText(cs, "b__pay", map[string]any{"amount": 5}); err == nil {
+		t.Fatal("b__pay 5 was allowed past a budget of 10 with 6 spent on member a")
+	}
+	if got, err := vCallText(cs, "b__pay", map[string]any{"amount": 4}); err != nil || got != "b paid 4" {
+		t.Fatalf("b__pay 4 = %q, %v", got, err)
+	}
+	if _, err := vCallText(cs, "a__pay", map[string]any{"amount": 0.01}); err == nil {
+		t.Fatal("a__pay was allowed with the budget spent")
+	}
+}
+
+// TestVirtualKillCutsMembers: a kill of the session cuts calls in flight on
+// two members: the client gets the killed error, each member's call stops
+// and each member received notifications/cancelled.
+func TestVirtualKillCutsMembers(t *testing.T) {
+	v := newVirtualRig(t)
+	cs := v.connect(nil, "2025-11-25", nil)
+	errs := make(chan error, 2)
+	for _, tool := range []string{"a__hold", "b__hold"} {
+		go func() {
+			_, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: tool, Arguments: map[string]any{}})
+			errs <- err
+		}()
+	}
+	within(t, v.members[0].started, "a to start")
+	within(t, v.members[1].started, "b to start")
+	rep := v.gw.Kill(context.Background(), gateway.Selector{SessionID: cs.ID()}, "test kill")
+	if rep.Calls != 2 {
+		t.Errorf("kill report %+v, want 2 calls", rep)
+	}
+	assertKilled(t, within(t, errs, "the first killed call"))
+	assertKilled(t, within(t, errs, "the second killed call"))
+	within(t, v.members[0].stopped, "a to stop")
+	within(t, v.members[1].stopped, "b to stop")
+	for _, m := range v.members[:2] {
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			_, methods := m.seen()
+			if slices.Contains(methods, "notifications/cancelled") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("member %s never received notifications/cancelled: %v", m.name, methods)
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// TestVirtualElicitationFromTwoMembers: two members elicit at once, each
+// with its first request id (they collide); each answer goes back to the
+// member that asked.
+func TestVirtualElicitationFromTwoMembers(t *testing.T) {
+	v := newVirtualRig(t)
+	cs := v.connect(nil, "2025-11-25", &mcp.ClientOptions{
+		ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"answer": "for " + strings.TrimPrefix(req.Params.Message, "from ")}}, nil
+		},
+	})
+	type res struct {
+		tool, text string
+		err        error
+	}
+	out := make(chan res, 2)
+	for _, tool := range []string{"a__ask", "b__ask"} {
+		go func() {
+			text, err := vCallText(cs, tool, map[string]any{})
+			out <- res{tool, text, err}
+		}()
+	}
+	for range 2 {
+		r := within(t, out, "an elicitation round trip")
+		want := map[string]string{"a__ask": "a got for a", "b__ask": "b got for b"}[r.tool]
+		if r.err != nil || r.text != want {
+			t.Errorf("%s = %q, %v; want %q", r.tool, r.text, r.err, want)
+		}
+	}
+}
