@@ -52,7 +52,7 @@ var errBridgesClosed = errors.New("gateway: closed")
 // for concurrent use.
 type bridgeSet struct {
 	log      *slog.Logger
-	upstream *http.Client // reaches legacy SSE upstreams
+	upstream *http.Client                                            // reaches legacy SSE upstreams
 	dial     func(*upstreams.Upstream) (*http.Client, string, error) // reaches virtual upstreams' members
 
 	mu     sync.Mutex

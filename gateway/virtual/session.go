@@ -179,16 +179,22 @@ func (s *session) listChanged(kind string) {
 	switch kind {
 	case "tools":
 		s.srv.AddTool(&mcp.Tool{Name: sentinel, InputSchema: map[string]any{"type": "object"}},
-			func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return nil, errors.New("unreachable") })
+			func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+				return nil, errors.New("unreachable")
+			})
 		s.srv.RemoveTools(sentinel)
 	case "prompts":
 		s.srv.AddPrompt(&mcp.Prompt{Name: sentinel},
-			func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) { return nil, errors.New("unreachable") })
+			func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+				return nil, errors.New("unreachable")
+			})
 		s.srv.RemovePrompts(sentinel)
 	case "resources":
 		uri := "legant-virtual:" + sentinel
 		s.srv.AddResource(&mcp.Resource{URI: uri, Name: sentinel},
-			func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) { return nil, errors.New("unreachable") })
+			func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+				return nil, errors.New("unreachable")
+			})
 		s.srv.RemoveResources(uri)
 	}
 }
@@ -256,4 +262,3 @@ func each[T any](ctx context.Context, s *session, f func(ctx context.Context, c 
 	}
 	return res
 }
-
