@@ -52,8 +52,9 @@ var errBridgesClosed = errors.New("gateway: closed")
 // for concurrent use.
 type bridgeSet struct {
 	log      *slog.Logger
-	upstream *http.Client                                            // reaches legacy SSE upstreams
-	dial     func(*upstreams.Upstream) (*http.Client, string, error) // reaches virtual upstreams' members
+	upstream *http.Client // reaches legacy SSE upstreams
+	// dial reaches the members of virtual upstreams (virtual.go).
+	dial func(*upstreams.Upstream) (*http.Client, string, error)
 
 	mu     sync.Mutex
 	bySlug map[string][]*bridgeEntry // oldest first
