@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/examples/expenses"
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/upstreams"
 )
@@ -238,8 +240,17 @@ func audienceOf(t *testing.T, header string) []string {
 // mid-test loses only its own tools (a clear -32035 naming it) while the
 // others keep working.
 func TestVirtualListsCallsAndDegrades(t *testing.T) {
+	for _, version := range []string{"2025-11-25", "2025-06-18"} {
+		t.Run(version, func(t *testing.T) { testVirtualListsCallsAndDegrades(t, version) })
+	}
+}
+
+func testVirtualListsCallsAndDegrades(t *testing.T, version string) {
 	v := newVirtualRig(t)
-	cs := v.connect(nil, "2025-11-25", nil)
+	cs := v.connect(nil, version, nil)
+	if got := cs.InitializeResult().ProtocolVersion; got != version {
+		t.Fatalf("negotiated %s, want %s", got, version)
+	}
 	want := []string{"a__ask", "a__echo", "a__hold", "a__pay", "b__ask", "b__echo", "b__hold", "b__pay", "c-echo"}
 	if got := vToolNames(t, cs); !slices.Equal(got, want) {
 		t.Fatalf("tools = %v, want %v", got, want)
@@ -284,6 +295,68 @@ func TestVirtualListsCallsAndDegrades(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("%s with c down = %q, %v; want %q", tc.tool, got, err, tc.want)
 		}
+	}
+}
+
+// TestVirtualFederationExample runs examples/federation/legant.yaml through
+// the gateway, its two members real demo expenses servers: each member's
+// tools are reached under its prefix, and delete_all (not registered) is
+// filtered out of the merged list.
+func TestVirtualFederationExample(t *testing.T) {
+	data, err := os.ReadFile("../examples/federation/legant.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, travel := &expenses.Ledger{}, &expenses.Ledger{}
+	teamSrv := httptest.NewServer(expenses.Handler(team, false))
+	travelSrv := httptest.NewServer(expenses.Handler(travel, false))
+	t.Cleanup(func() {
+		teamSrv.CloseClientConnections()
+		travelSrv.CloseClientConnections()
+		teamSrv.Close()
+		travelSrv.Close()
+	})
+	yaml := strings.NewReplacer("http://127.0.0.1:9000", teamSrv.URL, "http://127.0.0.1:9001", travelSrv.URL).Replace(string(data))
+	v := &vrig{rig: &rig{t: t, events: &eventLog{}}}
+	if v.key, err = authority.GenerateEd25519Key("issuer-1"); err != nil {
+		t.Fatal(err)
+	}
+	if v.gwKey, err = authority.GenerateEd25519Key("gw-1"); err != nil {
+		t.Fatal(err)
+	}
+	v.keys = authority.NewKeySet()
+	v.keys.Add(v.key, time.Time{})
+	v.server = httptest.NewUnstartedServer(nil)
+	public := "http://" + v.server.Listener.Addr().String()
+	reg, err := upstreams.Parse("legant.yaml", []byte(yaml), upstreams.Options{PublicURL: public})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.gw, err = gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return reg },
+		Issuer: testIssuer, Keys: v.keys, Signer: v.gwKey, PublicURL: public, Recorder: v.events}); err != nil {
+		t.Fatal(err)
+	}
+	v.server.Config.Handler = v.gw
+	v.server.Start()
+	t.Cleanup(func() { v.server.Close(); v.gw.Close() })
+	endpoint := v.server.URL + "/mcp/expenses-all"
+	tok := v.token(tokenOptions{audience: endpoint, scopes: []string{"expenses:read", "expenses:write"}})
+	cl := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, nil)
+	cs, err := cl.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: endpoint,
+		HTTPClient: &http.Client{Transport: bearerTransport{token: tok}}, MaxRetries: -1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	want := []string{"team__list_expenses", "team__submit_expense", "travel.list_expenses", "travel.submit_expense"}
+	if got := vToolNames(t, cs); !slices.Equal(got, want) {
+		t.Fatalf("tools = %v, want %v", got, want)
+	}
+	if _, err := vCallText(cs, "travel.submit_expense", map[string]any{"amount": 42, "category": "travel", "currency": "USD"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(travel.Expenses()) != 1 || len(team.Expenses()) != 0 {
+		t.Errorf("travel ledger %v, team ledger %v: want the one expense on travel", travel.Expenses(), team.Expenses())
 	}
 }
 
