@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	mcpgo "github.com/mark3labs/mcp-go/mcp"
+	mcpserver "github.com/mark3labs/mcp-go/server"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -29,6 +31,7 @@ import (
 // member is one real go-sdk upstream behind the virtual slug "fed".
 type member struct {
 	name    string
+	sdk     *mcp.Server // the go-sdk server (nil for the mcp-go member)
 	srv     *httptest.Server
 	mu      sync.Mutex
 	auths   []string // Authorization headers received
@@ -51,6 +54,14 @@ type echoIn struct {
 func newMember(t *testing.T, name string) *member {
 	m := &member{name: name, started: make(chan struct{}, 8), stopped: make(chan struct{}, 8)}
 	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, nil)
+	m.sdk = s
+	s.AddPrompt(&mcp.Prompt{Name: "greet"}, func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
+		return &mcp.GetPromptResult{Messages: []*mcp.PromptMessage{{Role: "user", Content: &mcp.TextContent{Text: "hello from " + name}}}}, nil
+	})
+	uri := "notes://" + name + "/1"
+	s.AddResource(&mcp.Resource{URI: uri, Name: "note"}, func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+		return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: uri, Text: "note of " + name}}}, nil
+	})
 	text := func(s string) *mcp.CallToolResult {
 		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: s}}}
 	}
@@ -81,7 +92,35 @@ func newMember(t *testing.T, name string) *member {
 		}
 		return text(fmt.Sprintf("%s got %v", name, res.Content["answer"])), nil, nil
 	})
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
+	m.serve(t, mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	return m
+}
+
+// newMCPGoMember is a mark3labs/mcp-go member with an echo tool, a prompt
+// and a resource.
+func newMCPGoMember(t *testing.T, name string) *member {
+	m := &member{name: name}
+	s := mcpserver.NewMCPServer(name, "1", mcpserver.WithToolCapabilities(true),
+		mcpserver.WithPromptCapabilities(true), mcpserver.WithResourceCapabilities(false, true))
+	s.AddTool(mcpgo.NewTool("echo", mcpgo.WithString("text")), func(_ context.Context, req mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
+		return mcpgo.NewToolResultText(name + ":" + req.GetString("text", "")), nil
+	})
+	s.AddTool(mcpgo.NewTool("secret"), func(context.Context, mcpgo.CallToolRequest) (*mcpgo.CallToolResult, error) {
+		return mcpgo.NewToolResultText("unregistered"), nil
+	})
+	s.AddPrompt(mcpgo.NewPrompt("greet"), func(context.Context, mcpgo.GetPromptRequest) (*mcpgo.GetPromptResult, error) {
+		return mcpgo.NewGetPromptResult("", []mcpgo.PromptMessage{mcpgo.NewPromptMessage(mcpgo.RoleUser, mcpgo.NewTextContent("hello from "+name))}), nil
+	})
+	uri := "notes://" + name + "/1"
+	s.AddResource(mcpgo.NewResource(uri, "note"), func(context.Context, mcpgo.ReadResourceRequest) ([]mcpgo.ResourceContents, error) {
+		return []mcpgo.ResourceContents{mcpgo.TextResourceContents{URI: uri, Text: "note of " + name}}, nil
+	})
+	m.serve(t, mcpserver.NewStreamableHTTPServer(s))
+	return m
+}
+
+// serve serves h on loopback, recording what the member receives.
+func (m *member) serve(t *testing.T, h http.Handler) {
 	m.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
@@ -96,7 +135,6 @@ func newMember(t *testing.T, name string) *member {
 		h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(func() { m.srv.CloseClientConnections(); m.srv.Close() })
-	return m
 }
 
 // stop kills the member: its connections are cut and its port closed.
@@ -115,9 +153,7 @@ type vrig struct {
 func newVirtualRig(t *testing.T) *vrig {
 	t.Helper()
 	v := &vrig{rig: &rig{t: t, events: &eventLog{}}}
-	for _, n := range []string{"a", "b", "c"} {
-		v.members = append(v.members, newMember(t, n))
-	}
+	v.members = []*member{newMember(t, "a"), newMember(t, "b"), newMCPGoMember(t, "c")}
 	var err error
 	if v.key, err = authority.GenerateEd25519Key("issuer-1"); err != nil {
 		t.Fatal(err)
@@ -135,7 +171,7 @@ upstreams:
     members:
       - {name: a, url: %s, downstream_audience: "https://a.internal"}
       - {name: b, url: %s, downstream_audience: "https://b.internal", timeouts: {connect: 2s}}
-      - {name: c, url: %s, downstream_audience: "https://c.internal", prefix: c-, timeouts: {connect: 2s}}
+      - {name: c, url: %s/mcp, downstream_audience: "https://c.internal", prefix: c-, timeouts: {connect: 2s}}
     tools:
       a__echo: {scope: fed:read}
       b__echo: {scope: fed:read}
@@ -146,6 +182,12 @@ upstreams:
       b__ask: {scope: fed:read}
       a__pay: {scope: fed:write, amount: {pointer: /amount, currency: USD}}
       b__pay: {scope: fed:write, amount: {pointer: /amount, currency: USD}}
+    prompts:
+      a__greet: {scope: fed:read}
+      c-greet: {scope: fed:read}
+    resources:
+      - {uri: "notes://a/1", scope: fed:read}
+      - {uri: "notes://c/1", scope: fed:read}
 `, v.members[0].srv.URL, v.members[1].srv.URL, v.members[2].srv.URL)
 	reg, err := upstreams.Parse("fed.yaml", []byte(yaml), upstreams.Options{PublicURL: public})
 	if err != nil {
@@ -296,6 +338,61 @@ func testVirtualListsCallsAndDegrades(t *testing.T, version string) {
 			t.Errorf("%s with c down = %q, %v; want %q", tc.tool, got, err, tc.want)
 		}
 	}
+}
+
+// TestVirtualPromptsResourcesListChanged: prompts are merged under their
+// prefixes and filtered (b's is not registered), resources are routed to the
+// member that listed them (go-sdk and mcp-go), and a member's list_changed
+// reaches the client.
+func TestVirtualPromptsResourcesListChanged(t *testing.T) {
+	v := newVirtualRig(t)
+	changed := make(chan struct{}, 4)
+	cs := v.connect(nil, "2025-11-25", &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} },
+	})
+	ctx := context.Background()
+	prompts, err := cs.ListPrompts(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range prompts.Prompts {
+		names = append(names, p.Name)
+	}
+	slices.Sort(names)
+	if !slices.Equal(names, []string{"a__greet", "c-greet"}) {
+		t.Errorf("prompts = %v, want [a__greet c-greet]", names)
+	}
+	for _, name := range []string{"a__greet", "c-greet"} {
+		p, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: name})
+		want := "hello from " + name[:1]
+		if err != nil || len(p.Messages) != 1 || p.Messages[0].Content.(*mcp.TextContent).Text != want {
+			t.Errorf("prompt %s = %+v, %v; want %q", name, p, err, want)
+		}
+	}
+	res, err := cs.ListResources(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uris []string
+	for _, r := range res.Resources {
+		uris = append(uris, r.URI)
+	}
+	slices.Sort(uris)
+	if !slices.Equal(uris, []string{"notes://a/1", "notes://c/1"}) {
+		t.Errorf("resources = %v, want notes://a/1 and notes://c/1 (b's is not granted)", uris)
+	}
+	for _, m := range []string{"a", "c"} {
+		r, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "notes://" + m + "/1"})
+		if err != nil || len(r.Contents) != 1 || r.Contents[0].Text != "note of "+m {
+			t.Errorf("read notes://%s/1 = %+v, %v", m, r, err)
+		}
+	}
+	// Member a's tools change: the client hears of it.
+	mcp.AddTool(v.members[0].sdk, &mcp.Tool{Name: "late"}, func(context.Context, *mcp.CallToolRequest, echoIn) (*mcp.CallToolResult, any, error) {
+		return nil, nil, nil
+	})
+	within(t, changed, "tools/list_changed from member a")
 }
 
 // TestVirtualFederationExample runs examples/federation/legant.yaml through
