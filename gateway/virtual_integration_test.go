@@ -23,6 +23,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/examples/expenses"
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/upstreams"
@@ -306,6 +307,10 @@ func testVirtualListsCallsAndDegrades(t *testing.T, version string) {
 	if _, err := vCallText(cs, "a__secret", map[string]any{}); err == nil {
 		t.Error("an unregistered member tool was callable")
 	}
+	// The audit names the prefixed tool, hence the member.
+	v.events.waitFor(t, func(e audit.Event) bool {
+		return e.Upstream == "fed" && e.Tool == "c-echo" && e.Decision == "allow"
+	})
 	for _, m := range v.members {
 		auths, _ := m.seen()
 		if len(auths) == 0 {
@@ -514,6 +519,38 @@ func TestVirtualKillCutsMembers(t *testing.T) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+}
+
+// TestVirtualClientCancel: a client's cancel of a call on a member stops the
+// member's call, which receives notifications/cancelled; the session goes on.
+func TestVirtualClientCancel(t *testing.T) {
+	v := newVirtualRig(t)
+	cs := v.connect(nil, "2025-11-25", nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "b__hold", Arguments: map[string]any{}})
+		errc <- err
+	}()
+	within(t, v.members[1].started, "b to start")
+	cancel()
+	if err := within(t, errc, "the cancelled call"); err == nil {
+		t.Fatal("the cancelled call succeeded")
+	}
+	within(t, v.members[1].stopped, "b to stop")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, methods := v.members[1].seen(); slices.Contains(methods, "notifications/cancelled") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("member b never received notifications/cancelled")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got, err := vCallText(cs, "b__echo", map[string]any{"text": "after"}); err != nil || got != "b:after" {
+		t.Errorf("b__echo after the cancel = %q, %v", got, err)
 	}
 }
 

@@ -160,9 +160,10 @@ func (s *session) listTemplates(ctx context.Context) (*mcp.ListResourceTemplates
 	return res, nil
 }
 
-// call runs f on the member that owns name (by prefix), within the
-// request's context: cancelling the request cancels the member call, which
-// sends the member notifications/cancelled.
+// call runs f on member m within the request's context and the member's
+// call timeout: cancelling the request cancels the member call, which sends
+// the member notifications/cancelled; a member past its timeout is
+// unavailable for this call.
 func call[T any](ctx context.Context, s *session, m *upstreams.Member, f func(ctx context.Context, c *memberConn) (T, error)) (T, error) {
 	var zero T
 	c, err := s.member(m)
@@ -171,14 +172,20 @@ func call[T any](ctx context.Context, s *session, m *upstreams.Member, f func(ct
 	}
 	done := c.enter(ctx)
 	defer done()
-	v, err := f(ctx, c)
+	mctx := ctx
+	if d := m.Timeouts.Call; d > 0 {
+		var cancel context.CancelFunc
+		mctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	v, err := f(mctx, c)
 	if err != nil {
-		protocol, out := memberError(m, err)
-		if !protocol && ctx.Err() == nil {
-			s.drop(c)
-		}
 		if ctx.Err() != nil {
 			return zero, ctx.Err()
+		}
+		protocol, out := memberError(m, err)
+		if !protocol && mctx.Err() == nil { // a slow member is not a broken one
+			s.drop(c)
 		}
 		return zero, out
 	}
