@@ -583,3 +583,62 @@ func TestVirtualElicitationFromTwoMembers(t *testing.T) {
 		}
 	}
 }
+
+// TestVirtualBridgedMembers: members of the other transports — a stdio child
+// and a legacy HTTP+SSE server — are reached through the gateway's bridges.
+func TestVirtualBridgedMembers(t *testing.T) {
+	stdioServer := buildStdioServer(t)
+	ledger := &expenses.Ledger{}
+	srv := expenses.NewServer(ledger)
+	sse := mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return srv }, nil)
+	legacy := httptest.NewServer(sse)
+	t.Cleanup(func() { legacy.CloseClientConnections(); legacy.Close() })
+	v := &vrig{rig: &rig{t: t, events: &eventLog{}}}
+	var err error
+	if v.key, err = authority.GenerateEd25519Key("issuer-1"); err != nil {
+		t.Fatal(err)
+	}
+	if v.gwKey, err = authority.GenerateEd25519Key("gw-1"); err != nil {
+		t.Fatal(err)
+	}
+	v.keys = authority.NewKeySet()
+	v.keys.Add(v.key, time.Time{})
+	v.server = httptest.NewUnstartedServer(nil)
+	public := "http://" + v.server.Listener.Addr().String()
+	yaml := fmt.Sprintf(`version: 1
+upstreams:
+  - slug: fed
+    members:
+      - {name: files, transport: stdio, command: [%q]}
+      - {name: legacy, transport: sse, url: %s, downstream_audience: "https://legacy.internal"}
+    tools:
+      files__echo: {scope: fed:read}
+      legacy__list_expenses: {scope: fed:read}
+      legacy__submit_expense: {scope: fed:write, amount: {pointer: /amount, currency: USD}, category: /category}
+`, stdioServer, legacy.URL)
+	reg, err := upstreams.Parse("fed.yaml", []byte(yaml), upstreams.Options{PublicURL: public})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.gw, err = gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return reg },
+		Issuer: testIssuer, Keys: v.keys, Signer: v.gwKey, PublicURL: public, Recorder: v.events}); err != nil {
+		t.Fatal(err)
+	}
+	v.server.Config.Handler = v.gw
+	v.server.Start()
+	t.Cleanup(func() { v.server.Close(); v.gw.Close() })
+	cs := v.connect(nil, "2025-11-25", nil)
+	want := []string{"files__echo", "legacy__list_expenses", "legacy__submit_expense"}
+	if got := vToolNames(t, cs); !slices.Equal(got, want) {
+		t.Fatalf("tools = %v, want %v", got, want)
+	}
+	if got, err := vCallText(cs, "files__echo", map[string]any{"text": "over stdio"}); err != nil || got != "over stdio" {
+		t.Errorf("files__echo = %q, %v", got, err)
+	}
+	if _, err := vCallText(cs, "legacy__submit_expense", map[string]any{"amount": 12, "category": "meals", "currency": "USD"}); err != nil {
+		t.Errorf("legacy__submit_expense: %v", err)
+	}
+	if n := len(ledger.Expenses()); n != 1 {
+		t.Errorf("the legacy member holds %d expenses, want 1", n)
+	}
+}
