@@ -85,6 +85,17 @@ func newMember(t *testing.T, name string) *member {
 			return text("held to the end"), nil, nil
 		}
 	})
+	mcp.AddTool(s, &mcp.Tool{Name: "roots"}, func(ctx context.Context, req *mcp.CallToolRequest, _ echoIn) (*mcp.CallToolResult, any, error) {
+		res, err := req.Session.ListRoots(ctx, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		var uris []string
+		for _, r := range res.Roots {
+			uris = append(uris, r.URI)
+		}
+		return text(name + " sees " + strings.Join(uris, ",")), nil, nil
+	})
 	mcp.AddTool(s, &mcp.Tool{Name: "ask"}, func(ctx context.Context, req *mcp.CallToolRequest, _ echoIn) (*mcp.CallToolResult, any, error) {
 		res, err := req.Session.Elicit(ctx, &mcp.ElicitParams{Message: "from " + name,
 			RequestedSchema: map[string]any{"type": "object", "properties": map[string]any{"answer": map[string]any{"type": "string"}}}})
@@ -180,6 +191,7 @@ upstreams:
       a__hold: {scope: fed:read}
       b__hold: {scope: fed:read}
       a__ask: {scope: fed:read}
+      a__roots: {scope: fed:read}
       b__ask: {scope: fed:read}
       a__pay: {scope: fed:write, amount: {pointer: /amount, currency: USD}}
       b__pay: {scope: fed:write, amount: {pointer: /amount, currency: USD}}
@@ -294,7 +306,7 @@ func testVirtualListsCallsAndDegrades(t *testing.T, version string) {
 	if got := cs.InitializeResult().ProtocolVersion; got != version {
 		t.Fatalf("negotiated %s, want %s", got, version)
 	}
-	want := []string{"a__ask", "a__echo", "a__hold", "a__pay", "b__ask", "b__echo", "b__hold", "b__pay", "c-echo"}
+	want := []string{"a__ask", "a__echo", "a__hold", "a__pay", "a__roots", "b__ask", "b__echo", "b__hold", "b__pay", "c-echo"}
 	if got := vToolNames(t, cs); !slices.Equal(got, want) {
 		t.Fatalf("tools = %v, want %v", got, want)
 	}
@@ -325,7 +337,7 @@ func testVirtualListsCallsAndDegrades(t *testing.T, version string) {
 
 	v.members[2].stop()
 	start := time.Now()
-	wantAB := []string{"a__ask", "a__echo", "a__hold", "a__pay", "b__ask", "b__echo", "b__hold", "b__pay"}
+	wantAB := []string{"a__ask", "a__echo", "a__hold", "a__pay", "a__roots", "b__ask", "b__echo", "b__hold", "b__pay"}
 	if got := vToolNames(t, cs); !slices.Equal(got, wantAB) {
 		t.Errorf("tools with c down = %v, want %v", got, wantAB)
 	}
@@ -577,6 +589,7 @@ func TestVirtualElicitationFromTwoMembers(t *testing.T) {
 	}
 	for range 2 {
 		r := within(t, out, "an elicitation round trip")
+
 		want := map[string]string{"a__ask": "a got for a", "b__ask": "b got for b"}[r.tool]
 		if r.err != nil || r.text != want {
 			t.Errorf("%s = %q, %v; want %q", r.tool, r.text, r.err, want)
@@ -640,5 +653,23 @@ upstreams:
 	}
 	if n := len(ledger.Expenses()); n != 1 {
 		t.Errorf("the legacy member holds %d expenses, want 1", n)
+	}
+}
+
+// TestVirtualRoots: a member's roots/list reaches the client, which answers
+// with its roots.
+func TestVirtualRoots(t *testing.T) {
+	v := newVirtualRig(t)
+	cl := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, nil)
+	cl.AddRoots(&mcp.Root{URI: "file:///work/project", Name: "project"})
+	tok := v.token(tokenOptions{audience: v.endpoint(), scopes: []string{"fed:read"}})
+	cs, err := cl.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: v.endpoint(),
+		HTTPClient: &http.Client{Transport: bearerTransport{token: tok}}, MaxRetries: -1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	if got, err := vCallText(cs, "a__roots", map[string]any{}); err != nil || got != "a sees file:///work/project" {
+		t.Errorf("a__roots = %q, %v", got, err)
 	}
 }

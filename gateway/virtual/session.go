@@ -166,6 +166,20 @@ func (s *session) connect(c *memberConn) (*mcp.ClientSession, error) {
 		ResourceListChangedHandler: func(context.Context, *mcp.ResourceListChangedRequest) { s.listChanged("resources") },
 	}
 	cl := mcp.NewClient(&mcp.Implementation{Name: "legant-virtual", Version: "1"}, opts)
+	// roots/list of a member is the client's: asked again by the session's
+	// server (which has its own ids), on the stream of the member's call.
+	cl.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
+		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+			if method != "roots/list" {
+				return next(ctx, method, req)
+			}
+			ss := s.server()
+			if ss == nil {
+				return nil, errors.New("no client session")
+			}
+			return ss.ListRoots(c.related(), &mcp.ListRootsParams{})
+		}
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), m.Timeouts.Connect)
 	defer cancel()
 	return cl.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: hc, MaxRetries: 1}, nil)
