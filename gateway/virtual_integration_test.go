@@ -52,7 +52,7 @@ type echoIn struct {
 	Amount float64 `json:"amount,omitempty"`
 }
 
-func newMember(t *testing.T, name string) *member {
+func newMember(t testing.TB, name string) *member {
 	m := &member{name: name, started: make(chan struct{}, 8), stopped: make(chan struct{}, 8)}
 	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, nil)
 	m.sdk = s
@@ -132,7 +132,7 @@ func newMCPGoMember(t *testing.T, name string) *member {
 }
 
 // serve serves h on loopback, recording what the member receives.
-func (m *member) serve(t *testing.T, h http.Handler) {
+func (m *member) serve(t testing.TB, h http.Handler) {
 	m.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
