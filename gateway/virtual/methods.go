@@ -37,6 +37,12 @@ func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			return s.listTemplates(ctx)
 		case "resources/read":
 			return s.readResource(ctx, req.(*mcp.ReadResourceRequest))
+		case "completion/complete":
+			return s.complete(ctx, req.(*mcp.CompleteRequest))
+		case "logging/setLevel":
+			if p, ok := req.GetParams().(*mcp.SetLoggingLevelParams); ok && p != nil {
+				s.setLevel(ctx, p.Level)
+			}
 		}
 		return next(ctx, method, req)
 	}
@@ -226,23 +232,86 @@ func (s *session) getPrompt(ctx context.Context, req *mcp.GetPromptRequest) (*mc
 // readResource reads from the member that listed the URI; an URI no member
 // listed (a template's) is tried on each member in turn.
 func (s *session) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-	read := func(ctx context.Context, c *memberConn) (*mcp.ReadResourceResult, error) {
+	return byURI(ctx, s, req.Params.URI, func(ctx context.Context, c *memberConn) (*mcp.ReadResourceResult, error) {
 		return c.cs.ReadResource(ctx, req.Params)
-	}
+	})
+}
+
+// byURI runs f on the member that listed uri, or on each member with
+// resources in turn until one answers.
+func byURI[T any](ctx context.Context, s *session, uri string, f func(ctx context.Context, c *memberConn) (T, error)) (T, error) {
 	s.mu.Lock()
-	owner, listed := s.uris[req.Params.URI]
+	owner, listed := s.uris[uri]
 	s.mu.Unlock()
-	var last error = unknown("resource", req.Params.URI)
+	var zero T
+	var last error = unknown("resource", uri)
 	for i := range s.h.up.Members {
 		m := &s.h.up.Members[i]
 		if listed && m.Name != owner {
 			continue
 		}
-		r, err := call(ctx, s, m, read)
+		r, err := call(ctx, s, m, f)
 		if err == nil || listed || ctx.Err() != nil {
 			return r, err
 		}
 		last = err
 	}
-	return nil, last
+	return zero, last
+}
+
+func (s *session) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error {
+	_, err := byURI(ctx, s, req.Params.URI, func(ctx context.Context, c *memberConn) (struct{}, error) {
+		return struct{}{}, c.cs.Subscribe(ctx, req.Params)
+	})
+	return err
+}
+
+func (s *session) unsubscribe(ctx context.Context, req *mcp.UnsubscribeRequest) error {
+	_, err := byURI(ctx, s, req.Params.URI, func(ctx context.Context, c *memberConn) (struct{}, error) {
+		return struct{}{}, c.cs.Unsubscribe(ctx, req.Params)
+	})
+	return err
+}
+
+// complete asks the member of the prompt (by prefix) or of the resource.
+func (s *session) complete(ctx context.Context, req *mcp.CompleteRequest) (*mcp.CompleteResult, error) {
+	ref := req.Params.Ref
+	if ref == nil {
+		return nil, unknown("completion reference", "")
+	}
+	if ref.Type == "ref/prompt" {
+		m, name, ok := s.h.up.MemberOf(ref.Name)
+		if !ok {
+			return nil, unknown("prompt", ref.Name)
+		}
+		return call(ctx, s, m, func(ctx context.Context, c *memberConn) (*mcp.CompleteResult, error) {
+			p := *req.Params
+			r := *ref
+			r.Name = name
+			p.Ref = &r
+			return c.cs.Complete(ctx, &p)
+		})
+	}
+	return byURI(ctx, s, ref.URI, func(ctx context.Context, c *memberConn) (*mcp.CompleteResult, error) {
+		return c.cs.Complete(ctx, req.Params)
+	})
+}
+
+// setLevel passes the client's logging level to the members open now; the
+// others get it when they open.
+func (s *session) setLevel(ctx context.Context, level mcp.LoggingLevel) {
+	s.mu.Lock()
+	s.level = level
+	open := make([]*memberConn, 0, len(s.members))
+	for _, c := range s.members {
+		if c.cs != nil {
+			open = append(open, c)
+		}
+	}
+	s.mu.Unlock()
+	for _, c := range open {
+		if c.cs.InitializeResult().Capabilities.Logging != nil {
+			_ = c.cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: level})
+		}
+	}
 }

@@ -22,6 +22,7 @@ type session struct {
 	cred    Credential
 	members map[string]*memberConn // by member name
 	uris    map[string]string      // resource URI -> member name, as listed
+	level   mcp.LoggingLevel       // the client's logging/setLevel, passed to each member
 	closed  bool
 }
 
@@ -161,28 +162,62 @@ func (s *session) connect(c *memberConn) (*mcp.ClientSession, error) {
 			}
 			return ss.CreateMessage(c.related(), req.Params)
 		},
+		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
+			if ss := s.server(); ss != nil {
+				_ = ss.Log(c.related(), req.Params)
+			}
+		},
+		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
+			if ss := s.server(); ss != nil {
+				_ = ss.NotifyProgress(c.related(), req.Params)
+			}
+		},
+		ResourceUpdatedHandler: func(ctx context.Context, req *mcp.ResourceUpdatedNotificationRequest) {
+			_ = s.srv.ResourceUpdated(context.WithoutCancel(ctx), req.Params)
+		},
 		ToolListChangedHandler:     func(context.Context, *mcp.ToolListChangedRequest) { s.listChanged("tools") },
 		PromptListChangedHandler:   func(context.Context, *mcp.PromptListChangedRequest) { s.listChanged("prompts") },
 		ResourceListChangedHandler: func(context.Context, *mcp.ResourceListChangedRequest) { s.listChanged("resources") },
 	}
 	cl := mcp.NewClient(&mcp.Implementation{Name: "legant-virtual", Version: "1"}, opts)
-	// roots/list of a member is the client's: asked again by the session's
-	// server (which has its own ids), on the stream of the member's call.
+	// roots/list and elicitation/create of a member are the client's: asked
+	// again by the session's server (which has its own ids), on the stream
+	// of the member's call. Elicitation is taken before the SDK client
+	// checks the schema: the client, not this hop, judges what it can show.
 	cl.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
 		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
-			if method != "roots/list" {
+			switch method {
+			case "roots/list", "elicitation/create":
+			default:
 				return next(ctx, method, req)
 			}
 			ss := s.server()
 			if ss == nil {
 				return nil, errors.New("no client session")
 			}
-			return ss.ListRoots(c.related(), &mcp.ListRootsParams{})
+			if method == "roots/list" {
+				return ss.ListRoots(c.related(), &mcp.ListRootsParams{})
+			}
+			p, _ := req.GetParams().(*mcp.ElicitParams)
+			return ss.Elicit(c.related(), p)
 		}
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), m.Timeouts.Connect)
 	defer cancel()
-	return cl.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: hc, MaxRetries: 1}, nil)
+	cs, err := cl.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: hc, MaxRetries: 1}, nil)
+	if err != nil {
+		return nil, err
+	}
+	if level := s.logLevel(); level != "" && cs.InitializeResult().Capabilities.Logging != nil {
+		_ = cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: level})
+	}
+	return cs, nil
+}
+
+func (s *session) logLevel() mcp.LoggingLevel {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.level
 }
 
 // listChanged tells the client a list changed: the session's own server

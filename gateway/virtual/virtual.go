@@ -132,8 +132,10 @@ func (h *Handler) lookup(id string) *session {
 func (h *Handler) newServer(r *http.Request) *mcp.Server {
 	s := newSession(h, credentialFrom(r.Context()))
 	srv := mcp.NewServer(&mcp.Implementation{Name: "legant-virtual", Version: "1"}, &mcp.ServerOptions{
-		Logger:       h.opts.Logger,
-		Capabilities: h.capabilities(),
+		Logger:             h.opts.Logger,
+		Capabilities:       h.capabilities(),
+		SubscribeHandler:   s.subscribe,
+		UnsubscribeHandler: s.unsubscribe,
 	})
 	s.srv = srv
 	srv.AddReceivingMiddleware(s.middleware)
@@ -142,14 +144,19 @@ func (h *Handler) newServer(r *http.Request) *mcp.Server {
 
 // capabilities are those of what the registry entry can show: tools always
 // (an entry lists at least one), prompts and resources when it registers
-// any, each with list_changed (forwarded from any member).
+// any, each with list_changed (forwarded from any member), resource
+// subscriptions and completions with them; logging always (the members'
+// log messages are forwarded).
 func (h *Handler) capabilities() *mcp.ServerCapabilities {
-	c := &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{ListChanged: true}}
+	c := &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{ListChanged: true}, Logging: &mcp.LoggingCapabilities{}}
 	if len(h.up.Prompts) > 0 {
 		c.Prompts = &mcp.PromptCapabilities{ListChanged: true}
 	}
 	if len(h.up.Resources) > 0 {
-		c.Resources = &mcp.ResourceCapabilities{ListChanged: true}
+		c.Resources = &mcp.ResourceCapabilities{ListChanged: true, Subscribe: true}
+	}
+	if c.Prompts != nil || c.Resources != nil {
+		c.Completions = &mcp.CompletionCapabilities{}
 	}
 	return c
 }
