@@ -295,7 +295,7 @@ func audienceOf(t *testing.T, header string) []string {
 // mid-test loses only its own tools (a clear -32035 naming it) while the
 // others keep working.
 func TestVirtualListsCallsAndDegrades(t *testing.T) {
-	for _, version := range []string{"2025-11-25", "2025-06-18"} {
+	for _, version := range []string{"2025-11-25", "2025-06-18", "2026-07-28"} {
 		t.Run(version, func(t *testing.T) { testVirtualListsCallsAndDegrades(t, version) })
 	}
 }
@@ -657,14 +657,15 @@ upstreams:
 }
 
 // TestVirtualRoots: a member's roots/list reaches the client, which answers
-// with its roots.
+// with its roots (2025-11-25: server-to-client requests need a session).
 func TestVirtualRoots(t *testing.T) {
 	v := newVirtualRig(t)
 	cl := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, nil)
 	cl.AddRoots(&mcp.Root{URI: "file:///work/project", Name: "project"})
 	tok := v.token(tokenOptions{audience: v.endpoint(), scopes: []string{"fed:read"}})
 	cs, err := cl.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: v.endpoint(),
-		HTTPClient: &http.Client{Transport: bearerTransport{token: tok}}, MaxRetries: -1}, nil)
+		HTTPClient: &http.Client{Transport: bearerTransport{token: tok}}, MaxRetries: -1},
+		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"}) // server-to-client requests: the session era
 	if err != nil {
 		t.Fatal(err)
 	}

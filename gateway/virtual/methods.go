@@ -209,7 +209,7 @@ func (s *session) callTool(ctx context.Context, req *mcp.CallToolRequest) (*mcp.
 	}
 	return call(ctx, s, m, func(ctx context.Context, c *memberConn) (*mcp.CallToolResult, error) {
 		r := req.Params
-		p := &mcp.CallToolParams{Meta: r.Meta, Name: name, InputResponses: r.InputResponses, RequestState: r.RequestState}
+		p := &mcp.CallToolParams{Meta: hopMeta(r.Meta), Name: name, InputResponses: r.InputResponses, RequestState: r.RequestState}
 		if len(r.Arguments) > 0 {
 			p.Arguments = r.Arguments
 		}
@@ -225,6 +225,7 @@ func (s *session) getPrompt(ctx context.Context, req *mcp.GetPromptRequest) (*mc
 	return call(ctx, s, m, func(ctx context.Context, c *memberConn) (*mcp.GetPromptResult, error) {
 		p := *req.Params
 		p.Name = name
+		p.Meta = hopMeta(p.Meta)
 		return c.cs.GetPrompt(ctx, &p)
 	})
 }
@@ -233,7 +234,9 @@ func (s *session) getPrompt(ctx context.Context, req *mcp.GetPromptRequest) (*mc
 // listed (a template's) is tried on each member in turn.
 func (s *session) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 	return byURI(ctx, s, req.Params.URI, func(ctx context.Context, c *memberConn) (*mcp.ReadResourceResult, error) {
-		return c.cs.ReadResource(ctx, req.Params)
+		p := *req.Params
+		p.Meta = hopMeta(p.Meta)
+		return c.cs.ReadResource(ctx, &p)
 	})
 }
 
@@ -289,11 +292,14 @@ func (s *session) complete(ctx context.Context, req *mcp.CompleteRequest) (*mcp.
 			r := *ref
 			r.Name = name
 			p.Ref = &r
+			p.Meta = hopMeta(p.Meta)
 			return c.cs.Complete(ctx, &p)
 		})
 	}
 	return byURI(ctx, s, ref.URI, func(ctx context.Context, c *memberConn) (*mcp.CompleteResult, error) {
-		return c.cs.Complete(ctx, req.Params)
+		p := *req.Params
+		p.Meta = hopMeta(p.Meta)
+		return c.cs.Complete(ctx, &p)
 	})
 }
 
@@ -314,4 +320,23 @@ func (s *session) setLevel(ctx context.Context, level mcp.LoggingLevel) {
 			_ = c.cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: level})
 		}
 	}
+}
+
+// hopMeta returns meta without what describes the client's own hop (its
+// protocol revision, identity and capabilities, SEP-2575): a member session
+// has its own, and a member of an older revision refuses a request that
+// claims a newer one.
+func hopMeta(meta mcp.Meta) mcp.Meta {
+	if meta == nil {
+		return nil
+	}
+	out := make(mcp.Meta, len(meta))
+	for k, v := range meta {
+		switch k {
+		case mcp.MetaKeyProtocolVersion, mcp.MetaKeyClientInfo, mcp.MetaKeyClientCapabilities:
+			continue
+		}
+		out[k] = v
+	}
+	return out
 }

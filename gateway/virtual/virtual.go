@@ -73,6 +73,10 @@ type Handler struct {
 	up   *upstreams.Upstream
 	opts Options
 	http *mcp.StreamableHTTPHandler
+	// stateless serves the requests of revisions from 2026-07-28 on
+	// (stateless: no initialize, no session): each request gets its own
+	// server and member sessions, closed when it ends.
+	stateless *mcp.StreamableHTTPHandler
 
 	mu       sync.Mutex
 	sessions map[string]*session // by Mcp-Session-Id
@@ -85,6 +89,9 @@ func New(up *upstreams.Upstream, opts Options) *Handler {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{up: up, opts: opts, sessions: map[string]*session{}}
+	h.stateless = mcp.NewStreamableHTTPHandler(h.newStatelessServer, &mcp.StreamableHTTPOptions{
+		Logger: opts.Logger, Stateless: true, DisableLocalhostProtection: true,
+	})
 	h.http = mcp.NewStreamableHTTPHandler(h.newServer, &mcp.StreamableHTTPOptions{
 		Logger: opts.Logger,
 		// Only the gateway reaches the handler, in process: its request
@@ -98,6 +105,12 @@ func New(up *upstreams.Upstream, opts Options) *Handler {
 
 // ServeHTTP serves the gateway's Streamable HTTP requests.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if v := r.Header.Get("Mcp-Protocol-Version"); v >= statelessRevision && r.Header.Get("Mcp-Session-Id") == "" {
+		var held heldSession
+		h.stateless.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), heldKey{}, &held)))
+		held.close()
+		return
+	}
 	if id := r.Header.Get("Mcp-Session-Id"); id != "" {
 		if s := h.lookup(id); s != nil {
 			s.setCredential(credentialFrom(r.Context()))
@@ -128,8 +141,46 @@ func (h *Handler) lookup(id string) *session {
 	return h.sessions[id]
 }
 
+// statelessRevision is the first protocol revision without sessions.
+const statelessRevision = "2026-07-28"
+
+type heldKey struct{}
+
+// heldSession is the session of one stateless request.
+type heldSession struct {
+	mu sync.Mutex
+	s  []*session
+}
+
+func (hs *heldSession) close() {
+	hs.mu.Lock()
+	ss := hs.s
+	hs.s = nil
+	hs.mu.Unlock()
+	for _, s := range ss {
+		s.close()
+	}
+}
+
+// newStatelessServer makes the server of one stateless request; its member
+// sessions are closed when the request ends.
+func (h *Handler) newStatelessServer(r *http.Request) *mcp.Server {
+	srv, s := h.server(r)
+	if held, ok := r.Context().Value(heldKey{}).(*heldSession); ok {
+		held.mu.Lock()
+		held.s = append(held.s, s)
+		held.mu.Unlock()
+	}
+	return srv
+}
+
 // newServer makes the server of a new session (its initialize request).
 func (h *Handler) newServer(r *http.Request) *mcp.Server {
+	srv, _ := h.server(r)
+	return srv
+}
+
+func (h *Handler) server(r *http.Request) (*mcp.Server, *session) {
 	s := newSession(h, credentialFrom(r.Context()))
 	srv := mcp.NewServer(&mcp.Implementation{Name: "legant-virtual", Version: "1"}, &mcp.ServerOptions{
 		Logger:             h.opts.Logger,
@@ -139,7 +190,7 @@ func (h *Handler) newServer(r *http.Request) *mcp.Server {
 	})
 	s.srv = srv
 	srv.AddReceivingMiddleware(s.middleware)
-	return srv
+	return srv, s
 }
 
 // capabilities are those of what the registry entry can show: tools always
