@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -26,7 +27,18 @@ func TestLintFederationExample(t *testing.T) {
 	}
 	path := writeTemp(t, "legant.yaml", bad)
 	out, err = runLegant(t, "lint", "-f", path)
-	want := path + `:20:17: upstreams[0].members[1].prefix: prefix "team__x" of member "travel" collides with prefix "team__" of member "team" (line 13)`
+	lineOf := func(sub string) int {
+		for i, l := range strings.Split(bad, "\n") {
+			if strings.Contains(l, sub) {
+				return i + 1
+			}
+		}
+		t.Fatalf("no line with %q", sub)
+		return 0
+	}
+	col := strings.Index(strings.Split(bad, "\n")[lineOf(`prefix: "team__x"`)-1], `"team__x"`) + 1
+	want := fmt.Sprintf(`%s:%d:%d: upstreams[0].members[1].prefix: prefix "team__x" of member "travel" collides with prefix "team__" of member "team" (line %d)`,
+		path, lineOf(`prefix: "team__x"`), col, lineOf("- name: team"))
 	if err == nil || !strings.Contains(out, want) {
 		t.Fatalf("lint of colliding prefixes: %v\n%s\nwant a line with %s", err, out, want)
 	}
