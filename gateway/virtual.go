@@ -9,7 +9,10 @@ package gateway
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/openlegant/legant/gateway/virtual"
 	"github.com/openlegant/legant/upstreams"
@@ -29,10 +32,27 @@ func (b *bridgeSet) newVirtual(up *upstreams.Upstream) servedHandler {
 	})
 }
 
-// memberFingerprint identifies what a member runs (with its prefix): a
-// change starts a new virtual handler.
+// memberFingerprint identifies what a member runs and how it is reached
+// (prefix, headers, audience, credential): the virtual handler holds the
+// members as they were when it started, so any change starts a new one. It
+// is hashed into the bridge's fingerprint, never logged.
 func memberFingerprint(m upstreams.Member) string {
-	return fmt.Sprintf("%d:%s;%d:%s;%s", len(m.Name), m.Name, len(m.Prefix), m.Prefix, fingerprint(m.Upstream))
+	var b strings.Builder
+	field := func(s string) { fmt.Fprintf(&b, "%d:%s;", len(s), s) }
+	field(m.Name)
+	field(m.Prefix)
+	field(fingerprint(m.Upstream))
+	field(m.DownstreamAudience)
+	for _, k := range slices.Sorted(maps.Keys(m.Headers)) {
+		field(k)
+		field(m.Headers[k])
+	}
+	field(string(m.Auth.Kind))
+	if h := m.Auth.Header; h != nil {
+		field(h.Name)
+		field(h.HeaderValue())
+	}
+	return b.String()
 }
 
 // virtualCredential hands the virtual handler, in the request's context,

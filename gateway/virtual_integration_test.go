@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -672,5 +673,62 @@ func TestVirtualRoots(t *testing.T) {
 	defer cs.Close()
 	if got, err := vCallText(cs, "a__roots", map[string]any{}); err != nil || got != "a sees file:///work/project" {
 		t.Errorf("a__roots = %q, %v", got, err)
+	}
+}
+
+// TestVirtualReload: a registry reload that moves a member starts a new
+// virtual handler for new sessions; a session opened before keeps the
+// members it started with.
+func TestVirtualReload(t *testing.T) {
+	a, b, other := newMember(t, "a"), newMember(t, "b"), newMember(t, "other")
+	v := &vrig{rig: &rig{t: t, events: &eventLog{}}}
+	var err error
+	if v.key, err = authority.GenerateEd25519Key("issuer-1"); err != nil {
+		t.Fatal(err)
+	}
+	if v.gwKey, err = authority.GenerateEd25519Key("gw-1"); err != nil {
+		t.Fatal(err)
+	}
+	v.keys = authority.NewKeySet()
+	v.keys.Add(v.key, time.Time{})
+	v.server = httptest.NewUnstartedServer(nil)
+	public := "http://" + v.server.Listener.Addr().String()
+	var current atomic.Pointer[upstreams.Registry]
+	load := func(bURL string) {
+		reg, err := upstreams.Parse("fed.yaml", []byte(fmt.Sprintf(`version: 1
+upstreams:
+  - slug: fed
+    members:
+      - {name: a, url: %s}
+      - {name: b, url: %s}
+    tools:
+      a__echo: {scope: fed:read}
+      b__echo: {scope: fed:read}
+`, a.srv.URL, bURL)), upstreams.Options{PublicURL: public})
+		if err != nil {
+			t.Fatal(err)
+		}
+		current.Store(reg)
+	}
+	load(b.srv.URL)
+	if v.gw, err = gateway.New(gateway.Options{Registry: current.Load,
+		Issuer: testIssuer, Keys: v.keys, Signer: v.gwKey, PublicURL: public, Recorder: v.events}); err != nil {
+		t.Fatal(err)
+	}
+	v.server.Config.Handler = v.gw
+	v.server.Start()
+	t.Cleanup(func() { v.server.Close(); v.gw.Close() })
+
+	before := v.connect(nil, "2025-11-25", nil)
+	if got, err := vCallText(before, "b__echo", map[string]any{"text": "x"}); err != nil || got != "b:x" {
+		t.Fatalf("b__echo = %q, %v", got, err)
+	}
+	load(other.srv.URL) // member b now lives elsewhere
+	after := v.connect(nil, "2025-11-25", nil)
+	if got, err := vCallText(after, "b__echo", map[string]any{"text": "x"}); err != nil || got != "other:x" {
+		t.Errorf("b__echo in a session opened after the reload = %q, %v; want the moved member", got, err)
+	}
+	if got, err := vCallText(before, "b__echo", map[string]any{"text": "y"}); err != nil || got != "b:y" {
+		t.Errorf("b__echo in the session opened before = %q, %v; want its own member", got, err)
 	}
 }
