@@ -732,3 +732,77 @@ upstreams:
 		t.Errorf("b__echo in the session opened before = %q, %v; want its own member", got, err)
 	}
 }
+
+// TestVirtualPagination: a merged list longer than a page is paginated with
+// the virtual server's own opaque cursors, through the gateway; a tampered
+// cursor is refused.
+func TestVirtualPagination(t *testing.T) {
+	const n = 700 // more than a page (virtual.PageSize) across two members
+	var tools strings.Builder
+	members := []*member{newMember(t, "a"), newMember(t, "b")}
+	for i := range n {
+		m := members[i%2]
+		name := fmt.Sprintf("t%03d", i)
+		mcp.AddTool(m.sdk, &mcp.Tool{Name: name}, func(context.Context, *mcp.CallToolRequest, echoIn) (*mcp.CallToolResult, any, error) {
+			return nil, nil, nil
+		})
+		fmt.Fprintf(&tools, "      %s__%s: {scope: fed:read}\n", m.name, name)
+	}
+	v := &vrig{rig: &rig{t: t, events: &eventLog{}}}
+	var err error
+	if v.key, err = authority.GenerateEd25519Key("issuer-1"); err != nil {
+		t.Fatal(err)
+	}
+	if v.gwKey, err = authority.GenerateEd25519Key("gw-1"); err != nil {
+		t.Fatal(err)
+	}
+	v.keys = authority.NewKeySet()
+	v.keys.Add(v.key, time.Time{})
+	v.server = httptest.NewUnstartedServer(nil)
+	public := "http://" + v.server.Listener.Addr().String()
+	reg, err := upstreams.Parse("fed.yaml", []byte(fmt.Sprintf(`version: 1
+upstreams:
+  - slug: fed
+    members:
+      - {name: a, url: %s}
+      - {name: b, url: %s}
+    tools:
+%s`, members[0].srv.URL, members[1].srv.URL, tools.String())), upstreams.Options{PublicURL: public})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.gw, err = gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return reg },
+		Issuer: testIssuer, Keys: v.keys, Signer: v.gwKey, PublicURL: public, Recorder: v.events}); err != nil {
+		t.Fatal(err)
+	}
+	v.server.Config.Handler = v.gw
+	v.server.Start()
+	t.Cleanup(func() { v.server.Close(); v.gw.Close() })
+	cs := v.connect(nil, "2025-11-25", nil)
+	ctx := context.Background()
+	first, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.NextCursor == "" || len(first.Tools) >= n+3 {
+		t.Fatalf("first page: %d tools, next cursor %q: want a partial page", len(first.Tools), first.NextCursor)
+	}
+	seen := map[string]bool{}
+	for tl, err := range cs.Tools(ctx, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[tl.Name] {
+			t.Fatalf("%s listed twice", tl.Name)
+		}
+		seen[tl.Name] = true
+	}
+	if len(seen) != n {
+		t.Errorf("paged through %d tools, want %d", len(seen), n)
+	}
+	bad := []byte(first.NextCursor)
+	bad[len(bad)-1] ^= 1
+	if _, err := cs.ListTools(ctx, &mcp.ListToolsParams{Cursor: string(bad)}); err == nil {
+		t.Error("a tampered cursor was accepted")
+	}
+}

@@ -24,17 +24,37 @@ func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
 			}
 			return next(ctx, method, req)
 		case "tools/list":
-			return s.listTools(ctx)
+			res, err := s.listTools(ctx)
+			if err != nil {
+				return nil, err
+			}
+			res.Tools, res.NextCursor, err = page(s, "tools", res.Tools, func(t *mcp.Tool) string { return t.Name }, cursorOf(req))
+			return res, err
 		case "tools/call":
 			return s.callTool(ctx, req.(*mcp.CallToolRequest))
 		case "prompts/list":
-			return s.listPrompts(ctx)
+			res, err := s.listPrompts(ctx)
+			if err != nil {
+				return nil, err
+			}
+			res.Prompts, res.NextCursor, err = page(s, "prompts", res.Prompts, func(p *mcp.Prompt) string { return p.Name }, cursorOf(req))
+			return res, err
 		case "prompts/get":
 			return s.getPrompt(ctx, req.(*mcp.GetPromptRequest))
 		case "resources/list":
-			return s.listResources(ctx)
+			res, err := s.listResources(ctx)
+			if err != nil {
+				return nil, err
+			}
+			res.Resources, res.NextCursor, err = page(s, "resources", res.Resources, func(r *mcp.Resource) string { return r.URI }, cursorOf(req))
+			return res, err
 		case "resources/templates/list":
-			return s.listTemplates(ctx)
+			res, err := s.listTemplates(ctx)
+			if err != nil {
+				return nil, err
+			}
+			res.ResourceTemplates, res.NextCursor, err = page(s, "templates", res.ResourceTemplates, func(r *mcp.ResourceTemplate) string { return r.URITemplate }, cursorOf(req))
+			return res, err
 		case "resources/read":
 			return s.readResource(ctx, req.(*mcp.ReadResourceRequest))
 		case "completion/complete":

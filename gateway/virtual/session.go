@@ -45,6 +45,14 @@ func (s *session) credential() Credential {
 	return s.cred
 }
 
+// id is the session's id ("" for a stateless request).
+func (s *session) id() string {
+	if ss := s.server(); ss != nil {
+		return ss.ID()
+	}
+	return ""
+}
+
 func (s *session) server() *mcp.ServerSession {
 	s.mu.Lock()
 	defer s.mu.Unlock()

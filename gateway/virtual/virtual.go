@@ -21,6 +21,7 @@ package virtual
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -78,6 +79,8 @@ type Handler struct {
 	// server and member sessions, closed when it ends.
 	stateless *mcp.StreamableHTTPHandler
 
+	cursorKey [32]byte // MACs the cursors of merged lists (cursor.go)
+
 	mu       sync.Mutex
 	sessions map[string]*session // by Mcp-Session-Id
 	closed   bool
@@ -89,6 +92,9 @@ func New(up *upstreams.Upstream, opts Options) *Handler {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	h := &Handler{up: up, opts: opts, sessions: map[string]*session{}}
+	if _, err := rand.Read(h.cursorKey[:]); err != nil {
+		panic(err) // crypto/rand does not fail
+	}
 	h.stateless = mcp.NewStreamableHTTPHandler(h.newStatelessServer, &mcp.StreamableHTTPOptions{
 		Logger: opts.Logger, Stateless: true, DisableLocalhostProtection: true,
 	})
