@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/legant
 
-.PHONY: all build static run test vet fmt-check unit test-ts test-py test-example conformance e2e bench bench-check clean \
+.PHONY: all build static run run-federation test vet fmt-check unit test-ts test-py test-example conformance e2e bench bench-check clean \
 	deploy-check deploy-manifests demos demo-killswitch demo-stolen-token demo-splice demo-budget demo-two-asks
 
 all: build
@@ -20,6 +20,10 @@ static:
 # `legant demo` starts the gateway in front of an embedded demo upstream, zero config.
 run: build
 	./$(BIN) demo
+
+# `legant demo --federation`: examples/federation/legant.yaml, two demo servers behind one slug.
+run-federation: build
+	./$(BIN) demo --federation
 
 # test: vet, gofmt, the unit tests with the race detector, then the SDKs in other
 # languages (TypeScript, Python) on the shared vectors, then the protect-your-api

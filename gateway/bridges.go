@@ -32,7 +32,7 @@ func (g *Gateway) upstreamClient(up *upstreams.Upstream) (*http.Client, string, 
 			return g.h2c, up.URL, nil
 		}
 		return g.client, up.URL, nil
-	case upstreams.TransportStdio, upstreams.TransportSSE:
+	case upstreams.TransportStdio, upstreams.TransportSSE, upstreams.TransportVirtual: // virtual.go
 		client, err := g.bridges.client(up)
 		if err != nil {
 			return nil, "", err
@@ -56,6 +56,8 @@ var errBridgesClosed = errors.New("gateway: closed")
 type bridgeSet struct {
 	log      *slog.Logger
 	upstream *http.Client // reaches legacy SSE upstreams
+	// dial reaches the members of virtual upstreams (virtual.go).
+	dial func(*upstreams.Upstream) (*http.Client, string, error)
 
 	mu     sync.Mutex
 	bySlug map[string][]*bridgeEntry // oldest first
@@ -64,7 +66,7 @@ type bridgeSet struct {
 
 type bridgeEntry struct {
 	fingerprint string
-	h           *bridge.Handler
+	h           servedHandler
 	rt          http.RoundTripper // bridge.Transport(h)
 	client      *http.Client
 }
@@ -93,7 +95,10 @@ func (b *bridgeSet) client(up *upstreams.Upstream) (*http.Client, error) {
 	return e.client, nil
 }
 
-func (b *bridgeSet) newBridge(up *upstreams.Upstream) *bridge.Handler {
+func (b *bridgeSet) newBridge(up *upstreams.Upstream) servedHandler {
+	if up.Transport == upstreams.TransportVirtual {
+		return b.newVirtual(up) // virtual.go
+	}
 	opts := bridge.Options{
 		Logger:          b.log.With("upstream", up.Slug, "transport", string(up.Transport)),
 		MaxMessageBytes: maxEventBytes,
@@ -170,5 +175,8 @@ func fingerprint(up *upstreams.Upstream) string {
 	}
 	field(up.Timeouts.Idle.String())
 	field(up.Timeouts.Connect.String())
+	for _, m := range up.Members { // virtual.go
+		field(memberFingerprint(m))
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -25,6 +25,9 @@ var errSecretUnresolved = errors.New("gateway: the upstream's secret is not reso
 // takes. Errors never carry a secret.
 func (g *Gateway) setCredential(ctx context.Context, ex *exchange, req *http.Request) error {
 	up := ex.up
+	if up.Transport == upstreams.TransportVirtual {
+		return g.virtualCredential(ex, req) // virtual.go
+	}
 	switch up.Auth.Kind {
 	case upstreams.AuthStatic:
 		return staticCredential(up, req)

@@ -230,6 +230,7 @@ func New(opts Options) (*Gateway, error) {
 	g.bridges = newBridgeSet(g.client, opts.Logger)
 	g.health = newStoreHealth(opts.Logger, opts.StorePing, opts.StoreTimeout, g.closed)
 	g.connect = newConnector(opts.ConnectKey, g.client, g.now)
+	g.bridges.dial = g.upstreamClient // virtual.go
 	if opts.Recorder != nil {
 		g.audit = newAuditQueue(opts.Recorder, opts.Logger, opts.StoreTimeout, g.health)
 	}

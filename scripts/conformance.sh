@@ -37,6 +37,10 @@
 #                              auto: run them when `legant gateway` builds; skip: never
 #   CONFORMANCE_SUITE_TIMEOUT  seconds one suite invocation may take (default 300)
 #   CONFORMANCE_KEEP           1: keep the log directory even on success
+#   CONFORMANCE_VIRTUAL        1: the gateway leg serves the upstream as the only member
+#                              of a virtual server (docs/UPSTREAMS.md, Composition) with
+#                              the empty prefix, so it must match direct as the plain
+#                              upstream does
 #   LEGANT_BIN                 a prebuilt legant binary (default: build ./cmd/legant)
 #
 # Tools are installed under .tools/ (gitignored) on first use: Node 22 from npm
@@ -318,8 +322,13 @@ write_registry() {
 		echo "version: 1"
 		echo "upstreams:"
 		echo "  - slug: $UPSTREAM_SLUG"
-		echo "    transport: streamable-http"
-		echo "    url: $upstream"
+		if [[ "${CONFORMANCE_VIRTUAL:-}" == 1 ]]; then
+			echo "    members:"
+			echo "      - {name: only, prefix: \"\", url: $(yaml_quote "$upstream")}"
+		else
+			echo "    transport: streamable-http"
+			echo "    url: $upstream"
+		fi
 		echo "    tools:"
 		for item in "$@"; do
 			echo "      $(yaml_quote "$item"):"

@@ -124,6 +124,9 @@ type Upstream struct {
 	// (a template's name is its uriTemplate): "sha256:<hex>" each. An
 	// unpinned object is not in the map.
 	Pins map[string]string
+	// Members are the upstreams composed behind this one (transport
+	// virtual, members.go); nil for any other transport.
+	Members []Member
 	// Pos is where the upstream's entry starts in the registry file.
 	Pos Position
 

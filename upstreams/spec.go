@@ -34,8 +34,9 @@ type upstreamSpec struct {
 	prompts         field[[]promptSpec]
 	methods         field[[]field[string]]
 	auth            authSpec
-	downstreamDPoP  field[bool] // dpop.go
-	h2c             field[bool] // h2c.go
+	downstreamDPoP  field[bool]         // dpop.go
+	h2c             field[bool]         // h2c.go
+	members         field[[]memberSpec] // members.go
 }
 
 type timeoutsSpec struct {
@@ -100,6 +101,7 @@ func (d *decoder) upstream(n *yaml.Node, path string) upstreamSpec {
 		"auth":                func(e entry) { u.auth = d.auth(e) },
 		"downstream_dpop":     func(e entry) { u.downstreamDPoP = d.boolean(e) },
 		"h2c":                 func(e entry) { u.h2c = d.boolean(e) },
+		"members":             func(e entry) { u.members = d.members(e) },
 	})
 	return u
 }

@@ -81,6 +81,8 @@ func (d *decoder) upstreamOf(s upstreamSpec, base string) *Upstream {
 		endpoint = d.httpEndpoint(s, u)
 	case TransportStdio:
 		d.stdioEndpoint(s, u)
+	case TransportVirtual:
+		d.virtualOf(s, u) // members.go
 	}
 	d.authOf(s, u)
 	d.downstreamDPoPOf(s, u) // dpop.go
@@ -104,6 +106,9 @@ func (d *decoder) upstreamOf(s upstreamSpec, base string) *Upstream {
 
 // transportOf returns the upstream's transport, or "" when it is invalid.
 func (d *decoder) transportOf(s upstreamSpec) Transport {
+	if d.virtualTransport(s) { // members.go
+		return TransportVirtual
+	}
 	if !s.transport.set() {
 		return DefaultTransport
 	}

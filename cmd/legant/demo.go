@@ -22,6 +22,7 @@ import (
 
 func newDemoCmd() *cobra.Command {
 	var cfg serveConfig
+	var federated bool
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run the gateway in front of the demo expenses upstream (zero config)",
@@ -34,12 +35,16 @@ to <data-dir>/demo/token. Prints commands to try it.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			cfg.logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+			if federated {
+				return runFederationDemo(ctx, cfg, cmd.OutOrStdout(), cmd.ErrOrStderr()) // demo_federation.go
+			}
 			return runDemo(ctx, cfg, cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "address of the gateway")
 	fs.StringVar(&cfg.adminListen, "admin-listen", "127.0.0.1:8081", "address of the admin API (legant sessions, legant kill)")
+	fs.BoolVar(&federated, "federation", false, "serve examples/federation/legant.yaml: two demo expenses servers behind one slug (a virtual server)")
 	cfg.store.registerAs(fs, issuerFlagDemo)
 	return cmd
 }

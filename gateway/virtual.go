@@ -1,0 +1,84 @@
+package gateway
+
+// Virtual upstreams (upstreams.TransportVirtual): several members behind one
+// slug, served in process by gateway/virtual through the bridge set, like
+// the stdio and legacy SSE bridges. The gateway governs the virtual slug as
+// any upstream (its registry entry lists the prefixed tool and prompt
+// names); each member request carries the member's own credential.
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/openlegant/legant/gateway/virtual"
+	"github.com/openlegant/legant/upstreams"
+)
+
+// servedHandler is a handler the bridge set serves in process.
+type servedHandler interface {
+	http.Handler
+	HasSession(id string) bool
+	Close() error
+}
+
+func (b *bridgeSet) newVirtual(up *upstreams.Upstream) servedHandler {
+	return virtual.New(up, virtual.Options{
+		Logger: b.log.With("upstream", up.Slug, "transport", string(up.Transport)),
+		Dial:   b.dial,
+	})
+}
+
+// memberFingerprint identifies what a member runs and how it is reached
+// (prefix, headers, audience, credential): the virtual handler holds the
+// members as they were when it started, so any change starts a new one. It
+// is hashed into the bridge's fingerprint, never logged.
+func memberFingerprint(m upstreams.Member) string {
+	var b strings.Builder
+	field := func(s string) { fmt.Fprintf(&b, "%d:%s;", len(s), s) }
+	field(m.Name)
+	field(m.Prefix)
+	field(fingerprint(m.Upstream))
+	field(m.DownstreamAudience)
+	for _, k := range slices.Sorted(maps.Keys(m.Headers)) {
+		field(k)
+		field(m.Headers[k])
+	}
+	field(string(m.Auth.Kind))
+	if h := m.Auth.Header; h != nil {
+		field(h.Name)
+		field(h.HeaderValue())
+	}
+	return b.String()
+}
+
+// virtualCredential hands the virtual handler, in the request's context,
+// how to authenticate the caller's member requests: each member gets the
+// credential its own auth section names (by default a downstream token
+// minted for the member's audience on behalf of the caller). The virtual
+// upstream itself takes no credential: it is this process.
+func (g *Gateway) virtualCredential(ex *exchange, req *http.Request) error {
+	c := ex.claims
+	cred := func(ctx context.Context, m *upstreams.Upstream, out *http.Request) error {
+		switch m.Auth.Kind {
+		case upstreams.AuthStatic:
+			return staticCredential(m, out)
+		case upstreams.AuthLegant, "":
+			if c == nil {
+				return fmt.Errorf("gateway: member %s: no caller to mint for", m.Slug)
+			}
+			tok, err := g.minter.token(c, m, g.now())
+			if err != nil {
+				return err
+			}
+			out.Header.Set("Authorization", "Bearer "+tok)
+			return nil
+		}
+		return fmt.Errorf("gateway: member %s: auth kind %q is not supported", m.Slug, m.Auth.Kind)
+	}
+	*req = *req.WithContext(virtual.WithCredential(req.Context(), cred))
+	return nil
+}

@@ -1,0 +1,96 @@
+package gateway_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/gateway"
+	"github.com/openlegant/legant/upstreams"
+)
+
+// BenchmarkVirtualCall compares a tools/call through the gateway to one
+// upstream ("direct") with the same call to the same server as one of three
+// members of a virtual server ("virtual-3"). Real loopback servers, one
+// go-sdk client session each, sequential calls.
+func BenchmarkVirtualCall(b *testing.B) {
+	members := []*member{newMember(b, "a"), newMember(b, "b"), newMember(b, "c")}
+	key, err := authority.GenerateEd25519Key("issuer-1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	gwKey, err := authority.GenerateEd25519Key("gw-1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := authority.NewKeySet()
+	keys.Add(key, time.Time{})
+	server := httptest.NewUnstartedServer(nil)
+	public := "http://" + server.Listener.Addr().String()
+	yaml := fmt.Sprintf(`version: 1
+upstreams:
+  - slug: direct
+    url: %s
+    downstream_audience: "https://b.internal"
+    tools: {echo: {scope: fed:read}}
+  - slug: fed
+    members:
+      - {name: a, url: %s, downstream_audience: "https://a.internal"}
+      - {name: b, url: %s, downstream_audience: "https://b.internal"}
+      - {name: c, url: %s, downstream_audience: "https://c.internal"}
+    tools:
+      a__echo: {scope: fed:read}
+      b__echo: {scope: fed:read}
+      c__echo: {scope: fed:read}
+`, members[1].srv.URL, members[0].srv.URL, members[1].srv.URL, members[2].srv.URL)
+	reg, err := upstreams.Parse("bench.yaml", []byte(yaml), upstreams.Options{PublicURL: public})
+	if err != nil {
+		b.Fatal(err)
+	}
+	gw, err := gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return reg },
+		Issuer: testIssuer, Keys: keys, Signer: gwKey, PublicURL: public, Recorder: &eventLog{}, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	server.Config.Handler = gw
+	server.Start()
+	b.Cleanup(func() { server.Close(); gw.Close() })
+
+	for _, bc := range []struct{ name, slug, tool string }{{"direct", "direct", "echo"}, {"virtual-3", "fed", "b__echo"}} {
+		b.Run(bc.name, func(b *testing.B) {
+			endpoint := server.URL + "/mcp/" + bc.slug
+			now := time.Now()
+			tok, err := authority.Sign(key, &authority.Claims{Issuer: testIssuer, Subject: "alice", Audience: []string{endpoint},
+				IssuedAt: now, ExpiresAt: now.Add(time.Hour), ID: "jti-bench-" + bc.name, ClientID: "bench",
+				Scopes: []string{"fed:read"}, Actor: &authority.Actor{Subject: "planner"}, DelegationID: "del-bench-" + bc.name,
+				Constraints: authority.Unrestricted()})
+			if err != nil {
+				b.Fatal(err)
+			}
+			cl := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil)
+			cs, err := cl.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: endpoint,
+				HTTPClient: &http.Client{Transport: bearerTransport{token: tok}}, MaxRetries: -1, DisableStandaloneSSE: true}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cs.Close()
+			params := &mcp.CallToolParams{Name: bc.tool, Arguments: map[string]any{"text": "x"}}
+			if _, err := cs.CallTool(context.Background(), params); err != nil { // opens the member session
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for b.Loop() {
+				if res, err := cs.CallTool(context.Background(), params); err != nil || res.IsError {
+					b.Fatalf("call: %v", err)
+				}
+			}
+		})
+	}
+}
