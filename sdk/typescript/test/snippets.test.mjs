@@ -92,7 +92,8 @@ for (const name of ["express", "fastify"]) {
 
       let r = await post("", "amount=120&category=Travel");
       assert.equal(r.status, 401);
-      assert.equal(r.headers.get("www-authenticate"), 'Bearer resource_metadata="https://api.example/.well-known/oauth-protected-resource/expenses", scope="expenses:write"');
+      // The Bearer challenge first; a DPoP challenge may follow (RFC 9449 §7.1).
+      assert.match(r.headers.get("www-authenticate"), /^Bearer resource_metadata="https:\/\/api\.example\/\.well-known\/oauth-protected-resource\/expenses", scope="expenses:write"(, DPoP algs="[^"]+")?$/);
 
       r = await post(token, "amount=120&category=Travel");
       assert.equal(r.status, 200);
