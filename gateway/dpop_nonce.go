@@ -14,59 +14,32 @@ package gateway
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
-	"time"
+	"fmt"
 
 	"github.com/openlegant/legant/authority/dpop"
 )
 
 // DefaultDPoPNonceRotation is how long a nonce is current when
 // DPoPNonceOptions.Rotation is zero.
-const DefaultDPoPNonceRotation = 5 * time.Minute
+const DefaultDPoPNonceRotation = dpop.DefaultNonceRotation
 
-// DPoPNonceOptions turn on resource-server DPoP nonces.
-type DPoPNonceOptions struct {
-	// Secret keys the nonces; at least 32 bytes, shared by the replicas.
-	// It need not be (and should not be) the issuer's nonce secret.
-	Secret []byte
-	// Rotation is how long a nonce is current; the one before it stays
-	// accepted for as long again. Zero means DefaultDPoPNonceRotation.
-	Rotation time.Duration
-}
+// DPoPNonceOptions turn on resource-server DPoP nonces: Secret (at least 32
+// bytes, shared by the replicas; not the issuer's) and Rotation.
+type DPoPNonceOptions = dpop.NonceOptions
 
-// dpopNonces issues and checks the nonces; nil means nonces are off.
-// Immutable, so safe for concurrent use.
-type dpopNonces struct {
-	secret   []byte
-	rotation time.Duration
-}
+// nonceLabel separates the gateway's nonces from the issuer's.
+const nonceLabel = "legant gateway dpop nonce\x00"
 
-func newDPoPNonces(o *DPoPNonceOptions) (*dpopNonces, error) {
+func newDPoPNonces(o *DPoPNonceOptions) (*dpop.Nonces, error) {
 	if o == nil {
 		return nil, nil
 	}
-	if len(o.Secret) < 32 {
-		return nil, errors.New("gateway: DPoPNonces.Secret must be at least 32 bytes")
-	}
-	n := &dpopNonces{secret: o.Secret, rotation: o.Rotation}
-	if n.rotation <= 0 {
-		n.rotation = DefaultDPoPNonceRotation
+	n, err := dpop.NewNonces(nonceLabel, *o)
+	if err != nil {
+		return nil, fmt.Errorf("gateway: DPoPNonces: %w", err)
 	}
 	return n, nil
-}
-
-// at returns the nonce of the window holding now, back windows earlier.
-func (n *dpopNonces) at(now time.Time, back int64) string {
-	var w [8]byte
-	binary.BigEndian.PutUint64(w[:], uint64(now.UnixNano()/int64(n.rotation)-back))
-	m := hmac.New(sha256.New, n.secret)
-	m.Write([]byte("legant gateway dpop nonce\x00")) // not the issuer's label: its nonces are not ours
-	m.Write(w[:])
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
 }
 
 // checkProof is dpop.Check with the gateway's nonces: the current one, then,
@@ -80,11 +53,11 @@ func (g *Gateway) checkProof(ctx context.Context, r dpop.Request, o dpop.CheckOp
 		_, err := dpop.Check(ctx, r, o, now)
 		return "", err
 	}
-	cur := g.nonces.at(now, 0)
+	cur := g.nonces.At(now, 0)
 	o.Nonce = cur
 	_, err := dpop.Check(ctx, r, o, now)
 	if errors.Is(err, dpop.ErrUseNonce) {
-		o.Nonce = g.nonces.at(now, 1)
+		o.Nonce = g.nonces.At(now, 1)
 		_, err = dpop.Check(ctx, r, o, now)
 	}
 	return cur, err

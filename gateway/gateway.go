@@ -137,7 +137,7 @@ type Gateway struct {
 	opts      Options
 	verifier  *verifier
 	proofs    dpop.ReplayCache // DPoP proofs accepted (Options.DPoPProofs or this process's)
-	nonces    *dpopNonces      // Options.DPoPNonces; nil: off
+	nonces    *dpop.Nonces     // Options.DPoPNonces; nil: off
 	sessions  *sessionTable
 	minter    *minter
 	client    *http.Client

@@ -2,11 +2,8 @@ package oauth
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -28,60 +25,23 @@ const (
 
 // DefaultDPoPNonceRotation is how long a server nonce is current when
 // DPoPNonceOptions.Rotation is zero.
-const DefaultDPoPNonceRotation = 5 * time.Minute
+const DefaultDPoPNonceRotation = dpop.DefaultNonceRotation
 
 // DPoPNonceOptions turn on server-provided nonces in the DPoP proofs
 // presented to the token endpoint (RFC 9449 §8): a proof without the current
 // (or the previous) nonce is answered use_dpop_nonce with the current one in
-// the DPoP-Nonce header. Nonces are an HMAC of the time window, so replicas
-// sharing the secret issue and accept the same nonces without talking.
-type DPoPNonceOptions struct {
-	// Secret keys the nonces; at least 32 bytes. Replicas share it.
-	Secret []byte
-	// Rotation is how long a nonce is current; the one before it stays
-	// accepted for as long again. Zero means DefaultDPoPNonceRotation.
-	Rotation time.Duration
-}
+// the DPoP-Nonce header (dpop.Nonces: replicas sharing Secret agree).
+type DPoPNonceOptions = dpop.NonceOptions
 
-// nonces issues and checks server DPoP nonces. Nil means nonces are off.
-// Safe for concurrent use (immutable).
-type nonces struct {
-	secret   []byte
-	rotation time.Duration
-}
-
-func newNonces(o *DPoPNonceOptions) (*nonces, error) {
+func newNonces(o *DPoPNonceOptions) (*dpop.Nonces, error) {
 	if o == nil {
 		return nil, nil
 	}
-	if len(o.Secret) < 32 {
-		return nil, errors.New("oauth: DPoPNonces.Secret must be at least 32 bytes")
-	}
-	n := &nonces{secret: o.Secret, rotation: o.Rotation}
-	if n.rotation <= 0 {
-		n.rotation = DefaultDPoPNonceRotation
+	n, err := dpop.NewNonces("legant dpop nonce\x00", *o)
+	if err != nil {
+		return nil, fmt.Errorf("oauth: DPoPNonces: %w", err)
 	}
 	return n, nil
-}
-
-// at returns the nonce of the window holding now, shifted by back windows.
-func (n *nonces) at(now time.Time, back int64) string {
-	var w [8]byte
-	binary.BigEndian.PutUint64(w[:], uint64(now.UnixNano()/int64(n.rotation)-back))
-	m := hmac.New(sha256.New, n.secret)
-	m.Write([]byte("legant dpop nonce\x00"))
-	m.Write(w[:])
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:18])
-}
-
-// current is the nonce the server hands out at now.
-func (n *nonces) current(now time.Time) string { return n.at(now, 0) }
-
-// accepts reports whether nonce is the current or the previous one.
-func (n *nonces) accepts(nonce string, now time.Time) bool {
-	cur := hmac.Equal([]byte(nonce), []byte(n.at(now, 0)))
-	prev := hmac.Equal([]byte(nonce), []byte(n.at(now, 1)))
-	return cur || prev
 }
 
 // proofError is the token endpoint's answer to a refused proof.
@@ -101,7 +61,7 @@ func proofError(err error) *Error {
 func (s *Server) tokenProof(ctx context.Context, w http.ResponseWriter, r *http.Request) (*dpop.Proof, error) {
 	now := s.now()
 	if s.nonces != nil {
-		w.Header().Set("DPoP-Nonce", s.nonces.current(now))
+		w.Header().Set("DPoP-Nonce", s.nonces.At(now, 0))
 	}
 	values := r.Header.Values("DPoP")
 	switch {
@@ -121,7 +81,7 @@ func (s *Server) checkProof(ctx context.Context, proof, accessToken string, now 
 	if err != nil {
 		return nil, proofError(err)
 	}
-	if s.nonces != nil && !s.nonces.accepts(p.Nonce, now) {
+	if s.nonces != nil && !s.nonces.Accepts(p.Nonce, now) {
 		return nil, proofError(dpop.ErrUseNonce)
 	}
 	fresh, err := s.proofs.Remember(ctx, p.ID, p.IssuedAt.Add(dpop.DefaultMaxAge+dpop.DefaultSkew))

@@ -122,7 +122,7 @@ type Server struct {
 	logins   *loginLimiter
 	factors  *loginLimiter // second-factor failures, per user (apart from password failures)
 	webauthn *webauthn.WebAuthn
-	nonces   *nonces          // DPoP server nonces; nil: off
+	nonces   *dpop.Nonces     // DPoP server nonces; nil: off
 	proofs   dpop.ReplayCache // the store's: shared by replicas
 }
 
