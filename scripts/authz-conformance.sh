@@ -33,10 +33,7 @@
 #   CONFORMANCE_KEEP           1: keep the log directory even on success
 set -euo pipefail
 
-readonly CONFORMANCE_PKG="@modelcontextprotocol/conformance"
 readonly SUITE_VERSION="0.2.0-alpha.12"
-readonly GO_SDK_MODULE="github.com/modelcontextprotocol/go-sdk"
-readonly GO_SDK_VERSION="v1.8.0"
 readonly SCENARIOS="authorization-server-metadata-endpoint authorization-code-grant"
 readonly SUITE_TIMEOUT="${CONFORMANCE_SUITE_TIMEOUT:-120}"
 readonly USER_NAME="conformance-user"
@@ -45,7 +42,8 @@ readonly USER_PASSWORD="conformance user password"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 work="$(mktemp -d "${TMPDIR:-/tmp}/legant-authz-conformance.XXXXXX")"
-pids=()
+# shellcheck source=lib/harness.sh
+source "$root/scripts/lib/harness.sh"
 
 log() { echo "conformance authorization: $*"; }
 die() {
@@ -53,17 +51,6 @@ die() {
 	exit 1
 }
 
-# stop_group PID ends the process group PID (started by start_bg).
-stop_group() {
-	local pid=$1
-	kill -TERM -- "-$pid" 2>/dev/null || true
-	for _ in $(seq 50); do
-		kill -0 -- "-$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL -- "-$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
 	local rc=$? pid
@@ -82,19 +69,7 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# start_bg LOG CMD... starts CMD in a process group of its own; sets last_pid.
-start_bg() {
-	local logfile=$1
-	shift
-	setsid "$@" >"$logfile" 2>&1 &
-	last_pid=$!
-	pids+=("$last_pid")
-}
 
-# free_port prints a TCP port that was free on 127.0.0.1 a moment ago.
-free_port() {
-	"$node" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
 
 # wait_http URL PID LOG waits until URL answers any HTTP status, failing if PID exits.
 wait_http() {
@@ -115,27 +90,10 @@ wait_http() {
 # installs them (a no-op when `make conformance` already did); legant is built.
 install_tools() {
 	node="$("$root/scripts/node22.sh")"
-	local dir="$root/.tools/conformance-0.2.0" have=""
-	suite_js="$dir/node_modules/$CONFORMANCE_PKG/dist/index.js"
-	if [[ -f "$dir/node_modules/$CONFORMANCE_PKG/package.json" ]]; then
-		have="$("$node" -p "require('$dir/node_modules/$CONFORMANCE_PKG/package.json').version")"
-	fi
-	if [[ "$have" != "$SUITE_VERSION" ]]; then
-		log "installing $CONFORMANCE_PKG@$SUITE_VERSION into $dir"
-		mkdir -p "$dir"
-		npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
-			"$CONFORMANCE_PKG@$SUITE_VERSION" >"$work/npm-install.log" 2>&1 ||
-			die "npm install failed (see $work/npm-install.log)"
-	fi
+	npm_install "$root/.tools/conformance-0.2.0" "$CONFORMANCE_PKG" "$SUITE_VERSION"
+	suite_js="$root/.tools/conformance-0.2.0/node_modules/$CONFORMANCE_PKG/dist/index.js"
 	[[ -f "$suite_js" ]] || die "$suite_js missing after install"
-
-	everything_server="$root/.tools/bin/everything-server"
-	if ! go version -m "$everything_server" 2>/dev/null |
-		awk -v m="$GO_SDK_MODULE" -v v="$GO_SDK_VERSION" '$1 == "mod" && $2 == m && $3 == v { ok = 1 } END { exit !ok }'; then
-		log "installing everything-server from $GO_SDK_MODULE@$GO_SDK_VERSION"
-		env -u GOFLAGS GOBIN="$root/.tools/bin" \
-			go install "$GO_SDK_MODULE/conformance/everything-server@$GO_SDK_VERSION"
-	fi
+	install_everything_server
 
 	if [[ -n "${LEGANT_BIN:-}" ]]; then
 		legant="$LEGANT_BIN"

@@ -48,13 +48,10 @@
 # with `go install`.
 set -euo pipefail
 
-readonly CONFORMANCE_PKG="@modelcontextprotocol/conformance"
 readonly SUITE_OLD_VERSION="0.1.16"
 readonly SUITE_NEW_VERSION="0.2.0-alpha.12"
 readonly TS_EVERYTHING_PKG="@modelcontextprotocol/server-everything"
 readonly TS_EVERYTHING_VERSION="2026.8.31"
-readonly GO_SDK_MODULE="github.com/modelcontextprotocol/go-sdk"
-readonly GO_SDK_VERSION="v1.8.0"
 readonly ALL_RUNS="go-0.1.16 go-0.2.0 go-2026-07-28 ts-everything"
 # The runs whose gateway line may differ from direct by default: none (every
 # run's gateway line equals its direct line since issue #13's method table).
@@ -69,8 +66,9 @@ readonly DROPPED_EVENT_LOG="unusable upstream event dropped"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 work="$(mktemp -d "${TMPDIR:-/tmp}/legant-conformance.XXXXXX")"
+# shellcheck source=lib/harness.sh
+source "$root/scripts/lib/harness.sh"
 mkdir -p "$work/bin"
-pids=()
 keep_logs=0
 
 log() { echo "conformance: $*"; }
@@ -79,25 +77,7 @@ die() {
 	exit 1
 }
 
-# stop_group PID ends the process group PID (started by start_bg): TERM, then
-# KILL after 5 seconds.
-stop_group() {
-	local pid=$1
-	kill -TERM -- "-$pid" 2>/dev/null || true
-	for _ in $(seq 50); do
-		kill -0 -- "-$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL -- "-$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
 
-# stop_all ends every process group started so far.
-stop_all() {
-	local pid
-	for pid in "${pids[@]}"; do stop_group "$pid"; done
-	pids=()
-}
 
 cleanup() {
 	local rc=$?
@@ -125,21 +105,7 @@ trap 'exit 143' TERM
 # elapsed START prints the seconds since START (an $EPOCHREALTIME value).
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", b - a }'; }
 
-# start_bg LOG CMD... starts CMD in the background, in a process group of its own,
-# with stdout and stderr in LOG, records it for cleanup, and sets last_pid (which is
-# also the process group id, so stop_group ends CMD's children too).
-start_bg() {
-	local logfile=$1
-	shift
-	setsid "$@" >"$logfile" 2>&1 &
-	last_pid=$!
-	pids+=("$last_pid")
-}
 
-# free_port prints a TCP port that was free on 127.0.0.1 a moment ago.
-free_port() {
-	"$node" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
 
 # wait_http URL PID LOG waits until URL answers any HTTP status, failing if PID exits.
 wait_http() {
@@ -162,18 +128,6 @@ in_list() { [[ " $2 " == *" $1 "* ]]; }
 
 # --- tools -------------------------------------------------------------------
 
-# npm_install DIR PKG VERSION installs PKG@VERSION into DIR unless it is there.
-npm_install() {
-	local dir=$1 pkg=$2 version=$3 have=""
-	if [[ -f "$dir/node_modules/$pkg/package.json" ]]; then
-		have="$("$node" -p "require('$dir/node_modules/$pkg/package.json').version")"
-	fi
-	[[ "$have" == "$version" ]] && return 0
-	log "installing $pkg@$version into $dir"
-	mkdir -p "$dir"
-	npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$pkg@$version" \
-		>"$work/npm-install.log" 2>&1 || die "npm install $pkg@$version failed (see $work/npm-install.log)"
-}
 
 install_tools() {
 	node="$("$root/scripts/node22.sh")"
@@ -189,13 +143,7 @@ install_tools() {
 		[[ -f "$f" ]] || die "$f missing after install"
 	done
 
-	everything_server="$root/.tools/bin/everything-server"
-	if ! go version -m "$everything_server" 2>/dev/null |
-		awk -v m="$GO_SDK_MODULE" -v v="$GO_SDK_VERSION" '$1 == "mod" && $2 == m && $3 == v { ok = 1 } END { exit !ok }'; then
-		log "installing everything-server from $GO_SDK_MODULE@$GO_SDK_VERSION"
-		env -u GOFLAGS GOBIN="$root/.tools/bin" \
-			go install "$GO_SDK_MODULE/conformance/everything-server@$GO_SDK_VERSION"
-	fi
+	install_everything_server
 
 	go build -o "$work/bin/bearerproxy" ./scripts/bearerproxy
 	go build -o "$work/bin/listtools" ./scripts/listtools

@@ -24,7 +24,6 @@
 #   CONFORMANCE_KEEP           1: keep the log directory even on success
 set -euo pipefail
 
-readonly CONFORMANCE_PKG="@modelcontextprotocol/conformance"
 readonly SUITE_VERSION="0.2.0-alpha.12"
 readonly SCENARIOS="auth/dpop auth/dpop-nonce"
 readonly SUITE_TIMEOUT="${CONFORMANCE_SUITE_TIMEOUT:-60}"
@@ -32,6 +31,8 @@ readonly SUITE_TIMEOUT="${CONFORMANCE_SUITE_TIMEOUT:-60}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 work="$(mktemp -d "${TMPDIR:-/tmp}/legant-dpop-conformance.XXXXXX")"
+# shellcheck source=lib/harness.sh
+source "$root/scripts/lib/harness.sh"
 
 log() { echo "conformance dpop-client: $*"; }
 die() {
@@ -59,18 +60,8 @@ trap 'exit 143' TERM
 # (a no-op when `make conformance` already did); the client is built.
 install_tools() {
 	node="$("$root/scripts/node22.sh")"
-	local dir="$root/.tools/conformance-0.2.0" have=""
-	suite_js="$dir/node_modules/$CONFORMANCE_PKG/dist/index.js"
-	if [[ -f "$dir/node_modules/$CONFORMANCE_PKG/package.json" ]]; then
-		have="$("$node" -p "require('$dir/node_modules/$CONFORMANCE_PKG/package.json').version")"
-	fi
-	if [[ "$have" != "$SUITE_VERSION" ]]; then
-		log "installing $CONFORMANCE_PKG@$SUITE_VERSION into $dir"
-		mkdir -p "$dir"
-		npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
-			"$CONFORMANCE_PKG@$SUITE_VERSION" >"$work/npm-install.log" 2>&1 ||
-			die "npm install failed (see $work/npm-install.log)"
-	fi
+	npm_install "$root/.tools/conformance-0.2.0" "$CONFORMANCE_PKG" "$SUITE_VERSION"
+	suite_js="$root/.tools/conformance-0.2.0/node_modules/$CONFORMANCE_PKG/dist/index.js"
 	[[ -f "$suite_js" ]] || die "$suite_js missing after install"
 	client="$work/dpop-conformance-client"
 	go build -o "$client" ./scripts/dpop-conformance-client || die "building the client failed"
