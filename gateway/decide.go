@@ -175,6 +175,9 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 		return resp, nil
 	}
 	binding, _ := ex.up.Tool(name)
+	if binding != nil && binding.Honeytool {
+		return g.refuseHoneytool(ctx, ex, m, name, ev), nil // honeytool.go
+	}
 	call := policy.Call{Tool: name, Arguments: []byte(args), At: g.now(), ArgumentsChecked: true} // decodeBody validated them
 	sctx, cancel := g.storeContext(ctx)
 	d, hold := policy.Authorize(sctx, ex.claims, binding, call, g.opts.Ledger)

@@ -124,6 +124,11 @@ type Options struct {
 	// Observer watches requests for metrics and traces (observe.go); nil
 	// observes nothing.
 	Observer Observer
+	// OnHoneytool, when set, is called (on a goroutine Close waits for, with
+	// a context detached from the request) after a call to a honeytool was
+	// refused and its session killed, with the caller's verified claims: the
+	// place to revoke the token everywhere (honeytool.go). nil means none.
+	OnHoneytool func(ctx context.Context, c *authority.Claims, tool string)
 	// Logger receives operational logs (never tokens or arguments); nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.

@@ -50,4 +50,7 @@ type Binding struct {
 	Resource *ResourceBinding
 	Mutating bool     // true: the call changes state (freeze windows apply)
 	Tags     []string // static labels, e.g. "finance"
+	// Honeytool marks a bait: listed like any tool the token may see, never
+	// forwarded; a call to it kills the session (the gateway's honeytool.go).
+	Honeytool bool
 }

@@ -361,6 +361,7 @@ func TestRPCError(t *testing.T) {
 	}{
 		{Deny(ReasonUnauthenticated, "no token"), CodeUnauthenticated},
 		{Deny(ReasonRevoked, "token revoked"), CodeRevoked},
+		{Deny(ReasonHoneytool, "bait"), CodeKilled},
 		{Deny(ReasonKilled, "session killed"), CodeKilled},
 		{Deny(ReasonUnavailable, "x"), CodeUnavailable},
 		{Deny(ReasonBudget, "x"), CodeDenied},

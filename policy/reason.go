@@ -84,6 +84,9 @@ const (
 	ReasonRevoked Reason = "revoked"
 	// ReasonKilled: the session, token, agent or user was killed.
 	ReasonKilled Reason = "killed"
+	// ReasonHoneytool: the call named a bait tool (Binding.Honeytool); the
+	// gateway kills the session.
+	ReasonHoneytool Reason = "honeytool"
 )
 
 // JSON-RPC error codes of a denial. The range -32000..-32099 is reserved by
@@ -123,7 +126,7 @@ func (r Reason) Code() int {
 		return CodeUnauthenticated
 	case ReasonRevoked:
 		return CodeRevoked
-	case ReasonKilled:
+	case ReasonKilled, ReasonHoneytool:
 		return CodeKilled
 	case ReasonUnavailable:
 		return CodeUnavailable

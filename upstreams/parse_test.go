@@ -93,6 +93,7 @@ upstreams:
         amount: {pointer: /payment/amount, currency_pointer: /payment/currency}
         resource: /payee
         tags: [finance, external]
+      bait: {scope: pay, honeytool: true}
 `
 	reg, err := Parse("r.yaml", []byte(doc), Options{PublicURL: "https://gw.example/base"})
 	if err != nil {
@@ -122,7 +123,7 @@ upstreams:
 				CurrencyPointer: policy.MustPointer("/payment/currency")},
 			Resource: &policy.ResourceBinding{Value: policy.MustPointer("/payee"), Kind: policy.ResourceName},
 			Tags:     []string{"finance", "external"},
-		}},
+		}, "bait": {Tool: "bait", Scope: "pay", Honeytool: true}},
 		Pos: Position{File: "r.yaml", Line: 13, Col: 5},
 	}, {
 		Slug:               "zeta",
@@ -181,7 +182,7 @@ upstreams:
 	want := []string{
 		"r.yaml:3:5: upstreams[0].command: is required for transport stdio (the argv to run)",
 		"r.yaml:5:10: upstreams[0].url: is only for transport streamable-http and sse",
-		`r.yaml:7:33: upstreams[0].tools.t.colour: unknown field (known: amount, category, mutating, pin, resource, scope, tags)`,
+		`r.yaml:7:33: upstreams[0].tools.t.colour: unknown field (known: amount, category, honeytool, mutating, pin, resource, scope, tags)`,
 		`r.yaml:8:11: upstreams[1].slug: "Bad" must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit`,
 		`r.yaml:9:10: upstreams[1].url: "ftp://h/" must be an absolute http or https URL`,
 		"r.yaml:10:15: upstreams[1].headers.Authorization: Authorization is refused in headers: a credential for the upstream goes in auth (kind static, value {env: NAME} or {file: PATH})",

@@ -44,16 +44,17 @@ type timeoutsSpec struct {
 }
 
 type toolSpec struct {
-	name     field[string] // the key; node is the key node
-	node     *yaml.Node    // the value
-	path     string
-	scope    field[string]
-	amount   field[amountSpec]
-	category field[string]
-	resource field[resourceSpec]
-	mutating field[bool]
-	tags     field[[]field[string]]
-	pin      field[string] // pin.go
+	name      field[string] // the key; node is the key node
+	node      *yaml.Node    // the value
+	path      string
+	scope     field[string]
+	amount    field[amountSpec]
+	category  field[string]
+	resource  field[resourceSpec]
+	mutating  field[bool]
+	honeytool field[bool]
+	tags      field[[]field[string]]
+	pin       field[string] // pin.go
 }
 
 type amountSpec struct {
@@ -130,13 +131,14 @@ func (d *decoder) tools(e entry) field[[]toolSpec] {
 func (d *decoder) tool(e entry) toolSpec {
 	t := toolSpec{name: field[string]{v: e.key, node: e.keyN, path: e.path}, node: e.val, path: e.path}
 	d.fields(e.val, e.path, "a mapping with at least scope", map[string]func(entry){
-		"scope":    func(e entry) { t.scope = d.str(e) },
-		"amount":   func(e entry) { t.amount = d.amount(e) },
-		"category": func(e entry) { t.category = d.str(e) },
-		"resource": func(e entry) { t.resource = d.resource(e) },
-		"mutating": func(e entry) { t.mutating = d.boolean(e) },
-		"tags":     func(e entry) { t.tags = d.strList(e) },
-		"pin":      func(e entry) { t.pin = d.str(e) },
+		"scope":     func(e entry) { t.scope = d.str(e) },
+		"amount":    func(e entry) { t.amount = d.amount(e) },
+		"category":  func(e entry) { t.category = d.str(e) },
+		"resource":  func(e entry) { t.resource = d.resource(e) },
+		"mutating":  func(e entry) { t.mutating = d.boolean(e) },
+		"honeytool": func(e entry) { t.honeytool = d.boolean(e) },
+		"tags":      func(e entry) { t.tags = d.strList(e) },
+		"pin":       func(e entry) { t.pin = d.str(e) },
 	})
 	return t
 }

@@ -79,7 +79,7 @@ func (d *decoder) bindingOf(t toolSpec) (*policy.Binding, toolWhere) {
 	if t.node.Kind != yaml.MappingNode {
 		return nil, w
 	}
-	b := &policy.Binding{Tool: t.name.v, Mutating: t.mutating.v}
+	b := &policy.Binding{Tool: t.name.v, Mutating: t.mutating.v, Honeytool: t.honeytool.v}
 	switch {
 	case !t.scope.set():
 		d.errorf(t.name.node, t.path+".scope", "is required")

@@ -13,6 +13,7 @@ import (
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/authority/audit"
+	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/cmd/legant/internal/ops"
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/gateway/admin"
@@ -275,7 +276,16 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	if err != nil {
 		return nil, err
 	}
+	// A call to a honeytool revokes the caller's token in the store, so every
+	// replica refuses it (the gateway has killed the session on this one).
+	onHoneytool := func(ctx context.Context, c *authority.Claims, tool string) {
+		req := store.RevokeRequest{Kind: revfeed.KindToken, Value: c.ID, Reason: "honeytool", ExpiresAt: c.ExpiresAt}
+		if _, err := st.Revoke(ctx, req); err != nil {
+			cfg.logger.Error("honeytool called; revoking the caller's token failed", "tool", tool, "err", err)
+		}
+	}
 	w.gw, err = gateway.New(gateway.Options{
+		OnHoneytool: onHoneytool,
 		Connections: connectionVault{st}, ConnectKey: connectKey,
 		AuditMode: mode, StoreTimeout: cfg.limits.storeTimeout, StorePing: st.Ping, CutHoldTimeout: cfg.limits.cutHoldTimeout,
 		Registry: w.watcher.Current, Issuer: w.issuer, Keys: w.keys, Signer: signer,
