@@ -37,6 +37,7 @@ func (g *Gateway) refuseHoneytool(ctx context.Context, ex *exchange, m *message,
 			hook(hctx, c, name)
 		})
 	}
-	e := policy.Deny(policy.ReasonHoneytool, "killed: %s is a honeytool; this session is ended", name).RPCError()
-	return errorResponse(m.id, rpcError{Code: e.Code, Message: e.Message, Data: e.Data})
+	return errorResponse(m.id, rpcError{Code: policy.ReasonHoneytool.Code(),
+		Message: "killed: " + name + " is a honeytool; this session is ended",
+		Data:    reasonData{Reason: string(policy.ReasonHoneytool)}})
 }

@@ -153,6 +153,10 @@ func (e *Env) startGateway(specs []UpstreamSpec, issuerKeys *authority.KeySet) e
 		Issuer: e.IssuerURL, Keys: issuerKeys, Signer: signer, PublicURL: e.GatewayURL,
 		Revocations: e.Store.Revocations(), DPoPProofs: e.Store.ProofCache(), Ledger: e.Store, Recorder: e.Store.Audit(),
 		Sessions: admin.Sessions{Store: e.Store}, Logger: quiet(), Now: e.Clock.Now,
+		// As `legant serve`: a call to a honeytool revokes the caller's token.
+		OnHoneytool: func(ctx context.Context, c *authority.Claims, _ string) {
+			e.Store.Revoke(ctx, store.RevokeRequest{Kind: revfeed.KindToken, Value: c.ID, Reason: "honeytool", ExpiresAt: c.ExpiresAt})
+		},
 		// A demo shows decisions, not store faults (docs/RELIABILITY.md has
 		// those): a generous deadline keeps a loaded machine from turning a
 		// budget decision into "unavailable".
