@@ -81,9 +81,14 @@ func TestHoneytool(t *testing.T) {
 	r.events.waitFor(t, func(e audit.Event) bool {
 		return e.Kind == audit.KindKill && e.Tool == "" && e.SessionID == cs.ID() && e.Reason == call.Reason
 	})
+	// The token is refused at once (held on this replica until the store's
+	// revocation takes over), on its session and on any other.
 	h := map[string]string{"Mcp-Session-Id": cs.ID(), "Mcp-Protocol-Version": cs.InitializeResult().ProtocolVersion}
-	if got := rawPost(t, r.endpoint(), tok, h, `{"jsonrpc":"2.0","id":9,"method":"tools/list"}`); got.status != http.StatusNotFound {
-		t.Fatalf("a request on the killed session: %d %s, want 404", got.status, got.body)
+	if got := rawPost(t, r.endpoint(), tok, h, `{"jsonrpc":"2.0","id":9,"method":"tools/list"}`); got.status != http.StatusUnauthorized {
+		t.Fatalf("a request with the token on the killed session: %d %s, want 401", got.status, got.body)
+	}
+	if got := rawPost(t, r.endpoint(), tok, nil, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`); got.status != http.StatusUnauthorized {
+		t.Fatalf("a new session with the token: %d %s, want 401", got.status, got.body)
 	}
 	if n := upstreamCalls.Load(); n != 0 {
 		t.Fatalf("the upstream ran the bait %d times, want 0", n)
