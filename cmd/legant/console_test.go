@@ -17,7 +17,6 @@ import (
 	"github.com/openlegant/legant/examples/killswitch/slowtool"
 	"github.com/openlegant/legant/issuer/oauth"
 	"github.com/openlegant/legant/issuer/store"
-	"github.com/openlegant/legant/issuer/store/storetest"
 )
 
 // browser is a console user: a cookie jar on one replica's admin listener.
@@ -186,18 +185,7 @@ func TestConsoleKill(t *testing.T) {
 // through A, the console is B's: A's decisions stream in B's console, and
 // B's Kill ends A's in-flight call.
 func TestConsoleAcrossReplicas(t *testing.T) {
-	var pg *storetest.Backend
-	for _, b := range storetest.Backends(t) {
-		if b.Postgres() {
-			pg = &b
-		}
-	}
-	if pg == nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true: replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
-		}
-		t.Skip("replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
-	}
+	pg := postgresBackend(t)
 	k := newKillRig(t)
 	opts := pg.Options(t)
 	a := k.replica(t, opts)

@@ -11,7 +11,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +21,6 @@ import (
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/authority/dpop"
 	"github.com/openlegant/legant/issuer/keydir"
-	"github.com/openlegant/legant/issuer/store/storetest"
 	"github.com/openlegant/legant/sdk/dpopclient"
 )
 
@@ -100,18 +98,7 @@ func TestDPoPTokenFromIssuerAtGateway(t *testing.T) {
 // share the store's proof cache; a proof accepted by one is refused by the
 // other (same jti), while a fresh proof by the same key is accepted there.
 func TestDPoPProofReplayAcrossReplicas(t *testing.T) {
-	var pg *storetest.Backend
-	for _, b := range storetest.Backends(t) {
-		if b.Postgres() {
-			pg = &b
-		}
-	}
-	if pg == nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true: replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
-		}
-		t.Skip("replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
-	}
+	pg := postgresBackend(t)
 	k := newKillRig(t)
 	opts := pg.Options(t)
 	a, b := k.replica(t, opts), k.replica(t, opts)

@@ -339,18 +339,7 @@ func assertKillAudited(t *testing.T, a, b *replica, sessionID string) {
 // TestKillAcrossReplicas: two gateway replicas share PostgreSQL; an agent
 // works through replica A; the kill goes to replica B's admin API.
 func TestKillAcrossReplicas(t *testing.T) {
-	var pg *storetest.Backend
-	for _, b := range storetest.Backends(t) {
-		if b.Postgres() {
-			pg = &b
-		}
-	}
-	if pg == nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true: replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
-		}
-		t.Skip("replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
-	}
+	pg := postgresBackend(t)
 	k := newKillRig(t)
 	opts := pg.Options(t)
 	a := k.replica(t, opts)
@@ -371,18 +360,7 @@ func TestKillSameReplica(t *testing.T) {
 // session, which records the session's end in the store: another replica
 // then refuses the session even with a fresh token of the same principal.
 func TestRevocationKillsAndRecordsTheEnd(t *testing.T) {
-	var pg *storetest.Backend
-	for _, b := range storetest.Backends(t) {
-		if b.Postgres() {
-			pg = &b
-		}
-	}
-	if pg == nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI=true: replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
-		}
-		t.Skip("replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
-	}
+	pg := postgresBackend(t)
 	k := newKillRig(t)
 	opts := pg.Options(t)
 	a, b := k.replica(t, opts), k.replica(t, opts)
@@ -437,4 +415,20 @@ func postOnSession(t testing.TB, r *replica, token, id string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// postgresBackend is the PostgreSQL backend replicas share a schema on.
+// Without one the test fails under CI=true and is skipped elsewhere.
+func postgresBackend(t testing.TB) *storetest.Backend {
+	t.Helper()
+	for _, b := range storetest.Backends(t) {
+		if b.Postgres() {
+			return &b
+		}
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("CI=true: replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
+	}
+	t.Skip("replicas need PostgreSQL: set " + storetest.EnvDatabaseURL)
+	return nil
 }
