@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"io"
 	"mime"
 	"net/http"
@@ -35,7 +36,15 @@ func (g *Gateway) serveGet(w http.ResponseWriter, r *http.Request, up *upstreams
 	defer done()
 	ex := newExchange(up, c, sess, nil, false)
 	client, req, err := g.upstreamRequest(ctx, r, ex, http.MethodGet, nil)
+	if cr := (*connectionRequiredError)(nil); errors.As(err, &cr) { // connections.go
+		// Not a gateway failure: the user must connect the upstream. The
+		// stream is refused with the same error a call gets (a 403, since
+		// the caller's token is good), so a client sees why and where.
+		writeRPCError(w, http.StatusForbidden, nil, g.connectionRequired(r, cr))
+		return
+	}
 	if err != nil {
+		g.log.Error("could not prepare the upstream stream request", "upstream", up.Slug, "err", err)
 		http.Error(w, "the upstream is unavailable", http.StatusBadGateway)
 		return
 	}

@@ -2,7 +2,9 @@ package upstreams
 
 import (
 	"fmt"
+	"net"
 	"net/textproto"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -23,6 +25,11 @@ const (
 	// AuthOAuth makes the gateway an OAuth 2.1 client of the upstream's
 	// authorization server, per user: each user connects the upstream once.
 	AuthOAuth AuthKind = "oauth"
+	// AuthExchange makes the gateway trade, per caller delegation, a token
+	// it mints for the upstream's authorization server for an access token
+	// of the upstream (RFC 8693 token exchange): for upstreams whose
+	// authorization server trusts the gateway's issuer.
+	AuthExchange AuthKind = "exchange"
 )
 
 // DefaultAuthKind is the kind of an upstream without an auth section.
@@ -38,6 +45,25 @@ type Auth struct {
 	Env map[string]Secret
 	// OAuth are the client settings of an oauth upstream; nil otherwise.
 	OAuth *OAuthClient
+	// Exchange are the token exchange settings of an exchange upstream; nil
+	// otherwise.
+	Exchange *TokenExchange
+}
+
+// TokenExchange is how the gateway exchanges tokens at an upstream's
+// authorization server (auth kind exchange). The client is always a
+// pre-registered confidential one: the server makes it an actor of the
+// delegation chain.
+type TokenExchange struct {
+	ClientID     string
+	ClientSecret Secret
+	// Scopes are requested for the upstream's token; nil asks for none (the
+	// server's default).
+	Scopes []string
+	// AuthorizationServer is the issuer of the upstream's authorization
+	// server (its RFC 8414 metadata names the token endpoint); "" means
+	// discovered from the upstream's protected-resource metadata (RFC 9728).
+	AuthorizationServer string
 }
 
 // SecretHeader is a header whose value is a secret: Scheme (e.g. "Bearer"),
@@ -78,6 +104,7 @@ type authSpec struct {
 	clientSecret field[secretRef]
 	scopes       field[[]field[string]]
 	clientNode   *yaml.Node
+	server       field[string] // authorization_server (kind exchange)
 }
 
 type headerSpec struct {
@@ -110,7 +137,8 @@ func (d *decoder) auth(e entry) authSpec {
 				"secret": func(e entry) { a.clientSecret = d.secretRef(e) },
 			})
 		},
-		"scopes": func(e entry) { a.scopes = d.strList(e) },
+		"scopes":               func(e entry) { a.scopes = d.strList(e) },
+		"authorization_server": func(e entry) { a.server = d.str(e) },
 	})
 	return a
 }
@@ -139,10 +167,10 @@ func (d *decoder) authOf(s upstreamSpec, u *Upstream) {
 	switch {
 	case a.kind.ok():
 		switch k := AuthKind(a.kind.v); k {
-		case AuthLegant, AuthStatic, AuthOAuth:
+		case AuthLegant, AuthStatic, AuthOAuth, AuthExchange:
 			kind = k
 		default:
-			d.errorf(a.kind.node, a.kind.path, "%q must be one of %s, %s, %s", a.kind.v, AuthLegant, AuthStatic, AuthOAuth)
+			d.errorf(a.kind.node, a.kind.path, "%q must be one of %s, %s, %s, %s", a.kind.v, AuthLegant, AuthStatic, AuthOAuth, AuthExchange)
 			return
 		}
 	case a.kind.set():
@@ -158,15 +186,20 @@ func (d *decoder) authOf(s upstreamSpec, u *Upstream) {
 		only(a.header.node, a.header.path, "kind static")
 		only(a.env.node, a.env.path, "kind static")
 	}
-	if kind != AuthOAuth {
-		only(a.clientNode, a.path+".client", "kind oauth")
-		only(a.scopes.node, a.scopes.path, "kind oauth")
+	if kind != AuthOAuth && kind != AuthExchange {
+		only(a.clientNode, a.path+".client", "kinds oauth and exchange")
+		only(a.scopes.node, a.scopes.path, "kinds oauth and exchange")
+	}
+	if kind != AuthExchange {
+		only(a.server.node, a.server.path, "kind exchange")
 	}
 	switch kind {
 	case AuthStatic:
 		d.staticAuthOf(s, u)
 	case AuthOAuth:
 		d.oauthOf(s, u)
+	case AuthExchange:
+		d.exchangeOf(s, u)
 	}
 }
 
@@ -263,18 +296,81 @@ func (d *decoder) oauthOf(s upstreamSpec, u *Upstream) {
 			}
 		}
 	}
+	c.Scopes = d.scopesOf(a)
+	u.Auth.OAuth = c
+}
+
+// scopesOf validates the requested scopes of kinds oauth and exchange.
+func (d *decoder) scopesOf(a authSpec) []string {
+	var out []string
 	for _, sc := range a.scopes.v {
 		switch {
 		case !sc.ok():
 		case !validScope(sc.v):
 			d.errorf(sc.node, sc.path, "%q is not an OAuth scope token", sc.v)
-		case slices.Contains(c.Scopes, sc.v):
+		case slices.Contains(out, sc.v):
 			d.errorf(sc.node, sc.path, "duplicate scope %q", sc.v)
 		default:
-			c.Scopes = append(c.Scopes, sc.v)
+			out = append(out, sc.v)
 		}
 	}
-	u.Auth.OAuth = c
+	return out
+}
+
+// exchangeOf validates kind exchange: an HTTP upstream, a pre-registered
+// confidential client (id and secret by reference), and optionally the
+// authorization server's issuer (an https URL, or http on loopback).
+func (d *decoder) exchangeOf(s upstreamSpec, u *Upstream) {
+	a := s.auth
+	if u.Transport == TransportStdio {
+		d.errorf(a.kind.node, a.kind.path, "kind exchange needs an HTTP transport (a stdio upstream has no authorization server)")
+		return
+	}
+	x := &TokenExchange{}
+	switch {
+	case a.clientNode == nil:
+		d.errorf(a.node, a.path+".client", "is required for kind exchange: {id: ID, secret: {env: NAME} or {file: PATH}}, a client registered at the upstream's authorization server")
+	case !a.clientID.set():
+		d.errorf(a.clientNode, a.path+".client.id", "is required")
+	case a.clientID.ok() && strings.TrimSpace(a.clientID.v) == "":
+		d.errorf(a.clientID.node, a.clientID.path, "must not be empty")
+	case a.clientID.ok():
+		x.ClientID = a.clientID.v
+	}
+	if a.clientNode != nil {
+		if !a.clientSecret.set() {
+			d.errorf(a.clientNode, a.path+".client.secret", "is required for kind exchange (a confidential client): {env: NAME} or {file: PATH}")
+		} else if sec, ok := d.resolveSecret(a.clientSecret); ok {
+			x.ClientSecret = sec
+		}
+	}
+	if a.server.ok() {
+		if !validServerURL(a.server.v) {
+			d.errorf(a.server.node, a.server.path, "%q must be an https URL (http only on a loopback host) without query or fragment", a.server.v)
+		} else {
+			x.AuthorizationServer = strings.TrimSuffix(a.server.v, "/")
+		}
+	}
+	x.Scopes = d.scopesOf(a)
+	u.Auth.Exchange = x
+}
+
+// validServerURL reports whether s may name an authorization server: https,
+// or http on a loopback host; no user, query or fragment.
+func validServerURL(s string) bool {
+	p, err := url.Parse(s)
+	if err != nil || p.Host == "" || p.User != nil || p.RawQuery != "" || p.Fragment != "" {
+		return false
+	}
+	switch p.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := p.Hostname()
+		ip := net.ParseIP(h)
+		return h == "localhost" || ip != nil && ip.IsLoopback()
+	}
+	return false
 }
 
 // validScope reports whether s is an RFC 6749 scope token.
@@ -298,6 +394,8 @@ func (a Auth) String() string {
 		return fmt.Sprintf("static header %s from %s", a.Header.Name, a.Header.Value.Ref)
 	case a.Kind == AuthStatic:
 		return fmt.Sprintf("static env (%d variables)", len(a.Env))
+	case a.Kind == AuthExchange && a.Exchange != nil:
+		return fmt.Sprintf("exchange as client %s", a.Exchange.ClientID)
 	case a.Kind == "":
 		return string(DefaultAuthKind)
 	}

@@ -48,7 +48,7 @@ func TestAuthErrors(t *testing.T) {
 		{"Authorization still refused in headers", httpHead + "    headers: {Authorization: x}\n", []string{
 			"r.yaml:6:15: upstreams[0].headers.Authorization: Authorization is refused in headers: a credential for the upstream goes in auth (kind static, value {env: NAME} or {file: PATH})"}},
 		{"unknown kind", httpHead + "    auth: {kind: basic}\n", []string{
-			`r.yaml:6:18: upstreams[0].auth.kind: "basic" must be one of legant, static, oauth`}},
+			`r.yaml:6:18: upstreams[0].auth.kind: "basic" must be one of legant, static, oauth, exchange`}},
 		{"both env and file", httpHead + "    auth: {kind: static, header: {name: X-K, value: {env: A, file: /k}}}\n", []string{
 			"r.yaml:6:53: upstreams[0].auth.header.value: must have exactly one of env and file"}},
 		{"bad env name", httpHead + "    auth: {kind: static, header: {name: X-K, value: {env: 1A}}}\n", []string{
@@ -64,11 +64,23 @@ func TestAuthErrors(t *testing.T) {
 		{"header also static", httpHead + "    headers: {X-K: v}\n    auth: {kind: static, header: {name: x-k, value: {env: A}}}\n", []string{
 			"r.yaml:7:41: upstreams[0].auth.header.name: X-K is also set in the upstream's headers"}},
 		{"client on static", httpHead + "    auth: {kind: static, header: {name: X-K, value: {env: A}}, client: {id: c}}\n", []string{
-			"r.yaml:6:72: upstreams[0].auth.client: is only for kind oauth"}},
+			"r.yaml:6:72: upstreams[0].auth.client: is only for kinds oauth and exchange"}},
 		{"oauth on stdio", stdioHead + "    auth: {kind: oauth}\n", []string{
 			"r.yaml:7:18: upstreams[0].auth.kind: kind oauth needs an HTTP transport (a stdio upstream has no authorization server)"}},
 		{"oauth bad scope", httpHead + "    auth: {kind: oauth, scopes: [\"a b\"]}\n", []string{
 			`r.yaml:6:34: upstreams[0].auth.scopes[0]: "a b" is not an OAuth scope token`}},
+		{"exchange without client", httpHead + "    auth: {kind: exchange}\n", []string{
+			"r.yaml:6:11: upstreams[0].auth.client: is required for kind exchange: {id: ID, secret: {env: NAME} or {file: PATH}}, a client registered at the upstream's authorization server"}},
+		{"exchange public client", httpHead + "    auth: {kind: exchange, client: {id: gw}}\n", []string{
+			"r.yaml:6:36: upstreams[0].auth.client.secret: is required for kind exchange (a confidential client): {env: NAME} or {file: PATH}"}},
+		{"exchange literal secret", httpHead + "    auth: {kind: exchange, client: {id: gw, secret: s3cret}}\n", []string{
+			"r.yaml:6:53: upstreams[0].auth.client.secret: a literal secret is refused: write {env: NAME} or {file: PATH} (the registry holds no secret)"}},
+		{"exchange on stdio", stdioHead + "    auth: {kind: exchange, client: {id: gw, secret: {env: S}}}\n", []string{
+			"r.yaml:7:18: upstreams[0].auth.kind: kind exchange needs an HTTP transport (a stdio upstream has no authorization server)"}},
+		{"exchange plain-http server", httpHead + "    auth: {kind: exchange, client: {id: gw, secret: {env: S}}, authorization_server: http://as.example}\n", []string{
+			`r.yaml:6:86: upstreams[0].auth.authorization_server: "http://as.example" must be an https URL (http only on a loopback host) without query or fragment`}},
+		{"authorization_server on oauth", httpHead + "    auth: {kind: oauth, authorization_server: https://as.example}\n", []string{
+			"r.yaml:6:47: upstreams[0].auth.authorization_server: is only for kind exchange"}},
 		{"unknown auth field", httpHead + "    auth: {kind: static, headers: {}}\n", []string{
 			"r.yaml:6:11: upstreams[0].auth.header: is required for kind static on an HTTP transport",
 			`r.yaml:6:26: upstreams[0].auth.headers: unknown field (did you mean "header"?)`}},
@@ -113,6 +125,14 @@ upstreams:
       kind: oauth
       scopes: [read, write]
       client: {id: legant, secret: {env: LEGANT_TEST_KEY}}
+  - slug: trusted
+    url: https://h3/mcp
+    tools: {t: {scope: s}}
+    auth:
+      kind: exchange
+      client: {id: legant-gw, secret: {file: stdio.key}}
+      scopes: [read]
+      authorization_server: https://as.example/
 `
 	name := filepath.Join(dir, "legant.yaml")
 	reg, err := Parse(name, []byte(yaml), Options{ResolveSecrets: true})
@@ -134,6 +154,11 @@ upstreams:
 	if c := hosted.Auth.OAuth; c.ClientID != "legant" || c.ClientSecret.Reveal() != secret || !cmp.Equal(c.Scopes, []string{"read", "write"}) {
 		t.Errorf("hosted oauth = %+v", c)
 	}
+	trusted, _ := reg.Lookup("trusted")
+	if x := trusted.Auth.Exchange; trusted.Auth.Kind != AuthExchange || x.ClientID != "legant-gw" || x.ClientSecret.Reveal() != secret+"-file" ||
+		x.AuthorizationServer != "https://as.example" || !cmp.Equal(x.Scopes, []string{"read"}) {
+		t.Errorf("trusted exchange = %+v", x)
+	}
 	noAuth, _ := Parse("r.yaml", []byte(httpHead), Options{})
 	if up, _ := noAuth.Lookup("a"); up.Auth.Kind != AuthLegant {
 		t.Errorf("default kind = %q", up.Auth.Kind)
@@ -146,6 +171,7 @@ upstreams:
 	for _, printed := range []string{
 		fmt.Sprintf("%v %+v %#v %s %q", api, api, api.Auth, local.Auth.Env, hosted.Auth.OAuth.ClientSecret),
 		fmt.Sprintf("%+v %#v", *local, *hosted.Auth.OAuth),
+		fmt.Sprintf("%v %+v %#v", trusted, *trusted.Auth.Exchange, trusted.Auth),
 		logs.String(), string(js),
 	} {
 		if strings.Contains(printed, secret) {
