@@ -141,6 +141,10 @@ func (g *Gateway) refreshToken(ctx context.Context, up *upstreams.Upstream, user
 // is no good (revoked or expired at the upstream's server), so it is
 // dropped and the user is asked to connect again.
 func (g *Gateway) refusedConnection(ctx context.Context, ex *exchange, status int) *connectionRequiredError {
+	if ex.up.Auth.Kind == upstreams.AuthExchange {
+		g.exchanged.drop(ex.up, ex.claims) // the next call exchanges again (tokenexchange.go)
+		return nil
+	}
 	if status != http.StatusUnauthorized || ex.up.Auth.Kind != upstreams.AuthOAuth || g.opts.Connections == nil {
 		return nil
 	}

@@ -33,6 +33,8 @@ func (g *Gateway) setCredential(ctx context.Context, ex *exchange, req *http.Req
 		return staticCredential(up, req)
 	case upstreams.AuthOAuth:
 		return g.oauthCredential(ctx, ex, req)
+	case upstreams.AuthExchange:
+		return g.exchangeCredential(ctx, ex, req) // tokenexchange.go
 	case upstreams.AuthLegant, "":
 		tok, err := g.minter.token(ex.claims, up, g.now())
 		if err != nil {
@@ -83,7 +85,7 @@ func childEnv(up *upstreams.Upstream) map[string]string {
 }
 
 // auditCredential is the constraint name under which the allow record of a
-// call to an upstream with its own credential (auth kind static or oauth)
+// call to an upstream with its own credential (auth kind static, oauth or exchange)
 // names the kind, never the value: Constraint "upstream_credential", Value
 // the kind. The default kind (legant) leaves both empty.
 const auditCredential = "upstream_credential"

@@ -68,6 +68,10 @@ func (g *Gateway) send(ctx context.Context, w http.ResponseWriter, r *http.Reque
 		g.failPending(w, ex, http.StatusOK, g.connectionRequired(r, cr))
 		return nil, false
 	}
+	if xe := (*exchangeRefusedError)(nil); errors.As(err, &xe) { // tokenexchange.go
+		g.failPending(w, ex, http.StatusOK, xe.rpc())
+		return nil, false
+	}
 	if err != nil {
 		g.log.Error("could not prepare the upstream request", "upstream", ex.up.Slug, "err", err)
 		g.failPending(w, ex, http.StatusBadGateway, rpcError{Code: CodeUpstream, Message: "the upstream is unavailable"})

@@ -148,6 +148,7 @@ type Gateway struct {
 	client    *http.Client
 	h2c       *http.Client // upstreams with H2C (h2c.go)
 	connect   *connector   // the connect flow of oauth upstreams (connect.go)
+	exchanged *exchanger   // tokens of exchange upstreams (tokenexchange.go)
 	log       *slog.Logger
 	now       func() time.Time
 	hosts     map[string]bool
@@ -235,6 +236,7 @@ func New(opts Options) (*Gateway, error) {
 	g.bridges = newBridgeSet(g.client, opts.Logger)
 	g.health = newStoreHealth(opts.Logger, opts.StorePing, opts.StoreTimeout, g.closed)
 	g.connect = newConnector(opts.ConnectKey, g.client, g.now)
+	g.exchanged = newExchanger()
 	g.bridges.dial = g.upstreamClient // virtual.go
 	if opts.Recorder != nil {
 		g.audit = newAuditQueue(opts.Recorder, opts.Logger, opts.StoreTimeout, g.health)

@@ -71,7 +71,11 @@ func (g *Gateway) Kill(ctx context.Context, sel Selector, reason string) KillRep
 		return rep
 	}
 	killed := map[string]bool{}
+	var delegations []string // of the killed sessions: their exchanged tokens go
 	for _, s := range g.sessions.match(sel) {
+		if s.claims != nil {
+			delegations = append(delegations, s.claims.DelegationID)
+		}
 		if s.killed.Swap(true) {
 			continue
 		}
@@ -80,6 +84,7 @@ func (g *Gateway) Kill(ctx context.Context, sel Selector, reason string) KillRep
 		g.record(audit.Event{Kind: audit.KindKill, User: s.user, Agents: s.chain, Client: s.clientID,
 			Upstream: s.slug, SessionID: s.id, Reason: reason, TokenID: sel.TokenID})
 	}
+	g.exchanged.forget(sel, delegations) // tokenexchange.go
 	// A killed session's calls are cut as killed whatever token they carry
 	// (a session may be used with several tokens of its principal). Calls
 	// first: each client must have its killed error before its streams close,

@@ -43,6 +43,10 @@ func (g *Gateway) serveGet(w http.ResponseWriter, r *http.Request, up *upstreams
 		writeRPCError(w, http.StatusForbidden, nil, g.connectionRequired(r, cr))
 		return
 	}
+	if xe := (*exchangeRefusedError)(nil); errors.As(err, &xe) { // tokenexchange.go
+		writeRPCError(w, http.StatusBadGateway, nil, xe.rpc())
+		return
+	}
 	if err != nil {
 		g.log.Error("could not prepare the upstream stream request", "upstream", up.Slug, "err", err)
 		http.Error(w, "the upstream is unavailable", http.StatusBadGateway)

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,6 +42,8 @@ type hostedUpstream struct {
 	resource string // the MCP endpoint: base + /mcp/hosted
 	st       *store.Store
 	keys     *authority.KeySet
+	asOpts   oauth.Options
+	as       atomic.Pointer[oauth.Server]
 
 	mu       sync.Mutex
 	accepted []string // access tokens, in order
@@ -68,10 +71,12 @@ upstreams:
 	}
 	h.keys = authority.NewKeySet()
 	h.keys.Add(key, time.Time{})
-	as, err := oauth.New(oauth.Options{Issuer: h.base, Store: h.st, Keys: h.keys, Registry: func() *upstreams.Registry { return reg }})
+	h.asOpts = oauth.Options{Issuer: h.base, Store: h.st, Keys: h.keys, Registry: func() *upstreams.Registry { return reg }}
+	as, err := oauth.New(h.asOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	h.as.Store(as)
 	hash, err := oauth.HashPassword(rigPassword)
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +98,7 @@ upstreams:
 	mcpH := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return expenses.NewServer(&expenses.Ledger{}) }, nil)
 	mux := http.NewServeMux()
 	for _, p := range oauth.Paths {
-		mux.Handle(p, as)
+		mux.Handle(p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.as.Load().ServeHTTP(w, r) }))
 	}
 	mux.Handle("/mcp/hosted", auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{ResourceMetadataURL: metaURL})(mcpH))
 	mux.Handle("GET /.well-known/oauth-protected-resource/mcp/hosted", auth.ProtectedResourceMetadataHandler(&oauthex.ProtectedResourceMetadata{
@@ -102,6 +107,19 @@ upstreams:
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)
 	return h
+}
+
+// trust makes the hosted upstream's authorization server take the tokens
+// of ti as token exchange subject tokens (same store: clients stay).
+func (h *hostedUpstream) trust(t *testing.T, ti oauth.TrustedIssuer) {
+	t.Helper()
+	o := h.asOpts
+	o.TrustedSubjectIssuers = []oauth.TrustedIssuer{ti}
+	as, err := oauth.New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.as.Store(as)
 }
 
 func (h *hostedUpstream) tokens() []string {

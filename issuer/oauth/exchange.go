@@ -42,6 +42,9 @@ func (s *Server) grantExchange(ctx context.Context, c *client, form url.Values, 
 	if err != nil {
 		return nil, err
 	}
+	if t, ok := s.trustedIssuer(unverifiedIssuer(form.Get("subject_token"))); ok {
+		return s.grantTrustedExchange(ctx, c, form, jkt, resource, t) // exchange_trusted.go
+	}
 	now := s.now()
 	parent, err := authority.Verify(form.Get("subject_token"), s.opts.Keys, authority.VerifyOptions{
 		Issuer: s.opts.Issuer, Audience: resource, RequireActor: true}, now)

@@ -38,6 +38,7 @@ type harness struct {
 	keys     *authority.KeySet
 	srv      *httptest.Server
 	as       *oauth.Server
+	opts     oauth.Options
 	issuer   string
 	resource string // the expenses upstream's inbound audience
 	browser  *http.Client
@@ -88,6 +89,7 @@ func newHarness(t testing.TB, b storetest.Backend, edit func(*oauth.Options)) *h
 	if h.as, err = oauth.New(opts); err != nil {
 		t.Fatal(err)
 	}
+	h.opts = opts
 	// The JWKS, as cmd/legant mounts it beside the server.
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+oauth.JWKSPath, func(w http.ResponseWriter, _ *http.Request) {
@@ -95,7 +97,7 @@ func newHarness(t testing.TB, b storetest.Backend, edit func(*oauth.Options)) *h
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(b)
 	})
-	mux.Handle("/", h.as)
+	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.as.ServeHTTP(w, r) }))
 	h.srv.Config.Handler = mux
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)

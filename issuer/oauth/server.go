@@ -98,6 +98,10 @@ type Options struct {
 	// SSO are the upstream OpenID providers users may sign in with; nil:
 	// local accounts only.
 	SSO *SSO
+	// TrustedSubjectIssuers are other issuers whose delegation tokens token
+	// exchange accepts as subject_token, each for its listed clients only
+	// (exchange_trusted.go); nil: only this server's own tokens.
+	TrustedSubjectIssuers []TrustedIssuer
 	// Logger receives operational messages (never secrets); nil discards.
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -137,6 +141,11 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("oauth: issuer %q must be an http(s) origin without path (e.g. https://gw.example)", opts.Issuer)
 	}
 	opts.Issuer = strings.TrimSuffix(opts.Issuer, "/")
+	for _, t := range opts.TrustedSubjectIssuers {
+		if err := t.validate(); err != nil {
+			return nil, err
+		}
+	}
 	s := &Server{opts: opts, issuer: u, secure: u.Scheme == "https", log: opts.Logger, now: opts.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+
+	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/revfeed"
+	"github.com/openlegant/legant/gateway"
+	"github.com/openlegant/legant/issuer/oauth"
+	"github.com/openlegant/legant/issuer/store"
+)
+
+// registerExchangeClient registers, at the hosted upstream's authorization
+// server, the confidential client the gateway exchanges tokens as, and
+// writes its secret to a file. It returns the client id and the file.
+func registerExchangeClient(t *testing.T, hosted *hostedUpstream) (string, string) {
+	t.Helper()
+	body, _ := json.Marshal(map[string]any{"client_name": "Legant gateway (token exchange)",
+		"token_endpoint_auth_method": "client_secret_basic", "grant_types": []string{oauth.GrantTokenExchange}, "response_types": []string{}})
+	resp, err := http.Post(hosted.base+"/oauth2/register", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var reg struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&reg); err != nil || reg.ClientSecret == "" {
+		t.Fatalf("register = %d %v", resp.StatusCode, err)
+	}
+	f := filepath.Join(t.TempDir(), "exchange.secret")
+	if err := os.WriteFile(f, []byte(reg.ClientSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return reg.ClientID, f
+}
+
+// gatewayIdentity is the issuer and published keys of the tokens the
+// gateway mints itself (its subject tokens), as another server learns them.
+func gatewayIdentity(t *testing.T, r *authRig) (string, *authority.KeySet) {
+	t.Helper()
+	iss := r.srv.URL + downstreamIssuerPath
+	resp, err := http.Get(iss + "/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	ks, err := authority.ParseJWKS(b)
+	if err != nil {
+		t.Fatalf("gateway JWKS: %v", err)
+	}
+	return iss, ks
+}
+
+// exchangesAt counts the tokens the hosted upstream's server minted by
+// token exchange (its audit log).
+func exchangesAt(t *testing.T, hosted *hostedUpstream) int {
+	t.Helper()
+	evs, err := hosted.st.Audit().Query(context.Background(), store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.Kind == "mint" && e.Reason == oauth.GrantTokenExchange {
+			n++
+		}
+	}
+	return n
+}
+
+// TestExchangeUpstream: a hosted MCP server behind its own OAuth (a go-sdk
+// server behind auth.RequireBearerToken whose authorization server is a
+// second Legant issuer) trusts the gateway's issuer for token exchange. An
+// agent of alice calls it through the gateway (registry auth kind exchange,
+// server discovered from the upstream's protected-resource metadata): the
+// upstream gets a token its own server issued for alice, exchanged once per
+// delegation; revoking the delegation stops the use; the upstream never
+// sees the caller's token, and no exchanged token is in the gateway's logs
+// or audit.
+func TestExchangeUpstream(t *testing.T) {
+	ctx := context.Background()
+	hosted := newHostedUpstream(t)
+	clientID, secretFile := registerExchangeClient(t, hosted)
+	r, logs := newOAuthUpstreamRig(t, hosted, func(string) string {
+		return "{kind: exchange, client: {id: " + clientID + ", secret: {file: " + secretFile + "}}, scopes: [expenses:read]}"
+	})
+	iss, keys := gatewayIdentity(t, r)
+	hosted.trust(t, oauth.TrustedIssuer{Issuer: iss, Keys: keys, Clients: []string{clientID}})
+
+	limits := url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
+	s1, h1 := authorizeAgent(t, r, "agent-one", limits)
+	for range 3 {
+		if err := callTool(ctx, s1, "list_expenses", map[string]any{}); err != nil {
+			t.Fatalf("call through the exchange upstream: %v", err)
+		}
+	}
+	if n := exchangesAt(t, hosted); n != 1 {
+		t.Errorf("exchanges at the upstream's server after one agent's calls = %d, want 1 (cached per delegation)", n)
+	}
+	toks := hosted.tokens()
+	if len(toks) < 4 { // initialize, initialized, 3 calls (and list)
+		t.Fatalf("the upstream accepted %d requests", len(toks))
+	}
+	up, err := authority.Verify(toks[len(toks)-1], hosted.keys, authority.VerifyOptions{Issuer: hosted.base, Audience: hosted.resource, RequireActor: true}, time.Now())
+	if err != nil || up.Subject != rigUser || !up.Chain().Contains(clientID) || !up.Chain().Contains(gateway.DefaultActor) ||
+		!slices.Equal(up.Scopes, []string{"expenses:read"}) {
+		t.Fatalf("the upstream's token = %+v, %v", up, err)
+	}
+	ts, _ := h1.TokenSource(ctx)
+	callerTok, err := ts.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tok := range toks {
+		if tok == callerTok.AccessToken {
+			t.Fatal("the upstream got the caller's token")
+		}
+	}
+
+	// A second delegation has its own exchange.
+	s2, _ := authorizeAgent(t, r, "agent-two", limits)
+	if err := callTool(ctx, s2, "list_expenses", map[string]any{}); err != nil {
+		t.Fatalf("second agent: %v", err)
+	}
+	if n := exchangesAt(t, hosted); n != 2 {
+		t.Errorf("exchanges after a second delegation = %d, want 2", n)
+	}
+
+	// Revoking the first delegation stops its use at once: nothing reaches
+	// the upstream; the other delegation goes on without a new exchange.
+	c1, err := r.verify(callerTok.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.w.st.Revoke(ctx, store.RevokeRequest{Kind: revfeed.KindDelegation, Value: c1.DelegationID, Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	before := len(hosted.tokens())
+	if err := callTool(ctx, s1, "list_expenses", map[string]any{}); err == nil {
+		t.Error("a call of the revoked delegation succeeded")
+	}
+	if n := len(hosted.tokens()); n != before {
+		t.Errorf("the upstream got %d requests after the revocation", n-before)
+	}
+	if err := callTool(ctx, s2, "list_expenses", map[string]any{}); err != nil {
+		t.Fatalf("the other delegation after the revocation: %v", err)
+	}
+	if n := exchangesAt(t, hosted); n != 2 {
+		t.Errorf("exchanges = %d, want still 2", n)
+	}
+
+	// Neither the gateway's log nor its audit holds an exchanged token; the
+	// audit names the credential kind.
+	s1.Close()
+	s2.Close()
+	r.w.gw.Close()
+	evs, err := r.w.st.Audit().Query(ctx, store.AuditFilter{Tool: "list_expenses"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	allows := 0
+	for _, e := range evs {
+		if e.Decision == "allow" && e.Constraint == "upstream_credential" && e.Value == "exchange" {
+			allows++
+		}
+		b, _ := json.Marshal(e)
+		for _, tok := range hosted.tokens() {
+			if strings.Contains(string(b), tok) {
+				t.Fatal("an audit record holds an exchanged token")
+			}
+		}
+	}
+	if allows != 5 {
+		t.Errorf("allowed calls marked upstream_credential=exchange = %d, want 5", allows)
+	}
+	if n := exchangesAt(t, hosted); n != 2 {
+		t.Errorf("exchanges in all = %d, want 2 (none for the revoked delegation)", n)
+	}
+	for _, tok := range append(hosted.tokens(), callerTok.AccessToken) {
+		if strings.Contains(logs.String(), tok) {
+			t.Fatal("the gateway's log holds a token")
+		}
+	}
+	if n := strings.Count(logs.String(), "upstream token exchanged"); n != 2 {
+		t.Errorf("the gateway logged %d exchanges, want 2", n)
+	}
+}
+
+// TestExchangeUpstreamRefused: an authorization server that does not trust
+// the gateway refuses the exchange; the call gets a clear error naming the
+// server's error, and nothing reaches the upstream.
+func TestExchangeUpstreamRefused(t *testing.T) {
+	hosted := newHostedUpstream(t)
+	clientID, secretFile := registerExchangeClient(t, hosted)
+	r, _ := newOAuthUpstreamRig(t, hosted, func(string) string {
+		return "{kind: exchange, client: {id: " + clientID + ", secret: {file: " + secretFile + "}}, authorization_server: " + hosted.base + "}"
+	})
+	_, err := connectExchangeAgent(t, r, "agent")
+	var we *jsonrpc.Error
+	if !errors.As(err, &we) || we.Code != gateway.CodeUpstream {
+		t.Fatalf("want a JSON-RPC error %d, got %v", gateway.CodeUpstream, err)
+	}
+	var d struct{ Reason, Upstream, Error string }
+	if json.Unmarshal(we.Data, &d) != nil || d.Reason != gateway.ReasonExchangeRefused || d.Upstream != "hosted" || d.Error != "invalid_grant" {
+		t.Errorf("error data = %s", we.Data)
+	}
+	if n := len(hosted.tokens()); n != 0 {
+		t.Errorf("the upstream accepted %d requests", n)
+	}
+}
+
+// connectExchangeAgent authorizes an agent of alice and connects it, returning the
+// connect error as is.
+func connectExchangeAgent(t *testing.T, r *authRig, name string) (*mcp.ClientSession, error) {
+	t.Helper()
+	b := newUserBrowser(t, r.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
+	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
+		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
+			ClientName: name, RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
+			TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
+		AuthorizationCodeFetcher: b.authorize,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mcp.NewClient(&mcp.Implementation{Name: name, Version: "1"}, nil).
+		Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}, nil)
+}
