@@ -250,3 +250,48 @@ func connectExchangeAgent(t *testing.T, r *authRig, name string) (*mcp.ClientSes
 	return mcp.NewClient(&mcp.Implementation{Name: name, Version: "1"}, nil).
 		Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}, nil)
 }
+
+// TestOAuthUpstreamStreamNeedsConnection: the standalone GET stream of a
+// session whose user has no connection to the oauth upstream is refused
+// with 403 and the JSON-RPC error a call gets (connection_required and the
+// connect URL), not a 502; nothing reaches the upstream.
+func TestOAuthUpstreamStreamNeedsConnection(t *testing.T) {
+	ctx := context.Background()
+	hosted := newHostedUpstream(t)
+	r, _ := newOAuthUpstreamRig(t, hosted)
+	session, _, h := connectAgentNoUpstream(t, r)
+	ts, err := h.TokenSource(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := ts.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := len(hosted.tokens())
+	req, _ := http.NewRequest(http.MethodGet, r.mcpURL, nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Session-Id", session.ID())
+	req.Header.Set("MCP-Protocol-Version", session.InitializeResult().ProtocolVersion)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error struct {
+			Code int
+			Data struct{ Reason, Upstream, URL string }
+		}
+	}
+	err = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Content-Type") != "application/json" || err != nil ||
+		body.Error.Code != gateway.CodeUpstream || body.Error.Data.Reason != gateway.ReasonConnectionRequired ||
+		body.Error.Data.Upstream != "hosted" || !strings.HasPrefix(body.Error.Data.URL, r.srv.URL+"/connect/hosted?ticket=") {
+		t.Fatalf("GET stream without a connection = %d %s %+v (%v)", resp.StatusCode, resp.Header.Get("Content-Type"), body, err)
+	}
+	if n := len(hosted.tokens()); n != before {
+		t.Errorf("the upstream got %d requests", n-before)
+	}
+}

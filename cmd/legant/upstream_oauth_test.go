@@ -381,7 +381,7 @@ func TestOAuthUpstreamConnectRefusals(t *testing.T) {
 	ctx := context.Background()
 	hosted := newHostedUpstream(t)
 	r, _ := newOAuthUpstreamRig(t, hosted)
-	session, u := connectAgentNoUpstream(t, r)
+	session, u, _ := connectAgentNoUpstream(t, r)
 
 	// One flow at the upstream's server, its answer replayed three ways.
 	b := newUserBrowser(t, hosted.base, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
@@ -432,7 +432,7 @@ func TestOAuthUpstreamConnectRefusals(t *testing.T) {
 // is opened with a connection made for the initialize and dropped after,
 // so the test starts with a live session and no connection. It returns the
 // session and a fresh connect URL.
-func connectAgentNoUpstream(t *testing.T, r *authRig) (*mcp.ClientSession, string) {
+func connectAgentNoUpstream(t *testing.T, r *authRig) (*mcp.ClientSession, string, *auth.AuthorizationCodeHandler) {
 	t.Helper()
 	ctx := context.Background()
 	b := newUserBrowser(t, r.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
@@ -461,7 +461,7 @@ func connectAgentNoUpstream(t *testing.T, r *authRig) (*mcp.ClientSession, strin
 		t.Fatal(err)
 	}
 	_, err = s.CallTool(ctx, &mcp.CallToolParams{Name: "list_expenses", Arguments: map[string]any{}})
-	return s, connectionURL(t, err, r.srv.URL)
+	return s, connectionURL(t, err, r.srv.URL), h
 }
 
 // TestOAuthUpstreamPreregisteredClient: with auth.client in the registry
@@ -494,7 +494,7 @@ func TestOAuthUpstreamPreregisteredClient(t *testing.T) {
 		clientID = reg.ClientID
 		return "{kind: oauth, client: {id: " + reg.ClientID + ", secret: {file: " + secretFile + "}}}"
 	})
-	session, u := connectAgentNoUpstream(t, r)
+	session, u, _ := connectAgentNoUpstream(t, r)
 	connect(t, u, hosted)
 	c, err := r.w.st.GetConnection(ctx, rigUser, "hosted")
 	if err != nil || c.ClientID != clientID {
