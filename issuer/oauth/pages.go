@@ -30,7 +30,7 @@ var pageTemplates = func() map[string]*template.Template {
 		},
 	}
 	out := map[string]*template.Template{}
-	for _, p := range []string{"login", "consent", "delegations", "error", "signin", "mfa", "security"} {
+	for _, p := range []string{"login", "consent", "delegations", "connections", "error", "signin", "mfa", "security"} {
 		out[p] = template.Must(template.New("layout.html").Funcs(funcs).
 			ParseFS(templateFiles, "templates/layout.html", "templates/"+p+".html"))
 	}

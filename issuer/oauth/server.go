@@ -225,6 +225,8 @@ func (s *Server) routes() {
 	m.HandleFunc("POST /account/consents/forget", s.forgetConsent)
 	m.HandleFunc("GET /account/delegations", s.delegations)
 	m.HandleFunc("POST /account/delegations/revoke", s.revokeDelegation)
+	m.HandleFunc("GET /account/connections", s.connections)            // account_connections.go
+	m.HandleFunc("POST /account/connections/disconnect", s.disconnect) // account_connections.go
 	s.mux = m
 }
 
