@@ -10,6 +10,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"net/http"
 	"sync"
@@ -41,6 +42,10 @@ type Vault interface {
 	SaveToken(ctx context.Context, t UpstreamToken) error
 	// DropToken deletes the user's token for upstream, if any.
 	DropToken(ctx context.Context, user, upstream string) error
+	// Used records that a call under delegation (agent chain agents) sent
+	// the user's token for upstream, so that revoking that delegation, an
+	// ancestor of it or one of its agents deletes the connection.
+	Used(ctx context.Context, user, upstream, delegation string, agents []string) error
 }
 
 // ErrNoConnection is what Vault.Token returns for a user who has not
@@ -99,7 +104,45 @@ func (g *Gateway) oauthCredential(ctx context.Context, ex *exchange, req *http.R
 			return err
 		}
 	}
+	if err := g.uses.note(ctx, v, ex, tok); err != nil {
+		return err // fail closed: a use not recorded would outlive a revocation
+	}
 	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	return nil
+}
+
+// useSet remembers which (delegation, connection token) uses this process
+// recorded in the Vault, so that each is written once, not per call. A
+// new token (a refresh, a reconnection) is recorded again: a disconnect
+// forgets the uses of the old connection. Safe for concurrent use.
+type useSet struct {
+	mu   sync.Mutex
+	seen map[[sha256.Size]byte]struct{}
+}
+
+const maxUses = 100_000
+
+func (u *useSet) note(ctx context.Context, v Vault, ex *exchange, tok *UpstreamToken) error {
+	c := ex.claims
+	if c.DelegationID == "" {
+		return nil // a token without delegation: only a user revocation reaches it
+	}
+	k := sha256.Sum256([]byte(c.DelegationID + "\x00" + ex.up.Slug + "\x00" + c.Subject + "\x00" + tok.AccessToken))
+	u.mu.Lock()
+	_, ok := u.seen[k]
+	u.mu.Unlock()
+	if ok {
+		return nil
+	}
+	if err := v.Used(ctx, c.Subject, ex.up.Slug, c.DelegationID, c.Chain()); err != nil {
+		return err
+	}
+	u.mu.Lock()
+	if u.seen == nil || len(u.seen) >= maxUses {
+		u.seen = map[[sha256.Size]byte]struct{}{}
+	}
+	u.seen[k] = struct{}{}
+	u.mu.Unlock()
 	return nil
 }
 

@@ -149,6 +149,7 @@ type Gateway struct {
 	h2c       *http.Client // upstreams with H2C (h2c.go)
 	connect   *connector   // the connect flow of oauth upstreams (connect.go)
 	exchanged *exchanger   // tokens of exchange upstreams (tokenexchange.go)
+	uses      useSet       // connection uses recorded (connections.go)
 	log       *slog.Logger
 	now       func() time.Time
 	hosts     map[string]bool

@@ -295,3 +295,43 @@ func TestOAuthUpstreamStreamNeedsConnection(t *testing.T) {
 		t.Errorf("the upstream got %d requests", n-before)
 	}
 }
+
+// TestOAuthUpstreamDelegationRevoked: revoking one of alice's delegations
+// that used her connection to the oauth upstream deletes the connection:
+// her other agent's next call asks her to connect again, and nothing
+// reaches the upstream with the old token.
+func TestOAuthUpstreamDelegationRevoked(t *testing.T) {
+	ctx := context.Background()
+	hosted := newHostedUpstream(t)
+	r, _ := newOAuthUpstreamRig(t, hosted)
+	sA, u, _ := connectAgentNoUpstream(t, r)
+	connect(t, u, hosted)
+	if err := callTool(ctx, sA, "list_expenses", map[string]any{}); err != nil {
+		t.Fatalf("agent A after connecting: %v", err)
+	}
+	sB, hB := authorizeAgent(t, r, "agent-b", url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
+	if err := callTool(ctx, sB, "list_expenses", map[string]any{}); err != nil {
+		t.Fatalf("agent B: %v", err)
+	}
+	ts, _ := hB.TokenSource(ctx)
+	tokB, err := ts.Token()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cB, err := r.verify(tokB.AccessToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.w.st.Revoke(ctx, store.RevokeRequest{Kind: revfeed.KindDelegation, Value: cB.DelegationID, Reason: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.w.st.GetConnection(ctx, rigUser, "hosted"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the connection B used survived B's revocation: %v", err)
+	}
+	before := len(hosted.tokens())
+	_, err = sA.CallTool(ctx, &mcp.CallToolParams{Name: "list_expenses", Arguments: map[string]any{}})
+	connectionURL(t, err, r.srv.URL)
+	if n := len(hosted.tokens()); n != before {
+		t.Errorf("the upstream got %d requests after the revocation", n-before)
+	}
+}

@@ -35,3 +35,7 @@ func (v connectionVault) DropToken(ctx context.Context, user, upstream string) e
 	_, err := v.st.DeleteConnection(ctx, user, upstream)
 	return err
 }
+
+func (v connectionVault) Used(ctx context.Context, user, upstream, delegation string, agents []string) error {
+	return v.st.RecordConnectionUse(ctx, user, upstream, delegation, agents)
+}

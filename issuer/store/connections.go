@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -109,16 +110,104 @@ func (s *Store) ListConnections(ctx context.Context, user string) ([]Connection,
 }
 
 // DeleteConnection removes user's connection to upstream ("" for all of the
-// user's) and reports how many were removed.
+// user's), and the record of the delegations that used it, and reports how
+// many connections were removed.
 func (s *Store) DeleteConnection(ctx context.Context, user, upstream string) (int64, error) {
 	if user == "" {
 		return 0, errors.New("store: delete connection: no user")
 	}
-	res, err := s.db.ExecContext(ctx, `DELETE FROM upstream_connections WHERE username = $1 AND ($2 = '' OR upstream = $2)`, user, upstream)
+	var n int64
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM upstream_connections WHERE username = $1 AND ($2 = '' OR upstream = $2)`, user, upstream)
+		if err != nil {
+			return err
+		}
+		n, _ = res.RowsAffected()
+		_, err = tx.ExecContext(ctx, `DELETE FROM upstream_connection_uses WHERE username = $1 AND ($2 = '' OR upstream = $2)`, user, upstream)
+		return err
+	})
 	if err != nil {
 		return 0, fmt.Errorf("store: delete connection: %w", err)
 	}
-	return res.RowsAffected()
+	return n, nil
+}
+
+// RecordConnectionUse notes that a call under delegation (whose agent chain
+// is agents) used user's connection to upstream; recording it again is a
+// no-op. Revoking that delegation (or an ancestor), or one of its agents,
+// deletes the connection (deleteConnectionsUsedTx).
+func (s *Store) RecordConnectionUse(ctx context.Context, user, upstream, delegation string, agents []string) error {
+	if user == "" || upstream == "" || delegation == "" {
+		return errors.New("store: a connection use needs a user, an upstream and a delegation")
+	}
+	a, err := json.Marshal(nonNil(agents))
+	if err != nil {
+		return err
+	}
+	_, err = s.db.ExecContext(ctx, `INSERT INTO upstream_connection_uses (username, upstream, delegation_id, agents, created_ns)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (username, upstream, delegation_id) DO NOTHING`,
+		user, upstream, delegation, string(a), s.now().UnixNano())
+	if err != nil {
+		return fmt.Errorf("store: record connection use: %w", err)
+	}
+	return nil
+}
+
+// deleteConnectionsUsedTx deletes the connections used under the revoked
+// delegations (ids) or by the revoked agent ("" for none), with their use
+// records: the user connects again, through a delegation that stands.
+func deleteConnectionsUsedTx(ctx context.Context, tx *sql.Tx, ids []string, agent string) error {
+	type pair struct{ user, upstream string }
+	var doomed []pair
+	for _, id := range ids {
+		rows, err := tx.QueryContext(ctx, `SELECT username, upstream FROM upstream_connection_uses WHERE delegation_id = $1`, id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var p pair
+			if err := rows.Scan(&p.user, &p.upstream); err != nil {
+				rows.Close()
+				return err
+			}
+			doomed = append(doomed, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	if agent != "" {
+		rows, err := tx.QueryContext(ctx, `SELECT username, upstream, agents FROM upstream_connection_uses`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var p pair
+			var raw string
+			var agents []string
+			if err := rows.Scan(&p.user, &p.upstream, &raw); err != nil {
+				rows.Close()
+				return err
+			}
+			if json.Unmarshal([]byte(raw), &agents) == nil && slices.Contains(agents, agent) {
+				doomed = append(doomed, p)
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for _, p := range doomed {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM upstream_connections WHERE username = $1 AND upstream = $2`, p.user, p.upstream); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM upstream_connection_uses WHERE username = $1 AND upstream = $2`, p.user, p.upstream); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) scanConnections(rows *sql.Rows, open bool) ([]Connection, error) {

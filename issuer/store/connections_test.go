@@ -117,3 +117,94 @@ func TestConnectTicketKey(t *testing.T) {
 		}
 	})
 }
+
+// TestConnectionsRevokedWithDelegations: a connection goes with the
+// authority that used it. Revoking a delegation deletes the connections it
+// or a delegation below it used (not the others, not another user's);
+// revoking an agent deletes those used under a chain holding it; revoking
+// a token (a session kill) deletes none; a disconnect forgets the uses, so a
+// later revocation of an old user does not reach a new connection.
+func TestConnectionsRevokedWithDelegations(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st := storetest.Open(t, b.Options(t))
+		now := time.Now()
+		for _, d := range []store.Delegation{
+			{ID: "dlg_root", User: "alice", Agents: []string{"agent:planner"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+			{ID: "dlg_child", ParentID: "dlg_root", User: "alice", Agents: []string{"agent:planner", "agent:executor"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+			{ID: "dlg_other", User: "alice", Agents: []string{"agent:mailer"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+			{ID: "dlg_bob", User: "bob", Agents: []string{"agent:planner"}, CreatedAt: now, ExpiresAt: now.Add(time.Hour)},
+		} {
+			if err := st.CreateDelegation(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		put := func(user, up string) {
+			t.Helper()
+			if err := st.PutConnection(ctx, store.Connection{User: user, Upstream: up, AccessToken: "tok-" + user + up}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		use := func(user, up, dlg string, agents ...string) {
+			t.Helper()
+			for range 2 { // recording twice is a no-op
+				if err := st.RecordConnectionUse(ctx, user, up, dlg, agents); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		have := func() []string {
+			t.Helper()
+			all, err := st.ListConnections(ctx, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for _, c := range all {
+				out = append(out, c.User+"/"+c.Upstream)
+			}
+			return out
+		}
+		put("alice", "github")
+		put("alice", "linear")
+		put("alice", "notion")
+		put("bob", "github")
+		use("alice", "github", "dlg_child", "agent:planner", "agent:executor")
+		use("alice", "linear", "dlg_other", "agent:mailer")
+		use("alice", "notion", "dlg_other", "agent:mailer")
+		use("bob", "github", "dlg_bob", "agent:planner")
+
+		// A token revocation (a session kill) leaves connections alone.
+		if _, err := st.Revoke(ctx, store.RevokeRequest{Kind: revfeed.KindToken, Value: "at_1", Reason: "kill"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := have(); len(got) != 4 {
+			t.Fatalf("after a token revocation: %v", got)
+		}
+		// Revoking the root deletes what its child used; bob's and the
+		// other delegation's stay.
+		if _, err := st.Revoke(ctx, store.RevokeRequest{Kind: revfeed.KindDelegation, Value: "dlg_root", Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(have(), " "); got != "alice/linear alice/notion bob/github" {
+			t.Fatalf("after revoking dlg_root: %s", got)
+		}
+		// A disconnect forgets the uses: reconnected, notion is not deleted
+		// by revoking the delegation that used the old connection.
+		if _, err := st.DeleteConnection(ctx, "alice", "notion"); err != nil {
+			t.Fatal(err)
+		}
+		put("alice", "notion")
+		// Revoking an agent deletes what chains holding it used.
+		if _, err := st.Revoke(ctx, store.RevokeRequest{Kind: revfeed.KindAgent, Value: "agent:mailer", Reason: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.Join(have(), " "); got != "alice/notion bob/github" {
+			t.Fatalf("after revoking agent:mailer: %s", got)
+		}
+		var uses int
+		if err := st.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM upstream_connection_uses`).Scan(&uses); err != nil || uses != 1 {
+			t.Errorf("use records left = %d, %v; want bob's only", uses, err)
+		}
+	})
+}

@@ -102,9 +102,27 @@ func (s *Store) revokeTx(ctx context.Context, tx *sql.Tx, req RevokeRequest) ([]
 	if len(added) == 0 {
 		return nil, errNothingNew
 	}
-	if req.Kind == revfeed.KindUser {
-		// The user's upstream OAuth tokens go with their authority (connections.go).
-		if _, err := tx.ExecContext(ctx, `DELETE FROM upstream_connections WHERE username = $1`, req.Value); err != nil {
+	// Upstream connections (connections.go) go with the authority that
+	// used them: all of a revoked user's; those a revoked delegation (or
+	// one below it) or a revoked agent used. A revoked token (a session
+	// kill) leaves them: the delegation stands.
+	switch req.Kind {
+	case revfeed.KindUser:
+		for _, table := range []string{"upstream_connections", "upstream_connection_uses"} {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE username = $1`, req.Value); err != nil {
+				return nil, err
+			}
+		}
+	case revfeed.KindDelegation:
+		ids := make([]string, 0, len(todo))
+		for _, r := range todo {
+			ids = append(ids, r.Value)
+		}
+		if err := deleteConnectionsUsedTx(ctx, tx, ids, ""); err != nil {
+			return nil, err
+		}
+	case revfeed.KindAgent:
+		if err := deleteConnectionsUsedTx(ctx, tx, nil, req.Value); err != nil {
 			return nil, err
 		}
 	}
