@@ -59,6 +59,29 @@ upstreams:
     tools:
       web_search: {scope: search:read}
 `)
+	exchangeOK := writeTemp(t, "exchange.yaml", `version: 1
+upstreams:
+  - slug: hosted
+    url: https://mcp.example.com/mcp
+    auth:
+      kind: exchange
+      client: {id: legant-gateway, secret: {env: HOSTED_AS_CLIENT_SECRET}}
+      scopes: [expenses:read]
+      authorization_server: https://auth.example.com
+    tools:
+      list_expenses: {scope: expenses:read}
+`)
+	exchangeBad := writeTemp(t, "exchange-bad.yaml", `version: 1
+upstreams:
+  - slug: hosted
+    url: https://mcp.example.com/mcp
+    auth:
+      kind: exchange
+      client: {id: legant-gateway, secret: s3cr3t}
+      authorization_server: http://auth.example.com
+    tools:
+      list_expenses: {scope: expenses:read}
+`)
 	tools := writeTemp(t, "tools.json", exampleTools)
 	drifted := writeTemp(t, "drifted.json", `{"tools":[
  {"name":"list_expenses","inputSchema":{"type":"object"}},
@@ -79,6 +102,11 @@ upstreams:
 		{"literal secret", []string{"lint", "-f", literal}, []string{
 			literal + ":7:40: upstreams[0].auth.header.value: a literal secret is refused: write {env: NAME} or {file: PATH} (the registry holds no secret)",
 		}, literal + ": 1 problem(s)"},
+		{"exchange", []string{"lint", "-f", exchangeOK}, []string{exchangeOK + ": ok: 1 upstream(s), 1 tool(s)"}, ""},
+		{"exchange refused", []string{"lint", "-f", exchangeBad}, []string{
+			exchangeBad + ":7:44: upstreams[0].auth.client.secret: a literal secret is refused: write {env: NAME} or {file: PATH} (the registry holds no secret)",
+			exchangeBad + `:8:29: upstreams[0].auth.authorization_server: "http://auth.example.com" must be an https URL (http only on a loopback host) without query or fragment`,
+		}, exchangeBad + ": 2 problem(s)"},
 		{"matching tools", []string{"lint", "-f", exampleRegistry, "--upstream-tools", tools},
 			[]string{exampleRegistry + ": ok: 1 upstream(s), 3 tool(s); 0 warning(s) against " + tools}, ""},
 		{"drifted tools", []string{"lint", "-f", exampleRegistry, "--upstream-tools", drifted, "--upstream", "expenses"}, []string{
