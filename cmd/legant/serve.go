@@ -212,7 +212,7 @@ func serve(ctx context.Context, cfg serveConfig, errOut io.Writer) error {
 func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, error) {
 	w := &wiring{public: cfg.publicURL, issuer: issuerOr(cfg.store.issuer, cfg.publicURL)}
 	var asOpts oauth.Options
-	if err := cfg.identity.apply(&asOpts); err != nil {
+	if err := cfg.identity.apply(ctx, &asOpts); err != nil {
 		return nil, fmt.Errorf("sign-in configuration: %w", err)
 	}
 	cfg.store.issuer = w.issuer

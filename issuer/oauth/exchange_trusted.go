@@ -39,7 +39,8 @@ type TrustedIssuer struct {
 	Clients []string
 }
 
-func (t TrustedIssuer) validate() error {
+// Validate reports what is wrong with t, if anything.
+func (t TrustedIssuer) Validate() error {
 	u, err := url.Parse(t.Issuer)
 	if t.Issuer == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("oauth: trusted issuer %q must be an http(s) URL", t.Issuer)

@@ -142,7 +142,7 @@ func New(opts Options) (*Server, error) {
 	}
 	opts.Issuer = strings.TrimSuffix(opts.Issuer, "/")
 	for _, t := range opts.TrustedSubjectIssuers {
-		if err := t.validate(); err != nil {
+		if err := t.Validate(); err != nil {
 			return nil, err
 		}
 	}
