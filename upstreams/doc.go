@@ -13,7 +13,7 @@
 // values are all reported at once as ValidationErrors, each one
 // "file:line:col: field.path: message". No credential is written in the
 // file: plain headers refuse Authorization and Cookie, URLs refuse userinfo,
-// and the auth section (Auth: legant, static, oauth) names its secrets by
+// and the auth section (Auth: legant, static, oauth, exchange) names its secrets by
 // reference ({env: NAME}, {file: PATH}); Options.ResolveSecrets reads them
 // into Secrets, which print as their reference only.
 //
