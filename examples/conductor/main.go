@@ -138,11 +138,9 @@ func (s *story) work(ctx context.Context) error {
 	s.n.Say("", "three servers, one endpoint; docs' delete_document is not in the delegation, so it is not listed")
 
 	s.n.Scene("Alice: \"pay the ACME invoice in /shared/q3 and tell the team\"")
-	out, err := s.call(ctx, "read the invoice", "docs__read_document", map[string]any{"path": "/shared/q3/invoice-0042.md"}, "allow")
-	if err != nil {
+	if _, err := s.call(ctx, "read the invoice", "docs__read_document", map[string]any{"path": "/shared/q3/invoice-0042.md"}, "allow"); err != nil {
 		return err
 	}
-	s.n.Say("document", "%s", out.Text)
 	if _, err := s.call(ctx, "pay the invoice", "pay__pay_invoice", map[string]any{"amount": 480, "account": "ACME-001"}, "allow"); err != nil {
 		return err
 	}
@@ -167,14 +165,21 @@ func (s *story) work(ctx context.Context) error {
 	if _, err := s.call(ctx, "tell the team", "mail__send_email", map[string]any{"to": "team@acme.example", "body": "Invoice 0042 paid: 480 USD"}, "allow"); err != nil {
 		return err
 	}
-	var ran []string
+	var ran, auds []string
 	for _, m := range []string{"docs", "mail", "pay"} {
-		for _, c := range s.env.Upstreams[slug+"."+m].Calls() {
+		u := s.env.Upstreams[slug+"."+m]
+		for _, c := range u.Calls() {
 			ran = append(ran, m+":"+c.Tool)
+			if slices.Equal(c.Claims.Audience, []string{u.URL}) {
+				auds = append(auds, m)
+			}
 		}
 	}
-	s.n.Say("upstreams", "ran: %s", strings.Join(ran, ", "))
+	s.n.Say("members", "ran: %s", strings.Join(ran, ", "))
+	s.n.Say("", "each with a token the gateway minted for that member alone, act chain %s",
+		s.env.Upstreams[slug+".docs"].Calls()[0].Claims.Provenance())
 	s.n.Check("what the members ran", strings.Join(ran, ", "), "docs:read_document, mail:send_email, pay:pay_invoice")
+	s.n.Check("members given a token for their own audience", strings.Join(auds, ", "), "docs, mail, pay")
 	return nil
 }
 
@@ -186,9 +191,7 @@ func (s *story) call(ctx context.Context, step, tool string, args map[string]any
 		return out, err
 	}
 	s.n.Check(step, out.Decision(), want)
-	if !out.Allowed {
-		s.n.Say("legant", "%s", out)
-	}
+	s.n.Say("legant", "%s", out)
 	// A refusal's record is queued, an allow's written before the call is
 	// forwarded (docs/RELIABILITY.md): wait for each so the log holds the
 	// calls in the order the agent made them.

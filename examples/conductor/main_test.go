@@ -31,6 +31,7 @@ func TestDemo(t *testing.T) {
 		"injected: delete the invoice: deny tool_not_allowed",
 		"tell the team: allow",
 		"what the members ran: docs:read_document, mail:send_email, pay:pay_invoice",
+		"members given a token for their own audience: docs, mail, pay",
 		"the chain before tampering: intact",
 		"calls in the log: 7",
 		"the log, in order: docs read_document allow allowed; pay pay_invoice allow allowed; pay pay_invoice deny max_amount; " +

@@ -20,6 +20,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 	"time"
 
@@ -96,6 +97,9 @@ func (s *story) firstCall(ctx context.Context) error {
 	return nil
 }
 
+// connectedText is the gateway's answer on the callback page.
+var connectedText = regexp.MustCompile(`Connected [a-z0-9-]+: [^<]*`)
+
 // label names the demo's URLs in checks, which must not depend on ports.
 func (s *story) label(u string) string {
 	switch u {
@@ -145,8 +149,9 @@ func (s *story) connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	done := strings.Contains(cb.body, "retry your call")
-	s.n.Say("gateway", "%s/connect/callback: HTTP %d, \"Connected tracker: retry your call.\"", s.env.GatewayURL, cb.status)
+	said := connectedText.FindString(cb.body)
+	done := strings.Contains(said, "retry your call")
+	s.n.Say("gateway", "%s/connect/callback: HTTP %d, %q", s.env.GatewayURL, cb.status, said)
 	s.n.Check("the callback", fmt.Sprintf("%d %t", cb.status, done), "200 true")
 	conn, err := s.env.Store.GetConnection(ctx, "alice", "tracker")
 	if err != nil {
@@ -186,7 +191,7 @@ func (s *story) retry(ctx context.Context) error {
 		return errors.New("the tracker accepted nothing")
 	}
 	last := seen[len(seen)-1]
-	s.n.Say("tracker", "accepted a token of its own server %s for %s", last.issuer, last.subject)
+	s.n.Say("tracker", "accepted a token of its own server %s for its user %s", last.issuer, last.subject)
 	s.n.Check("the tracker's view", s.label(last.issuer)+" "+last.subject, "the tracker's server "+hostedUser)
 	var legant int
 	for _, r := range seen {
@@ -194,6 +199,7 @@ func (s *story) retry(ctx context.Context) error {
 			legant++
 		}
 	}
+	s.n.Say("", "%d request(s) it accepted, %d carrying the Legant token", len(seen), legant)
 	s.n.Check("requests carrying the Legant token", fmt.Sprint(legant), "0")
 	return nil
 }
