@@ -86,7 +86,8 @@ bench-check: build
 
 # Narrated demos (README, Demo gallery): each starts what it needs in one process on
 # loopback, narrates each decision, exits 1 if one is not what it promises; under
-# 30 s each. Their tests (go test ./examples/...) run in `make unit`.
+# 30 s each. Their tests (go test ./examples/...) run in `make unit`; `make demos` is a
+# phase of .ci/run.
 DEMOS := killswitch stolen-token splice budget two-asks honeytool conductor connect
 demos: $(addprefix demo-,$(DEMOS))
 
