@@ -36,3 +36,7 @@ func (v vault) DropToken(ctx context.Context, user, upstream string) error {
 	_, err := v.st.DeleteConnection(ctx, user, upstream)
 	return err
 }
+
+func (v vault) Used(ctx context.Context, user, upstream, delegation string, agents []string) error {
+	return v.st.RecordConnectionUse(ctx, user, upstream, delegation, agents)
+}
