@@ -29,7 +29,7 @@ import (
 // registerExchangeClient registers, at the hosted upstream's authorization
 // server, the confidential client the gateway exchanges tokens as, and
 // writes its secret to a file. It returns the client id and the file.
-func registerExchangeClient(t *testing.T, hosted *hostedUpstream) (string, string) {
+func registerExchangeClient(t testing.TB, hosted *hostedUpstream) (string, string) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]any{"client_name": "Legant gateway (token exchange)",
 		"token_endpoint_auth_method": "client_secret_basic", "grant_types": []string{oauth.GrantTokenExchange}, "response_types": []string{}})
@@ -54,7 +54,7 @@ func registerExchangeClient(t *testing.T, hosted *hostedUpstream) (string, strin
 
 // gatewayIdentity is the issuer and published keys of the tokens the
 // gateway mints itself (its subject tokens), as another server learns them.
-func gatewayIdentity(t *testing.T, r *authRig) (string, *authority.KeySet) {
+func gatewayIdentity(t testing.TB, r *authRig) (string, *authority.KeySet) {
 	t.Helper()
 	iss := r.srv.URL + downstreamIssuerPath
 	resp, err := http.Get(iss + "/jwks.json")
@@ -72,7 +72,7 @@ func gatewayIdentity(t *testing.T, r *authRig) (string, *authority.KeySet) {
 
 // exchangesAt counts the tokens the hosted upstream's server minted by
 // token exchange (its audit log).
-func exchangesAt(t *testing.T, hosted *hostedUpstream) int {
+func exchangesAt(t testing.TB, hosted *hostedUpstream) int {
 	t.Helper()
 	evs, err := hosted.st.Audit().Query(context.Background(), store.AuditFilter{})
 	if err != nil {
@@ -334,4 +334,84 @@ func TestOAuthUpstreamDelegationRevoked(t *testing.T) {
 	if n := len(hosted.tokens()); n != before {
 		t.Errorf("the upstream got %d requests after the revocation", n-before)
 	}
+}
+
+// agentSession authorizes an agent of alice (consent: list_expenses) and
+// opens its session; for benchmarks, where authorizeAgent's *testing.T is
+// not at hand.
+func agentSession(tb testing.TB, r *authRig, name string) *mcp.ClientSession {
+	tb.Helper()
+	b := userBrowserAt(r.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
+	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
+		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
+			ClientName: name, RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
+			TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
+		AuthorizationCodeFetcher: b.authorize,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s, err := mcp.NewClient(&mcp.Implementation{Name: name, Version: "1"}, nil).
+		Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}, nil)
+	if err != nil {
+		tb.Fatalf("connect %s: %v", name, err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
+// BenchmarkUpstreamCredentialCall: one tools/call through the wired gateway
+// to the hosted upstream (a second Legant issuer as its authorization
+// server), by credential kind: exchange (the token cached in memory per
+// delegation, exchanged once) and oauth (the user's connection read from
+// the store and opened per call). Reports the exchanges made.
+func BenchmarkUpstreamCredentialCall(b *testing.B) {
+	ctx := context.Background()
+	b.Run("exchange", func(b *testing.B) {
+		hosted := newHostedUpstream(b)
+		clientID, secretFile := registerExchangeClient(b, hosted)
+		r, _ := newOAuthUpstreamRig(b, hosted, func(string) string {
+			return "{kind: exchange, client: {id: " + clientID + ", secret: {file: " + secretFile + "}}, scopes: [expenses:read]}"
+		})
+		iss, keys := gatewayIdentity(b, r)
+		hosted.trust(b, oauth.TrustedIssuer{Issuer: iss, Keys: keys, Clients: []string{clientID}})
+		s := agentSession(b, r, "bench")
+		b.ResetTimer()
+		for b.Loop() {
+			if err := callTool(ctx, s, "list_expenses", map[string]any{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(exchangesAt(b, hosted)), "exchanges")
+	})
+	b.Run("oauth", func(b *testing.B) {
+		hosted := newHostedUpstream(b)
+		r, _ := newOAuthUpstreamRig(b, hosted)
+		b0 := userBrowserAt(r.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
+		h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
+			DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
+				ClientName: "bench", RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
+				TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
+			AuthorizationCodeFetcher: b0.authorize,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		client := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil)
+		tr := &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}
+		_, err = client.Connect(ctx, tr, nil)
+		connect(b, connectionURL(b, err, r.srv.URL), hosted)
+		s, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		b.ResetTimer()
+		for b.Loop() {
+			if err := callTool(ctx, s, "list_expenses", map[string]any{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -49,7 +50,7 @@ type hostedUpstream struct {
 	accepted []string // access tokens, in order
 }
 
-func newHostedUpstream(t *testing.T) *hostedUpstream {
+func newHostedUpstream(t testing.TB) *hostedUpstream {
 	t.Helper()
 	h := &hostedUpstream{srv: httptest.NewUnstartedServer(nil)}
 	h.base = "http://" + h.srv.Listener.Addr().String()
@@ -111,7 +112,7 @@ upstreams:
 
 // trust makes the hosted upstream's authorization server take the tokens
 // of ti as token exchange subject tokens (same store: clients stay).
-func (h *hostedUpstream) trust(t *testing.T, ti oauth.TrustedIssuer) {
+func (h *hostedUpstream) trust(t testing.TB, ti oauth.TrustedIssuer) {
 	t.Helper()
 	o := h.asOpts
 	o.TrustedSubjectIssuers = []oauth.TrustedIssuer{ti}
@@ -131,7 +132,7 @@ func (h *hostedUpstream) tokens() []string {
 // newOAuthUpstreamRig is `legant gateway` as wire() assembles it, with the
 // hosted upstream in its registry as auth kind oauth: with authYAML's auth
 // section (given the gateway's public URL), else {kind: oauth} (client by DCR).
-func newOAuthUpstreamRig(t *testing.T, hosted *hostedUpstream, authYAML ...func(publicURL string) string) (*authRig, *syncBuffer) {
+func newOAuthUpstreamRig(t testing.TB, hosted *hostedUpstream, authYAML ...func(publicURL string) string) (*authRig, *syncBuffer) {
 	t.Helper()
 	r := &authRig{}
 	logs := &syncBuffer{}
@@ -176,8 +177,15 @@ upstreams:
 	return r, logs
 }
 
+// userBrowserAt is newUserBrowser for a benchmark (the browser keeps no t).
+func userBrowserAt(base string, limits url.Values) *userBrowser {
+	jar, _ := cookiejar.New(nil)
+	return &userBrowser{base: base, limits: limits, client: &http.Client{Jar: jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
 // connectionURL returns data.url of a connection_required error, or fails.
-func connectionURL(t *testing.T, err error, base string) string {
+func connectionURL(t testing.TB, err error, base string) string {
 	t.Helper()
 	var we *jsonrpc.Error
 	if !errors.As(err, &we) || we.Code != gateway.CodeUpstream {
@@ -195,9 +203,9 @@ func connectionURL(t *testing.T, err error, base string) string {
 // redirects to the hosted upstream's authorization server, the user logs in
 // and consents there, and the server's redirect lands on the gateway's
 // callback, which answers "connected".
-func connect(t *testing.T, connectURL string, hosted *hostedUpstream) {
+func connect(t testing.TB, connectURL string, hosted *hostedUpstream) {
 	t.Helper()
-	b := newUserBrowser(t, hosted.base, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
+	b := userBrowserAt(hosted.base, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
 	resp, body, err := b.get(connectURL)
 	if err != nil || resp.StatusCode != http.StatusFound {
 		t.Fatalf("connect page = %v %v %s", resp.StatusCode, err, body)
