@@ -80,6 +80,14 @@ func (g *Gateway) send(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		resp.Body.Close()
+		if cr, refused := g.stepUp(ctx, ex, resp); cr != nil || refused != nil { // connect.go
+			if cr != nil {
+				g.failPending(w, ex, http.StatusOK, g.connectionRequired(r, cr))
+			} else {
+				g.failPending(w, ex, http.StatusOK, *refused)
+			}
+			return nil, false
+		}
 		if cr := g.refusedConnection(ctx, ex, resp.StatusCode); cr != nil { // connections.go
 			g.failPending(w, ex, http.StatusOK, g.connectionRequired(r, cr))
 			return nil, false

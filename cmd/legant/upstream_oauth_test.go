@@ -177,6 +177,8 @@ func connectionURL(t *testing.T, err error, base string) string {
 // redirects to the hosted upstream's authorization server, the user logs in
 // and consents there, and the server's redirect lands on the gateway's
 // callback, which answers "connected".
+// The scope asked for is the upstream's (its challenge or scopes_supported) plus
+// offline_access, which its server lists.
 func connect(t *testing.T, connectURL string, hosted *hostedUpstream) {
 	t.Helper()
 	b := newUserBrowser(t, hosted.base, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
@@ -187,7 +189,7 @@ func connect(t *testing.T, connectURL string, hosted *hostedUpstream) {
 	authz, _ := url.Parse(resp.Header.Get("Location"))
 	q := authz.Query()
 	if !strings.HasPrefix(authz.String(), hosted.base+"/oauth2/authorize?") || q.Get("code_challenge_method") != "S256" ||
-		q.Get("code_challenge") == "" || q.Get("resource") != hosted.resource || q.Get("scope") != "expenses:read" {
+		q.Get("code_challenge") == "" || q.Get("resource") != hosted.resource || q.Get("scope") != "expenses:read offline_access" {
 		t.Fatalf("redirect to the upstream's server = %s", authz)
 	}
 	res, err := b.authorize(context.Background(), &auth.AuthorizationArgs{URL: authz.String()})
