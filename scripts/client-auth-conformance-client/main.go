@@ -28,6 +28,10 @@
 //     code) with a cookie jar, sending requests for the public origin to
 //     the gateway's loopback address. At most three connections per call.
 //
+// With CLIENT_AUTH_CONFORMANCE_NO_CIMD=1 the gateway's public URL is its
+// plain http loopback address, so it has no Client ID Metadata Document
+// (the negative control of the script: auth/basic-cimd must then warn).
+//
 // Exit 0 when every call succeeded; 1 otherwise (the gateway's log is
 // copied to stderr, which the suite saves). The legant binary is
 // $LEGANT_BIN (default: legant on PATH).
@@ -54,11 +58,12 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
+// publicURL is the gateway's public origin: the one of the Client ID
+// Metadata Document URL the suite's auth/basic-cimd expects.
+var publicURL = "https://conformance-test.local"
+
 const (
-	// publicURL is the gateway's public origin: the one of the Client ID
-	// Metadata Document URL the suite's auth/basic-cimd expects.
-	publicURL = "https://conformance-test.local"
-	slug      = "conf"
+	slug = "conf"
 	// maxConnects bounds the connections made for one call (a server that
 	// keeps asking must not loop the user through its consent).
 	maxConnects = 3
@@ -162,6 +167,9 @@ upstreams:
 		return nil, err
 	}
 	g := &gateway{addr: fmt.Sprintf("127.0.0.1:%d", port), log: filepath.Join(dir, "gateway.log")}
+	if os.Getenv("CLIENT_AUTH_CONFORMANCE_NO_CIMD") == "1" {
+		publicURL = "http://" + g.addr
+	}
 	logf, err := os.Create(g.log)
 	if err != nil {
 		return nil, err
