@@ -355,7 +355,9 @@ func (c *connector) register(ctx context.Context, up *upstreams.Upstream, s *ups
 	r, err := oauthex.RegisterClient(ctx, s.meta.RegistrationEndpoint, &oauthex.ClientRegistrationMetadata{
 		ClientName: "Legant gateway", RedirectURIs: []string{redirect}, TokenEndpointAuthMethod: method,
 		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
-		Scope: strings.Join(s.scopes, " "), ApplicationType: applicationType(redirect),
+		// No scope: a registered scope caps what the client may ask for
+		// later, and step-up asks for more.
+		ApplicationType: applicationType(redirect),
 	}, c.client)
 	if err != nil {
 		return fmt.Errorf("dynamic client registration: %w", err)
@@ -544,6 +546,10 @@ func (g *Gateway) connectStart(w http.ResponseWriter, r *http.Request, slug stri
 	var scopes []string // step-up: the ticket says which
 	if tc.Scope != "" {
 		scopes = strings.Fields(tc.Scope)
+		// Granted scopes need not name offline_access: keep asking for it.
+		if slices.Contains(s.scopes, "offline_access") && !slices.Contains(scopes, "offline_access") {
+			scopes = append(scopes, "offline_access")
+		}
 	}
 	g.log.Info("connecting an upstream", "upstream", slug, "user", tc.User, "issuer", s.meta.Issuer, "client", s.identity,
 		"scope", strings.Join(orDefault(scopes, s.scopes), " "))
