@@ -115,6 +115,8 @@ type pendingAuth struct {
 	user, upstream string
 	verifier       string
 	scopes         []string // requested
+	elicitation    string   // URL-mode elicitation to complete, and its session
+	session        string
 	server         *upstreamServer
 	expires        time.Time
 }
@@ -134,6 +136,9 @@ type ticketClaims struct {
 	Upstream string `json:"s"`
 	Expires  int64  `json:"e"`
 	Scope    string `json:"sc,omitempty"` // step-up: the scopes to ask for
+	// URL-mode elicitation: its id and the session told when it completes.
+	Elicitation string `json:"el,omitempty"`
+	Session     string `json:"ss,omitempty"`
 }
 
 func (c *connector) mac(payload string) []byte {
@@ -145,8 +150,13 @@ func (c *connector) mac(payload string) []byte {
 // ticket mints a connect ticket for user and upstream; scopes, when given,
 // are what the connection must be asked for (step-up).
 func (c *connector) ticket(user, upstream string, scopes ...string) string {
-	b, _ := json.Marshal(ticketClaims{User: user, Upstream: upstream, Expires: c.now().Add(ConnectTicketTTL).Unix(),
-		Scope: strings.Join(scopes, " ")})
+	return c.mintTicket(ticketClaims{User: user, Upstream: upstream, Scope: strings.Join(scopes, " ")})
+}
+
+// mintTicket signs tc, expiring ConnectTicketTTL from now.
+func (c *connector) mintTicket(tc ticketClaims) string {
+	tc.Expires = c.now().Add(ConnectTicketTTL).Unix()
+	b, _ := json.Marshal(tc)
 	p := base64.RawURLEncoding.EncodeToString(b)
 	return p + "." + base64.RawURLEncoding.EncodeToString(c.mac(p))
 }
@@ -418,7 +428,8 @@ func applicationType(redirect string) string {
 
 // begin records a pending authorization for scopes (nil: the server's
 // default) and returns the URL to send the user to and the state.
-func (c *connector) begin(s *upstreamServer, user, upstream string, scopes []string) (string, string) {
+func (c *connector) begin(s *upstreamServer, tc *ticketClaims, scopes []string) (string, string) {
+	user, upstream := tc.User, tc.Upstream
 	if scopes == nil {
 		scopes = s.scopes
 	}
@@ -432,7 +443,8 @@ func (c *connector) begin(s *upstreamServer, user, upstream string, scopes []str
 		}
 	}
 	if len(c.pending) < maxPending {
-		c.pending[state] = &pendingAuth{user: user, upstream: upstream, verifier: verifier, scopes: scopes, server: s, expires: now.Add(pendingTTL)}
+		c.pending[state] = &pendingAuth{user: user, upstream: upstream, verifier: verifier, scopes: scopes, server: s,
+			elicitation: tc.Elicitation, session: tc.Session, expires: now.Add(pendingTTL)}
 	}
 	c.mu.Unlock()
 	cfg := s.config
@@ -553,7 +565,7 @@ func (g *Gateway) connectStart(w http.ResponseWriter, r *http.Request, slug stri
 	}
 	g.log.Info("connecting an upstream", "upstream", slug, "user", tc.User, "issuer", s.meta.Issuer, "client", s.identity,
 		"scope", strings.Join(orDefault(scopes, s.scopes), " "))
-	target, state := g.connect.begin(s, tc.User, slug, scopes)
+	target, state := g.connect.begin(s, tc, scopes)
 	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: state, Path: connectCallback, MaxAge: int(pendingTTL / time.Second),
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, target, http.StatusFound)
@@ -594,6 +606,7 @@ func (g *Gateway) connectCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.log.Info("upstream connected", "upstream", p.upstream, "user", p.user, "issuer", tok.Issuer)
+	g.elicitationComplete(p)
 	connectPage(w, http.StatusOK, "Connected", "Connected "+p.upstream+": retry your call.")
 }
 
@@ -705,4 +718,94 @@ func (g *Gateway) stepUp(ctx context.Context, ex *exchange, resp *http.Response)
 	g.log.Info("the upstream asks for wider scopes: the user must connect again", "upstream", slug, "user", user,
 		"granted", strings.Join(granted, " "), "challenged", strings.Join(challenged, " "))
 	return &connectionRequiredError{user: user, upstream: slug, scope: want}, nil
+}
+
+// URL-mode elicitation (MCP 2025-11-25). A session whose client declared
+// capabilities.elicitation.url at initialize gets a missing connection as
+// the spec's URLElicitationRequiredError: code -32042, data.elicitations
+// holding one {mode: "url", elicitationId, url, message} (plus Legant's
+// reason, upstream, url and scope, as in connection_required). When the
+// user's connection lands, the gateway sends
+// notifications/elicitation/complete with that elicitationId on the
+// session's open standalone GET streams, so the client retries the call.
+// An initialize has no session yet and gets connection_required; so does a
+// client without the capability. The notification reaches sessions of the
+// replica whose callback stored the connection.
+
+// CodeURLElicitationRequired is the MCP error of a request that needs a
+// URL-mode elicitation first.
+const CodeURLElicitationRequired = -32042
+
+// urlElicitation is one entry of data.elicitations.
+type urlElicitation struct {
+	Mode          string `json:"mode"`
+	ElicitationID string `json:"elicitationId"`
+	URL           string `json:"url"`
+	Message       string `json:"message"`
+}
+
+// urlElicitationData is data of the -32042 error: the spec's
+// elicitations, and connection_required's members for clients keyed on
+// Legant's reason.
+type urlElicitationData struct {
+	Elicitations []urlElicitation `json:"elicitations"`
+	connectionRequiredData
+}
+
+// declaresURLElicitation reports whether initialize params declare
+// capabilities.elicitation.url.
+func declaresURLElicitation(params []byte) bool {
+	var p struct {
+		Capabilities struct {
+			Elicitation struct {
+				URL json.RawMessage `json:"url"`
+			} `json:"elicitation"`
+		} `json:"capabilities"`
+	}
+	if json.Unmarshal(params, &p) != nil {
+		return false
+	}
+	u := strings.TrimSpace(string(p.Capabilities.Elicitation.URL))
+	return u != "" && u != "null"
+}
+
+// connectionError is the error answering a call that needs a connection:
+// a URL-mode elicitation for a session that takes them, else
+// connection_required.
+func (g *Gateway) connectionError(r *http.Request, ex *exchange, e *connectionRequiredError) rpcError {
+	if ex.sess == nil || !ex.sess.urlElicitation {
+		return g.connectionRequired(r, e)
+	}
+	id := rand.Text()
+	u := g.publicURL(r) + connectPrefix + e.upstream + "?ticket=" + g.connect.mintTicket(ticketClaims{User: e.user,
+		Upstream: e.upstream, Scope: strings.Join(e.scope, " "), Elicitation: id, Session: ex.sess.id})
+	msg := "Connect your account at " + e.upstream + " so the gateway can call it for you, then the call is retried."
+	if len(e.scope) > 0 {
+		msg = "Grant " + e.upstream + " the wider access it asks for (" + strings.Join(e.scope, " ") + "), then the call is retried."
+	}
+	return rpcError{Code: CodeURLElicitationRequired, Message: "this request needs a URL-mode elicitation: connect the upstream " + e.upstream,
+		Data: urlElicitationData{Elicitations: []urlElicitation{{Mode: "url", ElicitationID: id, URL: u, Message: msg}},
+			connectionRequiredData: connectionRequiredData{Reason: ReasonConnectionRequired, Upstream: e.upstream, URL: u,
+				Scope: strings.Join(e.scope, " ")}}}
+}
+
+// elicitationComplete tells the session of p's elicitation, if any and
+// live here, that the connection landed.
+func (g *Gateway) elicitationComplete(p *pendingAuth) {
+	if p.elicitation == "" || p.session == "" {
+		return
+	}
+	s, ok := g.sessions.get(p.session)
+	if !ok || s.user != p.user || s.slug != p.upstream {
+		return
+	}
+	data, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": "notifications/elicitation/complete",
+		"params": map[string]string{"elicitationId": p.elicitation}})
+	pushed := 0
+	for _, ps := range s.pushes.open() {
+		if ps.push(data) {
+			pushed++
+		}
+	}
+	g.log.Info("URL elicitation completed", "upstream", p.upstream, "session", s.id, "streams", pushed)
 }

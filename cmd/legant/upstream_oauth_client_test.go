@@ -221,3 +221,88 @@ func TestOAuthUpstreamStepUp(t *testing.T) {
 		t.Errorf("the connection changed on a refused challenge: %v", err)
 	}
 }
+
+// TestOAuthUpstreamURLElicitation: a session whose client declared
+// elicitation.url gets a missing connection as the MCP spec's
+// URLElicitationRequiredError (-32042, one URL-mode elicitation pointing at
+// the gateway's connect page, nothing sent upstream); when the user's
+// connection lands, the client receives notifications/elicitation/complete
+// with that elicitationId on its stream, and the retried call succeeds.
+// Before a session exists (initialize) it is connection_required.
+func TestOAuthUpstreamURLElicitation(t *testing.T) {
+	ctx := context.Background()
+	hosted := newHostedUpstream(t)
+	r, _ := newOAuthUpstreamRig(t, hosted)
+	completed := make(chan string, 4)
+	b := newUserBrowser(t, r.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
+	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
+		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
+			ClientName: "agent", RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
+			TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
+		AuthorizationCodeFetcher: b.authorize,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, &mcp.ClientOptions{
+		Capabilities: &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{URL: &mcp.URLElicitationCapabilities{}}},
+		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			return &mcp.ElicitResult{Action: "accept"}, nil
+		},
+		ElicitationCompleteHandler: func(_ context.Context, req *mcp.ElicitationCompleteNotificationRequest) {
+			completed <- req.Params.ElicitationID
+		},
+	})
+	transport := func() *mcp.StreamableClientTransport {
+		return &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}
+	}
+	_, err = client.Connect(ctx, transport(), nil)
+	connect(t, connectionURL(t, err, r.srv.URL), hosted) // no session yet: connection_required
+	session, err := client.Connect(ctx, transport(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer session.Close()
+	if err := callTool(ctx, session, "list_expenses", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// The user disconnects: the next call is a URL-mode elicitation.
+	if _, err := r.w.st.DeleteConnection(ctx, rigUser, "hosted"); err != nil {
+		t.Fatal(err)
+	}
+	before := len(hosted.tokens())
+	_, err = session.CallTool(ctx, &mcp.CallToolParams{Name: "list_expenses", Arguments: map[string]any{}})
+	var we *jsonrpc.Error
+	if !errors.As(err, &we) || we.Code != gateway.CodeURLElicitationRequired {
+		t.Fatalf("want a JSON-RPC error %d, got %v", gateway.CodeURLElicitationRequired, err)
+	}
+	var d struct {
+		Elicitations []mcp.ElicitParams `json:"elicitations"`
+		Reason       string             `json:"reason"`
+	}
+	if err := json.Unmarshal(we.Data, &d); err != nil || len(d.Elicitations) != 1 || d.Reason != gateway.ReasonConnectionRequired {
+		t.Fatalf("error data = %s (%v)", we.Data, err)
+	}
+	el := d.Elicitations[0]
+	if el.Mode != "url" || el.ElicitationID == "" || el.Message == "" || !strings.HasPrefix(el.URL, r.srv.URL+"/connect/hosted?ticket=") {
+		t.Fatalf("elicitation = %+v", el)
+	}
+	if n := len(hosted.tokens()); n != before {
+		t.Errorf("the upstream got %d requests without a connection", n-before)
+	}
+
+	// The user follows the URL; the client is told, and retries.
+	connect(t, el.URL, hosted)
+	select {
+	case id := <-completed:
+		if id != el.ElicitationID {
+			t.Fatalf("completed elicitation %q, want %q", id, el.ElicitationID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no notifications/elicitation/complete after the connection landed")
+	}
+	if err := callTool(ctx, session, "list_expenses", map[string]any{}); err != nil {
+		t.Fatalf("call after the elicitation completed: %v", err)
+	}
+}
