@@ -19,11 +19,12 @@ package gateway
 // again on every connect page, so an upstream that moved to another
 // authorization server is followed (and registered at anew).
 //
-// The client identity, in the MCP spec's order: the gateway's own Client ID
-// Metadata Document (served at <public URL>/client-metadata.json) when the
-// server advertises client_id_metadata_document_supported and the gateway
-// has an https public URL; else the registry's pre-registered client; else
-// one registered by RFC 7591 DCR (kept in this process, per server). The
+// The client identity, in the MCP spec's order: the registry's
+// pre-registered client; else the gateway's own Client ID Metadata Document
+// (served at <public URL>/client-metadata.json) when the server advertises
+// client_id_metadata_document_supported and the gateway has an https public
+// URL; else one registered by RFC 7591 DCR (kept in this process, per
+// server). The
 // token endpoint is authenticated as the registration says (none,
 // client_secret_basic or client_secret_post). PKCE S256, RFC 8707 resource
 // and RFC 9207 iss (compared as a plain string) are used.
@@ -326,9 +327,10 @@ func (c *connector) resourceMetadata(ctx context.Context, metaURL, resource stri
 	return nil, fmt.Errorf("no protected resource metadata for %s: %w", resource, errors.Join(errs...))
 }
 
-// register sets the client of s, in the MCP spec's order: the gateway's
-// Client ID Metadata Document where the server takes one, else the
-// registry's pre-registered client, else one registered by DCR.
+// register sets the client of s, in the MCP spec's order (Client
+// Registration: "SHOULD use the following priority order"): the registry's
+// pre-registered client, else the gateway's Client ID Metadata Document
+// where the server takes one, else one registered by DCR.
 func (c *connector) register(ctx context.Context, up *upstreams.Upstream, s *upstreamServer, redirect, cimdURL string) error {
 	s.redirect = redirect
 	s.config = oauth2.Config{RedirectURL: redirect, Scopes: s.scopes, Endpoint: oauth2.Endpoint{
@@ -337,10 +339,6 @@ func (c *connector) register(ctx context.Context, up *upstreams.Upstream, s *ups
 		s.identity = r.identity
 		s.config.ClientID, s.config.ClientSecret, s.config.Endpoint.AuthStyle = r.id, r.secret, r.style
 	}
-	if cimdURL != "" && s.meta.ClientIDMetadataDocumentSupported {
-		set(clientReg{id: cimdURL, style: oauth2.AuthStyleInParams, identity: "cimd"})
-		return nil
-	}
 	if id := up.Auth.OAuth.ClientID; id != "" {
 		secret := up.Auth.OAuth.ClientSecret.Reveal()
 		style := oauth2.AuthStyleInParams // a public client sends its id only
@@ -348,6 +346,10 @@ func (c *connector) register(ctx context.Context, up *upstreams.Upstream, s *ups
 			style = secretStyle(s.meta.TokenEndpointAuthMethodsSupported)
 		}
 		set(clientReg{id: id, secret: secret, style: style, identity: "preregistered"})
+		return nil
+	}
+	if cimdURL != "" && s.meta.ClientIDMetadataDocumentSupported {
+		set(clientReg{id: cimdURL, style: oauth2.AuthStyleInParams, identity: "cimd"})
 		return nil
 	}
 	k := strings.Join([]string{serverKey(up), s.meta.Issuer, s.meta.RegistrationEndpoint, redirect}, "\x00")
