@@ -62,7 +62,7 @@ test-example: test-ts test-py
 # scenarios against scripts/dpop-conformance-client (docs/AUTHORIZATION.md; about 10 s). Then its
 # client auth scenarios (2025-11-25, 2025-03-26 and 2026-07-28) with `legant gateway` as the OAuth
 # client of the suite's server, through scripts/client-auth-conformance-client; fails on a change
-# from scripts/client-auth-conformance-baseline.txt (docs/AUTHORIZATION.md; about 2.5 min).
+# from scripts/client-auth-conformance-baseline.txt (docs/AUTHORIZATION.md; 2.5–4.5 min).
 conformance:
 	scripts/conformance.sh
 	scripts/authz-conformance.sh
