@@ -117,21 +117,20 @@ func run(ctx context.Context, serverURL string) (err error) {
 
 // gateway is a running `legant gateway`.
 type gateway struct {
-	cmd   *exec.Cmd
-	addr  string // 127.0.0.1:port
-	log   string
-	token string
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when the process has exited
+	addr   string        // 127.0.0.1:port
+	log    string
+	token  string
 }
 
 func (g *gateway) stop() {
 	g.cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { g.cmd.Wait(); close(done) }()
 	select {
-	case <-done:
+	case <-g.exited:
 	case <-time.After(5 * time.Second):
 		g.cmd.Process.Kill()
-		<-done
+		<-g.exited
 	}
 }
 
@@ -183,18 +182,23 @@ upstreams:
 	if err := g.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start legant gateway: %w", err)
 	}
+	g.exited = make(chan struct{})
+	go func() { g.cmd.Wait(); close(g.exited) }()
 	for {
 		resp, err := http.Get("http://" + g.addr + "/client-metadata.json")
 		if err == nil {
 			resp.Body.Close()
 			break
 		}
-		if g.cmd.ProcessState != nil || ctx.Err() != nil {
-			g.stop()
-			b, _ := os.ReadFile(g.log)
-			return nil, fmt.Errorf("legant gateway did not start:\n%s", b)
+		select {
+		case <-g.exited:
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+			continue
 		}
-		time.Sleep(50 * time.Millisecond)
+		g.stop()
+		b, _ := os.ReadFile(g.log)
+		return nil, fmt.Errorf("legant gateway did not start:\n%s", b)
 	}
 	tok, err := exec.CommandContext(ctx, bin, "mint", "--keys", filepath.Join(data, "keys"), "--issuer", publicURL,
 		"--user", "conformance-user", "--agent", "conformance-agent", "--aud", publicURL+"/mcp/"+slug,
