@@ -59,11 +59,15 @@ test-example: test-ts test-py
 # through `legant gateway`; one summary line per run (docs/GATEWAY.md, Conformance). Then the
 # suite's authorization-server scenarios against the gateway's OAuth issuer, the user's login and
 # consent played with curl (docs/AUTHORIZATION.md, Conformance; about 10 s). Then its DPoP client
-# scenarios against scripts/dpop-conformance-client (docs/AUTHORIZATION.md; about 10 s).
+# scenarios against scripts/dpop-conformance-client (docs/AUTHORIZATION.md; about 10 s). Then its
+# client auth scenarios (2025-11-25, 2025-03-26 and 2026-07-28) with `legant gateway` as the OAuth
+# client of the suite's server, through scripts/client-auth-conformance-client; fails on a change
+# from scripts/client-auth-conformance-baseline.txt (docs/AUTHORIZATION.md; 2.5–4.5 min).
 conformance:
 	scripts/conformance.sh
 	scripts/authz-conformance.sh
 	scripts/dpop-conformance.sh
+	scripts/client-auth-conformance.sh
 
 # e2e: the console end to end in headless Chromium (Debian's chromium driven by playwright-core
 # from npm, both installed when missing) against a real `legant gateway`, plus `legant watch`;

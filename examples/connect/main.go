@@ -139,7 +139,7 @@ func (s *story) connect(ctx context.Context) error {
 	s.n.Say("", "found by discovery (401 → RFC 9728 → RFC 8414), client by DCR; PKCE %s, resource %s, scope %s",
 		q.Get("code_challenge_method"), q.Get("resource"), q.Get("scope"))
 	s.n.Check("the connect page sends alice to", fmt.Sprintf("%d %s", p.status, strings.TrimPrefix(authz.Path, "/")), "302 oauth2/authorize")
-	s.n.Check("the request names", s.label(q.Get("resource"))+" "+q.Get("scope")+" "+q.Get("code_challenge_method"), "the tracker's MCP endpoint tracker:read S256")
+	s.n.Check("the request names", s.label(q.Get("resource"))+" "+q.Get("scope")+" "+q.Get("code_challenge_method"), "the tracker's MCP endpoint tracker:read offline_access S256")
 	callback, err := b.loginAndConsent(p.location, s.tracker.base, hostedUser, hostedPassword)
 	if err != nil {
 		return err

@@ -28,7 +28,7 @@ func TestDemo(t *testing.T) {
 		"the link: the gateway's /connect/tracker with a ticket",
 		"requests the tracker accepted: 0",
 		"the connect page sends alice to: 302 oauth2/authorize",
-		"the request names: the tracker's MCP endpoint tracker:read S256",
+		"the request names: the tracker's MCP endpoint tracker:read offline_access S256",
 		"the callback: 200 true",
 		"the stored connection's issuer: the tracker's server",
 		"the retried call: allow",
