@@ -7,7 +7,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-
 )
 
 // Merged lists are paginated with the virtual server's own cursors: the

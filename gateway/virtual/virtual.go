@@ -32,7 +32,6 @@
 // unchanged. This package trusts what reaches it: only the gateway does.
 package virtual
 
-
 import (
 	"context"
 	"crypto/rand"
