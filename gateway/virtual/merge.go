@@ -62,6 +62,10 @@ func (s *session) list(w http.ResponseWriter, ctx context.Context, msg *message,
 				switch {
 				case prefixed:
 					name = l.m.Prefix + item.str("name")
+					if owner, _, _ := s.h.up.MemberOf(name); owner == nil || owner.Name != l.m.Name {
+						// The empty prefix's object named with another's prefix.
+						continue
+					}
 					if l.m.Prefix != "" {
 						item.setStr("name", name)
 						it = item.encode()

@@ -23,6 +23,9 @@ func (s *session) handle(w http.ResponseWriter, r *http.Request, msg *message) {
 		writeError(w, http.StatusBadRequest, msg.ID, &rpcError{Code: codeInvalidRequest, Message: "not a JSON-RPC request, notification or response"})
 		return
 	}
+	if acceptsStream(r) {
+		w = streamWriter{w}
+	}
 	ctx := r.Context()
 	switch msg.Method {
 	case "ping":
@@ -74,7 +77,7 @@ func (s *session) answer(w http.ResponseWriter, r *http.Request, msg *message) {
 	}
 	l, err := s.link(idx)
 	if err != nil {
-		writeError(w, http.StatusOK, nil, unavailable(&s.h.up.Members[idx], err))
+		linkFailed(w, nil, &s.h.up.Members[idx], err)
 		return
 	}
 	if err := l.notify(r.Context(), response(orig, msg.Result, msg.Error)); err != nil {
@@ -267,7 +270,7 @@ func (s *session) forwardTo(w http.ResponseWriter, r *http.Request, idx int, msg
 	m := &s.h.up.Members[idx]
 	l, err := s.link(idx)
 	if err != nil {
-		writeError(w, http.StatusOK, msg.ID, unavailable(m, err))
+		linkFailed(w, msg.ID, m, err)
 		return
 	}
 	ctx := r.Context()
@@ -318,10 +321,6 @@ func (s *session) forwardTo(w http.ResponseWriter, r *http.Request, idx int, msg
 // writeLate answers with an error, as an event when the answer's stream
 // has started.
 func writeLate(w http.ResponseWriter, id json.RawMessage, re *rpcError) {
-	if w.Header().Get("Content-Type") == "text/event-stream" {
-		_ = writeEvent(w, response(id, nil, re.raw()))
-		return
-	}
 	writeError(w, http.StatusOK, id, re)
 }
 

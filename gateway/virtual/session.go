@@ -176,7 +176,11 @@ func (s *session) open(i int) (*link, error) {
 	ctx, cancel := context.WithTimeout(s.ctx, m.Timeouts.Connect)
 	defer cancel()
 	if s.initParams == nil { // a stateless request
-		if s.h.speaksStateless(ctx, l, s.version) {
+		ok, err := s.h.speaksStateless(ctx, l, s.version)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
 			return l, nil
 		}
 		l = &link{s: s, m: m, idx: i, client: client, url: endpoint}

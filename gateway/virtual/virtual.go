@@ -92,7 +92,7 @@ type Handler struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session // by Mcp-Session-Id
-	modern   map[string]bool     // member name + revision -> speaks that stateless revision
+	modern   map[string]*probe   // by member name and stateless revision
 	closed   bool
 }
 
@@ -101,7 +101,7 @@ func New(up *upstreams.Upstream, opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{up: up, opts: opts, sessions: map[string]*session{}, modern: map[string]bool{}}
+	h := &Handler{up: up, opts: opts, sessions: map[string]*session{}, modern: map[string]*probe{}}
 	if _, err := rand.Read(h.cursorKey[:]); err != nil {
 		panic(err) // crypto/rand does not fail
 	}
@@ -165,6 +165,10 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 	s.version = v
 	s.hdr = mcpHeaders(r.Header)
 	defer s.close()
+	if err := s.checkVersion(); err != nil {
+		linkFailed(w, msg.ID, nil, err)
+		return
+	}
 	s.handle(w, r, &msg)
 }
 
@@ -294,47 +298,105 @@ func (h *Handler) lookup(id string) *session {
 	return h.sessions[id]
 }
 
+// probe is what a member said of a stateless revision.
+type probe struct {
+	ok     bool      // it speaks the revision
+	result object    // its server/discover result
+	refuse *rpcError // it speaks stateless revisions, not this one: its error
+}
+
+// versionError is a member's refusal of the client's stateless revision
+// (UnsupportedProtocolVersionError), answered to the client as it is,
+// with 400, as the member would.
+type versionError struct{ *rpcError }
+
+// codeUnsupportedProtocolVersion is SEP-2575's UnsupportedProtocolVersionError.
+const codeUnsupportedProtocolVersion = -32022
+
 // speaksStateless reports whether member l speaks the stateless revision
 // v, asking it with server/discover (SEP-2575) the first time; the answer
-// is kept while the handler lives (a failed probe is asked again). On
-// success l is ready for stateless requests.
-func (h *Handler) speaksStateless(ctx context.Context, l *link, v string) bool {
+// is kept while the handler lives (a transport failure is asked again). On
+// success l is ready for stateless requests. A member that speaks
+// stateless revisions but not v yields its *versionError.
+func (h *Handler) speaksStateless(ctx context.Context, l *link, v string) (bool, error) {
 	key := l.m.Name + "\x00" + v
 	h.mu.Lock()
-	known, asked := h.modern[key]
+	p, asked := h.modern[key]
 	h.mu.Unlock()
-	if asked && !known {
-		return false
+	if !asked {
+		l.stateless, l.version = true, v
+		meta := object{
+			"io.modelcontextprotocol/protocolVersion":    quote(v),
+			"io.modelcontextprotocol/clientInfo":         json.RawMessage(`{"name":"legant-virtual","version":"1"}`),
+			"io.modelcontextprotocol/clientCapabilities": json.RawMessage("{}"),
+		}
+		res, err := l.call(ctx, "server/discover", object{"_meta": meta.encode()}.encode(), http.Header{"Mcp-Protocol-Version": {v}})
+		l.stateless, l.version = false, ""
+		var versions []string
+		o, derr := decodeObject(res)
+		if err == nil && derr == nil {
+			_ = json.Unmarshal(o["supportedVersions"], &versions)
+		}
+		p = &probe{ok: err == nil && slices.Contains(versions, v), result: o}
+		var re *rpcError
+		var se *statusError
+		if errors.As(err, &re) && re.Code == codeUnsupportedProtocolVersion {
+			var data struct {
+				Supported []string `json:"supported"`
+			}
+			_ = json.Unmarshal(re.Data, &data)
+			if slices.ContainsFunc(data.Supported, func(s string) bool { return s >= statelessRevision }) {
+				p.refuse = re
+			}
+		}
+		// An answer, a JSON-RPC error or a 4xx is the member's word; a
+		// transport failure is asked again next time.
+		if err == nil || re != nil || (errors.As(err, &se) && se.code/100 == 4) {
+			h.mu.Lock()
+			h.modern[key] = p
+			h.mu.Unlock()
+		}
+	}
+	if p.refuse != nil {
+		return false, &versionError{p.refuse}
+	}
+	if !p.ok {
+		return false, nil
 	}
 	l.stateless, l.version = true, v
-	meta := object{
-		"io.modelcontextprotocol/protocolVersion":    quote(v),
-		"io.modelcontextprotocol/clientInfo":         json.RawMessage(`{"name":"legant-virtual","version":"1"}`),
-		"io.modelcontextprotocol/clientCapabilities": json.RawMessage("{}"),
+	l.result = p.result
+	l.caps, _ = decodeObject(p.result["capabilities"])
+	return true, nil
+}
+
+// checkVersion refuses a stateless request of a revision a member that
+// speaks stateless revisions refuses (each member asked once).
+func (s *session) checkVersion() error {
+	for i := range s.h.up.Members {
+		m := &s.h.up.Members[i]
+		client, endpoint, err := s.h.opts.Dial(m.Upstream)
+		if err != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, m.Timeouts.Connect)
+		_, err = s.h.speaksStateless(ctx, &link{s: s, m: m, idx: i, client: client, url: endpoint}, s.version)
+		cancel()
+		var ve *versionError
+		if errors.As(err, &ve) {
+			return err
+		}
 	}
-	res, err := l.call(ctx, "server/discover", object{"_meta": meta.encode()}.encode(), http.Header{"Mcp-Protocol-Version": {v}})
-	var versions []string
-	o, derr := decodeObject(res)
-	if err == nil && derr == nil {
-		_ = json.Unmarshal(o["supportedVersions"], &versions)
+	return nil
+}
+
+// linkFailed answers a request whose member could not be reached.
+func linkFailed(w http.ResponseWriter, id json.RawMessage, m *upstreams.Member, err error) {
+	var ve *versionError
+	if errors.As(err, &ve) {
+		writeError(w, http.StatusBadRequest, id, ve.rpcError)
+		return
 	}
-	ok := err == nil && slices.Contains(versions, v)
-	// An answer, a JSON-RPC error or a 4xx is the member's word; a
-	// transport failure is asked again next time.
-	var re *rpcError
-	var se *statusError
-	if err == nil || errors.As(err, &re) || (errors.As(err, &se) && se.code/100 == 4) {
-		h.mu.Lock()
-		h.modern[key] = ok
-		h.mu.Unlock()
-	}
-	if !ok {
-		l.stateless, l.version = false, ""
-		return false
-	}
-	l.result = o
-	l.caps, _ = decodeObject(o["capabilities"])
-	return true
+	writeError(w, http.StatusOK, id, unavailable(m, err))
 }
 
 // unavailable is the error of a call to a member that cannot be reached.

@@ -113,7 +113,41 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 }
 
 func writeResult(w http.ResponseWriter, id, result json.RawMessage) {
-	writeJSON(w, http.StatusOK, response(id, result, nil))
+	writeAnswer(w, http.StatusOK, response(id, result, nil))
+}
+
+// streamWriter marks the writer of a request whose client accepts an event
+// stream: the virtual server's own answers are then one-event streams, as
+// a go-sdk server's are (a member's answers keep the member's form).
+type streamWriter struct{ http.ResponseWriter }
+
+func (w streamWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func acceptsStream(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		if strings.Contains(v, "text/event-stream") {
+			return true
+		}
+	}
+	return false
+}
+
+// writeAnswer writes the virtual server's own answer.
+func writeAnswer(w http.ResponseWriter, status int, body []byte) {
+	if _, ok := w.(streamWriter); ok && status == http.StatusOK && w.Header().Get("Content-Type") == "" {
+		startEventStream(w)
+		_ = writeEvent(w, body)
+		return
+	}
+	if w.Header().Get("Content-Type") == "text/event-stream" {
+		_ = writeEvent(w, body)
+		return
+	}
+	writeJSON(w, status, body)
 }
 
 func writeError(w http.ResponseWriter, status int, id json.RawMessage, err error) {
@@ -124,7 +158,7 @@ func writeError(w http.ResponseWriter, status int, id json.RawMessage, err error
 	if id == nil {
 		id = json.RawMessage("null")
 	}
-	writeJSON(w, status, response(id, nil, re.raw()))
+	writeAnswer(w, status, response(id, nil, re.raw()))
 }
 
 // writeEvent writes data as one SSE message event and flushes it.
