@@ -176,6 +176,7 @@ func errorBody(resp *http.Response) (*rpcError, bool) {
 	if json.Unmarshal(m.Error, &re) != nil {
 		return nil, false
 	}
+	re.status = resp.StatusCode
 	return &re, true
 }
 

@@ -3,9 +3,12 @@ package virtual
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 )
 
 // list answers a list method with the members' lists merged: each member's
@@ -21,6 +24,10 @@ func (s *session) list(w http.ResponseWriter, ctx context.Context, msg *message,
 	}
 	cursor := params.str("cursor")
 	delete(params, "cursor")
+	// A member that refuses the request outright (4xx: bad _meta or
+	// headers) refuses it for all: it is the request, not the member.
+	var mu sync.Mutex
+	var refused *rpcError
 	type listed struct {
 		idx   int
 		items []json.RawMessage
@@ -42,6 +49,12 @@ func (s *session) list(w http.ResponseWriter, ctx context.Context, msg *message,
 				p.setStr("cursor", next)
 			}
 			res, err := l.call(ctx, msg.Method, s.paramsFor(l, p.encode()), s.headersFor(l, ""))
+			var re *rpcError
+			if errors.As(err, &re) && re.status/100 == 4 {
+				mu.Lock()
+				refused = re
+				mu.Unlock()
+			}
 			if err != nil {
 				return out, err
 			}
@@ -88,6 +101,10 @@ func (s *session) list(w http.ResponseWriter, ctx context.Context, msg *message,
 		}
 		return out, nil
 	})
+	if refused != nil {
+		writeError(w, refused.status, msg.ID, refused)
+		return
+	}
 	var items []json.RawMessage
 	var names []string
 	var rest object
@@ -291,7 +308,38 @@ func (s *session) discover(w http.ResponseWriter, r *http.Request, msg *message)
 			return
 		}
 	}
-	links := each(ctx, s, func(_ context.Context, l *link) (*link, error) { return l, nil })
+	// Each member that speaks the revision gets the client's own request:
+	// one that refuses it (bad _meta, mismatched headers) refuses it for all.
+	var mu sync.Mutex
+	var refused *rpcError
+	links := each(ctx, s, func(ctx context.Context, l *link) (*link, error) {
+		if !l.stateless {
+			return l, nil
+		}
+		res, err := l.call(ctx, msg.Method, msg.Params, s.headersFor(l, ""))
+		var re *rpcError
+		if errors.As(err, &re) {
+			mu.Lock()
+			refused = re
+			mu.Unlock()
+		}
+		if err != nil {
+			return nil, err
+		}
+		if o, err := decodeObject(res); err == nil {
+			l.result = o
+			l.caps, _ = decodeObject(o["capabilities"])
+		}
+		return l, nil
+	})
+	if refused != nil {
+		status := refused.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		writeError(w, status, msg.ID, refused)
+		return
+	}
 	res := object{}
 	var versions []string
 	first := true
@@ -323,4 +371,157 @@ func (s *session) discover(w http.ResponseWriter, r *http.Request, msg *message)
 	res["supportedVersions"], _ = json.Marshal(versions)
 	res["capabilities"] = s.h.mergeCapabilities(links).encode()
 	writeResult(w, msg.ID, res.encode())
+}
+
+// listenAckTimeout bounds the wait for every member's acknowledgement of a
+// subscriptions/listen stream.
+const listenAckTimeout = 2 * time.Second
+
+// listen serves subscriptions/listen (SEP-2575) over several members: the
+// request goes to every member that speaks the revision, the client gets
+// one notifications/subscriptions/acknowledged merging theirs (what any
+// member honours), then every member's notifications as they come, on one
+// stream that ends when the client's request does.
+func (s *session) listen(w http.ResponseWriter, r *http.Request, msg *message) {
+	ctx := r.Context()
+	links := each(ctx, s, func(_ context.Context, l *link) (*link, error) { return l, nil })
+	links = slices.DeleteFunc(links, func(l *link) bool { return !l.stateless })
+	if len(links) == 0 {
+		writeError(w, http.StatusOK, msg.ID, &rpcError{Code: codeMethodNotFound, Message: "no member serves subscriptions/listen"})
+		return
+	}
+	type event struct {
+		data []byte
+		ack  bool
+	}
+	events := make(chan event, 16)
+	var wg sync.WaitGroup
+	for _, l := range links {
+		wg.Go(func() {
+			resp, err := l.post(ctx, request(msg.ID, msg.Method, msg.Params), s.headersFor(l, ""))
+			if err != nil {
+				events <- event{ack: true} // counts as this member's (empty) acknowledgement
+				return
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK || !isEventStream(resp) {
+				events <- event{ack: true}
+				return
+			}
+			rd := newSSEReader(resp.Body)
+			first := true
+			for {
+				data, err := rd.next()
+				if err != nil {
+					if first {
+						events <- event{ack: true}
+					}
+					return
+				}
+				var h head
+				if json.Unmarshal(data, &h) != nil || (h.Method == "" && len(h.ID) > 0) {
+					continue // the member's end of the subscription: the client's is the virtual server's
+				}
+				ack := first && h.Method == "notifications/subscriptions/acknowledged"
+				first = false
+				select {
+				case events <- event{data: data, ack: ack}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		})
+	}
+	go func() { wg.Wait(); close(events) }()
+
+	startEventStream(w)
+	merged := object{}
+	var meta json.RawMessage
+	var early [][]byte
+	timeout := time.NewTimer(listenAckTimeout)
+	defer timeout.Stop()
+	for acks := 0; acks < len(links); {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				acks = len(links)
+				continue
+			}
+			if !ev.ack {
+				early = append(early, ev.data)
+				continue
+			}
+			acks++
+			if ev.data != nil {
+				mergeAck(merged, ev.data, &meta)
+			}
+		case <-timeout.C:
+			acks = len(links)
+		case <-ctx.Done():
+			return
+		}
+	}
+	ack := object{"notifications": merged.encode()}
+	if meta != nil {
+		ack["_meta"] = meta
+	}
+	if writeEvent(w, request(nil, "notifications/subscriptions/acknowledged", ack.encode())) != nil {
+		return
+	}
+	for _, data := range early {
+		if writeEvent(w, data) != nil {
+			return
+		}
+	}
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				writeEvent(w, response(msg.ID, json.RawMessage(`{"_meta":{}}`), nil))
+				return
+			}
+			if writeEvent(w, ev.data) != nil {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// mergeAck adds a member's acknowledgement to merged: a notification kind
+// any member honours, the union of resource subscriptions.
+func mergeAck(merged object, data []byte, meta *json.RawMessage) {
+	var m message
+	if json.Unmarshal(data, &m) != nil {
+		return
+	}
+	p, err := decodeObject(m.Params)
+	if err != nil {
+		return
+	}
+	if *meta == nil {
+		*meta = p["_meta"]
+	}
+	n, err := decodeObject(p["notifications"])
+	if err != nil {
+		return
+	}
+	for k, v := range n {
+		var list []string
+		if json.Unmarshal(v, &list) == nil {
+			var have []string
+			_ = json.Unmarshal(merged[k], &have)
+			for _, x := range list {
+				if !slices.Contains(have, x) {
+					have = append(have, x)
+				}
+			}
+			merged[k], _ = json.Marshal(have)
+			continue
+		}
+		if string(v) == "true" || merged[k] == nil {
+			merged[k] = v
+		}
+	}
 }

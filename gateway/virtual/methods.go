@@ -56,6 +56,12 @@ func (s *session) handle(w http.ResponseWriter, r *http.Request, msg *message) {
 		writeResult(w, msg.ID, json.RawMessage("{}"))
 	case "server/discover":
 		s.discover(w, r, msg)
+	case "subscriptions/listen":
+		if len(s.h.up.Members) == 1 {
+			s.forwardTo(w, r, 0, msg, msg.Params, "")
+			return
+		}
+		s.listen(w, r, msg)
 	default:
 		// A method of one member's (tasks, extensions): a virtual server
 		// of one member passes it on; with several, whose it is is unknown.

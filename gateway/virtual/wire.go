@@ -88,6 +88,9 @@ type rpcError struct {
 	Code    int64           `json:"code"`
 	Message string          `json:"message"`
 	Data    json.RawMessage `json:"data,omitempty"`
+	// status is the HTTP status a member answered it with, when not 200
+	// (a request it refused outright, such as a bad header or _meta).
+	status int
 }
 
 func (e *rpcError) Error() string { return fmt.Sprintf("%s (%d)", e.Message, e.Code) }
