@@ -80,8 +80,7 @@ func (l *link) notify(ctx context.Context, body []byte) error {
 	if err != nil {
 		return err
 	}
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	resp.Body.Close()
+	drain(resp.Body)
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("member answered %s", resp.Status)
 	}
@@ -105,7 +104,7 @@ func (l *link) call(ctx context.Context, method string, params json.RawMessage, 
 	if err != nil {
 		return nil, err
 	}
-	defer resp.Body.Close()
+	defer drain(resp.Body)
 	if resp.StatusCode/100 != 2 {
 		if m, ok := errorBody(resp); ok {
 			return nil, m

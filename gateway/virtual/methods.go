@@ -335,24 +335,43 @@ func writeLate(w http.ResponseWriter, id json.RawMessage, re *rpcError) {
 // no longer knows (404) is opened again and the request sent once more.
 func (s *session) relay(ctx context.Context, w http.ResponseWriter, l *link, msg *message, params json.RawMessage, hdr http.Header) (bool, error) {
 	body := request(msg.ID, msg.Method, params)
-	resp, err := l.post(ctx, body, hdr)
+	// The member request outlives this one by the end of its stream, read
+	// after the answer is passed on (drain), so that the connection to the
+	// member is used again; until the answer, cutting this request cuts it.
+	mctx, mcancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, mcancel)
+	resp, err := l.post(mctx, body, hdr)
 	if err == nil && resp.StatusCode == http.StatusNotFound && l.sid != "" {
 		resp.Body.Close()
 		s.dropLink(l)
 		if l, err = s.link(l.idx); err != nil {
+			mcancel()
 			return false, err
 		}
-		resp, err = l.post(ctx, body, hdr)
+		resp, err = l.post(mctx, body, hdr)
 	}
 	if err != nil {
+		mcancel()
 		return false, err
 	}
-	defer resp.Body.Close()
+	answered := false
+	defer func() {
+		if answered && stop() {
+			go func() {
+				drain(resp.Body)
+				mcancel()
+			}()
+			return
+		}
+		resp.Body.Close()
+		mcancel()
+	}()
 	if resp.StatusCode/100 != 2 {
 		if re, ok := errorBody(resp); ok {
 			// The member refused the request itself (bad params, headers):
 			// its answer, as it gave it.
 			writeError(w, resp.StatusCode, msg.ID, re)
+			answered = true
 			return true, nil
 		}
 		return false, fmt.Errorf("member answered %s", resp.Status)
@@ -366,6 +385,7 @@ func (s *session) relay(ctx context.Context, w http.ResponseWriter, l *link, msg
 			return false, errors.New("member accepted the request without answering it")
 		}
 		writeJSON(w, http.StatusOK, data)
+		answered = true
 		return true, nil
 	}
 	startEventStream(w)
@@ -397,6 +417,7 @@ func (s *session) relay(ctx context.Context, w http.ResponseWriter, l *link, msg
 			return false, err
 		}
 		if final {
+			answered = true
 			return true, nil
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // The virtual server forwards JSON-RPC messages as bytes: a message is
@@ -244,6 +245,18 @@ func (s *sseReader) next() ([]byte, error) {
 		}
 	}
 }
+
+// drain reads what is left of a member's answer (the end of its stream,
+// right after the answer) and closes it, so that its connection is used
+// again; a stream that does not end soon is closed as it is.
+func drain(body io.ReadCloser) {
+	t := time.AfterFunc(drainTimeout, func() { body.Close() })
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, 1<<16))
+	t.Stop()
+	body.Close()
+}
+
+const drainTimeout = 100 * time.Millisecond
 
 // isEventStream reports whether resp carries an SSE stream.
 func isEventStream(resp *http.Response) bool {
