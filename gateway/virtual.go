@@ -79,6 +79,12 @@ func (g *Gateway) virtualCredential(ex *exchange, req *http.Request) error {
 		}
 		return fmt.Errorf("gateway: member %s: auth kind %q is not supported", m.Slug, m.Auth.Kind)
 	}
-	*req = *req.WithContext(virtual.WithCredential(req.Context(), cred))
+	ctx := virtual.WithCredential(req.Context(), cred)
+	if c != nil && c.ID != "" {
+		// Stateless requests of one token share the member sessions of
+		// members that do not speak the stateless revision.
+		ctx = virtual.WithCaller(ctx, c.ID)
+	}
+	*req = *req.WithContext(ctx)
 	return nil
 }

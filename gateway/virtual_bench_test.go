@@ -18,11 +18,34 @@ import (
 
 // BenchmarkVirtualCall compares a tools/call through the gateway to one
 // upstream ("direct") with the same call to the same server as one of three
-// members of a virtual server ("virtual-3"). Real loopback servers, one
-// go-sdk client session each, sequential calls. Besides the wall time per
-// call it reports the process's CPU time per call (cpu-µs/op).
+// members of a virtual server ("virtual-3"), in each protocol era: sessions
+// (2025-11-25, stateful members) and stateless requests (2026-07-28,
+// stateless members). Real loopback servers, one go-sdk client session
+// each, sequential calls. Besides the wall time per call it reports the
+// process's CPU time per call (cpu-µs/op): every part runs in this process.
 func BenchmarkVirtualCall(b *testing.B) {
-	members := []*member{newMember(b, "a"), newMember(b, "b"), newMember(b, "c")}
+	for _, era := range []struct {
+		version   string
+		stateless bool
+	}{{"2025-11-25", false}, {"2026-07-28", true}} {
+		b.Run(era.version, func(b *testing.B) { benchVirtualCall(b, era.version, era.stateless) })
+	}
+}
+
+// benchMember is a go-sdk server with one echo tool.
+func benchMember(b *testing.B, name string, stateless bool) *httptest.Server {
+	s := mcp.NewServer(&mcp.Implementation{Name: name, Version: "1"}, nil)
+	mcp.AddTool(s, &mcp.Tool{Name: "echo"}, func(_ context.Context, _ *mcp.CallToolRequest, in echoIn) (*mcp.CallToolResult, any, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: name + ":" + in.Text}}}, nil, nil
+	})
+	srv := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s },
+		&mcp.StreamableHTTPOptions{Stateless: stateless}))
+	b.Cleanup(srv.Close)
+	return srv
+}
+
+func benchVirtualCall(b *testing.B, version string, stateless bool) {
+	members := []*httptest.Server{benchMember(b, "a", stateless), benchMember(b, "b", stateless), benchMember(b, "c", stateless)}
 	key, err := authority.GenerateEd25519Key("issuer-1")
 	if err != nil {
 		b.Fatal(err)
@@ -50,7 +73,7 @@ upstreams:
       a__echo: {scope: fed:read}
       b__echo: {scope: fed:read}
       c__echo: {scope: fed:read}
-`, members[1].srv.URL, members[0].srv.URL, members[1].srv.URL, members[2].srv.URL)
+`, members[1].URL, members[0].URL, members[1].URL, members[2].URL)
 	reg, err := upstreams.Parse("bench.yaml", []byte(yaml), upstreams.Options{PublicURL: public})
 	if err != nil {
 		b.Fatal(err)
@@ -77,11 +100,15 @@ upstreams:
 			}
 			cl := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil)
 			cs, err := cl.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: endpoint,
-				HTTPClient: &http.Client{Transport: bearerTransport{token: tok}}, MaxRetries: -1, DisableStandaloneSSE: true}, nil)
+				HTTPClient: &http.Client{Transport: bearerTransport{token: tok}}, MaxRetries: -1, DisableStandaloneSSE: true},
+				&mcp.ClientSessionOptions{ProtocolVersion: version})
 			if err != nil {
 				b.Fatal(err)
 			}
 			defer cs.Close()
+			if got := cs.InitializeResult().ProtocolVersion; got != version {
+				b.Fatalf("negotiated %s, want %s", got, version)
+			}
 			params := &mcp.CallToolParams{Name: bc.tool, Arguments: map[string]any{"text": "x"}}
 			if _, err := cs.CallTool(context.Background(), params); err != nil { // opens the member session
 				b.Fatal(err)
@@ -92,8 +119,6 @@ upstreams:
 					b.Fatalf("call: %v", err)
 				}
 			}
-			// CPU per call (every part runs in this process): on a loaded
-			// machine a steadier measure of cost than the wall time.
 			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 		})
 	}

@@ -24,6 +24,8 @@ type session struct {
 	// that speak its revision.
 	hdr     http.Header
 	version string // the stateless request's revision
+	caller  string // the stateless request's caller (WithCaller)
+	pool    bool   // a caller's pooled member sessions (pooledSession)
 
 	ctx    context.Context // ends with the session
 	cancel context.CancelFunc
@@ -43,9 +45,10 @@ type session struct {
 // slot holds a member's link while it opens; a failed link is dropped so
 // that the next use opens a new one.
 type slot struct {
-	once sync.Once
-	l    *link
-	err  error
+	once     sync.Once
+	l        *link
+	err      error
+	borrowed bool // l is a pooled session's: not this session's to close
 }
 
 // inflight is a client request a member is answering.
@@ -99,7 +102,7 @@ func (s *session) close() {
 	for _, sl := range ss {
 		wg.Go(func() {
 			sl.once.Do(func() { sl.err = errSessionClosed })
-			if sl.l != nil {
+			if sl.l != nil && !sl.borrowed {
 				sl.l.close()
 			}
 		})
@@ -123,7 +126,7 @@ func (s *session) link(i int) (*link, error) {
 		s.links[i] = sl
 	}
 	s.mu.Unlock()
-	sl.once.Do(func() { sl.l, sl.err = s.open(i) })
+	sl.once.Do(func() { sl.l, sl.borrowed, sl.err = s.open(i) })
 	if sl.err != nil {
 		s.drop(i, sl)
 		return nil, sl.err
@@ -151,7 +154,7 @@ func (s *session) drop(i int, sl *slot) {
 		delete(s.links, i)
 	}
 	s.mu.Unlock()
-	if sl.l != nil {
+	if sl.l != nil && !sl.borrowed {
 		go sl.l.close()
 	}
 }
@@ -164,37 +167,51 @@ func (s *session) dropLink(l *link) {
 	if sl != nil && sl.l == l {
 		s.drop(l.idx, sl)
 	}
+	if l.s != s { // a pooled session's
+		l.s.dropLink(l)
+	}
 }
 
-func (s *session) open(i int) (*link, error) {
+// open opens member i's link; borrowed reports a link of the caller's
+// pooled session (a stateless request to a member that does not speak its
+// revision: the member session is the caller's, kept for its next ones).
+func (s *session) open(i int) (l *link, borrowed bool, err error) {
 	m := &s.h.up.Members[i]
 	client, endpoint, err := s.h.opts.Dial(m.Upstream)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	l := &link{s: s, m: m, idx: i, client: client, url: endpoint}
+	l = &link{s: s, m: m, idx: i, client: client, url: endpoint}
 	ctx, cancel := context.WithTimeout(s.ctx, m.Timeouts.Connect)
 	defer cancel()
 	if s.initParams == nil { // a stateless request
 		ok, err := s.h.speaksStateless(ctx, l, s.version)
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		if ok {
-			return l, nil
+			return l, false, nil
+		}
+		if s.caller != "" {
+			p, err := s.h.pooledSession(s.caller, s.credential())
+			if err != nil {
+				return nil, false, err
+			}
+			l, err := p.link(i)
+			return l, true, err
 		}
 		l = &link{s: s, m: m, idx: i, client: client, url: endpoint}
 		params := object{"protocolVersion": quote(legacyRevision), "capabilities": json.RawMessage("{}"),
 			"clientInfo": json.RawMessage(`{"name":"legant-virtual","version":"1"}`)}
 		if err := l.initialize(ctx, params.encode()); err != nil {
 			l.close()
-			return nil, err
+			return nil, false, err
 		}
-		return l, nil
+		return l, false, nil
 	}
 	if err := l.initialize(ctx, s.initParams); err != nil {
 		l.close()
-		return nil, err
+		return nil, false, err
 	}
 	s.mu.Lock()
 	level := s.level
@@ -202,10 +219,19 @@ func (s *session) open(i int) (*link, error) {
 	if level != nil && l.has("logging") {
 		_, _ = l.call(ctx, "logging/setLevel", level, nil)
 	}
+	if s.pool { // stateless callers have no standalone stream
+		return l, false, nil
+	}
 	lctx, stop := context.WithCancel(s.ctx)
 	l.stop = stop
 	go l.listen(lctx)
-	return l, nil
+	return l, false, nil
+}
+
+func (s *session) credential() Credential {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cred
 }
 
 // send queues data for the client's standalone stream; when the backlog is

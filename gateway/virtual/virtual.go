@@ -77,6 +77,21 @@ func credentialFrom(ctx context.Context) Credential {
 	return c
 }
 
+type callerKey struct{}
+
+// WithCaller returns ctx naming the caller of a request (for the gateway:
+// its token's jti). Stateless requests of one caller share the member
+// sessions opened for members that do not speak the stateless revision;
+// without a caller each request opens its own.
+func WithCaller(ctx context.Context, caller string) context.Context {
+	return context.WithValue(ctx, callerKey{}, caller)
+}
+
+func callerFrom(ctx context.Context) string {
+	c, _ := ctx.Value(callerKey{}).(string)
+	return c
+}
+
 // Options configure a Handler.
 type Options struct {
 	Logger *slog.Logger
@@ -92,6 +107,7 @@ type Handler struct {
 
 	mu       sync.Mutex
 	sessions map[string]*session // by Mcp-Session-Id
+	pool     map[string]*pooled  // by caller: member sessions of stateless requests
 	modern   map[string]*probe   // by member name and stateless revision
 	closed   bool
 }
@@ -101,7 +117,7 @@ func New(up *upstreams.Upstream, opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{up: up, opts: opts, sessions: map[string]*session{}, modern: map[string]*probe{}}
+	h := &Handler{up: up, opts: opts, sessions: map[string]*session{}, pool: map[string]*pooled{}, modern: map[string]*probe{}}
 	if _, err := rand.Read(h.cursorKey[:]); err != nil {
 		panic(err) // crypto/rand does not fail
 	}
@@ -162,6 +178,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := newSession(h, "", credentialFrom(r.Context()))
+	s.caller = callerFrom(r.Context())
 	s.version = v
 	s.hdr = mcpHeaders(r.Header)
 	defer s.close()
@@ -280,6 +297,10 @@ func (h *Handler) Close() error {
 	h.closed = true
 	all := h.sessions
 	h.sessions = map[string]*session{}
+	for _, p := range h.pool {
+		all[p.s.id] = p.s
+	}
+	h.pool = map[string]*pooled{}
 	h.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, s := range all {
@@ -406,3 +427,51 @@ func unavailable(m *upstreams.Member, err error) *rpcError {
 
 // cancelTimeout bounds a notifications/cancelled sent to a member.
 const cancelTimeout = 2 * time.Second
+
+// pooled holds, for one caller, the member sessions its stateless requests
+// use to reach members that do not speak the stateless revision.
+type pooled struct {
+	s    *session
+	used time.Time
+}
+
+// poolIdle is how long a caller's pooled member sessions outlive its last
+// stateless request.
+const poolIdle = 5 * time.Minute
+
+// pooledSession returns the caller's pooled session (a new one if needed),
+// its credential the latest request's; idle ones are closed.
+func (h *Handler) pooledSession(caller string, c Credential) (*session, error) {
+	now := time.Now()
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, errSessionClosed
+	}
+	var idle []*session
+	for k, p := range h.pool {
+		if now.Sub(p.used) > poolIdle {
+			idle = append(idle, p.s)
+			delete(h.pool, k)
+		}
+	}
+	p := h.pool[caller]
+	if p == nil {
+		var raw [12]byte
+		_, _ = rand.Read(raw[:])
+		s := newSession(h, "pool-"+base64.RawURLEncoding.EncodeToString(raw[:]), c)
+		s.pool = true
+		params := object{"protocolVersion": quote(legacyRevision), "capabilities": json.RawMessage("{}"),
+			"clientInfo": json.RawMessage(`{"name":"legant-virtual","version":"1"}`)}
+		s.initParams = params.encode()
+		p = &pooled{s: s}
+		h.pool[caller] = p
+	}
+	p.used = now
+	h.mu.Unlock()
+	for _, s := range idle {
+		go s.close()
+	}
+	p.s.setCredential(c)
+	return p.s, nil
+}
