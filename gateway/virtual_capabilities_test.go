@@ -147,3 +147,40 @@ func TestVirtualRootsListChanged(t *testing.T) {
 		t.Errorf("a__roots after the change = %q, %v", got, err)
 	}
 }
+
+// TestVirtualEmptyPrefixBesideOthers: a member with the empty prefix takes
+// the names no other member's prefix claims; its own tool named with
+// another member's prefix is left out of the list (it would be routed to
+// that member).
+func TestVirtualEmptyPrefixBesideOthers(t *testing.T) {
+	main := capsMember(t, "main", nil, false)
+	mcp.AddTool(main.sdk, &mcp.Tool{Name: "b__shadow"}, func(context.Context, *mcp.CallToolRequest, echoIn) (*mcp.CallToolResult, any, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "shadowed"}}}, nil, nil
+	})
+	b := capsMember(t, "b", nil, false)
+	v := newVirtualRigYAML(t, `version: 1
+upstreams:
+  - slug: fed
+    members:
+      - {name: main, prefix: "", url: %s}
+      - {name: b, url: %s}
+    tools:
+      echo: {scope: fed:read}
+      b__echo: {scope: fed:read}
+      b__shadow: {scope: fed:read}
+`, main.srv.URL, b.srv.URL)
+	for _, version := range []string{"2025-11-25", "2026-07-28"} {
+		cs := v.connect(nil, version, nil)
+		if got := vToolNames(t, cs); !slices.Equal(got, []string{"b__echo", "echo"}) {
+			t.Errorf("%s: tools = %v, want [b__echo echo]", version, got)
+		}
+		for _, tc := range []struct{ tool, want string }{{"echo", "main:hi"}, {"b__echo", "b:hi"}} {
+			if got, err := vCallText(cs, tc.tool, map[string]any{"text": "hi"}); err != nil || got != tc.want {
+				t.Errorf("%s: %s = %q, %v; want %q", version, tc.tool, got, err, tc.want)
+			}
+		}
+		if got, err := vCallText(cs, "b__shadow", map[string]any{}); err == nil {
+			t.Errorf("%s: b__shadow reached %q, want an error (b has no tool shadow)", version, got)
+		}
+	}
+}
