@@ -59,6 +59,8 @@ type bridgeSet struct {
 	// dial reaches the members of virtual upstreams (virtual.go).
 	dial func(*upstreams.Upstream) (*http.Client, string, error)
 
+	fingerprints fingerprintCache // virtual.go
+
 	mu     sync.Mutex
 	bySlug map[string][]*bridgeEntry // oldest first
 	closed bool
@@ -77,7 +79,7 @@ func newBridgeSet(upstream *http.Client, log *slog.Logger) *bridgeSet {
 
 // client returns the client of up's bridge, starting the bridge if needed.
 func (b *bridgeSet) client(up *upstreams.Upstream) (*http.Client, error) {
-	fp := fingerprint(up)
+	fp := b.fingerprints.of(up)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
