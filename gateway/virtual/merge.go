@@ -409,6 +409,7 @@ func (s *session) listen(w http.ResponseWriter, r *http.Request, msg *message) {
 				return
 			}
 			rd := newSSEReader(resp.Body)
+			defer rd.release()
 			first := true
 			for {
 				data, err := rd.next()

@@ -390,6 +390,7 @@ func (s *session) relay(ctx context.Context, w http.ResponseWriter, l *link, msg
 	}
 	startEventStream(w)
 	rd := newSSEReader(resp.Body)
+	defer rd.release()
 	want := idKey(msg.ID)
 	for {
 		data, err := rd.next()

@@ -62,9 +62,12 @@ const standaloneBacklog = 256
 
 func newSession(h *Handler, id string, c Credential) *session {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &session{h: h, id: id, cred: c, ctx: ctx, cancel: cancel,
-		links: map[int]*slot{}, uris: map[string]int{}, inflight: map[string]*inflight{},
-		out: make(chan []byte, standaloneBacklog)}
+	s := &session{h: h, id: id, cred: c, ctx: ctx, cancel: cancel,
+		links: map[int]*slot{}, uris: map[string]int{}, inflight: map[string]*inflight{}}
+	if id != "" { // a stateless request has no standalone stream
+		s.out = make(chan []byte, standaloneBacklog)
+	}
+	return s
 }
 
 func (s *session) setCredential(c Credential) {
@@ -237,6 +240,9 @@ func (s *session) credential() Credential {
 // send queues data for the client's standalone stream; when the backlog is
 // full the message is dropped (the client is not reading).
 func (s *session) send(ctx context.Context, data []byte) {
+	if s.out == nil {
+		return
+	}
 	select {
 	case s.out <- data:
 	case <-ctx.Done():

@@ -395,6 +395,15 @@ func (h *Handler) speaksStateless(ctx context.Context, l *link, v string) (bool,
 func (s *session) checkVersion() error {
 	for i := range s.h.up.Members {
 		m := &s.h.up.Members[i]
+		s.h.mu.Lock()
+		p := s.h.modern[m.Name+"\x00"+s.version]
+		s.h.mu.Unlock()
+		if p != nil {
+			if p.refuse != nil {
+				return &versionError{p.refuse}
+			}
+			continue
+		}
 		client, endpoint, err := s.h.opts.Dial(m.Upstream)
 		if err != nil {
 			continue

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -198,7 +199,24 @@ type sseReader struct {
 	r *bufio.Reader
 }
 
-func newSSEReader(r io.Reader) *sseReader { return &sseReader{r: bufio.NewReaderSize(r, 8192)} }
+var sseBuffers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 8192) }}
+
+// newSSEReader reads r with a pooled buffer, which release returns.
+func newSSEReader(r io.Reader) *sseReader {
+	br := sseBuffers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return &sseReader{r: br}
+}
+
+// release returns the reader's buffer to the pool; the reader is not used
+// after.
+func (s *sseReader) release() {
+	if s.r != nil {
+		s.r.Reset(nil)
+		sseBuffers.Put(s.r)
+		s.r = nil
+	}
+}
 
 // next returns the data of the next event that has any.
 func (s *sseReader) next() ([]byte, error) {
