@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openlegant/legant/upstreams"
@@ -40,6 +41,25 @@ type session struct {
 
 	out     chan []byte // to the client's standalone stream
 	getOpen bool
+
+	busy atomic.Int32 // requests (and the standalone stream) in progress
+	last atomic.Int64 // when the last one ended, unix nanoseconds
+}
+
+// enter marks a request of the session in progress until the returned
+// function is called.
+func (s *session) enter() func() {
+	s.busy.Add(1)
+	return func() {
+		s.last.Store(time.Now().UnixNano())
+		s.busy.Add(-1)
+	}
+}
+
+// idleSince reports whether the session has had nothing in progress since
+// before t.
+func (s *session) idleSince(t time.Time) bool {
+	return s.busy.Load() == 0 && s.last.Load() < t.UnixNano()
 }
 
 // slot holds a member's link while it opens; a failed link is dropped so
@@ -64,6 +84,7 @@ func newSession(h *Handler, id string, c Credential) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &session{h: h, id: id, cred: c, ctx: ctx, cancel: cancel,
 		links: map[int]*slot{}, uris: map[string]int{}, inflight: map[string]*inflight{}}
+	s.last.Store(time.Now().UnixNano())
 	if id != "" { // a stateless request has no standalone stream
 		s.out = make(chan []byte, standaloneBacklog)
 	}

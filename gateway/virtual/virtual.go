@@ -165,6 +165,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.setCredential(credentialFrom(r.Context()))
+		defer s.enter()()
 		s.handle(w, r, &msg)
 		return
 	}
@@ -228,7 +229,20 @@ func (h *Handler) initialize(w http.ResponseWriter, r *http.Request, msg *messag
 		return
 	}
 	h.sessions[s.id] = s
+	// Sessions the gateway forgot without a DELETE (its idle timeout) end
+	// here after twice the entry's idle timeout with nothing in progress.
+	var idle []*session
+	before := time.Now().Add(-2 * h.up.Timeouts.Idle)
+	for id, o := range h.sessions {
+		if h.up.Timeouts.Idle > 0 && o.idleSince(before) {
+			idle = append(idle, o)
+			delete(h.sessions, id)
+		}
+	}
 	h.mu.Unlock()
+	for _, o := range idle {
+		go o.close()
+	}
 	w.Header().Set("Mcp-Session-Id", s.id)
 	writeResult(w, msg.ID, result)
 }
@@ -254,6 +268,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
 	}
 	s.getOpen = true
 	s.mu.Unlock()
+	defer s.enter()()
 	defer func() {
 		s.mu.Lock()
 		s.getOpen = false
