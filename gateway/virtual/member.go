@@ -117,7 +117,7 @@ func (l *link) call(ctx context.Context, method string, params json.RawMessage, 
 	var reply *message
 	if isEventStream(resp) {
 		r := newSSEReader(resp.Body)
-	defer r.release()
+		defer r.release()
 		defer r.release()
 		for reply == nil {
 			data, err := r.next()
