@@ -118,7 +118,6 @@ func (l *link) call(ctx context.Context, method string, params json.RawMessage, 
 	if isEventStream(resp) {
 		r := newSSEReader(resp.Body)
 		defer r.release()
-		defer r.release()
 		for reply == nil {
 			data, err := r.next()
 			if err != nil {
@@ -280,6 +279,7 @@ func (l *link) listenOnce(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("member's standalone stream: %s", resp.Status)
 	}
 	r := newSSEReader(resp.Body)
+	defer r.release()
 	for {
 		data, err := r.next()
 		if err != nil {
