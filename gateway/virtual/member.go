@@ -124,7 +124,7 @@ func (l *link) call(ctx context.Context, method string, params json.RawMessage, 
 				return nil, fmt.Errorf("member's stream ended before its answer: %w", err)
 			}
 			var m message
-			if json.Unmarshal(data, &m) == nil && m.isResponse() && idKey(m.ID) == idKey(id) {
+			if decodeMessage(data, &m) == nil && m.isResponse() && idKey(m.ID) == idKey(id) {
 				reply = &m
 			}
 		}
@@ -134,7 +134,7 @@ func (l *link) call(ctx context.Context, method string, params json.RawMessage, 
 			return nil, err
 		}
 		var m message
-		if err := json.Unmarshal(data, &m); err != nil {
+		if err := decodeMessage(data, &m); err != nil {
 			return nil, fmt.Errorf("member's answer: %w", err)
 		}
 		reply = &m
@@ -169,7 +169,7 @@ func errorBody(resp *http.Response) (*rpcError, bool) {
 		return nil, false
 	}
 	var m message
-	if json.Unmarshal(data, &m) != nil || m.Error == nil {
+	if decodeMessage(data, &m) != nil || m.Error == nil {
 		return nil, false
 	}
 	var re rpcError
@@ -297,7 +297,7 @@ func (l *link) listenOnce(ctx context.Context) (bool, error) {
 // a request's id is mapped (mapMemberID), anything else is unchanged.
 func (l *link) fromMember(data []byte) ([]byte, error) {
 	var h head
-	if err := json.Unmarshal(data, &h); err != nil {
+	if err := decodeHead(data, &h); err != nil {
 		return nil, err
 	}
 	if h.Method != "" && len(h.ID) > 0 && string(h.ID) != "null" {

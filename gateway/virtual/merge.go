@@ -420,7 +420,7 @@ func (s *session) listen(w http.ResponseWriter, r *http.Request, msg *message) {
 					return
 				}
 				var h head
-				if json.Unmarshal(data, &h) != nil || (h.Method == "" && len(h.ID) > 0) {
+				if decodeHead(data, &h) != nil || (h.Method == "" && len(h.ID) > 0) {
 					continue // the member's end of the subscription: the client's is the virtual server's
 				}
 				ack := first && h.Method == "notifications/subscriptions/acknowledged"
@@ -494,7 +494,7 @@ func (s *session) listen(w http.ResponseWriter, r *http.Request, msg *message) {
 // any member honours, the union of resource subscriptions.
 func mergeAck(merged object, data []byte, meta *json.RawMessage) {
 	var m message
-	if json.Unmarshal(data, &m) != nil {
+	if decodeMessage(data, &m) != nil {
 		return
 	}
 	p, err := decodeObject(m.Params)

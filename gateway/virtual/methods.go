@@ -401,7 +401,7 @@ func (s *session) relay(ctx context.Context, w http.ResponseWriter, l *link, msg
 			return false, fmt.Errorf("member's stream ended before its answer: %w", err)
 		}
 		var h head
-		if json.Unmarshal(data, &h) != nil {
+		if decodeHead(data, &h) != nil {
 			continue
 		}
 		final := false

@@ -152,7 +152,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var msg message
-	if err := json.Unmarshal(body, &msg); err != nil {
+	if err := decodeMessage(body, &msg); err != nil {
 		// A batch (an array) is refused too: the gateway takes them only
 		// from 2025-03-26 clients, which no member needs.
 		writeError(w, http.StatusBadRequest, nil, &rpcError{Code: -32700, Message: "a virtual upstream takes one JSON-RPC message per request"})

@@ -8,10 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // The virtual server forwards JSON-RPC messages as bytes: a message is
@@ -81,7 +84,7 @@ func response(id json.RawMessage, result, errObj json.RawMessage) []byte {
 }
 
 func quote(s string) []byte {
-	b, _ := json.Marshal(s)
+	b, _ := jsontext.AppendQuote(nil, s)
 	return b
 }
 
@@ -309,12 +312,12 @@ func unmapMemberID(id json.RawMessage) (idx int, orig json.RawMessage, ok bool) 
 
 // withID returns data, a JSON-RPC message, with its id replaced.
 func withID(data []byte, id json.RawMessage) ([]byte, error) {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(data, &m); err != nil {
+	m, err := decodeObject(data)
+	if err != nil {
 		return nil, err
 	}
 	m["id"] = id
-	return json.Marshal(m)
+	return m.encode(), nil
 }
 
 // object is a JSON object's members, kept raw.
@@ -325,26 +328,23 @@ func decodeObject(raw json.RawMessage) (object, error) {
 	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
 		return o, nil
 	}
-	if err := json.Unmarshal(raw, &o); err != nil {
+	err := eachMember(raw, func(name string, v jsontext.Value) error {
+		o[name] = json.RawMessage(slices.Clone(v))
+		return nil
+	})
+	if err != nil {
 		return nil, err
-	}
-	if o == nil {
-		o = object{}
 	}
 	return o, nil
 }
 
-func (o object) encode() json.RawMessage {
-	b, _ := json.Marshal(map[string]json.RawMessage(o))
-	return b
-}
+func (o object) encode() json.RawMessage { return appendObject(nil, o) }
 
 func (o object) str(key string) string {
-	var s string
-	if v, ok := o[key]; ok {
-		_ = json.Unmarshal(v, &s)
+	if v, ok := o[key]; ok && len(v) > 0 && v[0] == '"' {
+		return unquote(jsontext.Value(v))
 	}
-	return s
+	return ""
 }
 
 func (o object) setStr(key, v string) { o[key] = quote(v) }
