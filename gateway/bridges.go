@@ -92,6 +92,11 @@ func (b *bridgeSet) client(up *upstreams.Upstream) (*http.Client, error) {
 	}
 	e := &bridgeEntry{fingerprint: fp, h: b.newBridge(up)}
 	e.rt = bridge.Transport(e.h)
+	if v, ok := e.h.(interface {
+		Transport(http.RoundTripper) http.RoundTripper
+	}); ok {
+		e.rt = v.Transport(e.rt) // virtual.go: calls for one member skip the in-process hop
+	}
 	e.client = &http.Client{Transport: &bridgeRouter{set: b, slug: up.Slug, current: e}, CheckRedirect: noRedirects}
 	b.bySlug[up.Slug] = append(b.bySlug[up.Slug], e)
 	return e.client, nil
