@@ -234,7 +234,7 @@ func (h *Handler) initialize(w http.ResponseWriter, r *http.Request, msg *messag
 	var idle []*session
 	before := time.Now().Add(-2 * h.up.Timeouts.Idle)
 	for id, o := range h.sessions {
-		if h.up.Timeouts.Idle > 0 && o.idleSince(before) {
+		if o != s && h.up.Timeouts.Idle > 0 && o.idleSince(before) {
 			idle = append(idle, o)
 			delete(h.sessions, id)
 		}
