@@ -59,6 +59,8 @@ type bridgeSet struct {
 	// dial reaches the members of virtual upstreams (virtual.go).
 	dial func(*upstreams.Upstream) (*http.Client, string, error)
 
+	fingerprints fingerprintCache // virtual.go
+
 	mu     sync.Mutex
 	bySlug map[string][]*bridgeEntry // oldest first
 	closed bool
@@ -77,7 +79,7 @@ func newBridgeSet(upstream *http.Client, log *slog.Logger) *bridgeSet {
 
 // client returns the client of up's bridge, starting the bridge if needed.
 func (b *bridgeSet) client(up *upstreams.Upstream) (*http.Client, error) {
-	fp := fingerprint(up)
+	fp := b.fingerprints.of(up)
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.closed {
@@ -90,6 +92,11 @@ func (b *bridgeSet) client(up *upstreams.Upstream) (*http.Client, error) {
 	}
 	e := &bridgeEntry{fingerprint: fp, h: b.newBridge(up)}
 	e.rt = bridge.Transport(e.h)
+	if v, ok := e.h.(interface {
+		Transport(http.RoundTripper) http.RoundTripper
+	}); ok {
+		e.rt = v.Transport(e.rt) // virtual.go: calls for one member skip the in-process hop
+	}
 	e.client = &http.Client{Transport: &bridgeRouter{set: b, slug: up.Slug, current: e}, CheckRedirect: noRedirects}
 	b.bySlug[up.Slug] = append(b.bySlug[up.Slug], e)
 	return e.client, nil

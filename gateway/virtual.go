@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/openlegant/legant/gateway/virtual"
 	"github.com/openlegant/legant/upstreams"
@@ -30,6 +31,36 @@ func (b *bridgeSet) newVirtual(up *upstreams.Upstream) servedHandler {
 		Logger: b.log.With("upstream", up.Slug, "transport", string(up.Transport)),
 		Dial:   b.dial,
 	})
+}
+
+// fingerprintCache keeps the fingerprint of each registry entry the bridge
+// set was asked for: a registry's entries do not change once loaded (a
+// reload makes new ones), and hashing a virtual entry's members on every
+// request cost as much as the rest of the virtual server's work. Bounded:
+// emptied when it holds more entries than maxCachedFingerprints (reloads
+// leave old entries behind).
+type fingerprintCache struct {
+	mu sync.Mutex
+	m  map[*upstreams.Upstream]string
+}
+
+const maxCachedFingerprints = 4096
+
+func (c *fingerprintCache) of(up *upstreams.Upstream) string {
+	c.mu.Lock()
+	fp, ok := c.m[up]
+	c.mu.Unlock()
+	if ok {
+		return fp
+	}
+	fp = fingerprint(up)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedFingerprints {
+		c.m = map[*upstreams.Upstream]string{}
+	}
+	c.m[up] = fp
+	c.mu.Unlock()
+	return fp
 }
 
 // memberFingerprint identifies what a member runs and how it is reached
@@ -79,6 +110,12 @@ func (g *Gateway) virtualCredential(ex *exchange, req *http.Request) error {
 		}
 		return fmt.Errorf("gateway: member %s: auth kind %q is not supported", m.Slug, m.Auth.Kind)
 	}
-	*req = *req.WithContext(virtual.WithCredential(req.Context(), cred))
+	ctx := virtual.WithCredential(req.Context(), cred)
+	if c != nil && c.ID != "" {
+		// Stateless requests of one token share the member sessions of
+		// members that do not speak the stateless revision.
+		ctx = virtual.WithCaller(ctx, c.ID)
+	}
+	*req = *req.WithContext(ctx)
 	return nil
 }

@@ -22,7 +22,17 @@
 #
 #   conformance <run>: direct P passed F failed, gateway P passed F failed
 #
-# and its duration. A run whose gateway line differs from its direct line fails
+# and its duration. The go runs then run the suite through virtual servers
+# (docs/UPSTREAMS.md, Composition), each leg a run of its own compared with the
+# same direct leg, printing the same line under its own name:
+#
+#   <run>/virtual   the upstream as the only member of a virtual server, with the
+#                   empty prefix (go-0.1.16, go-0.2.0, go-2026-07-28)
+#   <run>/virtual2  two members: the upstream with the empty prefix and a second
+#                   server with the prefix "second__" (go-0.2.0: the TypeScript
+#                   server-everything; go-2026-07-28: a second stateless
+#                   everything-server), every tool of both registered
+# A run whose gateway line differs from its direct line fails
 # `make conformance`, unless the run is listed in CONFORMANCE_ALLOW_DIFF; either
 # way the checks that differ (scenario, check id, status, the gateway's error
 # message) are printed and written to <logdir>/<run>/checks.diff (scripts/confdiff).
@@ -37,10 +47,9 @@
 #                              auto: run them when `legant gateway` builds; skip: never
 #   CONFORMANCE_SUITE_TIMEOUT  seconds one suite invocation may take (default 300)
 #   CONFORMANCE_KEEP           1: keep the log directory even on success
-#   CONFORMANCE_VIRTUAL        1: the gateway leg serves the upstream as the only member
-#                              of a virtual server (docs/UPSTREAMS.md, Composition) with
-#                              the empty prefix, so it must match direct as the plain
-#                              upstream does
+#   CONFORMANCE_VIRTUAL        0: no virtual legs (default 1: the legs above); a virtual
+#                              leg is allowed to differ when its run is, or when
+#                              <run>/virtual (or /virtual2) is in CONFORMANCE_ALLOW_DIFF
 #   LEGANT_BIN                 a prebuilt legant binary (default: build ./cmd/legant)
 #
 # Tools are installed under .tools/ (gitignored) on first use: Node 22 from npm
@@ -174,10 +183,10 @@ run_config() {
 		suite_js=$suite_old_js suite_version=$SUITE_OLD_VERSION suite_args=() upstream_kind=go-stateful direct_floor=40
 		;;
 	go-0.2.0)
-		suite_js=$suite_new_js suite_version=$SUITE_NEW_VERSION suite_args=() upstream_kind=go-stateful direct_floor=73
+		suite_js=$suite_new_js suite_version=$SUITE_NEW_VERSION suite_args=() upstream_kind=go-stateful direct_floor=73 second_kind=ts
 		;;
 	go-2026-07-28)
-		suite_js=$suite_new_js suite_version=$SUITE_NEW_VERSION suite_args=(--requirements 2026-07-28) upstream_kind=go-stateless direct_floor=165
+		suite_js=$suite_new_js suite_version=$SUITE_NEW_VERSION suite_args=(--requirements 2026-07-28) upstream_kind=go-stateless direct_floor=165 second_kind=go-stateless
 		;;
 	ts-everything)
 		suite_js=$suite_new_js suite_version=$SUITE_NEW_VERSION suite_args=() upstream_kind=ts direct_floor=45
@@ -270,15 +279,19 @@ write_registry() {
 		echo "version: 1"
 		echo "upstreams:"
 		echo "  - slug: $UPSTREAM_SLUG"
-		if [[ "${CONFORMANCE_VIRTUAL:-}" == 1 ]]; then
+		if [[ $shape == virtual ]]; then
 			echo "    members:"
 			echo "      - {name: only, prefix: \"\", url: $(yaml_quote "$upstream")}"
+		elif [[ $shape == virtual2 ]]; then
+			echo "    members:"
+			echo "      - {name: main, prefix: \"\", url: $(yaml_quote "$upstream")}"
+			echo "      - {name: second, prefix: second__, url: $(yaml_quote "$second_url")}"
 		else
 			echo "    transport: streamable-http"
 			echo "    url: $upstream"
 		fi
 		echo "    tools:"
-		for item in "$@"; do
+		for item in "$@" "${second_tools[@]/#/second__}"; do
 			echo "      $(yaml_quote "$item"):"
 			echo "        scope: $UPSTREAM_SLUG:call"
 		done
@@ -297,9 +310,9 @@ write_registry() {
 				echo "        scope: $UPSTREAM_SLUG:call"
 			done
 		fi
-		if ((${#prompts[@]} > 0)); then
+		if ((${#prompts[@]} + ${#second_prompts[@]} > 0)); then
 			echo "    prompts:"
-			for item in "${prompts[@]}"; do
+			for item in "${prompts[@]}" "${second_prompts[@]/#/second__}"; do
 				echo "      $(yaml_quote "$item"):"
 				echo "        scope: $UPSTREAM_SLUG:call"
 			done
@@ -313,14 +326,24 @@ yaml_quote() {
 	printf '"%s"' "${s//\"/\\\"}"
 }
 
-# leg_gateway RUN runs the suite through a fresh gateway in front of a fresh
-# upstream; sets gateway_ran, gateway_complete (1: the suite ran to its end),
-# gateway_passed/failed and dropped_events. The
-# gateway's flags and `legant mint` are described in docs/GATEWAY.md.
+# leg_gateway RUN [SHAPE [DIR]] runs the suite through a fresh gateway in front
+# of a fresh upstream, served as SHAPE: gateway (default, the plain upstream),
+# virtual or virtual2 (see the top); results in DIR (default $work/RUN/gateway).
+# Sets gateway_ran, gateway_complete (1: the suite ran to its end),
+# gateway_passed/failed and dropped_events. The gateway's flags and `legant
+# mint` are described in docs/GATEWAY.md.
 leg_gateway() {
-	local dir="$work/$1/gateway"
+	local shape=${2:-gateway}
+	local dir="${3:-$work/$1/gateway}"
 	mkdir -p "$dir"
 	gateway_ran=1 gateway_complete=0 gateway_passed=0 gateway_failed=0 dropped_events=0
+	local second_url="" second_pid="" second_tools=() second_prompts=()
+	if [[ $shape == virtual2 ]]; then
+		start_upstream "$second_kind" "$dir/second.log" || return 0
+		second_url=$upstream_url second_pid=$upstream_pid
+		mapfile -t second_tools < <("$work/bin/listtools" -url "$second_url" 2>>"$dir/listtools.log")
+		mapfile -t second_prompts < <("$work/bin/listtools" -url "$second_url" -list prompts 2>>"$dir/listtools.log" || true)
+	fi
 	start_upstream "$upstream_kind" "$dir/upstream.log" || return 0
 	local tools=()
 	mapfile -t tools < <("$work/bin/listtools" -url "$upstream_url" 2>"$dir/listtools.log")
@@ -376,44 +399,109 @@ leg_gateway() {
 	stop_group "$proxy_pid"
 	stop_group "$gateway_pid"
 	stop_group "$upstream_pid"
+	[[ -n "$second_pid" ]] && stop_group "$second_pid"
 	dropped_events="$(grep -c -F "$DROPPED_EVENT_LOG" "$dir/gateway.log" || true)"
 }
 
-# report_diff RUN writes the checks that differ to $work/RUN/checks.diff and
-# prints the differing scenarios and their checks, indented.
+# report_diff RUN [LEG] writes the checks that differ between the direct leg and
+# LEG (default gateway) to $work/RUN/LEG.diff and prints the differing scenarios
+# and their checks, indented.
 report_diff() {
-	local run=$1 diff="$work/$1/checks.diff"
-	if [[ ! -d "$work/$run/direct/results" || ! -d "$work/$run/gateway/results" ]]; then
-		echo "conformance $run: no per-check results to compare" >&2
+	local run=$1 leg=${2:-gateway} name diff
+	name=$(leg_name "$run" "$leg")
+	diff="$work/$run/$leg.diff"
+	[[ $leg == gateway ]] && diff="$work/$run/checks.diff"
+	if [[ ! -d "$work/$run/direct/results" || ! -d "$work/$run/$leg/results" ]]; then
+		echo "conformance $name: no per-check results to compare" >&2
 		return 0
 	fi
-	"$work/bin/confdiff" -direct "$work/$run/direct/results" -gateway "$work/$run/gateway/results" \
+	"$work/bin/confdiff" -direct "$work/$run/direct/results" -gateway "$work/$run/$leg/results" \
 		>"$diff" 2>&1 || true
-	echo "conformance $run: scenarios that differ through the gateway:" \
+	echo "conformance $name: scenarios that differ through the gateway:" \
 		"$(sed -n -E 's/^scenario ([^:]+):.*/\1/p' "$diff" | tr '\n' ' ')"
 	sed 's/^/    /' "$diff"
-	echo "conformance $run: per-check diff in $diff"
+	echo "conformance $name: per-check diff in $diff"
 	keep_logs=1
 }
 
-# report_compensating RUN prints the checks that differ in a run whose lines
-# match (a check lost through the gateway balanced by one gained), without
-# failing the run: the lines are the criterion, these are for the reader.
+# report_compensating RUN [LEG] prints the checks that differ in a leg whose
+# line matches direct (a check lost through the gateway balanced by one gained),
+# without failing the run: the lines are the criterion, these are for the reader.
 report_compensating() {
-	local run=$1 diff="$work/$1/checks.diff"
-	[[ -d "$work/$run/direct/results" && -d "$work/$run/gateway/results" ]] || return 0
-	if ! "$work/bin/confdiff" -direct "$work/$run/direct/results" -gateway "$work/$run/gateway/results" \
+	local run=$1 leg=${2:-gateway} name diff
+	name=$(leg_name "$run" "$leg")
+	diff="$work/$run/$leg.diff"
+	[[ $leg == gateway ]] && diff="$work/$run/checks.diff"
+	[[ -d "$work/$run/direct/results" && -d "$work/$run/$leg/results" ]] || return 0
+	if ! "$work/bin/confdiff" -direct "$work/$run/direct/results" -gateway "$work/$run/$leg/results" \
 		>"$diff" 2>&1; then
-		echo "conformance $run: the counts match, but these checks differ (not a failure):"
+		echo "conformance $name: the counts match, but these checks differ (not a failure):"
 		sed 's/^/    /' "$diff"
 	fi
 }
 
-# do_run RUN runs both legs of RUN, prints its summary line, and returns 1 when
-# the run fails (gateway line differs and is not allowed to, or the direct leg is
+# leg_name RUN LEG is the name a leg's lines carry: RUN for the gateway leg,
+# RUN/LEG for a virtual one.
+leg_name() {
+	if [[ $2 == gateway ]]; then echo "$1"; else echo "$1/$2"; fi
+}
+
+# virtual_legs RUN prints the virtual legs of RUN (none with CONFORMANCE_VIRTUAL=0).
+virtual_legs() {
+	[[ "${CONFORMANCE_VIRTUAL:-1}" == 0 ]] && return 0
+	case $1 in
+	go-0.1.16) echo virtual ;;
+	go-0.2.0 | go-2026-07-28) echo virtual virtual2 ;;
+	esac
+}
+
+# judge_leg RUN LEG TIME prints the summary line of leg LEG of RUN (the gateway
+# leg or a virtual one) and returns 1 when it fails: the suite did not run to its
+# end, or its line differs from direct and that is not allowed.
+judge_leg() {
+	local run=$1 leg=$2 took=$3 name
+	name=$(leg_name "$run" "$leg")
+	local line="direct $direct_passed passed $direct_failed failed"
+	if ((gateway_ran)); then
+		line+=", gateway $gateway_passed passed $gateway_failed failed"
+	else
+		line+=", gateway not run ($gateway_note)"
+	fi
+	echo "conformance $name: $line"
+	((gateway_ran)) || return 0
+	echo "conformance $name: gateway dropped-event warnings $dropped_events"
+	[[ $leg != gateway ]] && echo "conformance $name: took $took"
+	local allowed=0
+	if in_list "$name" "$ALLOW_DIFF" || in_list "$run" "$ALLOW_DIFF"; then
+		allowed=1
+	fi
+	if ((!gateway_complete)); then
+		# A broken leg is never a known difference.
+		echo "conformance $name: FAILED: the gateway leg did not run the suite to its end (${gateway_note:-logs in $work/$run/$leg})" >&2
+		keep_logs=1
+		return 1
+	elif ((gateway_passed != direct_passed || gateway_failed != direct_failed)); then
+		report_diff "$run" "$leg"
+		if ((allowed)); then
+			echo "conformance $name: KNOWN DIFFERENCE (allowed by CONFORMANCE_ALLOW_DIFF): the gateway's line differs from direct"
+		else
+			echo "conformance $name: FAILED: the gateway's line differs from direct" >&2
+			return 1
+		fi
+	else
+		report_compensating "$run" "$leg"
+		if ((allowed)) && in_list "$name" "$ALLOW_DIFF"; then
+			echo "conformance $name: the gateway's line matches direct: remove $name from CONFORMANCE_ALLOW_DIFF"
+		fi
+	fi
+	return 0
+}
+
+# do_run RUN runs the legs of RUN, prints their summary lines, and returns 1 when
+# the run fails (a leg's line differs and is not allowed to, or the direct leg is
 # below its floor).
 do_run() {
-	local run=$1 t0=$EPOCHREALTIME t status=0
+	local run=$1 t0=$EPOCHREALTIME t status=0 leg
 	run_config "$run"
 	log "$run: $CONFORMANCE_PKG@$suite_version${suite_args[*]:+ ${suite_args[*]}} against the $upstream_kind upstream"
 	t=$EPOCHREALTIME
@@ -422,7 +510,8 @@ do_run() {
 	direct_time="$(elapsed "$t")"
 
 	gateway_ran=0 gateway_complete=0 gateway_passed=0 gateway_failed=0 dropped_events=0
-	local gateway_note="" gateway_time="-"
+	gateway_note=""
+	local gateway_time="-"
 	if [[ "$GATEWAY_MODE" == skip ]]; then
 		gateway_note="skipped (CONFORMANCE_GATEWAY=skip)"
 	elif ((legant_ok)); then
@@ -435,41 +524,18 @@ do_run() {
 	else
 		gateway_note="legant gateway not built"
 	fi
-
-	local line="direct $direct_passed passed $direct_failed failed"
-	if ((gateway_ran)); then
-		line+=", gateway $gateway_passed passed $gateway_failed failed"
-	else
-		line+=", gateway not run ($gateway_note)"
-	fi
-	echo "conformance $run: $line"
-	if ((gateway_ran)); then
-		echo "conformance $run: gateway dropped-event warnings $dropped_events"
-	fi
+	judge_leg "$run" gateway "$gateway_time" || status=1
 	echo "conformance $run: took $(elapsed "$t0") (direct $direct_time, gateway $gateway_time)"
-
 	if ((direct_passed < direct_floor)); then
 		echo "conformance $run: FAILED: the direct leg passed $direct_passed checks, want at least $direct_floor" >&2
 		status=1
 	fi
-	if ((gateway_ran && !gateway_complete)); then
-		# A broken leg is never a known difference.
-		echo "conformance $run: FAILED: the gateway leg did not run the suite to its end (${gateway_note:-logs in $work/$run/gateway})" >&2
-		keep_logs=1
-		status=1
-	elif ((gateway_ran)) && ((gateway_passed != direct_passed || gateway_failed != direct_failed)); then
-		report_diff "$run"
-		if in_list "$run" "$ALLOW_DIFF"; then
-			echo "conformance $run: KNOWN DIFFERENCE (allowed by CONFORMANCE_ALLOW_DIFF): the gateway's line differs from direct"
-		else
-			echo "conformance $run: FAILED: the gateway's line differs from direct" >&2
-			status=1
-		fi
-	elif ((gateway_ran)); then
-		report_compensating "$run"
-		if in_list "$run" "$ALLOW_DIFF"; then
-			echo "conformance $run: the gateway's line matches direct: remove $run from CONFORMANCE_ALLOW_DIFF"
-		fi
+	if ((legant_ok)) && [[ "$GATEWAY_MODE" != skip ]]; then
+		for leg in $(virtual_legs "$run"); do
+			t=$EPOCHREALTIME
+			leg_gateway "$run" "$leg" "$work/$run/$leg"
+			judge_leg "$run" "$leg" "$(elapsed "$t")" || status=1
+		done
 	fi
 	return "$status"
 }

@@ -7,10 +7,14 @@ package upstreams
 // "<name>__"), and the entry's tools and prompts are registered under those
 // prefixed names, so policy, budgets, audit and kill govern them unchanged.
 //
-// Prefixes must be prefix-free (no member's prefix starts another's): every
-// prefixed name then belongs to exactly one member, and two members' objects
-// can never collide, whatever they list at run time. A registered tool or
-// prompt whose name carries no member's prefix is refused.
+// Non-empty prefixes must be prefix-free (no member's prefix starts
+// another's): every prefixed name then belongs to exactly one member, and
+// two members' objects can never collide, whatever they list at run time.
+// One member may have the empty prefix: it takes every name no other
+// member's prefix starts (its own objects whose names start another
+// member's prefix are not served: gateway/virtual drops them from lists).
+// A registered tool or prompt whose name carries no member's prefix is
+// refused.
 
 import (
 	"fmt"
@@ -36,13 +40,22 @@ type Member struct {
 	*Upstream
 }
 
-// MemberOf returns the member whose prefix starts name, and name without it.
+// MemberOf returns the member whose prefix starts name, and name without
+// it: the member with the empty prefix, if any, only when no other's does.
 func (u *Upstream) MemberOf(name string) (*Member, string, bool) {
+	var bare *Member
 	for i := range u.Members {
 		m := &u.Members[i]
+		if m.Prefix == "" {
+			bare = m
+			continue
+		}
 		if strings.HasPrefix(name, m.Prefix) {
 			return m, name[len(m.Prefix):], true
 		}
+	}
+	if bare != nil {
+		return bare, name, true
 	}
 	return nil, "", false
 }
@@ -155,6 +168,9 @@ func (d *decoder) virtualOf(s upstreamSpec, u *Upstream) {
 		}
 		d.memberEndpoint(ms, m.Upstream)
 		for _, p := range prefixes {
+			if (m.Prefix == "") != (p.prefix == "") {
+				continue // the empty prefix takes what no other prefix claims
+			}
 			if strings.HasPrefix(m.Prefix, p.prefix) || strings.HasPrefix(p.prefix, m.Prefix) {
 				n, path := ms.prefix.node, ms.prefix.path
 				if n == nil {

@@ -37,6 +37,27 @@ func TestMembersParse(t *testing.T) {
 	}
 }
 
+// TestMembersEmptyPrefix: one member may have the empty prefix beside
+// prefixed ones; it takes the names no other member's prefix starts.
+func TestMembersEmptyPrefix(t *testing.T) {
+	y := virtualHead +
+		"      - {name: main, url: \"https://a.example/mcp\", prefix: \"\"}\n" +
+		"      - {name: b, url: \"https://b.example/mcp\"}\n" +
+		"    tools: {echo: {scope: s}, b__echo: {scope: s}}\n"
+	reg, err := Parse("r.yaml", []byte(y), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := reg.Upstreams()[0]
+	for _, tc := range []struct{ name, member, rest string }{
+		{"echo", "main", "echo"}, {"b__echo", "b", "echo"}, {"b_echo", "main", "b_echo"}, {"", "main", ""},
+	} {
+		if m, rest, ok := up.MemberOf(tc.name); !ok || m.Name != tc.member || rest != tc.rest {
+			t.Errorf("MemberOf(%q) = %v %q %v, want %s %q", tc.name, m, rest, ok, tc.member, tc.rest)
+		}
+	}
+}
+
 func TestMembersErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml string

@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
-
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
 // Merged lists are paginated with the virtual server's own cursors: the
@@ -23,47 +21,26 @@ import (
 // PageSize is the number of items in a page of a merged list.
 const PageSize = 500
 
-func cursorOf(req mcp.Request) string {
-	switch p := req.GetParams().(type) {
-	case *mcp.ListToolsParams:
-		if p != nil {
-			return p.Cursor
-		}
-	case *mcp.ListPromptsParams:
-		if p != nil {
-			return p.Cursor
-		}
-	case *mcp.ListResourcesParams:
-		if p != nil {
-			return p.Cursor
-		}
-	case *mcp.ListResourceTemplatesParams:
-		if p != nil {
-			return p.Cursor
-		}
-	}
-	return ""
-}
-
-func page[T any](s *session, kind string, items []T, name func(T) string, cursor string) ([]T, string, error) {
+// page returns the page of items (named by names) the cursor points to,
+// and the cursor of the next page.
+func (s *session) page(kind string, items []json.RawMessage, names []string, cursor string) ([]json.RawMessage, string, error) {
 	digest := sha256.New()
-	for _, it := range items {
-		n := name(it)
+	for _, n := range names {
 		fmt.Fprintf(digest, "%d:%s;", len(n), n)
 	}
 	sum := digest.Sum(nil)
 	offset := 0
 	if cursor != "" {
-		o, ok := s.h.openCursor(s.id(), kind, sum, cursor)
+		o, ok := s.h.openCursor(s.id, kind, sum, cursor)
 		if !ok || o > len(items) {
-			return nil, "", &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "invalid cursor (the list may have changed: list again from the start)"}
+			return nil, "", &rpcError{Code: codeInvalidParams, Message: "invalid cursor (the list may have changed: list again from the start)"}
 		}
 		offset = o
 	}
 	end := min(offset+PageSize, len(items))
 	next := ""
 	if end < len(items) {
-		next = s.h.sealCursor(s.id(), kind, sum, end)
+		next = s.h.sealCursor(s.id, kind, sum, end)
 	}
 	return items[offset:end], next, nil
 }

@@ -2,361 +2,439 @@ package virtual
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
-
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/openlegant/legant/upstreams"
+	"io"
+	"net/http"
 )
 
-// middleware serves the methods the members answer; the session's own
-// server answers the rest (initialize, ping, logging level).
-func (s *session) middleware(next mcp.MethodHandler) mcp.MethodHandler {
-	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
-		switch method {
-		case "initialize":
-			if ss, ok := req.GetSession().(*mcp.ServerSession); ok {
-				s.mu.Lock()
-				s.ss = ss
-				s.mu.Unlock()
-				s.h.register(s, ss)
-			}
-			return next(ctx, method, req)
-		case "tools/list":
-			res, err := s.listTools(ctx)
-			if err != nil {
-				return nil, err
-			}
-			res.Tools, res.NextCursor, err = page(s, "tools", res.Tools, func(t *mcp.Tool) string { return t.Name }, cursorOf(req))
-			return res, err
-		case "tools/call":
-			return s.callTool(ctx, req.(*mcp.CallToolRequest))
-		case "prompts/list":
-			res, err := s.listPrompts(ctx)
-			if err != nil {
-				return nil, err
-			}
-			res.Prompts, res.NextCursor, err = page(s, "prompts", res.Prompts, func(p *mcp.Prompt) string { return p.Name }, cursorOf(req))
-			return res, err
-		case "prompts/get":
-			return s.getPrompt(ctx, req.(*mcp.GetPromptRequest))
-		case "resources/list":
-			res, err := s.listResources(ctx)
-			if err != nil {
-				return nil, err
-			}
-			res.Resources, res.NextCursor, err = page(s, "resources", res.Resources, func(r *mcp.Resource) string { return r.URI }, cursorOf(req))
-			return res, err
-		case "resources/templates/list":
-			res, err := s.listTemplates(ctx)
-			if err != nil {
-				return nil, err
-			}
-			res.ResourceTemplates, res.NextCursor, err = page(s, "templates", res.ResourceTemplates, func(r *mcp.ResourceTemplate) string { return r.URITemplate }, cursorOf(req))
-			return res, err
-		case "resources/read":
-			return s.readResource(ctx, req.(*mcp.ReadResourceRequest))
-		case "completion/complete":
-			return s.complete(ctx, req.(*mcp.CompleteRequest))
-		case "logging/setLevel":
-			if p, ok := req.GetParams().(*mcp.SetLoggingLevelParams); ok && p != nil {
-				s.setLevel(ctx, p.Level)
-			}
-		}
-		return next(ctx, method, req)
+// handle serves one message of the client.
+func (s *session) handle(w http.ResponseWriter, r *http.Request, msg *message) {
+	switch {
+	case msg.isResponse():
+		s.answer(w, r, msg)
+		return
+	case msg.isNotification():
+		s.notification(r.Context(), msg)
+		w.WriteHeader(http.StatusAccepted)
+		return
+	case !msg.isRequest():
+		writeError(w, http.StatusBadRequest, msg.ID, &rpcError{Code: codeInvalidRequest, Message: "not a JSON-RPC request, notification or response"})
+		return
 	}
-}
-
-func all[T any](ctx context.Context, pages func(ctx context.Context, cursor string) ([]T, string, error)) ([]T, error) {
-	var out []T
-	cursor := ""
-	for range 1000 {
-		items, next, err := pages(ctx, cursor)
+	if acceptsStream(r) {
+		w = streamWriter{w}
+	}
+	ctx := r.Context()
+	switch msg.Method {
+	case "ping":
+		writeResult(w, msg.ID, json.RawMessage("{}"))
+	case "initialize":
+		writeError(w, http.StatusBadRequest, msg.ID, &rpcError{Code: codeInvalidRequest, Message: "session already initialized"})
+	case "tools/list":
+		s.list(w, ctx, msg, "tools", "tools", true)
+	case "prompts/list":
+		s.list(w, ctx, msg, "prompts", "prompts", true)
+	case "resources/list":
+		s.list(w, ctx, msg, "resources", "resources", false)
+	case "resources/templates/list":
+		s.list(w, ctx, msg, "resources", "resourceTemplates", false)
+	case "tools/call", "prompts/get":
+		s.byName(w, r, msg)
+	case "resources/read", "resources/subscribe", "resources/unsubscribe":
+		params, err := decodeObject(msg.Params)
 		if err != nil {
-			return nil, err
+			writeError(w, http.StatusOK, msg.ID, &rpcError{Code: codeInvalidParams, Message: "invalid params"})
+			return
 		}
-		out = append(out, items...)
-		if next == "" {
-			return out, nil
+		s.byURI(w, r, msg, params.str("uri"), nil)
+	case "completion/complete":
+		s.complete(w, r, msg)
+	case "logging/setLevel":
+		s.setLevel(ctx, msg)
+		writeResult(w, msg.ID, json.RawMessage("{}"))
+	case "server/discover":
+		s.discover(w, r, msg)
+	case "subscriptions/listen":
+		if len(s.h.up.Members) == 1 {
+			s.forwardTo(w, r, 0, msg, msg.Params, "")
+			return
 		}
-		cursor = next
+		s.listen(w, r, msg)
+	default:
+		// A method of one member's (tasks, extensions): a virtual server
+		// of one member passes it on; with several, whose it is is unknown.
+		if len(s.h.up.Members) == 1 {
+			s.forwardTo(w, r, 0, msg, msg.Params, "")
+			return
+		}
+		writeError(w, http.StatusOK, msg.ID, &rpcError{Code: codeMethodNotFound, Message: fmt.Sprintf("method %q is not served by a virtual upstream of several members", msg.Method)})
 	}
-	return out, fmt.Errorf("more than 1000 pages")
 }
 
-func (s *session) listTools(ctx context.Context) (*mcp.ListToolsResult, error) {
-	lists := each(ctx, s, func(ctx context.Context, c *memberConn) ([]*mcp.Tool, error) {
-		if c.cs.InitializeResult().Capabilities.Tools == nil {
-			return nil, nil
-		}
-		ts, err := all(ctx, func(ctx context.Context, cursor string) ([]*mcp.Tool, string, error) {
-			r, err := c.cs.ListTools(ctx, &mcp.ListToolsParams{Cursor: cursor})
-			if err != nil {
-				return nil, "", err
-			}
-			return r.Tools, r.NextCursor, nil
-		})
-		for _, t := range ts {
-			t.Name = c.m.Prefix + t.Name
-		}
-		return ts, err
-	})
-	res := &mcp.ListToolsResult{Tools: []*mcp.Tool{}}
-	for _, l := range lists {
-		res.Tools = append(res.Tools, l...)
+// answer passes the client's answer to a member's request to that member,
+// under the member's own id.
+func (s *session) answer(w http.ResponseWriter, r *http.Request, msg *message) {
+	idx, orig, ok := unmapMemberID(msg.ID)
+	if !ok || idx >= len(s.h.up.Members) {
+		writeError(w, http.StatusBadRequest, nil, &rpcError{Code: codeInvalidRequest, Message: "answer to an unknown request"})
+		return
 	}
-	return res, nil
-}
-
-func (s *session) listPrompts(ctx context.Context) (*mcp.ListPromptsResult, error) {
-	lists := each(ctx, s, func(ctx context.Context, c *memberConn) ([]*mcp.Prompt, error) {
-		if c.cs.InitializeResult().Capabilities.Prompts == nil {
-			return nil, nil
-		}
-		ps, err := all(ctx, func(ctx context.Context, cursor string) ([]*mcp.Prompt, string, error) {
-			r, err := c.cs.ListPrompts(ctx, &mcp.ListPromptsParams{Cursor: cursor})
-			if err != nil {
-				return nil, "", err
-			}
-			return r.Prompts, r.NextCursor, nil
-		})
-		for _, p := range ps {
-			p.Name = c.m.Prefix + p.Name
-		}
-		return ps, err
-	})
-	res := &mcp.ListPromptsResult{Prompts: []*mcp.Prompt{}}
-	for _, l := range lists {
-		res.Prompts = append(res.Prompts, l...)
-	}
-	return res, nil
-}
-
-func (s *session) listResources(ctx context.Context) (*mcp.ListResourcesResult, error) {
-	type listed struct {
-		m  string
-		rs []*mcp.Resource
-	}
-	lists := each(ctx, s, func(ctx context.Context, c *memberConn) (listed, error) {
-		if c.cs.InitializeResult().Capabilities.Resources == nil {
-			return listed{}, nil
-		}
-		rs, err := all(ctx, func(ctx context.Context, cursor string) ([]*mcp.Resource, string, error) {
-			r, err := c.cs.ListResources(ctx, &mcp.ListResourcesParams{Cursor: cursor})
-			if err != nil {
-				return nil, "", err
-			}
-			return r.Resources, r.NextCursor, nil
-		})
-		return listed{c.m.Name, rs}, err
-	})
-	res := &mcp.ListResourcesResult{Resources: []*mcp.Resource{}}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, l := range lists {
-		for _, r := range l.rs {
-			if owner, dup := s.uris[r.URI]; dup && owner != l.m {
-				continue // the first member to list a URI keeps it
-			}
-			s.uris[r.URI] = l.m
-			res.Resources = append(res.Resources, r)
-		}
-	}
-	return res, nil
-}
-
-func (s *session) listTemplates(ctx context.Context) (*mcp.ListResourceTemplatesResult, error) {
-	lists := each(ctx, s, func(ctx context.Context, c *memberConn) ([]*mcp.ResourceTemplate, error) {
-		if c.cs.InitializeResult().Capabilities.Resources == nil {
-			return nil, nil
-		}
-		return all(ctx, func(ctx context.Context, cursor string) ([]*mcp.ResourceTemplate, string, error) {
-			r, err := c.cs.ListResourceTemplates(ctx, &mcp.ListResourceTemplatesParams{Cursor: cursor})
-			if err != nil {
-				return nil, "", err
-			}
-			return r.ResourceTemplates, r.NextCursor, nil
-		})
-	})
-	res := &mcp.ListResourceTemplatesResult{ResourceTemplates: []*mcp.ResourceTemplate{}}
-	for _, l := range lists {
-		res.ResourceTemplates = append(res.ResourceTemplates, l...)
-	}
-	return res, nil
-}
-
-// call runs f on member m within the request's context and the member's
-// call timeout: cancelling the request cancels the member call, which sends
-// the member notifications/cancelled; a member past its timeout is
-// unavailable for this call.
-func call[T any](ctx context.Context, s *session, m *upstreams.Member, f func(ctx context.Context, c *memberConn) (T, error)) (T, error) {
-	var zero T
-	c, err := s.member(m)
+	l, err := s.link(idx)
 	if err != nil {
-		return zero, unavailable(m, err)
+		linkFailed(w, nil, &s.h.up.Members[idx], err)
+		return
 	}
-	done := c.enter(ctx)
-	defer done()
-	mctx := ctx
-	if d := m.Timeouts.Call; d > 0 {
-		var cancel context.CancelFunc
-		mctx, cancel = context.WithTimeout(ctx, d)
-		defer cancel()
+	if err := l.notify(r.Context(), response(orig, msg.Result, msg.Error)); err != nil {
+		s.h.opts.Logger.Warn("virtual: answer to member failed", "member", l.m.Name, "err", err)
 	}
-	v, err := f(mctx, c)
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// notification passes a client's notification on: a cancel to the member
+// answering the request, roots/list_changed (and any other) to every member
+// open; notifications/initialized was the virtual server's own to send.
+func (s *session) notification(ctx context.Context, msg *message) {
+	switch msg.Method {
+	case "notifications/initialized":
+		return
+	case "notifications/cancelled":
+		params, err := decodeObject(msg.Params)
+		if err != nil {
+			return
+		}
+		s.mu.Lock()
+		f := s.inflight[idKey(params["requestId"])]
+		if f != nil {
+			f.cancelled = true
+		}
+		s.mu.Unlock()
+		if f != nil {
+			go s.sendCancel(f.l, request(nil, msg.Method, msg.Params))
+		}
+		return
+	}
+	body := request(nil, msg.Method, msg.Params)
+	for _, l := range s.opened() {
+		if l.stateless {
+			continue
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelTimeout)
+			defer cancel()
+			_ = l.notify(ctx, body)
+		}()
+	}
+}
+
+func (s *session) sendCancel(l *link, body []byte) {
+	ctx, cancel := context.WithTimeout(context.Background(), cancelTimeout)
+	defer cancel()
+	_ = l.notify(ctx, body)
+}
+
+// byName routes tools/call and prompts/get by the name's prefix.
+func (s *session) byName(w http.ResponseWriter, r *http.Request, msg *message) {
+	params, err := decodeObject(msg.Params)
 	if err != nil {
-		if ctx.Err() != nil {
-			return zero, ctx.Err()
-		}
-		protocol, out := memberError(m, err)
-		if !protocol && mctx.Err() == nil { // a slow member is not a broken one
-			s.drop(c)
-		}
-		return zero, out
+		writeError(w, http.StatusOK, msg.ID, &rpcError{Code: codeInvalidParams, Message: "invalid params"})
+		return
 	}
-	return v, nil
-}
-
-func unknown(kind, name string) error {
-	return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("unknown %s %q", kind, name)}
-}
-
-func (s *session) callTool(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-	m, name, ok := s.h.up.MemberOf(req.Params.Name)
+	full := params.str("name")
+	m, name, ok := s.h.up.MemberOf(full)
 	if !ok {
-		return nil, unknown("tool", req.Params.Name)
-	}
-	return call(ctx, s, m, func(ctx context.Context, c *memberConn) (*mcp.CallToolResult, error) {
-		r := req.Params
-		p := &mcp.CallToolParams{Meta: hopMeta(r.Meta), Name: name, InputResponses: r.InputResponses, RequestState: r.RequestState}
-		if len(r.Arguments) > 0 {
-			p.Arguments = r.Arguments
+		kind := "tool"
+		if msg.Method == "prompts/get" {
+			kind = "prompt"
 		}
-		return c.cs.CallTool(ctx, p)
-	})
-}
-
-func (s *session) getPrompt(ctx context.Context, req *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
-	m, name, ok := s.h.up.MemberOf(req.Params.Name)
-	if !ok {
-		return nil, unknown("prompt", req.Params.Name)
+		writeError(w, http.StatusOK, msg.ID, unknown(kind, full))
+		return
 	}
-	return call(ctx, s, m, func(ctx context.Context, c *memberConn) (*mcp.GetPromptResult, error) {
-		p := *req.Params
-		p.Name = name
-		p.Meta = hopMeta(p.Meta)
-		return c.cs.GetPrompt(ctx, &p)
-	})
+	if name != full {
+		params.setStr("name", name)
+	}
+	s.forwardTo(w, r, s.h.indexOf(m.Name), msg, params, name)
 }
 
-// readResource reads from the member that listed the URI; an URI no member
-// listed (a template's) is tried on each member in turn.
-func (s *session) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-	return byURI(ctx, s, req.Params.URI, func(ctx context.Context, c *memberConn) (*mcp.ReadResourceResult, error) {
-		p := *req.Params
-		p.Meta = hopMeta(p.Meta)
-		return c.cs.ReadResource(ctx, &p)
-	})
+// complete routes completion/complete: a prompt's by its prefix, a
+// resource's by its URI.
+func (s *session) complete(w http.ResponseWriter, r *http.Request, msg *message) {
+	params, err := decodeObject(msg.Params)
+	var ref object
+	if err == nil {
+		ref, err = decodeObject(params["ref"])
+	}
+	if err != nil {
+		writeError(w, http.StatusOK, msg.ID, &rpcError{Code: codeInvalidParams, Message: "invalid params"})
+		return
+	}
+	if ref.str("type") == "ref/prompt" {
+		full := ref.str("name")
+		m, name, ok := s.h.up.MemberOf(full)
+		if !ok {
+			writeError(w, http.StatusOK, msg.ID, unknown("prompt", full))
+			return
+		}
+		ref.setStr("name", name)
+		params["ref"] = ref.encode()
+		s.forwardTo(w, r, s.h.indexOf(m.Name), msg, params, "")
+		return
+	}
+	s.byURI(w, r, msg, ref.str("uri"), params)
 }
 
-// byURI runs f on the member that listed uri, or on each member with
-// resources in turn until one answers.
-func byURI[T any](ctx context.Context, s *session, uri string, f func(ctx context.Context, c *memberConn) (T, error)) (T, error) {
+func unknown(kind, name string) *rpcError {
+	return &rpcError{Code: codeInvalidParams, Message: fmt.Sprintf("unknown %s %q", kind, name)}
+}
+
+func (h *Handler) indexOf(name string) int {
+	for i := range h.up.Members {
+		if h.up.Members[i].Name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// byURI routes a request naming a resource to the member that listed it;
+// a URI no member listed (a template's) is tried on each member in turn
+// until one answers without an error.
+func (s *session) byURI(w http.ResponseWriter, r *http.Request, msg *message, uri string, params object) {
+	var raw json.RawMessage = msg.Params
+	if params != nil {
+		raw = params.encode()
+	}
 	s.mu.Lock()
 	owner, listed := s.uris[uri]
 	s.mu.Unlock()
-	var zero T
+	if listed || len(s.h.up.Members) == 1 {
+		s.forwardTo(w, r, owner, msg, raw, uri)
+		return
+	}
 	var last error = unknown("resource", uri)
 	for i := range s.h.up.Members {
-		m := &s.h.up.Members[i]
-		if listed && m.Name != owner {
+		l, err := s.link(i)
+		if err != nil {
+			last = unavailable(&s.h.up.Members[i], err)
 			continue
 		}
-		r, err := call(ctx, s, m, f)
-		if err == nil || listed || ctx.Err() != nil {
-			return r, err
+		res, err := l.call(r.Context(), msg.Method, s.paramsFor(l, raw), s.headersFor(l, uri))
+		if err == nil {
+			writeResult(w, msg.ID, res)
+			return
 		}
-		last = err
-	}
-	return zero, last
-}
-
-func (s *session) subscribe(ctx context.Context, req *mcp.SubscribeRequest) error {
-	_, err := byURI(ctx, s, req.Params.URI, func(ctx context.Context, c *memberConn) (struct{}, error) {
-		return struct{}{}, c.cs.Subscribe(ctx, req.Params)
-	})
-	return err
-}
-
-func (s *session) unsubscribe(ctx context.Context, req *mcp.UnsubscribeRequest) error {
-	_, err := byURI(ctx, s, req.Params.URI, func(ctx context.Context, c *memberConn) (struct{}, error) {
-		return struct{}{}, c.cs.Unsubscribe(ctx, req.Params)
-	})
-	return err
-}
-
-// complete asks the member of the prompt (by prefix) or of the resource.
-func (s *session) complete(ctx context.Context, req *mcp.CompleteRequest) (*mcp.CompleteResult, error) {
-	ref := req.Params.Ref
-	if ref == nil {
-		return nil, unknown("completion reference", "")
-	}
-	if ref.Type == "ref/prompt" {
-		m, name, ok := s.h.up.MemberOf(ref.Name)
-		if !ok {
-			return nil, unknown("prompt", ref.Name)
+		var re *rpcError
+		if !errors.As(err, &re) {
+			re = unavailable(l.m, err)
 		}
-		return call(ctx, s, m, func(ctx context.Context, c *memberConn) (*mcp.CompleteResult, error) {
-			p := *req.Params
-			r := *ref
-			r.Name = name
-			p.Ref = &r
-			p.Meta = hopMeta(p.Meta)
-			return c.cs.Complete(ctx, &p)
-		})
-	}
-	return byURI(ctx, s, ref.URI, func(ctx context.Context, c *memberConn) (*mcp.CompleteResult, error) {
-		p := *req.Params
-		p.Meta = hopMeta(p.Meta)
-		return c.cs.Complete(ctx, &p)
-	})
-}
-
-// setLevel passes the client's logging level to the members open now; the
-// others get it when they open.
-func (s *session) setLevel(ctx context.Context, level mcp.LoggingLevel) {
-	s.mu.Lock()
-	s.level = level
-	open := make([]*memberConn, 0, len(s.members))
-	for _, c := range s.members {
-		if c.cs != nil {
-			open = append(open, c)
+		last = re
+		if r.Context().Err() != nil {
+			return
 		}
 	}
-	s.mu.Unlock()
-	for _, c := range open {
-		if c.cs.InitializeResult().Capabilities.Logging != nil {
-			_ = c.cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: level})
-		}
-	}
+	writeError(w, http.StatusOK, msg.ID, last)
 }
 
-// hopMeta returns meta without what describes the client's own hop (its
-// protocol revision, identity and capabilities, SEP-2575): a member session
-// has its own, and a member of an older revision refuses a request that
-// claims a newer one.
-func hopMeta(meta mcp.Meta) mcp.Meta {
-	if meta == nil {
+// paramsFor returns params as member l takes them: without the client's
+// hop _meta when l is reached in a session of its own.
+func (s *session) paramsFor(l *link, params json.RawMessage) json.RawMessage {
+	if s.initParams != nil || l.stateless || len(params) == 0 {
+		return params
+	}
+	o, err := decodeObject(params)
+	if err != nil {
+		return params
+	}
+	return stripHopMeta(o).encode()
+}
+
+// headersFor returns the MCP headers of a request to l: a stateless
+// request's own (with Mcp-Name set to name when not empty) for a member
+// that speaks its revision, none for a member session.
+func (s *session) headersFor(l *link, name string) http.Header {
+	if !l.stateless || s.hdr == nil {
 		return nil
 	}
-	out := make(mcp.Meta, len(meta))
-	for k, v := range meta {
-		switch k {
-		case mcp.MetaKeyProtocolVersion, mcp.MetaKeyClientInfo, mcp.MetaKeyClientCapabilities:
+	hdr := s.hdr.Clone()
+	if name != "" && hdr.Get("Mcp-Name") != "" {
+		hdr.Set("Mcp-Name", name)
+	}
+	return hdr
+}
+
+// forwardTo sends the client's request to member idx, params rewritten,
+// and streams the member's answer back.
+func (s *session) forwardTo(w http.ResponseWriter, r *http.Request, idx int, msg *message, params any, name string) {
+	var raw json.RawMessage
+	switch p := params.(type) {
+	case object:
+		raw = p.encode()
+	case json.RawMessage:
+		raw = p
+	}
+	m := &s.h.up.Members[idx]
+	l, err := s.link(idx)
+	if err != nil {
+		linkFailed(w, msg.ID, m, err)
+		return
+	}
+	ctx := r.Context()
+	if d := m.Timeouts.Call; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, d)
+		defer cancel()
+	}
+	key := idKey(msg.ID)
+	f := &inflight{l: l}
+	s.mu.Lock()
+	s.inflight[key] = f
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		if s.inflight[key] == f {
+			delete(s.inflight, key)
+		}
+		s.mu.Unlock()
+	}()
+	answered, err := s.relay(ctx, w, l, msg, s.paramsFor(l, raw), s.headersFor(l, name))
+	if answered {
+		return
+	}
+	if ctx.Err() != nil {
+		// Cut (a kill, the client gone, the call timeout): the member is
+		// told, unless the client's own cancel already was passed on.
+		s.mu.Lock()
+		told := f.cancelled
+		s.mu.Unlock()
+		if !told {
+			p := object{"requestId": msg.ID, "reason": quote("request cut by the gateway")}
+			go s.sendCancel(l, request(nil, "notifications/cancelled", p.encode()))
+		}
+		if r.Context().Err() == nil { // the call timeout
+			writeLate(w, msg.ID, &rpcError{Code: CodeMemberUnavailable, Message: fmt.Sprintf("upstream member %q did not answer in time", m.Name)})
+		}
+		return
+	}
+	var re *rpcError
+	if !errors.As(err, &re) {
+		s.dropLink(l)
+		re = unavailable(m, err)
+	}
+	writeLate(w, msg.ID, re)
+}
+
+// writeLate answers with an error, as an event when the answer's stream
+// has started.
+func writeLate(w http.ResponseWriter, id json.RawMessage, re *rpcError) {
+	writeError(w, http.StatusOK, id, re)
+}
+
+// relay sends one request to member l and streams its answer to w; it
+// reports whether the client got its answer. A member session the member
+// no longer knows (404) is opened again and the request sent once more.
+func (s *session) relay(ctx context.Context, w http.ResponseWriter, l *link, msg *message, params json.RawMessage, hdr http.Header) (bool, error) {
+	body := request(msg.ID, msg.Method, params)
+	// The member request outlives this one by the end of its stream, read
+	// after the answer is passed on (drain), so that the connection to the
+	// member is used again; until the answer, cutting this request cuts it.
+	mctx, mcancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, mcancel)
+	resp, err := l.post(mctx, body, hdr)
+	if err == nil && resp.StatusCode == http.StatusNotFound && l.sid != "" {
+		resp.Body.Close()
+		s.dropLink(l)
+		if l, err = s.link(l.idx); err != nil {
+			mcancel()
+			return false, err
+		}
+		resp, err = l.post(mctx, body, hdr)
+	}
+	if err != nil {
+		mcancel()
+		return false, err
+	}
+	answered := false
+	defer func() {
+		if answered && stop() {
+			go func() {
+				drain(resp.Body)
+				mcancel()
+			}()
+			return
+		}
+		resp.Body.Close()
+		mcancel()
+	}()
+	if resp.StatusCode/100 != 2 {
+		if re, ok := errorBody(resp); ok {
+			// The member refused the request itself (bad params, headers):
+			// its answer, as it gave it.
+			writeError(w, resp.StatusCode, msg.ID, re)
+			answered = true
+			return true, nil
+		}
+		return false, fmt.Errorf("member answered %s", resp.Status)
+	}
+	if !isEventStream(resp) {
+		data, err := io.ReadAll(io.LimitReader(resp.Body, maxEventBytes))
+		if err != nil {
+			return false, err
+		}
+		if resp.StatusCode == http.StatusAccepted || len(data) == 0 {
+			return false, errors.New("member accepted the request without answering it")
+		}
+		writeJSON(w, http.StatusOK, data)
+		answered = true
+		return true, nil
+	}
+	startEventStream(w)
+	rd := newSSEReader(resp.Body)
+	defer rd.release()
+	want := idKey(msg.ID)
+	for {
+		data, err := rd.next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return false, ctx.Err()
+			}
+			return false, fmt.Errorf("member's stream ended before its answer: %w", err)
+		}
+		var h head
+		if decodeHead(data, &h) != nil {
 			continue
 		}
-		out[k] = v
+		final := false
+		if h.Method != "" {
+			if len(h.ID) > 0 && string(h.ID) != "null" {
+				if data, err = withID(data, mapMemberID(l.idx, h.ID)); err != nil {
+					continue
+				}
+			}
+		} else if idKey(h.ID) == want {
+			final = true
+		}
+		if err := writeEvent(w, data); err != nil {
+			return false, err
+		}
+		if final {
+			answered = true
+			return true, nil
+		}
 	}
-	return out
+}
+
+// setLevel passes the client's logging level to the members open now that
+// log; the others get it when they open.
+func (s *session) setLevel(ctx context.Context, msg *message) {
+	s.mu.Lock()
+	s.level = msg.Params
+	s.mu.Unlock()
+	each(ctx, s, func(ctx context.Context, l *link) (struct{}, error) {
+		if !l.has("logging") {
+			return struct{}{}, nil
+		}
+		_, err := l.call(ctx, "logging/setLevel", s.paramsFor(l, msg.Params), s.headersFor(l, ""))
+		return struct{}{}, err
+	})
 }

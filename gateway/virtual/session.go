@@ -2,32 +2,93 @@ package virtual
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
-	"slices"
 	"sync"
-
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"sync/atomic"
+	"time"
 
 	"github.com/openlegant/legant/upstreams"
 )
 
-// session is one gateway session: its server and its member sessions.
+// session is one gateway session of the virtual server (or, for a
+// stateless request, that request): its member links, opened on first use.
 type session struct {
-	h   *Handler
-	srv *mcp.Server
+	h  *Handler
+	id string // "" for a stateless request
 
-	mu      sync.Mutex
-	ss      *mcp.ServerSession
-	cred    Credential
-	members map[string]*memberConn // by member name
-	uris    map[string]string      // resource URI -> member name, as listed
-	level   mcp.LoggingLevel       // the client's logging/setLevel, passed to each member
-	closed  bool
+	// initParams are the client's initialize params, with which each
+	// member session is opened; nil for a stateless request.
+	initParams json.RawMessage
+	// hdr are the MCP headers of a stateless request, passed to members
+	// that speak its revision.
+	hdr     http.Header
+	version string // the stateless request's revision
+	caller  string // the stateless request's caller (WithCaller)
+	pool    bool   // a caller's pooled member sessions (pooledSession)
+
+	ctx    context.Context // ends with the session
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	cred     Credential
+	links    map[int]*slot
+	uris     map[string]int // resource URI -> member index, as listed
+	level    json.RawMessage
+	inflight map[string]*inflight // the client's requests now at a member, by id
+	closed   bool
+
+	out     chan []byte // to the client's standalone stream
+	getOpen bool
+
+	busy atomic.Int32 // requests (and the standalone stream) in progress
+	last atomic.Int64 // when the last one ended, unix nanoseconds
 }
 
-func newSession(h *Handler, c Credential) *session {
-	return &session{h: h, cred: c, members: map[string]*memberConn{}, uris: map[string]string{}}
+// enter marks a request of the session in progress until the returned
+// function is called.
+func (s *session) enter() func() {
+	s.busy.Add(1)
+	return func() {
+		s.last.Store(time.Now().UnixNano())
+		s.busy.Add(-1)
+	}
+}
+
+// idleSince reports whether the session has had nothing in progress since
+// before t.
+func (s *session) idleSince(t time.Time) bool {
+	return s.busy.Load() == 0 && s.last.Load() < t.UnixNano()
+}
+
+// slot holds a member's link while it opens; a failed link is dropped so
+// that the next use opens a new one.
+type slot struct {
+	once     sync.Once
+	l        *link
+	err      error
+	borrowed bool // l is a pooled session's: not this session's to close
+}
+
+// inflight is a client request a member is answering.
+type inflight struct {
+	l         *link
+	cancelled bool
+}
+
+// standaloneBacklog bounds what waits for the client's standalone stream.
+const standaloneBacklog = 256
+
+func newSession(h *Handler, id string, c Credential) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &session{h: h, id: id, cred: c, ctx: ctx, cancel: cancel,
+		links: map[int]*slot{}, uris: map[string]int{}, inflight: map[string]*inflight{}}
+	s.last.Store(time.Now().UnixNano())
+	if id != "" { // a stateless request has no standalone stream
+		s.out = make(chan []byte, standaloneBacklog)
+	}
+	return s
 }
 
 func (s *session) setCredential(c Credential) {
@@ -39,250 +100,181 @@ func (s *session) setCredential(c Credential) {
 	s.mu.Unlock()
 }
 
+// authorize puts the session's latest credential for member m on req.
+func (s *session) authorize(req *http.Request, m *upstreams.Member) error {
+	s.mu.Lock()
+	c := s.cred
+	s.mu.Unlock()
+	if c == nil {
+		return nil
+	}
+	return c(req.Context(), m.Upstream, req)
+}
+
+func (s *session) close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	ss := s.links
+	s.links = map[int]*slot{}
+	s.mu.Unlock()
+	s.cancel()
+	var wg sync.WaitGroup
+	for _, sl := range ss {
+		wg.Go(func() {
+			sl.once.Do(func() { sl.err = errSessionClosed })
+			if sl.l != nil && !sl.borrowed {
+				sl.l.close()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+var errSessionClosed = errors.New("session closed")
+
+// link returns the open link of member i, opening it within the member's
+// connect timeout if needed.
+func (s *session) link(i int) (*link, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, errSessionClosed
+	}
+	sl := s.links[i]
+	if sl == nil {
+		sl = &slot{}
+		s.links[i] = sl
+	}
+	s.mu.Unlock()
+	sl.once.Do(func() { sl.l, sl.borrowed, sl.err = s.open(i) })
+	if sl.err != nil {
+		s.drop(i, sl)
+		return nil, sl.err
+	}
+	return sl.l, nil
+}
+
+// opened returns the links open now.
+func (s *session) opened() []*link {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*link
+	for _, sl := range s.links {
+		if sl.l != nil {
+			out = append(out, sl.l)
+		}
+	}
+	return out
+}
+
+// drop forgets a failed link so that the next use reopens it.
+func (s *session) drop(i int, sl *slot) {
+	s.mu.Lock()
+	if s.links[i] == sl {
+		delete(s.links, i)
+	}
+	s.mu.Unlock()
+	if sl.l != nil && !sl.borrowed {
+		go sl.l.close()
+	}
+}
+
+// dropLink drops l if it is still member i's link.
+func (s *session) dropLink(l *link) {
+	s.mu.Lock()
+	sl := s.links[l.idx]
+	s.mu.Unlock()
+	if sl != nil && sl.l == l {
+		s.drop(l.idx, sl)
+	}
+	if l.s != s { // a pooled session's
+		l.s.dropLink(l)
+	}
+}
+
+// open opens member i's link; borrowed reports a link of the caller's
+// pooled session (a stateless request to a member that does not speak its
+// revision: the member session is the caller's, kept for its next ones).
+func (s *session) open(i int) (l *link, borrowed bool, err error) {
+	m := &s.h.up.Members[i]
+	client, endpoint, err := s.h.opts.Dial(m.Upstream)
+	if err != nil {
+		return nil, false, err
+	}
+	l = &link{s: s, m: m, idx: i, client: client, url: endpoint}
+	ctx, cancel := context.WithTimeout(s.ctx, m.Timeouts.Connect)
+	defer cancel()
+	if s.initParams == nil { // a stateless request
+		ok, err := s.h.speaksStateless(ctx, l, s.version)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			return l, false, nil
+		}
+		if s.caller != "" {
+			p, err := s.h.pooledSession(s.caller, s.credential())
+			if err != nil {
+				return nil, false, err
+			}
+			l, err := p.link(i)
+			return l, true, err
+		}
+		l = &link{s: s, m: m, idx: i, client: client, url: endpoint}
+		params := object{"protocolVersion": quote(legacyRevision), "capabilities": json.RawMessage("{}"),
+			"clientInfo": json.RawMessage(`{"name":"legant-virtual","version":"1"}`)}
+		if err := l.initialize(ctx, params.encode()); err != nil {
+			l.close()
+			return nil, false, err
+		}
+		return l, false, nil
+	}
+	if err := l.initialize(ctx, s.initParams); err != nil {
+		l.close()
+		return nil, false, err
+	}
+	s.mu.Lock()
+	level := s.level
+	s.mu.Unlock()
+	if level != nil && l.has("logging") {
+		_, _ = l.call(ctx, "logging/setLevel", level, nil)
+	}
+	if s.pool { // stateless callers have no standalone stream
+		return l, false, nil
+	}
+	lctx, stop := context.WithCancel(s.ctx)
+	l.stop = stop
+	go l.listen(lctx)
+	return l, false, nil
+}
+
 func (s *session) credential() Credential {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.cred
 }
 
-// id is the session's id ("" for a stateless request).
-func (s *session) id() string {
-	if ss := s.server(); ss != nil {
-		return ss.ID()
+// send queues data for the client's standalone stream; when the backlog is
+// full the message is dropped (the client is not reading).
+func (s *session) send(ctx context.Context, data []byte) {
+	if s.out == nil {
+		return
 	}
-	return ""
-}
-
-func (s *session) server() *mcp.ServerSession {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ss
-}
-
-func (s *session) close() {
-	s.mu.Lock()
-	s.closed = true
-	ms := s.members
-	s.members = map[string]*memberConn{}
-	s.mu.Unlock()
-	var wg sync.WaitGroup
-	for _, c := range ms {
-		wg.Go(c.close)
+	select {
+	case s.out <- data:
+	case <-ctx.Done():
+	case <-time.After(time.Second):
+		s.h.opts.Logger.Warn("virtual: client's standalone stream is full, message dropped", "session", s.id)
 	}
-	wg.Wait()
-}
-
-// memberConn is the session of one member, opened on first use. A failed
-// member's connection is dropped, and the next use opens a new one.
-type memberConn struct {
-	m    *upstreams.Member
-	once sync.Once
-	cs   *mcp.ClientSession
-	err  error
-
-	mu     sync.Mutex
-	active []context.Context // contexts of the session's requests now calling the member
-}
-
-func (c *memberConn) close() {
-	c.once.Do(func() { c.err = errors.New("closed") })
-	if c.cs != nil {
-		_ = c.cs.Close()
-	}
-}
-
-// related returns the context of the latest request now calling the member,
-// so that a request the member sends meanwhile goes to the client on that
-// request's stream; the session's own context when none.
-func (c *memberConn) related() context.Context {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if n := len(c.active); n > 0 {
-		return c.active[n-1]
-	}
-	return context.Background()
-}
-
-func (c *memberConn) enter(ctx context.Context) func() {
-	c.mu.Lock()
-	c.active = append(c.active, ctx)
-	c.mu.Unlock()
-	return func() {
-		c.mu.Lock()
-		if i := slices.Index(c.active, ctx); i >= 0 {
-			c.active = slices.Delete(c.active, i, i+1)
-		}
-		c.mu.Unlock()
-	}
-}
-
-// member returns the open session of m, opening it if needed within m's
-// connect timeout.
-func (s *session) member(m *upstreams.Member) (*memberConn, error) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return nil, errors.New("session closed")
-	}
-	c := s.members[m.Name]
-	if c == nil {
-		c = &memberConn{m: m}
-		s.members[m.Name] = c
-	}
-	s.mu.Unlock()
-	c.once.Do(func() { c.cs, c.err = s.connect(c) })
-	if c.err != nil {
-		s.drop(c)
-		return nil, c.err
-	}
-	return c, nil
-}
-
-// drop forgets c (a failed connection) so that the next use reconnects.
-func (s *session) drop(c *memberConn) {
-	s.mu.Lock()
-	if s.members[c.m.Name] == c {
-		delete(s.members, c.m.Name)
-	}
-	s.mu.Unlock()
-	go c.close()
-}
-
-func (s *session) connect(c *memberConn) (*mcp.ClientSession, error) {
-	m := c.m
-	client, endpoint, err := s.h.opts.Dial(m.Upstream)
-	if err != nil {
-		return nil, err
-	}
-	hc := &http.Client{Transport: &credTransport{s: s, m: m.Upstream, base: client}, CheckRedirect: client.CheckRedirect}
-	opts := &mcp.ClientOptions{
-		ElicitationHandler: func(ctx context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
-			ss := s.server()
-			if ss == nil {
-				return nil, errors.New("no client session")
-			}
-			return ss.Elicit(c.related(), req.Params)
-		},
-		CreateMessageHandler: func(ctx context.Context, req *mcp.CreateMessageRequest) (*mcp.CreateMessageResult, error) {
-			ss := s.server()
-			if ss == nil {
-				return nil, errors.New("no client session")
-			}
-			return ss.CreateMessage(c.related(), req.Params)
-		},
-		LoggingMessageHandler: func(_ context.Context, req *mcp.LoggingMessageRequest) {
-			if ss := s.server(); ss != nil {
-				_ = ss.Log(c.related(), req.Params)
-			}
-		},
-		ProgressNotificationHandler: func(_ context.Context, req *mcp.ProgressNotificationClientRequest) {
-			if ss := s.server(); ss != nil {
-				_ = ss.NotifyProgress(c.related(), req.Params)
-			}
-		},
-		ResourceUpdatedHandler: func(ctx context.Context, req *mcp.ResourceUpdatedNotificationRequest) {
-			_ = s.srv.ResourceUpdated(context.WithoutCancel(ctx), req.Params)
-		},
-		ToolListChangedHandler:     func(context.Context, *mcp.ToolListChangedRequest) { s.listChanged("tools") },
-		PromptListChangedHandler:   func(context.Context, *mcp.PromptListChangedRequest) { s.listChanged("prompts") },
-		ResourceListChangedHandler: func(context.Context, *mcp.ResourceListChangedRequest) { s.listChanged("resources") },
-	}
-	cl := mcp.NewClient(&mcp.Implementation{Name: "legant-virtual", Version: "1"}, opts)
-	// roots/list and elicitation/create of a member are the client's: asked
-	// again by the session's server (which has its own ids), on the stream
-	// of the member's call. Elicitation is taken before the SDK client
-	// checks the schema: the client, not this hop, judges what it can show.
-	cl.AddReceivingMiddleware(func(next mcp.MethodHandler) mcp.MethodHandler {
-		return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
-			switch method {
-			case "roots/list", "elicitation/create":
-			default:
-				return next(ctx, method, req)
-			}
-			ss := s.server()
-			if ss == nil {
-				return nil, errors.New("no client session")
-			}
-			if method == "roots/list" {
-				return ss.ListRoots(c.related(), &mcp.ListRootsParams{})
-			}
-			p, _ := req.GetParams().(*mcp.ElicitParams)
-			return ss.Elicit(c.related(), p)
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), m.Timeouts.Connect)
-	defer cancel()
-	cs, err := cl.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: endpoint, HTTPClient: hc, MaxRetries: 1}, nil)
-	if err != nil {
-		return nil, err
-	}
-	if level := s.logLevel(); level != "" && cs.InitializeResult().Capabilities.Logging != nil {
-		_ = cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: level})
-	}
-	return cs, nil
-}
-
-func (s *session) logLevel() mcp.LoggingLevel {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.level
-}
-
-// listChanged tells the client a list changed: the session's own server
-// notifies its sessions when its (empty) lists change, so a sentinel is
-// added and removed.
-func (s *session) listChanged(kind string) {
-	const sentinel = "legant-virtual-list-changed"
-	switch kind {
-	case "tools":
-		s.srv.AddTool(&mcp.Tool{Name: sentinel, InputSchema: map[string]any{"type": "object"}},
-			func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-				return nil, errors.New("unreachable")
-			})
-		s.srv.RemoveTools(sentinel)
-	case "prompts":
-		s.srv.AddPrompt(&mcp.Prompt{Name: sentinel},
-			func(context.Context, *mcp.GetPromptRequest) (*mcp.GetPromptResult, error) {
-				return nil, errors.New("unreachable")
-			})
-		s.srv.RemovePrompts(sentinel)
-	case "resources":
-		uri := "legant-virtual:" + sentinel
-		s.srv.AddResource(&mcp.Resource{URI: uri, Name: sentinel},
-			func(context.Context, *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-				return nil, errors.New("unreachable")
-			})
-		s.srv.RemoveResources(uri)
-	}
-}
-
-// credTransport puts the session's latest credential on each request to a member.
-type credTransport struct {
-	s    *session
-	m    *upstreams.Upstream
-	base *http.Client
-}
-
-func (t *credTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	req = req.Clone(req.Context())
-	for k, v := range t.m.Headers {
-		req.Header.Set(k, v)
-	}
-	if c := t.s.credential(); c != nil {
-		if err := c(req.Context(), t.m, req); err != nil {
-			return nil, err
-		}
-	}
-	rt := t.base.Transport
-	if rt == nil {
-		rt = http.DefaultTransport
-	}
-	return rt.RoundTrip(req)
 }
 
 // each runs f on every member concurrently, each within its connect
 // timeout, and returns the results of those that answered, in member order.
-func each[T any](ctx context.Context, s *session, f func(ctx context.Context, c *memberConn) (T, error)) []T {
+func each[T any](ctx context.Context, s *session, f func(ctx context.Context, l *link) (T, error)) []T {
 	ms := s.h.up.Members
 	out := make([]T, len(ms))
 	ok := make([]bool, len(ms))
@@ -292,19 +284,18 @@ func each[T any](ctx context.Context, s *session, f func(ctx context.Context, c 
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(ctx, m.Timeouts.Connect)
 			defer cancel()
-			c, err := s.member(m)
+			l, err := s.link(i)
 			if err != nil {
 				s.h.opts.Logger.Warn("virtual: member unavailable", "member", m.Name, "err", err)
 				return
 			}
-			done := c.enter(ctx)
-			defer done()
-			v, err := f(ctx, c)
+			v, err := f(ctx, l)
 			if err != nil {
-				if protocol, _ := memberError(m, err); !protocol && ctx.Err() == nil {
-					s.drop(c)
+				var re *rpcError
+				if !errors.As(err, &re) && ctx.Err() == nil {
+					s.dropLink(l)
 				}
-				s.h.opts.Logger.Warn("virtual: member list failed", "member", m.Name, "err", err)
+				s.h.opts.Logger.Warn("virtual: member failed", "member", m.Name, "err", err)
 				return
 			}
 			out[i], ok[i] = v, true

@@ -3,16 +3,29 @@
 // the gateway, in process (gateway/bridges.go reaches it through
 // bridge.Transport, as it reaches the stdio and legacy SSE bridges).
 //
-// Every gateway session gets its own server and, lazily, one client session
-// per member. Tool and prompt names carry the member's prefix; resource URIs
-// keep their names and are routed to the member that listed them. Lists
-// merge what the members answered within their connect timeout: a member
-// that is down or slow only loses its own objects, and a call to it fails
-// with -32035 naming it. Server-to-client requests of members are re-sent by
-// the session's own server, so their ids are the server's and never collide;
-// list_changed of any member is forwarded. Cancelling a request (the
-// gateway's notifications/cancelled, sent on a kill or a client's cancel)
-// cancels the member calls it made, which notify the members in turn.
+// It forwards JSON-RPC messages as bytes rather than terminating MCP: a
+// request routed to one member (tools/call, prompts/get, resources/read,
+// completion/complete, ...) is sent to that member with only what must
+// change rewritten (the tool or prompt name without the member's prefix,
+// and the Mcp-Name header), and the member's answer, a JSON body or an
+// event stream, is streamed back unchanged but for the ids of the member's
+// own requests to the client (sampling, elicitation, roots), which are
+// mapped so that two members' ids never collide; the client's answers go
+// back to the member that asked, under its own id. Lists (tools, prompts,
+// resources, templates) are merged from every member, prefixed, and
+// paginated with the virtual server's own cursors (cursor.go).
+//
+// Every gateway session opens one member session per member, with the
+// client's own initialize params, when it initializes (its capabilities
+// are the members' merged); a member that fails then is opened again on
+// next use. A member that is down or slow only loses its own objects from
+// lists, and a call to it fails with -32035 naming it. What members send
+// outside any request (list_changed, resource updates, logs) reaches the
+// client's standalone stream. A client's cancel reaches the member, and so
+// does a cut request (a kill): notifications/cancelled. A stateless request
+// (revision 2026-07-28 on) passes to members that speak that revision as
+// it came, its headers and _meta included; other members get it in a
+// session of their own for the request.
 //
 // The gateway governs the virtual slug as any upstream: its registry entry
 // lists the prefixed names, so policy, budgets, audit and kill apply
@@ -22,15 +35,16 @@ package virtual
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
 	"sync"
-
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"time"
 
 	"github.com/openlegant/legant/upstreams"
 )
@@ -63,6 +77,21 @@ func credentialFrom(ctx context.Context) Credential {
 	return c
 }
 
+type callerKey struct{}
+
+// WithCaller returns ctx naming the caller of a request (for the gateway:
+// its token's jti). Stateless requests of one caller share the member
+// sessions opened for members that do not speak the stateless revision;
+// without a caller each request opens its own.
+func WithCaller(ctx context.Context, caller string) context.Context {
+	return context.WithValue(ctx, callerKey{}, caller)
+}
+
+func callerFrom(ctx context.Context) string {
+	c, _ := ctx.Value(callerKey{}).(string)
+	return c
+}
+
 // Options configure a Handler.
 type Options struct {
 	Logger *slog.Logger
@@ -73,16 +102,13 @@ type Options struct {
 type Handler struct {
 	up   *upstreams.Upstream
 	opts Options
-	http *mcp.StreamableHTTPHandler
-	// stateless serves the requests of revisions from 2026-07-28 on
-	// (stateless: no initialize, no session): each request gets its own
-	// server and member sessions, closed when it ends.
-	stateless *mcp.StreamableHTTPHandler
 
 	cursorKey [32]byte // MACs the cursors of merged lists (cursor.go)
 
 	mu       sync.Mutex
 	sessions map[string]*session // by Mcp-Session-Id
+	pool     map[string]*pooled  // by caller: member sessions of stateless requests
+	modern   map[string]*probe   // by member name and stateless revision
 	closed   bool
 }
 
@@ -91,38 +117,190 @@ func New(up *upstreams.Upstream, opts Options) *Handler {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{up: up, opts: opts, sessions: map[string]*session{}}
+	h := &Handler{up: up, opts: opts, sessions: map[string]*session{}, pool: map[string]*pooled{}, modern: map[string]*probe{}}
 	if _, err := rand.Read(h.cursorKey[:]); err != nil {
 		panic(err) // crypto/rand does not fail
 	}
-	h.stateless = mcp.NewStreamableHTTPHandler(h.newStatelessServer, &mcp.StreamableHTTPOptions{
-		Logger: opts.Logger, Stateless: true, DisableLocalhostProtection: true,
-	})
-	h.http = mcp.NewStreamableHTTPHandler(h.newServer, &mcp.StreamableHTTPOptions{
-		Logger: opts.Logger,
-		// Only the gateway reaches the handler, in process: its request
-		// context carries the loopback address of the gateway's own caller,
-		// which the SDK's DNS-rebinding check would hold against the
-		// in-process host name. The gateway checks its callers itself.
-		DisableLocalhostProtection: true,
-	})
 	return h
 }
 
+// statelessRevision is the first protocol revision without sessions.
+const statelessRevision = "2026-07-28"
+
+// maxBodyBytes bounds a client message (the gateway bounds them first).
+const maxBodyBytes = 32 << 20
+
 // ServeHTTP serves the gateway's Streamable HTTP requests.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if v := r.Header.Get("Mcp-Protocol-Version"); v >= statelessRevision && r.Header.Get("Mcp-Session-Id") == "" {
-		var held heldSession
-		h.stateless.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), heldKey{}, &held)))
-		held.close()
+	switch r.Method {
+	case http.MethodPost:
+		h.post(w, r)
+	case http.MethodGet:
+		h.get(w, r)
+	case http.MethodDelete:
+		h.delete(w, r)
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+func (h *Handler) post(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+	if err != nil || len(body) > maxBodyBytes {
+		writeError(w, http.StatusBadRequest, nil, &rpcError{Code: codeInvalidRequest, Message: "unreadable or oversized body"})
+		return
+	}
+	var msg message
+	if err := decodeMessage(body, &msg); err != nil {
+		// A batch (an array) is refused too: the gateway takes them only
+		// from 2025-03-26 clients, which no member needs.
+		writeError(w, http.StatusBadRequest, nil, &rpcError{Code: -32700, Message: "a virtual upstream takes one JSON-RPC message per request"})
 		return
 	}
 	if id := r.Header.Get("Mcp-Session-Id"); id != "" {
-		if s := h.lookup(id); s != nil {
-			s.setCredential(credentialFrom(r.Context()))
+		s := h.lookup(id)
+		if s == nil {
+			writeError(w, http.StatusNotFound, msg.ID, &rpcError{Code: codeInvalidRequest, Message: "session not found"})
+			return
+		}
+		s.setCredential(credentialFrom(r.Context()))
+		defer s.enter()()
+		s.handle(w, r, &msg)
+		return
+	}
+	if msg.Method == "initialize" {
+		h.initialize(w, r, &msg)
+		return
+	}
+	v := r.Header.Get("Mcp-Protocol-Version")
+	if v < statelessRevision {
+		writeError(w, http.StatusBadRequest, msg.ID, &rpcError{Code: codeInvalidRequest, Message: "missing Mcp-Session-Id"})
+		return
+	}
+	s := newSession(h, "", credentialFrom(r.Context()))
+	s.caller = callerFrom(r.Context())
+	s.version = v
+	s.hdr = mcpHeaders(r.Header)
+	defer s.close()
+	if err := s.checkVersion(); err != nil {
+		linkFailed(w, msg.ID, nil, err)
+		return
+	}
+	s.handle(w, r, &msg)
+}
+
+// mcpHeaders are the headers of a client request a member speaking its
+// stateless revision gets as they came (SEP-2243's standard headers).
+func mcpHeaders(src http.Header) http.Header {
+	out := http.Header{}
+	for k, vv := range src {
+		switch ck := http.CanonicalHeaderKey(k); {
+		case ck == "Mcp-Protocol-Version", ck == "Mcp-Method", ck == "Mcp-Name", ck == "User-Agent",
+			len(ck) > len("Mcp-Param-") && ck[:len("Mcp-Param-")] == "Mcp-Param-":
+			out[ck] = vv
 		}
 	}
-	h.http.ServeHTTP(w, r)
+	return out
+}
+
+// initialize opens a session: a member session per member, concurrently,
+// each with the client's initialize params; the reply merges what the
+// members answered (capabilities.go).
+func (h *Handler) initialize(w http.ResponseWriter, r *http.Request, msg *message) {
+	params, err := decodeObject(msg.Params)
+	if err != nil || params.str("protocolVersion") == "" {
+		writeError(w, http.StatusBadRequest, msg.ID, &rpcError{Code: codeInvalidParams, Message: "invalid initialize params"})
+		return
+	}
+	var raw [18]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		panic(err)
+	}
+	s := newSession(h, base64.RawURLEncoding.EncodeToString(raw[:]), credentialFrom(r.Context()))
+	s.initParams = msg.Params
+	links := each(r.Context(), s, func(_ context.Context, l *link) (*link, error) { return l, nil })
+	result := h.mergeInitialize(params.str("protocolVersion"), links)
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		s.close()
+		writeError(w, http.StatusServiceUnavailable, msg.ID, &rpcError{Code: CodeMemberUnavailable, Message: "virtual upstream closed"})
+		return
+	}
+	h.sessions[s.id] = s
+	// Sessions the gateway forgot without a DELETE (its idle timeout) end
+	// here after twice the entry's idle timeout with nothing in progress.
+	var idle []*session
+	before := time.Now().Add(-2 * h.up.Timeouts.Idle)
+	for id, o := range h.sessions {
+		if o != s && h.up.Timeouts.Idle > 0 && o.idleSince(before) {
+			idle = append(idle, o)
+			delete(h.sessions, id)
+		}
+	}
+	h.mu.Unlock()
+	for _, o := range idle {
+		go o.close()
+	}
+	w.Header().Set("Mcp-Session-Id", s.id)
+	writeResult(w, msg.ID, result)
+}
+
+// get serves the client's standalone stream: what members send outside
+// any request.
+func (h *Handler) get(w http.ResponseWriter, r *http.Request) {
+	s := h.lookup(r.Header.Get("Mcp-Session-Id"))
+	if s == nil {
+		if r.Header.Get("Mcp-Session-Id") == "" {
+			http.Error(w, "no session", http.StatusMethodNotAllowed)
+			return
+		}
+		http.Error(w, "session not found", http.StatusNotFound)
+		return
+	}
+	s.setCredential(credentialFrom(r.Context()))
+	s.mu.Lock()
+	if s.getOpen {
+		s.mu.Unlock()
+		http.Error(w, "the session's standalone stream is open", http.StatusConflict)
+		return
+	}
+	s.getOpen = true
+	s.mu.Unlock()
+	defer s.enter()()
+	defer func() {
+		s.mu.Lock()
+		s.getOpen = false
+		s.mu.Unlock()
+	}()
+	startEventStream(w)
+	for {
+		select {
+		case data := <-s.out:
+			if writeEvent(w, data) != nil {
+				return
+			}
+		case <-r.Context().Done():
+			return
+		case <-s.ctx.Done():
+			return
+		}
+	}
+}
+
+func (h *Handler) delete(w http.ResponseWriter, r *http.Request) {
+	id := r.Header.Get("Mcp-Session-Id")
+	h.mu.Lock()
+	s := h.sessions[id]
+	delete(h.sessions, id)
+	h.mu.Unlock()
+	if s == nil {
+		http.Error(w, "session not found", http.StatusNotFound)
+		return
+	}
+	s.close()
+	w.WriteHeader(http.StatusNoContent)
 }
 
 // HasSession reports whether the handler holds the session id.
@@ -134,125 +312,190 @@ func (h *Handler) Close() error {
 	h.closed = true
 	all := h.sessions
 	h.sessions = map[string]*session{}
-	h.mu.Unlock()
-	for _, s := range all {
-		s.close()
+	for _, p := range h.pool {
+		all[p.s.id] = p.s
 	}
+	h.pool = map[string]*pooled{}
+	h.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, s := range all {
+		wg.Go(s.close)
+	}
+	wg.Wait()
 	return nil
 }
 
 func (h *Handler) lookup(id string) *session {
+	if id == "" {
+		return nil
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.sessions[id]
 }
 
-// statelessRevision is the first protocol revision without sessions.
-const statelessRevision = "2026-07-28"
-
-type heldKey struct{}
-
-// heldSession is the session of one stateless request.
-type heldSession struct {
-	mu sync.Mutex
-	s  []*session
+// probe is what a member said of a stateless revision.
+type probe struct {
+	ok     bool      // it speaks the revision
+	result object    // its server/discover result
+	refuse *rpcError // it speaks stateless revisions, not this one: its error
 }
 
-func (hs *heldSession) close() {
-	hs.mu.Lock()
-	ss := hs.s
-	hs.s = nil
-	hs.mu.Unlock()
-	for _, s := range ss {
-		s.close()
-	}
-}
+// versionError is a member's refusal of the client's stateless revision
+// (UnsupportedProtocolVersionError), answered to the client as it is,
+// with 400, as the member would.
+type versionError struct{ *rpcError }
 
-// newStatelessServer makes the server of one stateless request; its member
-// sessions are closed when the request ends.
-func (h *Handler) newStatelessServer(r *http.Request) *mcp.Server {
-	srv, s := h.server(r)
-	if held, ok := r.Context().Value(heldKey{}).(*heldSession); ok {
-		held.mu.Lock()
-		held.s = append(held.s, s)
-		held.mu.Unlock()
-	}
-	return srv
-}
+// codeUnsupportedProtocolVersion is SEP-2575's UnsupportedProtocolVersionError.
+const codeUnsupportedProtocolVersion = -32022
 
-// newServer makes the server of a new session (its initialize request).
-func (h *Handler) newServer(r *http.Request) *mcp.Server {
-	srv, _ := h.server(r)
-	return srv
-}
-
-func (h *Handler) server(r *http.Request) (*mcp.Server, *session) {
-	s := newSession(h, credentialFrom(r.Context()))
-	srv := mcp.NewServer(&mcp.Implementation{Name: "legant-virtual", Version: "1"}, &mcp.ServerOptions{
-		Logger:             h.opts.Logger,
-		Capabilities:       h.capabilities(),
-		SubscribeHandler:   s.subscribe,
-		UnsubscribeHandler: s.unsubscribe,
-	})
-	s.srv = srv
-	srv.AddReceivingMiddleware(s.middleware)
-	return srv, s
-}
-
-// capabilities are those of what the registry entry can show: tools always
-// (an entry lists at least one), prompts and resources when it registers
-// any, each with list_changed (forwarded from any member), resource
-// subscriptions and completions with them; logging always (the members'
-// log messages are forwarded).
-func (h *Handler) capabilities() *mcp.ServerCapabilities {
-	c := &mcp.ServerCapabilities{Tools: &mcp.ToolCapabilities{ListChanged: true}, Logging: &mcp.LoggingCapabilities{}}
-	if len(h.up.Prompts) > 0 {
-		c.Prompts = &mcp.PromptCapabilities{ListChanged: true}
-	}
-	if len(h.up.Resources) > 0 {
-		c.Resources = &mcp.ResourceCapabilities{ListChanged: true, Subscribe: true}
-	}
-	if c.Prompts != nil || c.Resources != nil {
-		c.Completions = &mcp.CompletionCapabilities{}
-	}
-	return c
-}
-
-// register records a session once its server session exists; it is
-// forgotten when the server session ends.
-func (h *Handler) register(s *session, ss *mcp.ServerSession) {
+// speaksStateless reports whether member l speaks the stateless revision
+// v, asking it with server/discover (SEP-2575) the first time; the answer
+// is kept while the handler lives (a transport failure is asked again). On
+// success l is ready for stateless requests. A member that speaks
+// stateless revisions but not v yields its *versionError.
+func (h *Handler) speaksStateless(ctx context.Context, l *link, v string) (bool, error) {
+	key := l.m.Name + "\x00" + v
 	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
-		s.close()
+	p, asked := h.modern[key]
+	h.mu.Unlock()
+	if !asked {
+		l.stateless, l.version = true, v
+		meta := object{
+			"io.modelcontextprotocol/protocolVersion":    quote(v),
+			"io.modelcontextprotocol/clientInfo":         json.RawMessage(`{"name":"legant-virtual","version":"1"}`),
+			"io.modelcontextprotocol/clientCapabilities": json.RawMessage("{}"),
+		}
+		res, err := l.call(ctx, "server/discover", object{"_meta": meta.encode()}.encode(), http.Header{"Mcp-Protocol-Version": {v}})
+		l.stateless, l.version = false, ""
+		var versions []string
+		o, derr := decodeObject(res)
+		if err == nil && derr == nil {
+			_ = json.Unmarshal(o["supportedVersions"], &versions)
+		}
+		p = &probe{ok: err == nil && slices.Contains(versions, v), result: o}
+		var re *rpcError
+		var se *statusError
+		if errors.As(err, &re) && re.Code == codeUnsupportedProtocolVersion {
+			var data struct {
+				Supported []string `json:"supported"`
+			}
+			_ = json.Unmarshal(re.Data, &data)
+			if slices.ContainsFunc(data.Supported, func(s string) bool { return s >= statelessRevision }) {
+				p.refuse = re
+			}
+		}
+		// An answer, a JSON-RPC error or a 4xx is the member's word; a
+		// transport failure is asked again next time.
+		if err == nil || re != nil || (errors.As(err, &se) && se.code/100 == 4) {
+			h.mu.Lock()
+			h.modern[key] = p
+			h.mu.Unlock()
+		}
+	}
+	if p.refuse != nil {
+		return false, &versionError{p.refuse}
+	}
+	if !p.ok {
+		return false, nil
+	}
+	l.stateless, l.version = true, v
+	l.result = p.result
+	l.caps, _ = decodeObject(p.result["capabilities"])
+	return true, nil
+}
+
+// checkVersion refuses a stateless request of a revision a member that
+// speaks stateless revisions refuses (each member asked once).
+func (s *session) checkVersion() error {
+	for i := range s.h.up.Members {
+		m := &s.h.up.Members[i]
+		s.h.mu.Lock()
+		p := s.h.modern[m.Name+"\x00"+s.version]
+		s.h.mu.Unlock()
+		if p != nil {
+			if p.refuse != nil {
+				return &versionError{p.refuse}
+			}
+			continue
+		}
+		client, endpoint, err := s.h.opts.Dial(m.Upstream)
+		if err != nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, m.Timeouts.Connect)
+		_, err = s.h.speaksStateless(ctx, &link{s: s, m: m, idx: i, client: client, url: endpoint}, s.version)
+		cancel()
+		var ve *versionError
+		if errors.As(err, &ve) {
+			return err
+		}
+	}
+	return nil
+}
+
+// linkFailed answers a request whose member could not be reached.
+func linkFailed(w http.ResponseWriter, id json.RawMessage, m *upstreams.Member, err error) {
+	var ve *versionError
+	if errors.As(err, &ve) {
+		writeError(w, http.StatusBadRequest, id, ve.rpcError)
 		return
 	}
-	h.sessions[ss.ID()] = s
-	h.mu.Unlock()
-	go func() {
-		_ = ss.Wait()
-		h.mu.Lock()
-		delete(h.sessions, ss.ID())
-		h.mu.Unlock()
-		s.close()
-	}()
+	writeError(w, http.StatusOK, id, unavailable(m, err))
 }
 
 // unavailable is the error of a call to a member that cannot be reached.
-func unavailable(m *upstreams.Member, err error) error {
-	return &jsonrpc.Error{Code: CodeMemberUnavailable, Message: fmt.Sprintf("upstream member %q is unavailable: %v", m.Name, err)}
+func unavailable(m *upstreams.Member, err error) *rpcError {
+	return &rpcError{Code: CodeMemberUnavailable, Message: fmt.Sprintf("upstream member %q is unavailable: %v", m.Name, err)}
 }
 
-// The SDK's codes for a request its own side did not deliver (rejected by
-// the transport, server or client closing): the member was not reached.
-var undelivered = []int64{-32005, -32004, -32003}
+// cancelTimeout bounds a notifications/cancelled sent to a member.
+const cancelTimeout = 2 * time.Second
 
-// memberError passes a member's JSON-RPC error through, and turns any other
-// failure (transport, timeout, undelivered) into unavailable.
-func memberError(m *upstreams.Member, err error) (protocol bool, out error) {
-	var we *jsonrpc.Error
-	if errors.As(err, &we) && !slices.Contains(undelivered, we.Code) {
-		return true, we
+// pooled holds, for one caller, the member sessions its stateless requests
+// use to reach members that do not speak the stateless revision.
+type pooled struct {
+	s    *session
+	used time.Time
+}
+
+// poolIdle is how long a caller's pooled member sessions outlive its last
+// stateless request.
+const poolIdle = 5 * time.Minute
+
+// pooledSession returns the caller's pooled session (a new one if needed),
+// its credential the latest request's; idle ones are closed.
+func (h *Handler) pooledSession(caller string, c Credential) (*session, error) {
+	now := time.Now()
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil, errSessionClosed
 	}
-	return false, unavailable(m, err)
+	var idle []*session
+	for k, p := range h.pool {
+		if now.Sub(p.used) > poolIdle {
+			idle = append(idle, p.s)
+			delete(h.pool, k)
+		}
+	}
+	p := h.pool[caller]
+	if p == nil {
+		var raw [12]byte
+		_, _ = rand.Read(raw[:])
+		s := newSession(h, "pool-"+base64.RawURLEncoding.EncodeToString(raw[:]), c)
+		s.pool = true
+		params := object{"protocolVersion": quote(legacyRevision), "capabilities": json.RawMessage("{}"),
+			"clientInfo": json.RawMessage(`{"name":"legant-virtual","version":"1"}`)}
+		s.initParams = params.encode()
+		p = &pooled{s: s}
+		h.pool[caller] = p
+	}
+	p.used = now
+	h.mu.Unlock()
+	for _, s := range idle {
+		go s.close()
+	}
+	p.s.setCredential(c)
+	return p.s, nil
 }
