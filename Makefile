@@ -56,7 +56,8 @@ test-example: test-ts test-py
 
 # conformance: the official MCP conformance suites (0.1.16 and 0.2.0-alpha.12) against go-sdk's
 # everything-server (stateful and stateless) and the TypeScript server-everything, each direct and
-# through `legant gateway`; one summary line per run (docs/GATEWAY.md, Conformance). Then the
+# through `legant gateway`, and through a virtual server (the everything-server as its only member,
+# then beside a second member); one summary line per run (docs/GATEWAY.md, Conformance). Then the
 # suite's authorization-server scenarios against the gateway's OAuth issuer, the user's login and
 # consent played with curl (docs/AUTHORIZATION.md, Conformance; about 10 s). Then its DPoP client
 # scenarios against scripts/dpop-conformance-client (docs/AUTHORIZATION.md; about 10 s). Then its
