@@ -23,9 +23,8 @@ package gateway
 // pre-registered client; else the gateway's own Client ID Metadata Document
 // (served at <public URL>/client-metadata.json) when the server advertises
 // client_id_metadata_document_supported and the gateway has an https public
-// URL; else one registered by RFC 7591 DCR (kept in this process, per
-// server). The
-// token endpoint is authenticated as the registration says (none,
+// URL; else one registered by RFC 7591 DCR (kept in the ConnectState, per
+// server: replicas on one store share it). The token endpoint is authenticated as the registration says (none,
 // client_secret_basic or client_secret_post). PKCE S256, RFC 8707 resource
 // and RFC 9207 iss (compared as a plain string) are used.
 //
@@ -38,8 +37,10 @@ package gateway
 // Who connects: the ticket in the page's URL is an HMAC over (user,
 // upstream, expiry) minted when the error was produced, so only the holder
 // of a token of that user gets one. The state is a random single-use handle
-// to a pending authorization held in this process (with the PKCE verifier),
-// and is bound to the browser that opened the page by a cookie.
+// to a pending authorization (with the PKCE verifier, and the server and
+// client it was sent to) kept in the ConnectState, so the callback may land
+// on any replica on the same store; it is bound to the browser that opened
+// the page by a cookie.
 
 import (
 	"context"
@@ -86,10 +87,10 @@ type connector struct {
 	now    func() time.Time
 	connLocks
 
+	state   ConnectState // pending authorizations and DCR registrations
+	regs    connLocks    // one registration at a time per registration key
 	mu      sync.Mutex
 	servers map[string]*upstreamServer // the last discovered, by slug, URL, client id and scopes
-	clients map[string]clientReg       // registrations, by the same key, issuer, redirect and identity
-	pending map[string]*pendingAuth    // by state
 }
 
 // clientReg is the gateway's client at one authorization server.
@@ -107,7 +108,21 @@ type upstreamServer struct {
 	scopes   []string
 	redirect string // the callback registered (DCR) or used
 	identity string // how the client is known there: "cimd", "preregistered" or "dcr"
+	regKey   string // dcr: the key of the registration in the ConnectState
 	config   oauth2.Config
+}
+
+// serverSnapshot is an upstreamServer as a pending authorization keeps it
+// (no secret: the client secret is looked up again on the callback).
+type serverSnapshot struct {
+	Resource     string                  `json:"resource"`
+	Meta         *oauthex.AuthServerMeta `json:"meta"`
+	Scopes       []string                `json:"scopes,omitempty"`
+	Redirect     string                  `json:"redirect"`
+	Identity     string                  `json:"identity"`
+	Registration string                  `json:"registration,omitempty"`
+	ClientID     string                  `json:"client_id"`
+	AuthStyle    oauth2.AuthStyle        `json:"auth_style"`
 }
 
 // pendingAuth is an authorization sent to the upstream's server and not yet
@@ -122,13 +137,17 @@ type pendingAuth struct {
 	expires        time.Time
 }
 
-func newConnector(key []byte, client *http.Client, now func() time.Time) *connector {
+// newConnector returns a connector keeping its state in state (nil: in
+// this process only).
+func newConnector(key []byte, client *http.Client, now func() time.Time, state ConnectState) *connector {
 	if len(key) == 0 {
 		key = make([]byte, 32)
 		rand.Read(key)
 	}
-	return &connector{key: key, client: client, now: now, servers: map[string]*upstreamServer{},
-		clients: map[string]clientReg{}, pending: map[string]*pendingAuth{}}
+	if state == nil {
+		state = newMemConnectState(now)
+	}
+	return &connector{key: key, client: client, now: now, state: state, servers: map[string]*upstreamServer{}}
 }
 
 // ticketClaims are what a connect ticket says.
@@ -353,12 +372,19 @@ func (c *connector) register(ctx context.Context, up *upstreams.Upstream, s *ups
 		return nil
 	}
 	k := strings.Join([]string{serverKey(up), s.meta.Issuer, s.meta.RegistrationEndpoint, redirect}, "\x00")
-	c.mu.Lock()
-	reg, ok := c.clients[k]
-	c.mu.Unlock()
-	if ok {
-		set(reg)
+	s.regKey = k
+	// One registration per key in this process; across replicas the first
+	// stored wins (SaveRegistration), so all use one.
+	mu := c.regs.lock(k, "")
+	mu.Lock()
+	defer mu.Unlock()
+	stored, err := c.state.Registration(ctx, k)
+	if err == nil {
+		set(clientReg{id: stored.ClientID, secret: stored.ClientSecret, style: methodStyle(stored.AuthMethod), identity: "dcr"})
 		return nil
+	}
+	if !errors.Is(err, ErrNoRegistration) {
+		return fmt.Errorf("stored client registration: %w", err)
 	}
 	if s.meta.RegistrationEndpoint == "" {
 		return errors.New("the upstream's authorization server offers no dynamic client registration: set auth.client in the registry")
@@ -377,14 +403,16 @@ func (c *connector) register(ctx context.Context, up *upstreams.Upstream, s *ups
 	if r.TokenEndpointAuthMethod != "" {
 		method = r.TokenEndpointAuthMethod
 	}
-	reg = clientReg{id: r.ClientID, secret: r.ClientSecret, style: methodStyle(method), identity: "dcr"}
+	secret := r.ClientSecret
 	if method == "none" {
-		reg.secret = ""
+		secret = ""
 	}
-	c.mu.Lock()
-	c.clients[k] = reg
-	c.mu.Unlock()
-	set(reg)
+	stored, err = c.state.SaveRegistration(ctx, k, ClientRegistration{Upstream: up.Slug, Issuer: s.meta.Issuer,
+		ClientID: r.ClientID, ClientSecret: secret, AuthMethod: method})
+	if err != nil {
+		return fmt.Errorf("store the client registration: %w", err)
+	}
+	set(clientReg{id: stored.ClientID, secret: stored.ClientSecret, style: methodStyle(stored.AuthMethod), identity: "dcr"})
 	return nil
 }
 
@@ -429,42 +457,66 @@ func applicationType(redirect string) string {
 }
 
 // begin records a pending authorization for scopes (nil: the server's
-// default) and returns the URL to send the user to and the state.
-func (c *connector) begin(s *upstreamServer, tc *ticketClaims, scopes []string) (string, string) {
-	user, upstream := tc.User, tc.Upstream
+// default) in the ConnectState and returns the URL to send the user to and
+// the state.
+func (c *connector) begin(ctx context.Context, s *upstreamServer, tc *ticketClaims, scopes []string) (string, string, error) {
 	if scopes == nil {
 		scopes = s.scopes
 	}
+	snap, err := json.Marshal(serverSnapshot{Resource: s.resource, Meta: s.meta, Scopes: s.scopes, Redirect: s.redirect,
+		Identity: s.identity, Registration: s.regKey, ClientID: s.config.ClientID, AuthStyle: s.config.Endpoint.AuthStyle})
+	if err != nil {
+		return "", "", err
+	}
 	state := rand.Text()
 	verifier := oauth2.GenerateVerifier()
-	now := c.now()
-	c.mu.Lock()
-	for k, p := range c.pending {
-		if now.After(p.expires) {
-			delete(c.pending, k)
-		}
+	err = c.state.PutPending(ctx, PendingConnect{State: state, User: tc.User, Upstream: tc.Upstream, Verifier: verifier,
+		Server: string(snap), Scopes: scopes, Elicitation: tc.Elicitation, Session: tc.Session, ExpiresAt: c.now().Add(pendingTTL)})
+	if err != nil {
+		return "", "", fmt.Errorf("store the pending authorization: %w", err)
 	}
-	if len(c.pending) < maxPending {
-		c.pending[state] = &pendingAuth{user: user, upstream: upstream, verifier: verifier, scopes: scopes, server: s,
-			elicitation: tc.Elicitation, session: tc.Session, expires: now.Add(pendingTTL)}
-	}
-	c.mu.Unlock()
 	cfg := s.config
 	cfg.Scopes = scopes
 	u := cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("resource", s.resource))
-	return u, state
+	return u, state, nil
 }
 
-// take removes and returns the pending authorization of state (single use).
-func (c *connector) take(state string) *pendingAuth {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	p := c.pending[state]
-	delete(c.pending, state)
-	if p == nil || c.now().After(p.expires) {
-		return nil
+// take removes and returns the pending authorization of state (single use,
+// on whichever replica the callback lands), with the server and client it
+// was sent to; lookup finds the upstream (for a pre-registered client's
+// secret). ErrNoPending: unknown, used or expired.
+func (c *connector) take(ctx context.Context, state string, lookup func(string) (*upstreams.Upstream, bool)) (*pendingAuth, error) {
+	p, err := c.state.TakePending(ctx, state)
+	if err != nil {
+		return nil, err
 	}
-	return p
+	if !c.now().Before(p.ExpiresAt) {
+		return nil, ErrNoPending
+	}
+	var snap serverSnapshot
+	if err := json.Unmarshal([]byte(p.Server), &snap); err != nil || snap.Meta == nil {
+		return nil, fmt.Errorf("pending authorization of %s: corrupt server", p.Upstream)
+	}
+	s := &upstreamServer{resource: snap.Resource, meta: snap.Meta, scopes: snap.Scopes, redirect: snap.Redirect,
+		identity: snap.Identity, regKey: snap.Registration, config: oauth2.Config{ClientID: snap.ClientID,
+			RedirectURL: snap.Redirect, Scopes: snap.Scopes, Endpoint: oauth2.Endpoint{AuthURL: snap.Meta.AuthorizationEndpoint,
+				TokenURL: snap.Meta.TokenEndpoint, AuthStyle: snap.AuthStyle}}}
+	switch snap.Identity {
+	case "preregistered":
+		up, ok := lookup(p.Upstream)
+		if !ok || up.Auth.OAuth.ClientID != snap.ClientID {
+			return nil, fmt.Errorf("the pre-registered client of %s changed since the authorization began", p.Upstream)
+		}
+		s.config.ClientSecret = up.Auth.OAuth.ClientSecret.Reveal()
+	case "dcr":
+		reg, err := c.state.Registration(ctx, snap.Registration)
+		if err != nil || reg.ClientID != snap.ClientID {
+			return nil, fmt.Errorf("the registered client of %s is gone (%v)", p.Upstream, err)
+		}
+		s.config.ClientSecret = reg.ClientSecret
+	}
+	return &pendingAuth{user: p.User, upstream: p.Upstream, verifier: p.Verifier, scopes: p.Scopes,
+		elicitation: p.Elicitation, session: p.Session, server: s, expires: p.ExpiresAt}, nil
 }
 
 // exchange trades the code for tokens.
@@ -479,11 +531,18 @@ func (c *connector) exchange(ctx context.Context, p *pendingAuth, code string) (
 
 // refresh renews tok with its refresh token at the server that issued it,
 // keeping the rotated refresh token (or the old one when none came back).
-func (c *connector) refresh(ctx context.Context, up *upstreams.Upstream, tok *UpstreamToken) (*UpstreamToken, error) {
+// A process that has not discovered the upstream's server yet (a replica
+// other than the one that connected, or after a restart) discovers it when
+// redirect, the gateway's callback URL, is known: with the registration in
+// the ConnectState it is the same client.
+func (c *connector) refresh(ctx context.Context, up *upstreams.Upstream, tok *UpstreamToken, redirect, cimdURL string) (*UpstreamToken, error) {
 	if tok.RefreshToken == "" {
 		return nil, errors.New("the token expired and has no refresh token")
 	}
 	s, err := c.known(up)
+	if err != nil && redirect != "" {
+		s, err = c.server(ctx, up, redirect, cimdURL)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -567,7 +626,12 @@ func (g *Gateway) connectStart(w http.ResponseWriter, r *http.Request, slug stri
 	}
 	g.log.Info("connecting an upstream", "upstream", slug, "user", tc.User, "issuer", s.meta.Issuer, "client", s.identity,
 		"scope", strings.Join(orDefault(scopes, s.scopes), " "))
-	target, state := g.connect.begin(s, tc, scopes)
+	target, state, err := g.connect.begin(r.Context(), s, tc, scopes)
+	if err != nil {
+		g.log.Error("connect flow not started", "upstream", slug, "user", tc.User, "err", err)
+		connectPage(w, http.StatusServiceUnavailable, "Not connected", "The connection could not be started. Try again later.")
+		return
+	}
 	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: state, Path: connectCallback, MaxAge: int(pendingTTL / time.Second),
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, target, http.StatusFound)
@@ -582,8 +646,11 @@ func (g *Gateway) connectCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.SetCookie(w, &http.Cookie{Name: stateCookie, Path: connectCallback, MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil})
-	p := g.connect.take(state)
-	if p == nil {
+	p, err := g.connect.take(r.Context(), state, g.opts.Registry().Lookup)
+	if err != nil && !errors.Is(err, ErrNoPending) {
+		g.log.Warn("connect callback: the pending authorization is not usable", "err", err)
+	}
+	if err != nil {
 		connectPage(w, http.StatusForbidden, "Not connected", "This connection attempt expired or was already used: retry the call for a new link.")
 		return
 	}

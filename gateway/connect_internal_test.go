@@ -16,13 +16,13 @@ import (
 // ConnectTicketTTL, and any change to it (or another key) voids it.
 func TestConnectTicket(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	c := newConnector([]byte("0123456789abcdef0123456789abcdef"), nil, func() time.Time { return now })
+	c := newConnector([]byte("0123456789abcdef0123456789abcdef"), nil, func() time.Time { return now }, nil)
 	tk := c.ticket("alice", "hosted")
 	if u, err := c.checkTicket(tk, "hosted"); err != nil || u != "alice" {
 		t.Fatalf("valid ticket = %q, %v", u, err)
 	}
 	p, sig, _ := strings.Cut(tk, ".")
-	other := newConnector([]byte("another key, 32 bytes long......"), nil, c.now)
+	other := newConnector([]byte("another key, 32 bytes long......"), nil, c.now, nil)
 	for name, bad := range map[string]struct{ ticket, upstream string }{
 		"other upstream": {tk, "other"},
 		"tampered":       {p + "x." + sig, "hosted"},
@@ -46,7 +46,7 @@ func TestConnectTicket(t *testing.T) {
 // where the server takes one (and the gateway has one), else DCR — and
 // how its token requests authenticate.
 func TestConnectClientIdentity(t *testing.T) {
-	c := newConnector(nil, nil, time.Now)
+	c := newConnector(nil, nil, time.Now, nil)
 	meta := func(cimd bool, methods ...string) *upstreamServer {
 		return &upstreamServer{meta: &oauthex.AuthServerMeta{Issuer: "https://as.example", ClientIDMetadataDocumentSupported: cimd,
 			AuthorizationEndpoint: "https://as.example/authorize", TokenEndpoint: "https://as.example/token",

@@ -169,7 +169,11 @@ func (g *Gateway) refreshToken(ctx context.Context, up *upstreams.Upstream, user
 	if err != nil || !g.stale(tok) {
 		return tok, err // refreshed meanwhile
 	}
-	fresh, err := g.connect.refresh(ctx, up, tok)
+	var redirect string // the callback, for a server this process has not discovered
+	if g.opts.PublicURL != "" {
+		redirect = g.publicURL(nil) + connectCallback
+	}
+	fresh, err := g.connect.refresh(ctx, up, tok, redirect, g.clientMetadataURL())
 	if err != nil {
 		g.log.Warn("upstream token not refreshed: the user must connect again", "upstream", up.Slug, "user", user, "err", err)
 		if err := v.DropToken(ctx, user, up.Slug); err != nil {

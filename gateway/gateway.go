@@ -236,7 +236,8 @@ func New(opts Options) (*Gateway, error) {
 	g.hosts, g.origins = allowLists(opts)
 	g.bridges = newBridgeSet(g.client, opts.Logger)
 	g.health = newStoreHealth(opts.Logger, opts.StorePing, opts.StoreTimeout, g.closed)
-	g.connect = newConnector(opts.ConnectKey, g.client, g.now)
+	cs, _ := opts.Connections.(ConnectState) // else the connect state lives in this process
+	g.connect = newConnector(opts.ConnectKey, g.client, g.now, cs)
 	g.exchanged = newExchanger()
 	g.bridges.dial = g.upstreamClient // virtual.go
 	if opts.Recorder != nil {

@@ -47,6 +47,8 @@ type hostedUpstream struct {
 	keys     *authority.KeySet
 	asOpts   oauth.Options
 	as       atomic.Pointer[oauth.Server]
+	// registrations counts RFC 7591 registrations at its server.
+	registrations atomic.Int64
 
 	mu       sync.Mutex
 	accepted []string // access tokens, in order
@@ -158,7 +160,12 @@ upstreams:
 	mcpH := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return expenses.NewServer(&expenses.Ledger{}) }, nil)
 	mux := http.NewServeMux()
 	for _, p := range oauth.Paths {
-		mux.Handle(p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.as.Load().ServeHTTP(w, r) }))
+		mux.Handle(p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPost && r.URL.Path == "/oauth2/register" {
+				h.registrations.Add(1)
+			}
+			h.as.Load().ServeHTTP(w, r)
+		}))
 	}
 	mux.Handle("/mcp/hosted", auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{ResourceMetadataURL: metaURL})(h.stepUp(metaURL, mcpH)))
 	mux.Handle("GET /.well-known/oauth-protected-resource/mcp/hosted", auth.ProtectedResourceMetadataHandler(&oauthex.ProtectedResourceMetadata{
