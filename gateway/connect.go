@@ -89,6 +89,7 @@ type connector struct {
 
 	state   ConnectState // pending authorizations and DCR registrations
 	regs    connLocks    // one registration at a time per registration key
+	watches elicitWatches
 	mu      sync.Mutex
 	servers map[string]*upstreamServer // the last discovered, by slug, URL, client id and scopes
 }
@@ -667,6 +668,9 @@ func (g *Gateway) connectCallback(w http.ResponseWriter, r *http.Request) {
 	}
 	tok, err := g.connect.exchange(r.Context(), p, q.Get("code"))
 	if err == nil {
+		// This replica tells the session itself (elicitationComplete) if it
+		// is here: its own watch must not tell it again.
+		g.connect.watches.drop(p.elicitation)
 		err = g.opts.Connections.SaveToken(r.Context(), *tok)
 	}
 	if err != nil {
@@ -846,6 +850,8 @@ func (g *Gateway) connectionError(r *http.Request, ex *exchange, e *connectionRe
 		return g.connectionRequired(r, e)
 	}
 	id := rand.Text()
+	g.connect.watch(r.Context(), g.opts.Connections, &elicitWatch{session: ex.sess.id, user: e.user, upstream: e.upstream,
+		id: id, deadline: g.now().Add(ConnectTicketTTL + pendingTTL)})
 	u := g.publicURL(r) + connectPrefix + e.upstream + "?ticket=" + g.connect.mintTicket(ticketClaims{User: e.user,
 		Upstream: e.upstream, Scope: strings.Join(e.scope, " "), Elicitation: id, Session: ex.sess.id})
 	msg := "Connect your account at " + e.upstream + " so the gateway can call it for you, then the call is retried."
@@ -864,17 +870,125 @@ func (g *Gateway) elicitationComplete(p *pendingAuth) {
 	if p.elicitation == "" || p.session == "" {
 		return
 	}
-	s, ok := g.sessions.get(p.session)
-	if !ok || s.user != p.user || s.slug != p.upstream {
+	g.notifyElicitation(p.session, p.user, p.upstream, p.elicitation)
+}
+
+// notifyElicitation sends notifications/elicitation/complete for
+// elicitation on the open standalone GET streams of session, if it is live
+// here and belongs to user and upstream.
+func (g *Gateway) notifyElicitation(session, user, upstream, elicitation string) {
+	s, ok := g.sessions.get(session)
+	if !ok || s.user != user || s.slug != upstream {
 		return
 	}
 	data, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": "notifications/elicitation/complete",
-		"params": map[string]string{"elicitationId": p.elicitation}})
+		"params": map[string]string{"elicitationId": elicitation}})
 	pushed := 0
 	for _, ps := range s.pushes.open() {
 		if ps.push(data) {
 			pushed++
 		}
 	}
-	g.log.Info("URL elicitation completed", "upstream", p.upstream, "session", s.id, "streams", pushed)
+	g.log.Info("URL elicitation completed", "upstream", upstream, "session", s.id, "streams", pushed)
+}
+
+// URL-mode elicitations across replicas: the callback may land on another
+// replica than the session's (the pending authorization is in the
+// ConnectState), which cannot reach the session's streams. So the replica
+// that answered -32042 watches its open elicitations: every janitor tick
+// (a second) it reads the user's connection in the Vault, and when one
+// appears that differs from what the user had when the elicitation was
+// issued (a first connection, or a new token after a step-up), it tells the
+// session. One Vault read per open elicitation per tick, none when there
+// are none; an elicitation is watched until the connect link and its
+// pending authorization could no longer complete.
+
+// maxElicitWatches bounds the elicitations watched at once; beyond it the
+// oldest are no longer watched (their sessions learn on their next call).
+const maxElicitWatches = 1000
+
+// elicitWatch is a URL-mode elicitation issued by this replica.
+type elicitWatch struct {
+	session, user, upstream, id string
+	baseline                    [sha256.Size]byte // the user's access token when issued (zero: none)
+	deadline                    time.Time
+}
+
+// elicitWatches are the open elicitations, by id. Safe for concurrent use.
+type elicitWatches struct {
+	mu    sync.Mutex
+	m     map[string]*elicitWatch
+	order []string // ids, oldest first
+}
+
+func (e *elicitWatches) drop(id string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.m, id)
+}
+
+func (e *elicitWatches) list() []*elicitWatch {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]*elicitWatch, 0, len(e.m))
+	for _, id := range e.order {
+		if w, ok := e.m[id]; ok {
+			out = append(out, w)
+		}
+	}
+	e.order = e.order[:0]
+	for _, w := range out {
+		e.order = append(e.order, w.id)
+	}
+	return out
+}
+
+// watch starts watching w, its baseline the user's current token.
+func (c *connector) watch(ctx context.Context, v Vault, w *elicitWatch) {
+	if v == nil {
+		return
+	}
+	if tok, err := v.Token(ctx, w.user, w.upstream); err == nil {
+		w.baseline = sha256.Sum256([]byte(tok.AccessToken))
+	}
+	e := &c.watches
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = map[string]*elicitWatch{}
+	}
+	for len(e.m) >= maxElicitWatches && len(e.order) > 0 {
+		delete(e.m, e.order[0])
+		e.order = e.order[1:]
+	}
+	e.m[w.id] = w
+	e.order = append(e.order, w.id)
+}
+
+// checkElicitations tells the sessions whose connection landed (on any
+// replica) since their elicitation was issued; the janitor calls it.
+func (g *Gateway) checkElicitations() {
+	ws := g.connect.watches.list()
+	if len(ws) == 0 || g.opts.Connections == nil {
+		return
+	}
+	now := g.now()
+	for _, w := range ws {
+		if now.After(w.deadline) {
+			g.connect.watches.drop(w.id)
+			continue
+		}
+		if _, live := g.sessions.get(w.session); !live {
+			g.connect.watches.drop(w.id)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		tok, err := g.opts.Connections.Token(ctx, w.user, w.upstream)
+		cancel()
+		if err != nil || sha256.Sum256([]byte(tok.AccessToken)) == w.baseline {
+			continue
+		}
+		g.connect.watches.drop(w.id)
+		g.notifyElicitation(w.session, w.user, w.upstream, w.id)
+	}
 }

@@ -188,6 +188,7 @@ func (g *Gateway) janitor(every time.Duration) {
 		case <-tick.C:
 			g.flushActivity()
 			g.reap(g.sessions.expire(g.now(), g.idleTimeout))
+			g.checkElicitations() // connect.go: connections stored by another replica
 		}
 	}
 }

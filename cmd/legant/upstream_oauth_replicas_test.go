@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -11,10 +13,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
+	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/issuer/oauth"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/issuer/store/storetest"
@@ -190,5 +197,82 @@ func expirePending(t *testing.T, dbURL string) {
 	tag, err := conn.Exec(context.Background(), `UPDATE upstream_connect_pending SET expires_ns = 1`)
 	if err != nil || tag.RowsAffected() != 1 {
 		t.Fatalf("expire the pending authorization: %v rows, %v", tag.RowsAffected(), err)
+	}
+}
+
+// TestOAuthUpstreamURLElicitationAcrossReplicas: a session on replica A
+// whose client takes URL-mode elicitations gets -32042; the user's callback
+// lands on replica B; A learns of the connection from the store and sends
+// notifications/elicitation/complete with that elicitationId on the
+// session's stream; the retried call on A succeeds.
+func TestOAuthUpstreamURLElicitationAcrossReplicas(t *testing.T) {
+	ctx := context.Background()
+	hosted := newHostedUpstream(t)
+	a, b, _ := oauthReplicas(t, hosted)
+	completed := make(chan string, 4)
+	ub := newUserBrowser(t, a.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
+	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
+		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
+			ClientName: "agent", RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
+			TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
+		AuthorizationCodeFetcher: ub.authorize,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, &mcp.ClientOptions{
+		Capabilities: &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{URL: &mcp.URLElicitationCapabilities{}}},
+		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			return &mcp.ElicitResult{Action: "accept"}, nil
+		},
+		ElicitationCompleteHandler: func(_ context.Context, req *mcp.ElicitationCompleteNotificationRequest) {
+			completed <- req.Params.ElicitationID
+		},
+	})
+	transport := &mcp.StreamableClientTransport{Endpoint: a.mcpURL, OAuthHandler: h}
+	_, err = client.Connect(ctx, transport, nil)
+	connect(t, connectionURL(t, err, a.srv.URL), hosted) // no session yet: connection_required, connected on A
+	session, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: a.mcpURL, OAuthHandler: h}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer session.Close()
+	if _, err := a.w.st.DeleteConnection(ctx, rigUser, "hosted"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = session.CallTool(ctx, &mcp.CallToolParams{Name: "list_expenses", Arguments: map[string]any{}})
+	var we *jsonrpc.Error
+	if !errors.As(err, &we) || we.Code != gateway.CodeURLElicitationRequired {
+		t.Fatalf("want a JSON-RPC error %d, got %v", gateway.CodeURLElicitationRequired, err)
+	}
+	var d struct {
+		Elicitations []mcp.ElicitParams `json:"elicitations"`
+	}
+	if err := json.Unmarshal(we.Data, &d); err != nil || len(d.Elicitations) != 1 {
+		t.Fatalf("error data = %s (%v)", we.Data, err)
+	}
+	el := d.Elicitations[0]
+
+	// The flow starts on A; its callback lands on B.
+	browser := userBrowserAt(hosted.base, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
+	authz, _ := connectPage(t, browser, el.URL)
+	res, err := browser.authorize(ctx, &auth.AuthorizationArgs{URL: authz.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body, err := browser.get(callbackAt(t, authz, b.srv.URL, res))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("callback on B = %v %v %s", resp.StatusCode, err, body)
+	}
+	select {
+	case id := <-completed:
+		if id != el.ElicitationID {
+			t.Fatalf("completed elicitation %q, want %q", id, el.ElicitationID)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("no notifications/elicitation/complete on A after the callback on B")
+	}
+	if err := callTool(ctx, session, "list_expenses", map[string]any{}); err != nil {
+		t.Fatalf("call on A after the elicitation completed: %v", err)
 	}
 }
