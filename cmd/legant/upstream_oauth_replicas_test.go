@@ -92,7 +92,7 @@ func TestOAuthUpstreamConnectAcrossReplicas(t *testing.T) {
 	a, b, dbURL := oauthReplicas(t, hosted)
 	// alice's agent on A, whose call needs a connection (A connected and
 	// disconnected once to open the session: A registered the client).
-	session, u, _ := connectAgentNoUpstream(t, a)
+	session, u, agentAuth := connectAgentNoUpstream(t, a)
 	if n := hosted.registrations.Load(); n != 1 {
 		t.Fatalf("%d registrations at the upstream's server after A's first flow, want 1", n)
 	}
@@ -134,6 +134,30 @@ func TestOAuthUpstreamConnectAcrossReplicas(t *testing.T) {
 	if c2, err := a.w.st.GetConnection(ctx, rigUser, "hosted"); err != nil || c2.AccessToken != c.AccessToken {
 		t.Errorf("a replayed callback changed the connection: %v", err)
 	}
+
+	// B, which has never discovered the upstream's server (it only took a
+	// callback), refreshes an expiring token with the client A registered.
+	c.ExpiresAt = time.Now().Add(10 * time.Second)
+	if err := a.w.st.PutConnection(ctx, *c); err != nil {
+		t.Fatal(err)
+	}
+	sessionB, err := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, nil).
+		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: b.mcpURL, OAuthHandler: agentAuth}, nil)
+	if err != nil {
+		t.Fatalf("session on B: %v", err)
+	}
+	defer sessionB.Close()
+	if err := callTool(ctx, sessionB, "list_expenses", map[string]any{}); err != nil {
+		t.Fatalf("call on B with a token to refresh: %v", err)
+	}
+	refreshed, err := a.w.st.GetConnection(ctx, rigUser, "hosted")
+	if err != nil || refreshed.AccessToken == c.AccessToken || refreshed.ClientID != clientA || !refreshed.ExpiresAt.After(time.Now().Add(time.Minute)) {
+		t.Fatalf("after the refresh on B: %v, %v", refreshed, err)
+	}
+	if toks := hosted.tokens(); toks[len(toks)-1] != refreshed.AccessToken {
+		t.Error("the upstream did not get the token B refreshed")
+	}
+	c = refreshed
 
 	// A flow started on B uses the client A registered: still one
 	// registration. Its pending authorization expires before the callback
