@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -49,12 +50,18 @@ func hashHex(s string) string {
 	return hex.EncodeToString(h[:])
 }
 
-func pendingAAD(stateHash, user, upstream string) []byte {
-	return fmt.Appendf(nil, "connect-pending:%s:%d:%s:%s", stateHash, len(user), user, upstream)
+// pendingAAD binds a sealed verifier to every column of its row: a row
+// whose server (where the code and verifier go), user or scope was changed
+// in the database does not open.
+func pendingAAD(stateHash string, p PendingConnect) []byte {
+	b, _ := json.Marshal([]any{"connect-pending", stateHash, p.User, p.Upstream, p.Server, p.Scope, p.Elicitation, p.Session, p.ExpiresAt.UnixNano()})
+	return b
 }
 
-func registrationAAD(keyHash, clientID string) []byte {
-	return fmt.Appendf(nil, "client-registration:%s:%s", keyHash, clientID)
+// registrationAAD binds a sealed client secret to its row.
+func registrationAAD(keyHash string, r ClientRegistration) []byte {
+	b, _ := json.Marshal([]any{"client-registration", keyHash, r.Upstream, r.Issuer, r.ClientID, r.AuthMethod})
+	return b
 }
 
 // PutPendingConnect stores p, and drops the pending authorizations that
@@ -71,7 +78,7 @@ func (s *Store) PutPendingConnect(ctx context.Context, p PendingConnect) error {
 		return fmt.Errorf("store: put pending connect: %w", err)
 	}
 	h := hashHex(p.State)
-	sealed := s.keys.sealer.seal([]byte(p.Verifier), pendingAAD(h, p.User, p.Upstream))
+	sealed := s.keys.sealer.seal([]byte(p.Verifier), pendingAAD(h, p))
 	_, err := s.db.ExecContext(ctx, `INSERT INTO upstream_connect_pending
 		(state_hash, username, upstream, verifier, server, scope, elicitation, session_id, expires_ns, created_ns)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
@@ -106,7 +113,7 @@ func (s *Store) TakePendingConnect(ctx context.Context, state string) (*PendingC
 	if !s.now().Before(p.ExpiresAt) {
 		return nil, fmt.Errorf("%w: pending connect (expired)", ErrNotFound)
 	}
-	v, err := s.keys.sealer.open(sealed, pendingAAD(h, p.User, p.Upstream))
+	v, err := s.keys.sealer.open(sealed, pendingAAD(h, p))
 	if err != nil {
 		return nil, fmt.Errorf("store: pending connect: %w", err)
 	}
@@ -131,7 +138,7 @@ func (s *Store) ClientRegistration(ctx context.Context, key string) (*ClientRegi
 	if err != nil {
 		return nil, fmt.Errorf("store: client registration: %w", err)
 	}
-	secret, err := s.keys.sealer.open(sealed, registrationAAD(h, r.ClientID))
+	secret, err := s.keys.sealer.open(sealed, registrationAAD(h, r))
 	if err != nil {
 		return nil, fmt.Errorf("store: client registration: %w", err)
 	}
@@ -150,7 +157,7 @@ func (s *Store) PutClientRegistration(ctx context.Context, key string, r ClientR
 		return nil, errors.New("store: a client registration needs a key and a client id")
 	}
 	h := hashHex(key)
-	sealed := s.keys.sealer.seal([]byte(r.ClientSecret), registrationAAD(h, r.ClientID))
+	sealed := s.keys.sealer.seal([]byte(r.ClientSecret), registrationAAD(h, r))
 	_, err := s.db.ExecContext(ctx, `INSERT INTO upstream_client_registrations
 		(key_hash, upstream, issuer, client_id, secret, auth_method, created_ns) VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (key_hash) DO NOTHING`, h, r.Upstream, r.Issuer, r.ClientID, sealed, r.AuthMethod, s.now().UnixNano())

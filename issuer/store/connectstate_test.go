@@ -68,6 +68,17 @@ func TestConnectState(t *testing.T) {
 			q.Elicitation != "el-1" || q.Session != "sess-1" || !q.ExpiresAt.Equal(p.ExpiresAt) {
 			t.Errorf("taken = %+v", q)
 		}
+		// A row whose server was changed in the database does not open.
+		p.State = "state-tampered"
+		if err := a.PutPendingConnect(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.DB().ExecContext(ctx, `UPDATE upstream_connect_pending SET server = '{"resource":"https://evil.example"}'`); err != nil {
+			t.Fatal(err)
+		}
+		if q, err := other.TakePendingConnect(ctx, "state-tampered"); err == nil || errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a tampered pending authorization opened: %+v, %v", q, err)
+		}
 		// Expired: refused, and gone.
 		p.State = "state-expiring"
 		if err := a.PutPendingConnect(ctx, p); err != nil {

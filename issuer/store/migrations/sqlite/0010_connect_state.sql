@@ -5,8 +5,8 @@
 -- upstream_connect_pending: an authorization sent to an upstream's server
 -- and not yet returned, by the SHA-256 of its state (the state itself, a
 -- bearer handle, is never stored). Single use: taking it deletes it. The
--- PKCE verifier is sealed with the key-encryption scheme, bound to the
--- row's state hash, user and upstream. server is the gateway's view of the
+-- PKCE verifier is sealed with the key-encryption scheme, bound to every
+-- other column of the row. server is the gateway's view of the
 -- authorization server and its client there (no secret).
 CREATE TABLE upstream_connect_pending (
 	state_hash  TEXT NOT NULL PRIMARY KEY,
@@ -26,7 +26,7 @@ CREATE INDEX upstream_connect_pending_expires ON upstream_connect_pending (expir
 -- upstreams' authorization servers, one per (upstream settings, server,
 -- registration endpoint, redirect URI), by the SHA-256 of that key; the
 -- first stored wins, so replicas share one. The client secret ('' for a
--- public client) is sealed, bound to the row's key hash and client id.
+-- public client) is sealed, bound to the other columns of the row.
 CREATE TABLE upstream_client_registrations (
 	key_hash    TEXT NOT NULL PRIMARY KEY,
 	upstream    TEXT NOT NULL,
