@@ -520,11 +520,34 @@ func (c *connector) take(ctx context.Context, state string, lookup func(string) 
 		elicitation: p.Elicitation, session: p.Session, server: s, expires: p.ExpiresAt}, nil
 }
 
+// clientRefused forgets a registered (DCR) client that the token endpoint
+// refused as invalid_client (deleted at the server, or its secret expired):
+// the next connect registers anew, on every replica. up, when known, also
+// loses its discovered server here.
+func (c *connector) clientRefused(ctx context.Context, up *upstreams.Upstream, s *upstreamServer, err error) {
+	var re *oauth2.RetrieveError
+	if s.identity != "dcr" || s.regKey == "" || !errors.As(err, &re) ||
+		(re.ErrorCode != "invalid_client" && (re.Response == nil || re.Response.StatusCode != http.StatusUnauthorized)) {
+		return
+	}
+	if derr := c.state.DropRegistration(context.WithoutCancel(ctx), s.regKey, s.config.ClientID); derr != nil {
+		return
+	}
+	if up != nil {
+		c.mu.Lock()
+		if c.servers[serverKey(up)] == s {
+			delete(c.servers, serverKey(up))
+		}
+		c.mu.Unlock()
+	}
+}
+
 // exchange trades the code for tokens.
 func (c *connector) exchange(ctx context.Context, p *pendingAuth, code string) (*UpstreamToken, error) {
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.client)
-	t, err := p.server.config.Exchange(ctx, code, oauth2.VerifierOption(p.verifier), oauth2.SetAuthURLParam("resource", p.server.resource))
+	hc := context.WithValue(ctx, oauth2.HTTPClient, c.client)
+	t, err := p.server.config.Exchange(hc, code, oauth2.VerifierOption(p.verifier), oauth2.SetAuthURLParam("resource", p.server.resource))
 	if err != nil {
+		c.clientRefused(ctx, nil, p.server, err)
 		return nil, err
 	}
 	return c.upstreamToken(t, p.user, p.upstream, p.server, p.scopes, "")
@@ -541,7 +564,9 @@ func (c *connector) refresh(ctx context.Context, up *upstreams.Upstream, tok *Up
 		return nil, errors.New("the token expired and has no refresh token")
 	}
 	s, err := c.known(up)
-	if err != nil && redirect != "" {
+	// Another replica may have connected the user with a client this
+	// process has not seen (a new registration): discover again.
+	if (err != nil || s.meta.Issuer != tok.Issuer || s.config.ClientID != tok.ClientID) && redirect != "" {
 		s, err = c.server(ctx, up, redirect, cimdURL)
 	}
 	if err != nil {
@@ -550,9 +575,10 @@ func (c *connector) refresh(ctx context.Context, up *upstreams.Upstream, tok *Up
 	if s.meta.Issuer != tok.Issuer || s.config.ClientID != tok.ClientID {
 		return nil, errors.New("the token was issued to another client or by another server")
 	}
-	ctx = context.WithValue(ctx, oauth2.HTTPClient, c.client)
-	t, err := s.config.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Unix(1, 0)}).Token()
+	hc := context.WithValue(ctx, oauth2.HTTPClient, c.client)
+	t, err := s.config.TokenSource(hc, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Unix(1, 0)}).Token()
 	if err != nil {
+		c.clientRefused(ctx, up, s, err)
 		return nil, err
 	}
 	return c.upstreamToken(t, tok.User, tok.Upstream, s, strings.Fields(tok.Scope), tok.RefreshToken)

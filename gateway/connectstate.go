@@ -32,6 +32,9 @@ type ConnectState interface {
 	// SaveRegistration stores r under key unless one is there already, and
 	// returns the one kept (the first stored wins).
 	SaveRegistration(ctx context.Context, key string, r ClientRegistration) (*ClientRegistration, error)
+	// DropRegistration deletes the registration under key if its client
+	// is clientID (the server refused that client; a newer one stays).
+	DropRegistration(ctx context.Context, key, clientID string) error
 }
 
 // PendingConnect is an authorization sent to an upstream's authorization
@@ -126,4 +129,13 @@ func (m *memConnectState) SaveRegistration(_ context.Context, key string, r Clie
 	}
 	m.regs[key] = r
 	return &r, nil
+}
+
+func (m *memConnectState) DropRegistration(_ context.Context, key, clientID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if r, ok := m.regs[key]; ok && r.ClientID == clientID {
+		delete(m.regs, key)
+	}
+	return nil
 }

@@ -85,7 +85,8 @@ upstreams:
 // replica B, and the retried call on A goes through with the new token; the
 // used state is refused on either replica; both replicas use the one client
 // A registered at the upstream's server (one DCR registration in all); a
-// pending authorization that expired is refused.
+// pending authorization that expired is refused; a client the upstream's
+// server refuses is forgotten by every replica and registered anew.
 func TestOAuthUpstreamConnectAcrossReplicas(t *testing.T) {
 	ctx := context.Background()
 	hosted := newHostedUpstream(t)
@@ -182,6 +183,51 @@ func TestOAuthUpstreamConnectAcrossReplicas(t *testing.T) {
 	if c3, err := a.w.st.GetConnection(ctx, rigUser, "hosted"); err != nil || c3.AccessToken != c.AccessToken {
 		t.Errorf("an expired pending authorization changed the connection: %v", err)
 	}
+
+	// The upstream's server forgets the client: the refresh on A is
+	// refused (invalid_client), the registration is dropped from the store,
+	// and the next connect (started on B, completed on A) registers anew;
+	// the call on A then goes through.
+	hosted.forgotten.Store(&clientA)
+	c.ExpiresAt = time.Now().Add(10 * time.Second)
+	if err := a.w.st.PutConnection(ctx, *c); err != nil {
+		t.Fatal(err)
+	}
+	_, err = session.CallTool(ctx, &mcp.CallToolParams{Name: "list_expenses", Arguments: map[string]any{}})
+	u = connectionURL(t, err, a.srv.URL)
+	if n := countRows(t, dbURL, "upstream_client_registrations"); n != 0 {
+		t.Fatalf("%d registrations in the store after the server refused the client, want 0", n)
+	}
+	browser3 := userBrowserAt(hosted.base, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
+	authz3, client3 := connectPage(t, browser3, strings.Replace(u, a.srv.URL, b.srv.URL, 1))
+	if client3 == clientA || hosted.registrations.Load() != 2 {
+		t.Fatalf("after the client was refused: client %s (was %s), %d registrations", client3, clientA, hosted.registrations.Load())
+	}
+	res3, err := browser3.authorize(ctx, &auth.AuthorizationArgs{URL: authz3.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, body, err := browser3.get(callbackAt(t, authz3, a.srv.URL, res3)); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("callback on A = %v %v %s", resp.StatusCode, err, body)
+	}
+	if err := callTool(ctx, session, "list_expenses", map[string]any{}); err != nil {
+		t.Fatalf("call on A with the new client's token: %v", err)
+	}
+}
+
+// countRows counts the rows of table in the store at dbURL.
+func countRows(t *testing.T, dbURL, table string) int {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), `SELECT COUNT(*) FROM `+pgx.Identifier{table}.Sanitize()).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // connectPage opens a connect URL in browser and returns the redirect to

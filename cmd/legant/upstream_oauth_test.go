@@ -49,6 +49,9 @@ type hostedUpstream struct {
 	as       atomic.Pointer[oauth.Server]
 	// registrations counts RFC 7591 registrations at its server.
 	registrations atomic.Int64
+	// forgotten, when set, is a client id its token endpoint refuses as
+	// invalid_client (a client the server deleted).
+	forgotten atomic.Pointer[string]
 
 	mu       sync.Mutex
 	accepted []string // access tokens, in order
@@ -163,6 +166,15 @@ upstreams:
 		mux.Handle(p, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Method == http.MethodPost && r.URL.Path == "/oauth2/register" {
 				h.registrations.Add(1)
+			}
+			if f := h.forgotten.Load(); f != nil && r.Method == http.MethodPost && r.URL.Path == "/oauth2/token" {
+				id, _, _ := r.BasicAuth()
+				if r.ParseForm() == nil && (r.PostForm.Get("client_id") == *f || id == *f) {
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusUnauthorized)
+					io.WriteString(w, `{"error":"invalid_client"}`)
+					return
+				}
 			}
 			h.as.Load().ServeHTTP(w, r)
 		}))

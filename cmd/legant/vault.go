@@ -84,3 +84,7 @@ func (v connectionVault) SaveRegistration(ctx context.Context, key string, r gat
 	return &gateway.ClientRegistration{Upstream: kept.Upstream, Issuer: kept.Issuer, ClientID: kept.ClientID,
 		ClientSecret: kept.ClientSecret, AuthMethod: kept.AuthMethod}, nil
 }
+
+func (v connectionVault) DropRegistration(ctx context.Context, key, clientID string) error {
+	return v.st.DeleteClientRegistration(ctx, key, clientID)
+}

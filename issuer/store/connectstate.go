@@ -166,3 +166,14 @@ func (s *Store) PutClientRegistration(ctx context.Context, key string, r ClientR
 	}
 	return s.ClientRegistration(ctx, key)
 }
+
+// DeleteClientRegistration deletes the registration under key if its
+// client is clientID (the server refused it: the next connect registers
+// anew; a registration stored meanwhile by another replica stays).
+func (s *Store) DeleteClientRegistration(ctx context.Context, key, clientID string) error {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM upstream_client_registrations WHERE key_hash = $1 AND client_id = $2`,
+		hashHex(key), clientID); err != nil {
+		return fmt.Errorf("store: delete client registration: %w", err)
+	}
+	return nil
+}

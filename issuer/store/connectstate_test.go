@@ -123,6 +123,24 @@ func TestConnectState(t *testing.T) {
 		if err != nil || r.ClientID != "client-a" || r.ClientSecret != secret {
 			t.Errorf("get = %+v, %v", r, err)
 		}
+		// Dropping it for another client id leaves it (a replica refused an
+		// older client); for its own, removes it for every replica.
+		if err := other.DeleteClientRegistration(ctx, key, "client-b"); err != nil {
+			t.Fatal(err)
+		}
+		if r, err := a.ClientRegistration(ctx, key); err != nil || r.ClientID != "client-a" {
+			t.Fatalf("after dropping another client: %+v, %v", r, err)
+		}
+		if err := other.DeleteClientRegistration(ctx, key, "client-a"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.ClientRegistration(ctx, key); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("after dropping it: %v, want ErrNotFound", err)
+		}
+		if _, err := a.PutClientRegistration(ctx, key, store.ClientRegistration{Upstream: "hosted", Issuer: "https://as.example",
+			ClientID: "client-a", ClientSecret: secret, AuthMethod: "client_secret_basic"}); err != nil {
+			t.Fatal(err)
+		}
 		var blob []byte
 		if err := a.DB().QueryRowContext(ctx, `SELECT secret FROM upstream_client_registrations`).Scan(&blob); err != nil || bytes.Contains(blob, []byte(secret)) {
 			t.Errorf("client secret stored in the clear (%v)", err)

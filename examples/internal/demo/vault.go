@@ -85,3 +85,7 @@ func (v vault) SaveRegistration(ctx context.Context, key string, r gateway.Clien
 	return &gateway.ClientRegistration{Upstream: kept.Upstream, Issuer: kept.Issuer, ClientID: kept.ClientID,
 		ClientSecret: kept.ClientSecret, AuthMethod: kept.AuthMethod}, nil
 }
+
+func (v vault) DropRegistration(ctx context.Context, key, clientID string) error {
+	return v.st.DeleteClientRegistration(ctx, key, clientID)
+}
