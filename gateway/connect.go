@@ -828,8 +828,9 @@ func (g *Gateway) stepUp(ctx context.Context, ex *exchange, resp *http.Response)
 // notifications/elicitation/complete with that elicitationId on the
 // session's open standalone GET streams, so the client retries the call.
 // An initialize has no session yet and gets connection_required; so does a
-// client without the capability. The notification reaches sessions of the
-// replica whose callback stored the connection.
+// client without the capability. The callback may land on another replica
+// than the session's: the session's replica then learns of the connection
+// by watching the Vault (checkElicitations, below).
 
 // CodeURLElicitationRequired is the MCP error of a request that needs a
 // URL-mode elicitation first.
