@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/issuer/store/storetest"
 )
@@ -102,6 +103,14 @@ func TestConnectState(t *testing.T) {
 		var n int
 		if err := a.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM upstream_connect_pending`).Scan(&n); err != nil || n != 1 {
 			t.Errorf("%d pending rows after the expired were dropped, want 1 (%v)", n, err)
+		}
+
+		// Revoking the user ends the user's flows in progress.
+		if _, err := a.Revoke(ctx, store.RevokeRequest{Kind: revfeed.KindUser, Value: "alice", Reason: "left"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.TakePendingConnect(ctx, "state-late"); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a revoked user's pending authorization: %v, want ErrNotFound", err)
 		}
 
 		// Registrations: the first stored wins, on every replica.

@@ -105,10 +105,11 @@ func (s *Store) revokeTx(ctx context.Context, tx *sql.Tx, req RevokeRequest) ([]
 	// Upstream connections (connections.go) go with the authority that
 	// used them: all of a revoked user's; those a revoked delegation (or
 	// one below it) or a revoked agent used. A revoked token (a session
-	// kill) leaves them: the delegation stands.
+	// kill) leaves them: the delegation stands. A revoked user's connect
+	// flows in progress (connectstate.go) end too.
 	switch req.Kind {
 	case revfeed.KindUser:
-		for _, table := range []string{"upstream_connections", "upstream_connection_uses"} {
+		for _, table := range []string{"upstream_connections", "upstream_connection_uses", "upstream_connect_pending"} {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE username = $1`, req.Value); err != nil {
 				return nil, err
 			}
