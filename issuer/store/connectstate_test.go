@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -162,4 +163,30 @@ func TestConnectState(t *testing.T) {
 			t.Errorf("a tampered registration opened: %v", err)
 		}
 	})
+}
+
+// BenchmarkConnectState measures what the connect flow adds to the store:
+// one pending authorization stored (connect page) and taken (callback).
+//
+//	LEGANT_TEST_DATABASE_URL=… go test ./issuer/store -run '^$' -bench ConnectState -benchtime 2000x
+func BenchmarkConnectState(b *testing.B) {
+	for _, be := range storetest.Backends(b) {
+		b.Run(be.Name, func(b *testing.B) {
+			st := storetest.Open(b, be.Options(b))
+			ctx := context.Background()
+			exp := time.Now().Add(10 * time.Minute)
+			b.ResetTimer()
+			for i := range b.N {
+				state := fmt.Sprintf("state-%d", i)
+				if err := st.PutPendingConnect(ctx, store.PendingConnect{State: state, User: "alice", Upstream: "hosted",
+					Verifier: "verifier-0123456789abcdef0123456789abcdef0123", Server: `{"resource":"https://up.example/mcp"}`,
+					Scope: "read offline_access", ExpiresAt: exp}); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := st.TakePendingConnect(ctx, state); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
