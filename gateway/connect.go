@@ -24,8 +24,9 @@ package gateway
 // (served at <public URL>/client-metadata.json) when the server advertises
 // client_id_metadata_document_supported and the gateway has an https public
 // URL; else one registered by RFC 7591 DCR (kept in the ConnectState, per
-// server: replicas on one store share it). The token endpoint is authenticated as the registration says (none,
-// client_secret_basic or client_secret_post). PKCE S256, RFC 8707 resource
+// server: replicas on one store share it). The token endpoint is
+// authenticated as the registration says (none, client_secret_basic or
+// client_secret_post). PKCE S256, RFC 8707 resource
 // and RFC 9207 iss (compared as a plain string) are used.
 //
 // Scopes: the registry's, else the challenge's scope, else the resource's
@@ -696,7 +697,7 @@ func (g *Gateway) connectCallback(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		// This replica tells the session itself (elicitationComplete) if it
 		// is here: its own watch must not tell it again.
-		g.connect.watches.drop(p.elicitation)
+		g.connect.watches.drop(p.session, p.upstream, "")
 		err = g.opts.Connections.SaveToken(r.Context(), *tok)
 	}
 	if err != nil {
@@ -941,36 +942,46 @@ type elicitWatch struct {
 	deadline                    time.Time
 }
 
-// elicitWatches are the open elicitations, by id. Safe for concurrent use.
+func (w *elicitWatch) key() string { return w.session + "\x00" + w.upstream }
+
+// elicitWatches are the open elicitations, one per (session, upstream):
+// the latest issued. Safe for concurrent use.
 type elicitWatches struct {
 	mu    sync.Mutex
 	m     map[string]*elicitWatch
-	order []string // ids, oldest first
+	order []string // keys, oldest first (may name dropped ones)
 }
 
-func (e *elicitWatches) drop(id string) {
+// drop stops watching the elicitation of session for upstream, if it is id
+// ("" any).
+func (e *elicitWatches) drop(session, upstream, id string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	delete(e.m, id)
+	k := session + "\x00" + upstream
+	if w, ok := e.m[k]; ok && (id == "" || w.id == id) {
+		delete(e.m, k)
+	}
 }
 
 func (e *elicitWatches) list() []*elicitWatch {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	out := make([]*elicitWatch, 0, len(e.m))
-	for _, id := range e.order {
-		if w, ok := e.m[id]; ok {
+	keys := make([]string, 0, len(e.m))
+	seen := make(map[string]bool, len(e.m))
+	for _, k := range e.order {
+		if w, ok := e.m[k]; ok && !seen[k] {
+			seen[k] = true
 			out = append(out, w)
+			keys = append(keys, k)
 		}
 	}
-	e.order = e.order[:0]
-	for _, w := range out {
-		e.order = append(e.order, w.id)
-	}
+	e.order = keys
 	return out
 }
 
-// watch starts watching w, its baseline the user's current token.
+// watch starts watching w (replacing the session's earlier elicitation for
+// the same upstream), its baseline the user's current token.
 func (c *connector) watch(ctx context.Context, v Vault, w *elicitWatch) {
 	if v == nil {
 		return
@@ -988,34 +999,37 @@ func (c *connector) watch(ctx context.Context, v Vault, w *elicitWatch) {
 		delete(e.m, e.order[0])
 		e.order = e.order[1:]
 	}
-	e.m[w.id] = w
-	e.order = append(e.order, w.id)
+	if _, ok := e.m[w.key()]; !ok {
+		e.order = append(e.order, w.key())
+	}
+	e.m[w.key()] = w
 }
 
 // checkElicitations tells the sessions whose connection landed (on any
-// replica) since their elicitation was issued; the janitor calls it.
+// replica) since their elicitation was issued; the janitor calls it. One
+// sweep takes at most 2 s of store time: a store outage delays the
+// notifications, never the janitor's other work for long.
 func (g *Gateway) checkElicitations() {
 	ws := g.connect.watches.list()
 	if len(ws) == 0 || g.opts.Connections == nil {
 		return
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
 	now := g.now()
 	for _, w := range ws {
-		if now.After(w.deadline) {
-			g.connect.watches.drop(w.id)
+		if _, live := g.sessions.get(w.session); !live || now.After(w.deadline) {
+			g.connect.watches.drop(w.session, w.upstream, w.id)
 			continue
 		}
-		if _, live := g.sessions.get(w.session); !live {
-			g.connect.watches.drop(w.id)
-			continue
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		tok, err := g.opts.Connections.Token(ctx, w.user, w.upstream)
-		cancel()
+		if ctx.Err() != nil {
+			return
+		}
 		if err != nil || sha256.Sum256([]byte(tok.AccessToken)) == w.baseline {
 			continue
 		}
-		g.connect.watches.drop(w.id)
+		g.connect.watches.drop(w.session, w.upstream, w.id)
 		g.notifyElicitation(w.session, w.user, w.upstream, w.id)
 	}
 }
