@@ -989,7 +989,12 @@ func (c *connector) watch(ctx context.Context, v Vault, w *elicitWatch) {
 	if tok, err := v.Token(ctx, w.user, w.upstream); err == nil {
 		w.baseline = sha256.Sum256([]byte(tok.AccessToken))
 	}
-	e := &c.watches
+	c.watches.add(w)
+}
+
+// add watches w, replacing the watch of its session and upstream; beyond
+// maxElicitWatches the oldest are dropped.
+func (e *elicitWatches) add(w *elicitWatch) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.m == nil {

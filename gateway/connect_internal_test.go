@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -92,5 +93,34 @@ func TestConnectClientIdentity(t *testing.T) {
 	}
 	if applicationType("http://127.0.0.1:8080/connect/callback") != "native" || applicationType("https://gw.example/connect/callback") != "web" {
 		t.Error("application_type")
+	}
+}
+
+// TestElicitWatches: one watch per (session, upstream), the latest issued;
+// a drop naming an older elicitation leaves the newer; beyond the bound the
+// oldest go first.
+func TestElicitWatches(t *testing.T) {
+	var e elicitWatches
+	e.add(&elicitWatch{session: "s1", upstream: "up", id: "el-1"})
+	e.add(&elicitWatch{session: "s1", upstream: "up", id: "el-2"})
+	e.add(&elicitWatch{session: "s2", upstream: "up", id: "el-3"})
+	ws := e.list()
+	if len(ws) != 2 || ws[0].id != "el-2" || ws[1].id != "el-3" {
+		t.Fatalf("watches = %+v", ws)
+	}
+	e.drop("s1", "up", "el-1") // an older elicitation of s1: el-2 stays
+	if ws := e.list(); len(ws) != 2 {
+		t.Fatalf("a drop of an older elicitation removed the newer: %+v", ws)
+	}
+	e.drop("s1", "up", "")
+	if ws := e.list(); len(ws) != 1 || ws[0].id != "el-3" {
+		t.Fatalf("after dropping s1: %+v", ws)
+	}
+	for i := range maxElicitWatches + 5 {
+		e.add(&elicitWatch{session: fmt.Sprintf("s-%d", i), upstream: "up", id: fmt.Sprintf("id-%d", i)})
+	}
+	ws = e.list()
+	if len(ws) != maxElicitWatches || ws[0].id != "id-5" || ws[len(ws)-1].id != fmt.Sprintf("id-%d", maxElicitWatches+4) {
+		t.Fatalf("bounded watches: %d, first %s, last %s", len(ws), ws[0].id, ws[len(ws)-1].id)
 	}
 }
