@@ -113,7 +113,10 @@ type Options struct {
 	// timeout (an open stream alone never keeps a session alive).
 	StreamIdleTimeout time.Duration
 	// Connections keeps the users' tokens for upstreams of auth kind oauth
-	// (connections.go); nil refuses calls to those upstreams.
+	// (connections.go); nil refuses calls to those upstreams. A Vault that
+	// also implements ConnectState keeps the connect flow's state
+	// (connectstate.go) where every replica sees it; else it lives in this
+	// process.
 	Connections Vault
 	// ConnectKey signs the tickets of connect URLs (connect.go); replicas
 	// must share one. nil means a random key of this process.
