@@ -55,14 +55,24 @@ type inbox struct {
 
 	mu      sync.Mutex
 	closing bool
-	open    map[*mcp.ServerSession]*authority.Claims
+	open    map[*mcp.ServerSession]*approverSession
 	wg      sync.WaitGroup // one goroutine per open session, waiting for its end
+}
+
+// approverSession is one open inbox session: its approver, and a context
+// that ends when the session ends (or its client asks to end it), which
+// withdraws the questions asked on it — go-sdk closes a session only once
+// its outgoing requests are answered.
+type approverSession struct {
+	claims *authority.Claims
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 type approverKey struct{}
 
 func (g *Gateway) newInbox() *inbox {
-	in := &inbox{open: map[*mcp.ServerSession]*authority.Claims{}}
+	in := &inbox{open: map[*mcp.ServerSession]*approverSession{}}
 	h := mcp.NewStreamableHTTPHandler(func(r *http.Request) *mcp.Server {
 		c, _ := r.Context().Value(approverKey{}).(*authority.Claims)
 		if c == nil {
@@ -108,6 +118,9 @@ func (g *Gateway) serveApprovals(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, aerr.desc, aerr.status)
 		return
 	}
+	if r.Method == http.MethodDelete {
+		g.inbox.ending(r.Header.Get(headerSessionID), c.Subject)
+	}
 	g.inbox.handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), approverKey{}, c)))
 }
 
@@ -116,8 +129,8 @@ func (g *Gateway) inboxServer(c *authority.Claims) *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: "legant-approvals", Version: "1"}, &mcp.ServerOptions{
 		Instructions: "Legant asks you here, with an elicitation, to approve calls that need a second person.",
 		InitializedHandler: func(_ context.Context, req *mcp.InitializedRequest) {
-			if g.inbox.add(req.Session, c) {
-				g.approvals.each(g.now(), func(a *approvalRequest) { g.askOne(req.Session, c, a) })
+			if as := g.inbox.add(req.Session, c); as != nil {
+				g.approvals.each(g.now(), func(a *approvalRequest) { g.askOne(req.Session, as, a) })
 			}
 		},
 	})
@@ -128,34 +141,49 @@ func (g *Gateway) inboxServer(c *authority.Claims) *mcp.Server {
 	return s
 }
 
-// add registers an approver's session; it reports false when the gateway
-// is closing (the session is closed at once).
-func (in *inbox) add(ss *mcp.ServerSession, c *authority.Claims) bool {
+// add registers an approver's session; nil when the gateway is closing
+// (the session is closed at once).
+func (in *inbox) add(ss *mcp.ServerSession, c *authority.Claims) *approverSession {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if in.closing {
 		go ss.Close()
-		return false
+		return nil
 	}
-	in.open[ss] = c
+	ctx, cancel := context.WithCancel(context.Background())
+	as := &approverSession{claims: c, ctx: ctx, cancel: cancel}
+	in.open[ss] = as
 	in.wg.Add(1)
 	go func() {
 		defer in.wg.Done()
 		ss.Wait()
+		cancel()
 		in.mu.Lock()
 		delete(in.open, ss)
 		in.mu.Unlock()
 	}()
-	return true
+	return as
+}
+
+// ending withdraws the questions of session id, whose approver user asked
+// to end it (DELETE), so that it can close.
+func (in *inbox) ending(id, user string) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for ss, as := range in.open {
+		if ss.ID() == id && as.claims.Subject == user {
+			as.cancel()
+		}
+	}
 }
 
 // sessions returns the open sessions and their approvers.
-func (in *inbox) sessions() map[*mcp.ServerSession]*authority.Claims {
+func (in *inbox) sessions() map[*mcp.ServerSession]*approverSession {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	out := make(map[*mcp.ServerSession]*authority.Claims, len(in.open))
-	for ss, c := range in.open {
-		out[ss] = c
+	out := make(map[*mcp.ServerSession]*approverSession, len(in.open))
+	for ss, as := range in.open {
+		out[ss] = as
 	}
 	return out
 }
@@ -165,7 +193,8 @@ func (in *inbox) close() {
 	in.mu.Lock()
 	in.closing = true
 	open := make([]*mcp.ServerSession, 0, len(in.open))
-	for ss := range in.open {
+	for ss, as := range in.open {
+		as.cancel()
 		open = append(open, ss)
 	}
 	in.mu.Unlock()
@@ -177,18 +206,18 @@ func (in *inbox) close() {
 
 // askApprovers asks every eligible approver with an open session about a.
 func (g *Gateway) askApprovers(a *approvalRequest) {
-	for ss, c := range g.inbox.sessions() {
-		g.askOne(ss, c, a)
+	for ss, as := range g.inbox.sessions() {
+		g.askOne(ss, as, a)
 	}
 }
 
-// askOne asks the approver c on ss about a, on a goroutine Close waits for,
-// when c may approve it.
-func (g *Gateway) askOne(ss *mcp.ServerSession, c *authority.Claims, a *approvalRequest) {
-	if r, _ := approverRefusal(a, c); r != "" {
+// askOne asks the approver of as on ss about a, on a goroutine Close waits
+// for, when they may approve it.
+func (g *Gateway) askOne(ss *mcp.ServerSession, as *approverSession, a *approvalRequest) {
+	if r, _ := approverRefusal(a, as.claims); r != "" {
 		return
 	}
-	g.tasks.start(func() { g.elicitApproval(a.ctx, ss, c, a) })
+	g.tasks.start(func() { g.elicitApproval(as.ctx, ss, as.claims, a) })
 }
 
 // elicitApproval asks approver c on ss whether a may run, and records the
@@ -196,6 +225,7 @@ func (g *Gateway) askOne(ss *mcp.ServerSession, c *authority.Claims, a *approval
 // declines; cancel, an error or the end of a (decided by someone else,
 // cancelled, expired, the gateway closing) decides nothing. It returns the
 // decision taken, "" when none.
+// ctx is the session's (or the approve call's) context.
 func (g *Gateway) elicitApproval(ctx context.Context, ss *mcp.ServerSession, c *authority.Claims, a *approvalRequest) audit.Kind {
 	ctx, cancel := context.WithTimeout(ctx, a.expires.Sub(g.now()))
 	defer cancel()
