@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/legant
 
 .PHONY: all build static run run-federation test vet fmt-check unit test-ts test-py test-example conformance e2e bench bench-check clean \
-	deploy-check deploy-manifests demos demo-killswitch demo-stolen-token demo-splice demo-budget demo-two-asks demo-honeytool
+	deploy-check deploy-manifests demos demo-killswitch demo-stolen-token demo-splice demo-budget demo-two-asks demo-honeytool demo-four-eyes
 
 all: build
 
@@ -87,7 +87,7 @@ bench-check: build
 # Narrated demos (README, Demo gallery): each starts what it needs in one process on
 # loopback, narrates each decision, exits 1 if one is not what it promises; under
 # 30 s each. Their tests (go test ./examples/...) run in `make unit`.
-DEMOS := killswitch stolen-token splice budget two-asks honeytool
+DEMOS := killswitch stolen-token splice budget two-asks honeytool four-eyes
 demos: $(addprefix demo-,$(DEMOS))
 
 $(addprefix demo-,$(DEMOS)): demo-%:

@@ -253,7 +253,7 @@ func (g *Gateway) checkApproval(ctx context.Context, ex *exchange, m *message, r
 	now := g.now()
 	a, state, created := g.approvals.take(key, now, func() *approvalRequest {
 		actx, cancel := context.WithCancel(g.approvals.root)
-		a := &approvalRequest{id: "apr_" + authority.NewID(), key: key, claims: ex.claims, rule: rule,
+		a := &approvalRequest{id: "apr_" + authority.NewID()[:16], key: key, claims: ex.claims, rule: rule,
 			args: append([]byte(nil), args...), expires: now.Add(rule.Lifetime()), ctx: actx, cancel: cancel}
 		if ex.sess != nil {
 			a.sessionID = ex.sess.id
