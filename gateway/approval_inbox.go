@@ -95,7 +95,8 @@ func (g *Gateway) newInbox() *inbox {
 
 // serveApprovals is the edge of the inbox: Origin, then the approver's own
 // token for the inbox's audience (signature, issuer, expiry, act, revocation,
-// held kills), as serveMCP checks a caller's.
+// held kills), as serveMCP checks a caller's, with at most one actor (the
+// approver's own app: a token delegated through agents is refused, 403).
 func (g *Gateway) serveApprovals(w http.ResponseWriter, r *http.Request) {
 	if !g.originAllowed(r) {
 		g.record(audit.Event{Kind: audit.KindEdge403, Upstream: approvalsSlug, Reason: "origin"})
@@ -116,6 +117,14 @@ func (g *Gateway) serveApprovals(w http.ResponseWriter, r *http.Request) {
 		}
 		w.Header().Set("WWW-Authenticate", strings.TrimSpace("Bearer "+strings.Join(params, ", ")))
 		http.Error(w, aerr.desc, aerr.status)
+		return
+	}
+	if len(c.Chain()) > 1 {
+		// An approval is a person's act: their own token, from the app they
+		// use, never one delegated on through agents (token exchange).
+		g.record(withPrincipal(audit.Event{Kind: audit.KindEdge403, Upstream: approvalsSlug, Reason: "approver_delegated"}, c))
+		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="an approver's token must be their own: no delegation chain"`)
+		http.Error(w, "an approver's token must be their own: no delegation chain", http.StatusForbidden)
 		return
 	}
 	if r.Method == http.MethodDelete {

@@ -308,3 +308,58 @@ func TestApprovalsInboxAuth(t *testing.T) {
 	}
 	r.events.waitFor(t, func(e audit.Event) bool { return e.Kind == audit.KindEdge401 && e.Upstream == "approvals" })
 }
+
+// TestApproveTool: an approver who connects after the question was asked
+// elsewhere lists it with pending and decides it with approve, which asks
+// them to confirm by an elicitation inside the tool call; the call then
+// runs once. An approver token delegated through an agent is refused at the
+// inbox's edge.
+func TestApproveTool(t *testing.T) {
+	r := newRig(t, rigOptions{registry: fourEyesRegistry})
+	agent := r.connect(r.token(tokenOptions{user: "alice", id: "jti-p"}), "", nil)
+	ctx := context.Background()
+	args := map[string]any{"amount": 42, "category": "meals"}
+	_, err := agent.CallTool(ctx, &mcp.CallToolParams{Name: "submit_expense", Arguments: args})
+	_, d := rpcErrorOf(t, err)
+
+	carol := r.approver("carol")
+	carol.next(t).answer <- dismiss // the question on opening: dismissed, no decision
+	res, err := carol.cs.CallTool(ctx, &mcp.CallToolParams{Name: "pending", Arguments: map[string]any{}})
+	if err != nil || len(res.Content) != 1 || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, d.Approval) {
+		t.Fatalf("pending: %v %+v, want the open request %s", err, res, d.Approval)
+	}
+	done := make(chan *mcp.CallToolResult, 1)
+	go func() {
+		res, err := carol.cs.CallTool(ctx, &mcp.CallToolParams{Name: "approve", Arguments: map[string]any{"id": d.Approval}})
+		if err != nil {
+			t.Errorf("approve: %v", err)
+		}
+		done <- res
+	}()
+	q := carol.next(t)
+	if !strings.Contains(q.Params.Message, d.Approval) {
+		t.Fatalf("confirmation = %q", q.Params.Message)
+	}
+	q.answer <- approve
+	if res := <-done; res == nil || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "approved") {
+		t.Fatalf("approve result = %+v", res)
+	}
+	if ev := r.events.waitFor(t, func(e audit.Event) bool { return e.Kind == audit.KindApprovalGranted }); ev.Value != "carol" {
+		t.Fatalf("approval_granted = %+v", ev)
+	}
+	if _, err := agent.CallTool(ctx, &mcp.CallToolParams{Name: "submit_expense", Arguments: args}); err != nil {
+		t.Fatalf("the approved call: %v", err)
+	}
+	if n := r.ledger.Calls.Load(); n != 1 {
+		t.Fatalf("the upstream ran %d calls, want 1", n)
+	}
+
+	// bob's token exchanged on to an agent: not bob's own act.
+	tok := r.token(tokenOptions{user: "bob", agents: []string{"approvals-app", "helper"}, audience: r.server.URL + gateway.ApprovalsPath})
+	c := mcp.NewClient(&mcp.Implementation{Name: "helper", Version: "1"}, nil)
+	if _, err := c.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: r.server.URL + gateway.ApprovalsPath,
+		HTTPClient: &http.Client{Transport: bearerTransport{token: tok}}, MaxRetries: -1}, nil); err == nil {
+		t.Fatal("an approver token with a delegation chain opened the inbox")
+	}
+	r.events.waitFor(t, func(e audit.Event) bool { return e.Kind == audit.KindEdge403 && e.Reason == "approver_delegated" && e.User == "bob" })
+}

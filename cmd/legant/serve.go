@@ -338,6 +338,7 @@ func routes(w *wiring, gwKeys *authority.KeySet, st *store.Store) http.Handler {
 	mux.Handle("/mcp/", w.gw)
 	mux.Handle("/.well-known/oauth-protected-resource/", w.gw)
 	mux.Handle("/connect/", w.gw.ConnectHandler())
+	mux.Handle(gateway.ApprovalsPath, w.gw) // the approvals inbox (four-eyes tools)
 	// The issuer's JWKS publishes the key directory's keys (they sign
 	// delegation tokens) and the store's (they sign the revocation feed and
 	// audit anchors), so both verify against one jwks_uri.
