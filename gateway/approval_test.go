@@ -361,5 +361,7 @@ func TestApproveTool(t *testing.T) {
 		HTTPClient: &http.Client{Transport: bearerTransport{token: tok}}, MaxRetries: -1}, nil); err == nil {
 		t.Fatal("an approver token with a delegation chain opened the inbox")
 	}
-	r.events.waitFor(t, func(e audit.Event) bool { return e.Kind == audit.KindEdge403 && e.Reason == "approver_delegated" && e.User == "bob" })
+	r.events.waitFor(t, func(e audit.Event) bool {
+		return e.Kind == audit.KindEdge403 && e.Reason == "approver_delegated" && e.User == "bob"
+	})
 }
