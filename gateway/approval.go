@@ -124,6 +124,20 @@ func (s *approvals) take(key approvalKey, now time.Time, open func() *approvalRe
 	return a, approvalPending, true
 }
 
+// putBack returns a used approval whose call could not run after all (the
+// audit log refused its allow record) while it has not expired and its key
+// has no newer request. nil does nothing.
+func (s *approvals) putBack(a *approvalRequest, now time.Time) {
+	if a == nil || !now.Before(a.expires) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.byKey[a.key] == nil && s.byID[a.id] == nil {
+		s.byID[a.id], s.byKey[a.key] = a, a
+	}
+}
+
 // pending returns the open request id, nil when there is none (unknown,
 // decided, used, expired or cancelled).
 func (s *approvals) pending(id string, now time.Time) *approvalRequest {
@@ -244,11 +258,11 @@ func approverRefusal(a *approvalRequest, c *authority.Claims) (policy.Reason, st
 }
 
 // checkApproval is the four-eyes step of authorizeCall, for a call policy
-// allowed to a tool whose binding needs an approval: it returns nil when
-// this exact call holds an approval (used up now; ev then names the request
-// and the approver), else the refusal to answer, after releasing hold and
-// recording the decision.
-func (g *Gateway) checkApproval(ctx context.Context, ex *exchange, m *message, rule *policy.Approval, args []byte, ev *audit.Event, hold policy.Hold) []byte {
+// allowed to a tool whose binding needs an approval. When this exact call
+// holds an approval it is used up now and returned (ev then names the
+// request and the approver); otherwise the refusal to answer is returned,
+// after releasing hold and recording the decision.
+func (g *Gateway) checkApproval(ctx context.Context, ex *exchange, m *message, rule *policy.Approval, args []byte, ev *audit.Event, hold policy.Hold) ([]byte, *approvalRequest) {
 	key := approvalKey{tokenID: ex.claims.ID, slug: ex.up.Slug, tool: ev.Tool, argsHash: ev.ArgsHash}
 	now := g.now()
 	a, state, created := g.approvals.take(key, now, func() *approvalRequest {
@@ -262,7 +276,7 @@ func (g *Gateway) checkApproval(ctx context.Context, ex *exchange, m *message, r
 	})
 	if a != nil && state == approvalGranted {
 		ev.Constraint, ev.Limit, ev.Value = "approval", a.id, a.approver
-		return nil
+		return nil, a
 	}
 	if hold != nil {
 		rctx, cancel := detach(ctx)
@@ -293,7 +307,7 @@ func (g *Gateway) checkApproval(ctx context.Context, ex *exchange, m *message, r
 	if a != nil {
 		e.Data.Approval = a.id
 	}
-	return errorResponse(m.id, rpcError{Code: e.Code, Message: e.Message, Data: e.Data})
+	return errorResponse(m.id, rpcError{Code: e.Code, Message: e.Message, Data: e.Data}), nil
 }
 
 func approversText(r *policy.Approval) string {

@@ -365,3 +365,46 @@ func TestApproveTool(t *testing.T) {
 		return e.Kind == audit.KindEdge403 && e.Reason == "approver_delegated" && e.User == "bob"
 	})
 }
+
+// TestFourEyesConcurrentRetries: eight sessions of the approved token retry
+// the approved call at once; exactly one is forwarded.
+func TestFourEyesConcurrentRetries(t *testing.T) {
+	r := newRig(t, rigOptions{registry: fourEyesRegistry})
+	bob := r.approver("bob")
+	tok := r.token(tokenOptions{user: "alice", id: "jti-c"})
+	ctx := context.Background()
+	args := map[string]any{"amount": 7, "category": "travel"}
+	first := r.connect(tok, "", nil)
+	if _, err := first.CallTool(ctx, &mcp.CallToolParams{Name: "submit_expense", Arguments: args}); err == nil {
+		t.Fatal("the first call was forwarded without an approval")
+	}
+	bob.next(t).answer <- approve
+	r.events.waitFor(t, func(e audit.Event) bool { return e.Kind == audit.KindApprovalGranted })
+
+	const n = 8
+	sessions := []*mcp.ClientSession{first}
+	for len(sessions) < n {
+		sessions = append(sessions, r.connect(tok, "", nil))
+	}
+	results := make(chan error, n)
+	start := make(chan struct{})
+	for _, cs := range sessions {
+		go func() {
+			<-start
+			_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "submit_expense", Arguments: args})
+			results <- err
+		}()
+	}
+	close(start)
+	allowed := 0
+	for range n {
+		if err := <-results; err == nil {
+			allowed++
+		} else if _, d := rpcErrorOf(t, err); d.Reason != policy.ReasonApprovalRequired {
+			t.Errorf("a concurrent retry: %q, want approval_required", d.Reason)
+		}
+	}
+	if allowed != 1 || r.ledger.Calls.Load() != 1 {
+		t.Fatalf("allowed %d, upstream ran %d; want exactly 1", allowed, r.ledger.Calls.Load())
+	}
+}
