@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -406,5 +407,40 @@ func TestFourEyesConcurrentRetries(t *testing.T) {
 	}
 	if allowed != 1 || r.ledger.Calls.Load() != 1 {
 		t.Fatalf("allowed %d, upstream ran %d; want exactly 1", allowed, r.ledger.Calls.Load())
+	}
+}
+
+// TestFourEyesExpiry: an approval expires ttl after its request was opened
+// (5m in fourEyesRegistry): the approved call then opens a new request and
+// never reaches the upstream, and an expired request cannot be approved.
+func TestFourEyesExpiry(t *testing.T) {
+	var offset atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
+	r := newRig(t, rigOptions{registry: fourEyesRegistry, gwOpts: func(o *gateway.Options) { o.Now = now }})
+	bob := r.approver("bob")
+	agent := r.connect(r.token(tokenOptions{user: "alice", id: "jti-x"}), "", nil)
+	ctx := context.Background()
+	args := map[string]any{"amount": 3, "category": "travel"}
+	call := func() policy.RPCErrorData {
+		_, err := agent.CallTool(ctx, &mcp.CallToolParams{Name: "submit_expense", Arguments: args})
+		_, d := rpcErrorOf(t, err)
+		return d
+	}
+	first := call()
+	bob.next(t).answer <- approve
+	r.events.waitFor(t, func(e audit.Event) bool { return e.Kind == audit.KindApprovalGranted })
+	offset.Store(int64(5*time.Minute + time.Second))
+	if d := call(); d.Reason != policy.ReasonApprovalRequired || d.Approval == first.Approval {
+		t.Fatalf("after the ttl: %+v, want a new request", d)
+	}
+	second := bob.next(t) // asked about the new request
+	offset.Store(int64(11 * time.Minute))
+	second.answer <- approve // too late: decides nothing
+	_, err := bob.cs.CallTool(ctx, &mcp.CallToolParams{Name: "approve", Arguments: map[string]any{"id": first.Approval}})
+	if _, d := rpcErrorOf(t, err); d.Reason != policy.ReasonApprovalNotFound {
+		t.Fatalf("approving an expired request: %q", d.Reason)
+	}
+	if n := r.ledger.Calls.Load(); n != 0 {
+		t.Fatalf("the upstream ran %d calls", n)
 	}
 }
