@@ -81,17 +81,18 @@ func (a *approvalRequest) event(kind audit.Kind, reason, approver string) audit.
 // approvals holds the open approval requests of this gateway. Safe for
 // concurrent use.
 type approvals struct {
-	root context.Context // cancelled by close: ends every elicitation
-	stop context.CancelFunc
+	root   context.Context // cancelled by close: ends every elicitation
+	stop   context.CancelFunc
+	shared ApprovalStore // nil: the requests live in byID and byKey only (approval_shared.go)
 
 	mu    sync.Mutex
 	byID  map[string]*approvalRequest
 	byKey map[approvalKey]*approvalRequest
 }
 
-func newApprovals() *approvals {
+func newApprovals(shared ApprovalStore) *approvals {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &approvals{root: ctx, stop: cancel, byID: map[string]*approvalRequest{}, byKey: map[approvalKey]*approvalRequest{}}
+	return &approvals{root: ctx, stop: cancel, shared: shared, byID: map[string]*approvalRequest{}, byKey: map[approvalKey]*approvalRequest{}}
 }
 
 // take returns the request for key and what it says about the call: a
@@ -99,8 +100,11 @@ func newApprovals() *approvals {
 // declined one is removed too (the next attempt asks again); a pending one
 // stays. When key has none (or only an expired one), a new pending request
 // is made by open and returned with created = true. It returns nil when the
-// limits on open requests are reached.
-func (s *approvals) take(key approvalKey, now time.Time, open func() *approvalRequest) (a *approvalRequest, state approvalState, created bool) {
+// limits on open requests are reached; an error when the shared store fails.
+func (s *approvals) take(ctx context.Context, key approvalKey, now time.Time, open func() *approvalRequest) (a *approvalRequest, state approvalState, created bool, err error) {
+	if s.shared != nil {
+		return s.sharedTake(ctx, now, open)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if a = s.byKey[key]; a != nil && !now.Before(a.expires) {
@@ -111,24 +115,25 @@ func (s *approvals) take(key approvalKey, now time.Time, open func() *approvalRe
 		if a.state != approvalPending {
 			s.removeLocked(a)
 		}
-		return a, a.state, false
+		return a, a.state, false, nil
 	}
 	if len(s.byID) >= maxApprovals {
 		s.sweepLocked(now)
 	}
 	if len(s.byID) >= maxApprovals || s.countLocked(key.tokenID) >= maxApprovalsPerToken {
-		return nil, approvalPending, false
+		return nil, approvalPending, false, nil
 	}
 	a = open()
 	s.byID[a.id], s.byKey[key] = a, a
-	return a, approvalPending, true
+	return a, approvalPending, true, nil
 }
 
 // putBack returns a used approval whose call could not run after all (the
 // audit log refused its allow record) while it has not expired and its key
-// has no newer request. nil does nothing.
+// has no newer request. nil does nothing; so does a shared store (the
+// approval is lost with the store's outage: the approver is asked again).
 func (s *approvals) putBack(a *approvalRequest, now time.Time) {
-	if a == nil || !now.Before(a.expires) {
+	if a == nil || s.shared != nil || !now.Before(a.expires) {
 		return
 	}
 	s.mu.Lock()
@@ -140,7 +145,19 @@ func (s *approvals) putBack(a *approvalRequest, now time.Time) {
 
 // pending returns the open request id, nil when there is none (unknown,
 // decided, used, expired or cancelled).
-func (s *approvals) pending(id string, now time.Time) *approvalRequest {
+func (s *approvals) pending(ctx context.Context, id string, now time.Time) *approvalRequest {
+	if s.shared != nil {
+		list, err := s.sharedList(ctx, now)
+		if err != nil {
+			return nil
+		}
+		for _, a := range list {
+			if a.id == id && a.state == approvalPending {
+				return a
+			}
+		}
+		return nil
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.byID[id]
@@ -151,24 +168,47 @@ func (s *approvals) pending(id string, now time.Time) *approvalRequest {
 }
 
 // each calls f for every pending request.
-func (s *approvals) each(now time.Time, f func(*approvalRequest)) {
-	s.mu.Lock()
+func (s *approvals) each(ctx context.Context, now time.Time, f func(*approvalRequest)) error {
 	var open []*approvalRequest
-	for _, a := range s.byID {
-		if a.state == approvalPending && now.Before(a.expires) {
-			open = append(open, a)
+	if s.shared != nil {
+		list, err := s.sharedList(ctx, now)
+		if err != nil {
+			return err
 		}
+		for _, a := range list {
+			if a.state == approvalPending {
+				open = append(open, a)
+			}
+		}
+	} else {
+		s.mu.Lock()
+		for _, a := range s.byID {
+			if a.state == approvalPending && now.Before(a.expires) {
+				open = append(open, a)
+			}
+		}
+		s.mu.Unlock()
 	}
-	s.mu.Unlock()
 	for _, a := range open {
 		f(a)
 	}
+	return nil
 }
 
 // decide records approver's decision on a pending request. It reports
 // false when a was no longer pending (another approver decided first, or it
 // was cancelled or expired).
-func (s *approvals) decide(a *approvalRequest, approver string, grant bool, now time.Time) bool {
+func (s *approvals) decide(ctx context.Context, a *approvalRequest, approver string, grant bool, now time.Time) bool {
+	if s.shared != nil {
+		ok, err := s.shared.DecideApproval(ctx, a.id, approver, grant, now)
+		if err != nil || !ok {
+			return false
+		}
+		s.mu.Lock()
+		s.removeLocked(a) // the store holds the decision; the other questions end
+		s.mu.Unlock()
+		return true
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.byID[a.id] != a || a.state != approvalPending || !now.Before(a.expires) {
@@ -182,9 +222,27 @@ func (s *approvals) decide(a *approvalRequest, approver string, grant bool, now 
 	return true
 }
 
-// cancel removes the pending requests whose requester sel matches and
-// returns them.
-func (s *approvals) cancel(sel Selector) []*approvalRequest {
+// cancel removes the requests whose requester sel matches and returns them.
+func (s *approvals) cancel(ctx context.Context, sel Selector, now time.Time) []*approvalRequest {
+	if s.shared != nil {
+		list, err := s.sharedList(ctx, now)
+		var out []*approvalRequest
+		var ids []string
+		for _, a := range list {
+			if requestMatches(a, sel) {
+				out, ids = append(out, a), append(ids, a.id)
+			}
+		}
+		if err != nil || len(ids) == 0 || s.shared.DeleteApprovals(ctx, ids...) != nil {
+			return nil // the requester's token is refused anyway: a later approval cannot be used
+		}
+		s.mu.Lock()
+		for _, a := range out {
+			s.removeLocked(a)
+		}
+		s.mu.Unlock()
+		return out
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*approvalRequest
@@ -265,7 +323,8 @@ func approverRefusal(a *approvalRequest, c *authority.Claims) (policy.Reason, st
 func (g *Gateway) checkApproval(ctx context.Context, ex *exchange, m *message, rule *policy.Approval, args []byte, ev *audit.Event, hold policy.Hold) ([]byte, *approvalRequest) {
 	key := approvalKey{tokenID: ex.claims.ID, slug: ex.up.Slug, tool: ev.Tool, argsHash: ev.ArgsHash}
 	now := g.now()
-	a, state, created := g.approvals.take(key, now, func() *approvalRequest {
+	sctx, cancel := g.storeContext(ctx)
+	a, state, created, err := g.approvals.take(sctx, key, now, func() *approvalRequest {
 		actx, cancel := context.WithCancel(g.approvals.root)
 		a := &approvalRequest{id: "apr_" + authority.NewID()[:16], key: key, claims: ex.claims, rule: rule,
 			args: append([]byte(nil), args...), expires: now.Add(rule.Lifetime()), ctx: actx, cancel: cancel}
@@ -274,6 +333,11 @@ func (g *Gateway) checkApproval(ctx context.Context, ex *exchange, m *message, r
 		}
 		return a
 	})
+	cancel()
+	if err != nil {
+		g.log.Warn("approval store unavailable", "err", err)
+		a, state = nil, approvalPending
+	}
 	if a != nil && state == approvalGranted {
 		ev.Constraint, ev.Limit, ev.Value = "approval", a.id, a.approver
 		return nil, a
@@ -287,6 +351,9 @@ func (g *Gateway) checkApproval(ctx context.Context, ex *exchange, m *message, r
 		ex.sess.activity.add(0, 1, nil, g.now())
 	}
 	d := policy.Deny(policy.ReasonApprovalRequired, "too many approval requests are open for this token")
+	if err != nil {
+		d = policy.Deny(policy.ReasonUnavailable, "approval requests cannot be read")
+	}
 	switch {
 	case a == nil:
 		ev.Reason = string(d.Reason)
@@ -323,8 +390,10 @@ func approversText(r *policy.Approval) string {
 // cancelApprovals ends the pending approval requests of what sel stops (a
 // kill, a revocation): their approvers' questions are withdrawn and a later
 // approval is impossible.
-func (g *Gateway) cancelApprovals(sel Selector, reason string) {
-	for _, a := range g.approvals.cancel(sel) {
+func (g *Gateway) cancelApprovals(ctx context.Context, sel Selector, reason string) {
+	sctx, cancel := g.storeContext(ctx)
+	defer cancel()
+	for _, a := range g.approvals.cancel(sctx, sel, g.now()) {
 		g.record(a.event(audit.KindApprovalCancelled, reason, ""))
 	}
 }

@@ -53,6 +53,8 @@ const maxShownArgs = 2048
 type inbox struct {
 	handler http.Handler
 
+	stop chan struct{} // closed by close: ends pollApprovals; nil without one
+
 	mu      sync.Mutex
 	closing bool
 	open    map[*mcp.ServerSession]*approverSession
@@ -67,6 +69,21 @@ type approverSession struct {
 	claims *authority.Claims
 	ctx    context.Context
 	cancel context.CancelFunc
+
+	mu    sync.Mutex
+	asked map[string]bool // the requests this session was asked about
+}
+
+// ask reports whether the session is yet to be asked about request id,
+// and marks it asked.
+func (as *approverSession) ask(id string) bool {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if as.asked[id] {
+		return false
+	}
+	as.asked[id] = true
+	return true
 }
 
 type approverKey struct{}
@@ -90,7 +107,49 @@ func (g *Gateway) newInbox() *inbox {
 		return &auth.TokenInfo{UserID: c.Subject, Scopes: c.Scopes,
 			Expiration: time.Now().Add(c.ExpiresAt.Sub(g.now()))}, nil // go-sdk compares with the wall clock
 	}, nil)(h)
+	if g.opts.Approvals != nil {
+		in.stop = make(chan struct{})
+		in.wg.Add(1)
+		go g.pollApprovals(in)
+	}
 	return in
+}
+
+// askAbout asks the approver of as about every open request they may
+// decide.
+func (g *Gateway) askAbout(ss *mcp.ServerSession, as *approverSession) {
+	ctx, cancel := g.storeContext(as.ctx)
+	defer cancel()
+	g.approvals.each(ctx, g.now(), func(a *approvalRequest) { g.askOne(ss, as, a) })
+}
+
+// pollApprovals, with a shared ApprovalStore, reads the open requests every
+// approvalPoll while approvers have sessions open: each is asked about the
+// requests opened on other replicas, and questions about requests decided,
+// used or cancelled elsewhere are withdrawn (approvals.sharedList). It
+// returns when the inbox closes.
+func (g *Gateway) pollApprovals(in *inbox) {
+	defer in.wg.Done()
+	tick := time.NewTicker(approvalPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-in.stop:
+			return
+		case <-tick.C:
+		}
+		open := in.sessions()
+		if len(open) == 0 {
+			continue
+		}
+		ctx, cancel := g.storeContext(g.approvals.root)
+		g.approvals.each(ctx, g.now(), func(a *approvalRequest) { // one read for every session
+			for ss, as := range open {
+				g.askOne(ss, as, a)
+			}
+		})
+		cancel()
+	}
 }
 
 // serveApprovals is the edge of the inbox: Origin, then the approver's own
@@ -139,7 +198,7 @@ func (g *Gateway) inboxServer(c *authority.Claims) *mcp.Server {
 		Instructions: "Legant asks you here, with an elicitation, to approve calls that need a second person.",
 		InitializedHandler: func(_ context.Context, req *mcp.InitializedRequest) {
 			if as := g.inbox.add(req.Session, c); as != nil {
-				g.approvals.each(g.now(), func(a *approvalRequest) { g.askOne(req.Session, as, a) })
+				g.askAbout(req.Session, as)
 			}
 		},
 	})
@@ -160,7 +219,7 @@ func (in *inbox) add(ss *mcp.ServerSession, c *authority.Claims) *approverSessio
 		return nil
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	as := &approverSession{claims: c, ctx: ctx, cancel: cancel}
+	as := &approverSession{claims: c, ctx: ctx, cancel: cancel, asked: map[string]bool{}}
 	in.open[ss] = as
 	in.wg.Add(1)
 	go func() {
@@ -201,6 +260,9 @@ func (in *inbox) sessions() map[*mcp.ServerSession]*approverSession {
 func (in *inbox) close() {
 	in.mu.Lock()
 	in.closing = true
+	if in.stop != nil {
+		close(in.stop)
+	}
 	open := make([]*mcp.ServerSession, 0, len(in.open))
 	for ss, as := range in.open {
 		as.cancel()
@@ -223,7 +285,7 @@ func (g *Gateway) askApprovers(a *approvalRequest) {
 // askOne asks the approver of as on ss about a, on a goroutine Close waits
 // for, when they may approve it.
 func (g *Gateway) askOne(ss *mcp.ServerSession, as *approverSession, a *approvalRequest) {
-	if r, _ := approverRefusal(a, as.claims); r != "" {
+	if r, _ := approverRefusal(a, as.claims); r != "" || !as.ask(a.id) {
 		return
 	}
 	g.tasks.start(func() { g.elicitApproval(as.ctx, ss, as.claims, a) })
@@ -261,7 +323,9 @@ func (g *Gateway) elicitApproval(ctx context.Context, ss *mcp.ServerSession, c *
 	if _, held := g.held.covers(c, g.now()); held {
 		return ""
 	}
-	if !g.approvals.decide(a, c.Subject, grant, g.now()) {
+	sctx, scancel := g.storeContext(context.WithoutCancel(ctx))
+	defer scancel()
+	if !g.approvals.decide(sctx, a, c.Subject, grant, g.now()) {
 		return ""
 	}
 	kind := audit.KindApprovalDeclined
@@ -288,9 +352,11 @@ func approvalQuestion(a *approvalRequest) string {
 
 // pendingTool lists the open requests approver c may decide.
 func (g *Gateway) pendingTool(c *authority.Claims) mcp.ToolHandler {
-	return func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	return func(ctx context.Context, _ *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		var lines []string
-		g.approvals.each(g.now(), func(a *approvalRequest) {
+		sctx, cancel := g.storeContext(ctx)
+		defer cancel()
+		g.approvals.each(sctx, g.now(), func(a *approvalRequest) {
 			if r, _ := approverRefusal(a, c); r == "" {
 				lines = append(lines, approvalQuestion(a))
 			}
@@ -314,7 +380,9 @@ func (g *Gateway) approveTool(c *authority.Claims) mcp.ToolHandler {
 		if err := json.Unmarshal(req.Params.Arguments, &in); err != nil || in.ID == "" {
 			return nil, inboxError(policy.ReasonInvalidArgument, "denied: approve needs the request's id")
 		}
-		a := g.approvals.pending(in.ID, g.now())
+		sctx, cancel := g.storeContext(ctx)
+		a := g.approvals.pending(sctx, in.ID, g.now())
+		cancel()
 		if a == nil {
 			return nil, inboxError(policy.ReasonApprovalNotFound, "denied: no open approval request "+fmt.Sprintf("%q", in.ID))
 		}

@@ -129,6 +129,9 @@ type Options struct {
 	// refused and its session killed, with the caller's verified claims: the
 	// place to revoke the token everywhere (honeytool.go). nil means none.
 	OnHoneytool func(ctx context.Context, c *authority.Claims, tool string)
+	// Approvals shares four-eyes approval requests between replicas (the
+	// store); nil keeps them in this process (approval_shared.go).
+	Approvals ApprovalStore
 	// Logger receives operational logs (never tokens or arguments); nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -238,7 +241,7 @@ func New(opts Options) (*Gateway, error) {
 	g.health = newStoreHealth(opts.Logger, opts.StorePing, opts.StoreTimeout, g.closed)
 	g.connect = newConnector(opts.ConnectKey, g.client, g.now)
 	g.bridges.dial = g.upstreamClient // virtual.go
-	g.approvals, g.inbox = newApprovals(), g.newInbox()
+	g.approvals, g.inbox = newApprovals(opts.Approvals), g.newInbox()
 	if opts.Recorder != nil {
 		g.audit = newAuditQueue(opts.Recorder, opts.Logger, opts.StoreTimeout, g.health)
 	}

@@ -70,7 +70,7 @@ func (g *Gateway) Kill(ctx context.Context, sel Selector, reason string) KillRep
 	if sel.empty() {
 		return rep
 	}
-	g.cancelApprovals(sel, "killed: "+reason) // approval.go
+	g.cancelApprovals(ctx, sel, "killed: "+reason) // approval.go
 	killed := map[string]bool{}
 	for _, s := range g.sessions.match(sel) {
 		if s.killed.Swap(true) {

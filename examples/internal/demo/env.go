@@ -152,7 +152,7 @@ func (e *Env) startGateway(specs []UpstreamSpec, issuerKeys *authority.KeySet) e
 	e.Gateway, err = gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return e.registry },
 		Issuer: e.IssuerURL, Keys: issuerKeys, Signer: signer, PublicURL: e.GatewayURL,
 		Revocations: e.Store.Revocations(), DPoPProofs: e.Store.ProofCache(), Ledger: e.Store, Recorder: e.Store.Audit(),
-		Sessions: admin.Sessions{Store: e.Store}, Logger: quiet(), Now: e.Clock.Now,
+		Sessions: admin.Sessions{Store: e.Store}, Approvals: admin.Approvals{Store: e.Store}, Logger: quiet(), Now: e.Clock.Now,
 		// As `legant serve`: a call to a honeytool revokes the caller's token.
 		OnHoneytool: func(ctx context.Context, c *authority.Claims, _ string) {
 			e.Store.Revoke(ctx, store.RevokeRequest{Kind: revfeed.KindToken, Value: c.ID, Reason: "honeytool", ExpiresAt: c.ExpiresAt})
