@@ -241,7 +241,8 @@ func New(opts Options) (*Gateway, error) {
 	g.health = newStoreHealth(opts.Logger, opts.StorePing, opts.StoreTimeout, g.closed)
 	g.connect = newConnector(opts.ConnectKey, g.client, g.now)
 	g.bridges.dial = g.upstreamClient // virtual.go
-	g.approvals, g.inbox = newApprovals(opts.Approvals), g.newInbox()
+	g.approvals = newApprovals(opts.Approvals)
+	g.inbox = g.newInbox() // after g.approvals: its poller reads them
 	if opts.Recorder != nil {
 		g.audit = newAuditQueue(opts.Recorder, opts.Logger, opts.StoreTimeout, g.health)
 	}
