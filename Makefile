@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/legant
 
 .PHONY: all build static run run-federation test vet fmt-check unit test-ts test-py test-example conformance e2e bench bench-check clean \
-	deploy-check deploy-manifests demos demo-killswitch demo-stolen-token demo-splice demo-budget demo-two-asks demo-honeytool demo-four-eyes
+	deploy-check deploy-manifests demos demo-killswitch demo-stolen-token demo-splice demo-budget demo-two-asks demo-honeytool demo-conductor demo-connect demo-four-eyes
 
 all: build
 
@@ -59,11 +59,15 @@ test-example: test-ts test-py
 # through `legant gateway`; one summary line per run (docs/GATEWAY.md, Conformance). Then the
 # suite's authorization-server scenarios against the gateway's OAuth issuer, the user's login and
 # consent played with curl (docs/AUTHORIZATION.md, Conformance; about 10 s). Then its DPoP client
-# scenarios against scripts/dpop-conformance-client (docs/AUTHORIZATION.md; about 10 s).
+# scenarios against scripts/dpop-conformance-client (docs/AUTHORIZATION.md; about 10 s). Then its
+# client auth scenarios (2025-11-25, 2025-03-26 and 2026-07-28) with `legant gateway` as the OAuth
+# client of the suite's server, through scripts/client-auth-conformance-client; fails on a change
+# from scripts/client-auth-conformance-baseline.txt (docs/AUTHORIZATION.md; 2.5–4.5 min).
 conformance:
 	scripts/conformance.sh
 	scripts/authz-conformance.sh
 	scripts/dpop-conformance.sh
+	scripts/client-auth-conformance.sh
 
 # e2e: the console end to end in headless Chromium (Debian's chromium driven by playwright-core
 # from npm, both installed when missing) against a real `legant gateway`, plus `legant watch`;
@@ -86,8 +90,9 @@ bench-check: build
 
 # Narrated demos (README, Demo gallery): each starts what it needs in one process on
 # loopback, narrates each decision, exits 1 if one is not what it promises; under
-# 30 s each. Their tests (go test ./examples/...) run in `make unit`.
-DEMOS := killswitch stolen-token splice budget two-asks honeytool four-eyes
+# 30 s each. Their tests (go test ./examples/...) run in `make unit`; `make demos` is a
+# phase of .ci/run.
+DEMOS := killswitch stolen-token splice budget two-asks honeytool conductor connect four-eyes
 demos: $(addprefix demo-,$(DEMOS))
 
 $(addprefix demo-,$(DEMOS)): demo-%:

@@ -12,9 +12,28 @@ package gateway
 // WWW-Authenticate (resource_metadata, scope) → RFC 9728 protected-resource
 // metadata (the header's URL, then the path and root well-known URLs) → RFC
 // 8414 / OIDC metadata of its first authorization server (path-insertion
-// variants, go-sdk's auth.GetAuthServerMetadata). The client is the
-// registry's pre-registered one, else one registered by RFC 7591 DCR (kept
-// in this process). PKCE S256, RFC 8707 resource and RFC 9207 iss are used.
+// variants, go-sdk's auth.GetAuthServerMetadata); the path, then the root
+// protected-resource metadata; an upstream with none (2025-03-26 servers) is
+// its own authorization server, with the default /authorize, /token and
+// /register endpoints when it publishes no metadata either. Discovery runs
+// again on every connect page, so an upstream that moved to another
+// authorization server is followed (and registered at anew).
+//
+// The client identity, in the MCP spec's order: the registry's
+// pre-registered client; else the gateway's own Client ID Metadata Document
+// (served at <public URL>/client-metadata.json) when the server advertises
+// client_id_metadata_document_supported and the gateway has an https public
+// URL; else one registered by RFC 7591 DCR (kept in this process, per
+// server). The
+// token endpoint is authenticated as the registration says (none,
+// client_secret_basic or client_secret_post). PKCE S256, RFC 8707 resource
+// and RFC 9207 iss (compared as a plain string) are used.
+//
+// Scopes: the registry's, else the challenge's scope, else the resource's
+// scopes_supported; offline_access is added when the server lists it. A 403
+// with error="insufficient_scope" (step-up) asks the user to connect again
+// for the union of the granted and the challenged scopes; a challenge for
+// scopes the stored token already has is refused instead of looping.
 //
 // Who connects: the ticket in the page's URL is an HMAC over (user,
 // upstream, expiry) minted when the error was produced, so only the holder
@@ -36,6 +55,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -67,8 +87,16 @@ type connector struct {
 	connLocks
 
 	mu      sync.Mutex
-	servers map[string]*upstreamServer // by slug, URL, client id and scopes
+	servers map[string]*upstreamServer // the last discovered, by slug, URL, client id and scopes
+	clients map[string]clientReg       // registrations, by the same key, issuer, redirect and identity
 	pending map[string]*pendingAuth    // by state
+}
+
+// clientReg is the gateway's client at one authorization server.
+type clientReg struct {
+	id, secret string
+	style      oauth2.AuthStyle
+	identity   string // "cimd", "preregistered" or "dcr"
 }
 
 // upstreamServer is what discovery found for one upstream, and the client
@@ -78,6 +106,7 @@ type upstreamServer struct {
 	meta     *oauthex.AuthServerMeta
 	scopes   []string
 	redirect string // the callback registered (DCR) or used
+	identity string // how the client is known there: "cimd", "preregistered" or "dcr"
 	config   oauth2.Config
 }
 
@@ -86,6 +115,9 @@ type upstreamServer struct {
 type pendingAuth struct {
 	user, upstream string
 	verifier       string
+	scopes         []string // requested
+	elicitation    string   // URL-mode elicitation to complete, and its session
+	session        string
 	server         *upstreamServer
 	expires        time.Time
 }
@@ -95,7 +127,8 @@ func newConnector(key []byte, client *http.Client, now func() time.Time) *connec
 		key = make([]byte, 32)
 		rand.Read(key)
 	}
-	return &connector{key: key, client: client, now: now, servers: map[string]*upstreamServer{}, pending: map[string]*pendingAuth{}}
+	return &connector{key: key, client: client, now: now, servers: map[string]*upstreamServer{},
+		clients: map[string]clientReg{}, pending: map[string]*pendingAuth{}}
 }
 
 // ticketClaims are what a connect ticket says.
@@ -103,6 +136,10 @@ type ticketClaims struct {
 	User     string `json:"u"`
 	Upstream string `json:"s"`
 	Expires  int64  `json:"e"`
+	Scope    string `json:"sc,omitempty"` // step-up: the scopes to ask for
+	// URL-mode elicitation: its id and the session told when it completes.
+	Elicitation string `json:"el,omitempty"`
+	Session     string `json:"ss,omitempty"`
 }
 
 func (c *connector) mac(payload string) []byte {
@@ -111,9 +148,16 @@ func (c *connector) mac(payload string) []byte {
 	return m.Sum(nil)
 }
 
-// ticket mints a connect ticket for user and upstream.
-func (c *connector) ticket(user, upstream string) string {
-	b, _ := json.Marshal(ticketClaims{User: user, Upstream: upstream, Expires: c.now().Add(ConnectTicketTTL).Unix()})
+// ticket mints a connect ticket for user and upstream; scopes, when given,
+// are what the connection must be asked for (step-up).
+func (c *connector) ticket(user, upstream string, scopes ...string) string {
+	return c.mintTicket(ticketClaims{User: user, Upstream: upstream, Scope: strings.Join(scopes, " ")})
+}
+
+// mintTicket signs tc, expiring ConnectTicketTTL from now.
+func (c *connector) mintTicket(tc ticketClaims) string {
+	tc.Expires = c.now().Add(ConnectTicketTTL).Unix()
+	b, _ := json.Marshal(tc)
 	p := base64.RawURLEncoding.EncodeToString(b)
 	return p + "." + base64.RawURLEncoding.EncodeToString(c.mac(p))
 }
@@ -122,45 +166,61 @@ var errBadTicket = errors.New("the connect link is invalid or has expired: retry
 
 // checkTicket returns the user a ticket for upstream names.
 func (c *connector) checkTicket(t, upstream string) (string, error) {
-	p, sig, ok := strings.Cut(t, ".")
-	mac, err := base64.RawURLEncoding.DecodeString(sig)
-	if !ok || err != nil || !hmac.Equal(mac, c.mac(p)) {
-		return "", errBadTicket
-	}
-	b, err := base64.RawURLEncoding.DecodeString(p)
-	var tc ticketClaims
-	if err != nil || json.Unmarshal(b, &tc) != nil || tc.Upstream != upstream || tc.User == "" || c.now().Unix() > tc.Expires {
-		return "", errBadTicket
+	tc, err := c.parseTicket(t, upstream)
+	if err != nil {
+		return "", err
 	}
 	return tc.User, nil
 }
 
-// server returns the discovered server of up and the client the gateway is
-// there, discovering and registering on first use.
-func (c *connector) server(ctx context.Context, up *upstreams.Upstream, redirect string) (*upstreamServer, error) {
-	// A reload that changes the upstream's URL, client or scopes discovers
-	// and registers again.
-	k := strings.Join([]string{up.Slug, up.URL, up.Auth.OAuth.ClientID, strings.Join(up.Auth.OAuth.Scopes, " ")}, "\x00")
-	c.mu.Lock()
-	s := c.servers[k]
-	c.mu.Unlock()
-	if s != nil && (redirect == "" || s.redirect == redirect) {
-		return s, nil
+// parseTicket returns what a valid ticket for upstream says.
+func (c *connector) parseTicket(t, upstream string) (*ticketClaims, error) {
+	p, sig, ok := strings.Cut(t, ".")
+	mac, err := base64.RawURLEncoding.DecodeString(sig)
+	if !ok || err != nil || !hmac.Equal(mac, c.mac(p)) {
+		return nil, errBadTicket
 	}
-	if redirect == "" {
+	b, err := base64.RawURLEncoding.DecodeString(p)
+	var tc ticketClaims
+	if err != nil || json.Unmarshal(b, &tc) != nil || tc.Upstream != upstream || tc.User == "" || c.now().Unix() > tc.Expires {
+		return nil, errBadTicket
+	}
+	return &tc, nil
+}
+
+// serverKey names an upstream's OAuth settings: a reload that changes the
+// upstream's URL, client or scopes discovers and registers again.
+func serverKey(up *upstreams.Upstream) string {
+	return strings.Join([]string{up.Slug, up.URL, up.Auth.OAuth.ClientID, strings.Join(up.Auth.OAuth.Scopes, " ")}, "\x00")
+}
+
+// known returns the server last discovered for up (the one its stored
+// tokens are refreshed at).
+func (c *connector) known(up *upstreams.Upstream) (*upstreamServer, error) {
+	c.mu.Lock()
+	s := c.servers[serverKey(up)]
+	c.mu.Unlock()
+	if s == nil {
 		return nil, errors.New("the upstream's authorization server is not known to this process")
 	}
+	return s, nil
+}
+
+// server discovers the upstream's authorization server and sets the client
+// the gateway is there (registering on first use at that server). cimdURL is
+// the gateway's Client ID Metadata Document, "" when it has none.
+func (c *connector) server(ctx context.Context, up *upstreams.Upstream, redirect, cimdURL string) (*upstreamServer, error) {
 	ctx, cancel := context.WithTimeout(ctx, discoveryLimit)
 	defer cancel()
 	s, err := c.discover(ctx, up)
 	if err != nil {
 		return nil, err
 	}
-	if err := c.register(ctx, up, s, redirect); err != nil {
+	if err := c.register(ctx, up, s, redirect, cimdURL); err != nil {
 		return nil, err
 	}
 	c.mu.Lock()
-	c.servers[k] = s
+	c.servers[serverKey(up)] = s
 	c.mu.Unlock()
 	return s, nil
 }
@@ -196,14 +256,28 @@ func (c *connector) discover(ctx context.Context, up *upstreams.Upstream) (*upst
 	}
 	prm, err := c.resourceMetadata(ctx, metaURL, up.URL)
 	if err != nil {
-		return nil, err
+		if metaURL != "" {
+			return nil, err // the upstream named its metadata: no fallback
+		}
+		// 2025-03-26: no protected-resource metadata; the MCP server's
+		// origin is the authorization server.
+		o, perr := url.Parse(up.URL)
+		if perr != nil {
+			return nil, err
+		}
+		o.Path, o.RawQuery, o.Fragment = "", "", ""
+		prm = &oauthex.ProtectedResourceMetadata{Resource: up.URL, AuthorizationServers: []string{o.String()}}
 	}
-	asm, err := auth.GetAuthServerMetadata(ctx, prm.AuthorizationServers[0], c.client)
+	issuer := prm.AuthorizationServers[0]
+	asm, err := auth.GetAuthServerMetadata(ctx, issuer, c.client)
 	if err != nil {
 		return nil, fmt.Errorf("authorization server metadata: %w", err)
 	}
 	if asm == nil {
-		return nil, fmt.Errorf("authorization server %s publishes no metadata", prm.AuthorizationServers[0])
+		// 2025-03-26 fallback: the default endpoints at the server's root.
+		root := strings.TrimSuffix(issuer, "/")
+		asm = &oauthex.AuthServerMeta{Issuer: issuer, AuthorizationEndpoint: root + "/authorize",
+			TokenEndpoint: root + "/token", RegistrationEndpoint: root + "/register"}
 	}
 	s := &upstreamServer{resource: prm.Resource, meta: asm, scopes: up.Auth.OAuth.Scopes}
 	if len(s.scopes) == 0 {
@@ -212,11 +286,17 @@ func (c *connector) discover(ctx context.Context, up *upstreams.Upstream) (*upst
 	if len(s.scopes) == 0 {
 		s.scopes = prm.ScopesSupported
 	}
+	// The gateway keeps connections alive with refresh tokens: ask for
+	// offline_access where the server offers it, never where it does not.
+	if slices.Contains(asm.ScopesSupported, "offline_access") && !slices.Contains(s.scopes, "offline_access") {
+		s.scopes = append(slices.Clip(s.scopes), "offline_access")
+	}
 	return s, nil
 }
 
 // resourceMetadata fetches RFC 9728 metadata for resource: at the URL the
-// challenge named, else at the path and root well-known URLs.
+// challenge named, else at the path, then the root well-known URL (whose
+// resource is the origin).
 func (c *connector) resourceMetadata(ctx context.Context, metaURL, resource string) (*oauthex.ProtectedResourceMetadata, error) {
 	type try struct{ url, resource string }
 	var tries []try
@@ -225,8 +305,12 @@ func (c *connector) resourceMetadata(ctx context.Context, metaURL, resource stri
 	}
 	if u, err := url.Parse(resource); err == nil {
 		m := *u
-		m.Path, m.RawQuery = "/.well-known/oauth-protected-resource/"+strings.TrimLeft(u.Path, "/"), ""
+		m.Path, m.RawPath, m.RawQuery = "/.well-known/oauth-protected-resource/"+strings.TrimLeft(u.Path, "/"), "", ""
 		tries = append(tries, try{m.String(), resource})
+		root := *u
+		root.Path, root.RawPath, root.RawQuery = "", "", ""
+		m.Path = "/.well-known/oauth-protected-resource"
+		tries = append(tries, try{m.String(), root.String()})
 	}
 	var errs []error
 	for _, t := range tries {
@@ -243,33 +327,114 @@ func (c *connector) resourceMetadata(ctx context.Context, metaURL, resource stri
 	return nil, fmt.Errorf("no protected resource metadata for %s: %w", resource, errors.Join(errs...))
 }
 
-// register sets the client of s: the registry's, else one registered by DCR.
-func (c *connector) register(ctx context.Context, up *upstreams.Upstream, s *upstreamServer, redirect string) error {
+// register sets the client of s, in the MCP spec's order (Client
+// Registration: "SHOULD use the following priority order"): the registry's
+// pre-registered client, else the gateway's Client ID Metadata Document
+// where the server takes one, else one registered by DCR.
+func (c *connector) register(ctx context.Context, up *upstreams.Upstream, s *upstreamServer, redirect, cimdURL string) error {
 	s.redirect = redirect
 	s.config = oauth2.Config{RedirectURL: redirect, Scopes: s.scopes, Endpoint: oauth2.Endpoint{
 		AuthURL: s.meta.AuthorizationEndpoint, TokenURL: s.meta.TokenEndpoint}}
+	set := func(r clientReg) {
+		s.identity = r.identity
+		s.config.ClientID, s.config.ClientSecret, s.config.Endpoint.AuthStyle = r.id, r.secret, r.style
+	}
 	if id := up.Auth.OAuth.ClientID; id != "" {
-		s.config.ClientID, s.config.ClientSecret = id, up.Auth.OAuth.ClientSecret.Reveal()
+		secret := up.Auth.OAuth.ClientSecret.Reveal()
+		style := oauth2.AuthStyleInParams // a public client sends its id only
+		if secret != "" {
+			style = secretStyle(s.meta.TokenEndpointAuthMethodsSupported)
+		}
+		set(clientReg{id: id, secret: secret, style: style, identity: "preregistered"})
+		return nil
+	}
+	if cimdURL != "" && s.meta.ClientIDMetadataDocumentSupported {
+		set(clientReg{id: cimdURL, style: oauth2.AuthStyleInParams, identity: "cimd"})
+		return nil
+	}
+	k := strings.Join([]string{serverKey(up), s.meta.Issuer, s.meta.RegistrationEndpoint, redirect}, "\x00")
+	c.mu.Lock()
+	reg, ok := c.clients[k]
+	c.mu.Unlock()
+	if ok {
+		set(reg)
 		return nil
 	}
 	if s.meta.RegistrationEndpoint == "" {
 		return errors.New("the upstream's authorization server offers no dynamic client registration: set auth.client in the registry")
 	}
-	reg, err := oauthex.RegisterClient(ctx, s.meta.RegistrationEndpoint, &oauthex.ClientRegistrationMetadata{
-		ClientName: "Legant gateway", RedirectURIs: []string{redirect}, TokenEndpointAuthMethod: "none",
+	method := dcrMethod(s.meta.TokenEndpointAuthMethodsSupported)
+	r, err := oauthex.RegisterClient(ctx, s.meta.RegistrationEndpoint, &oauthex.ClientRegistrationMetadata{
+		ClientName: "Legant gateway", RedirectURIs: []string{redirect}, TokenEndpointAuthMethod: method,
 		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
-		Scope: strings.Join(s.scopes, " "),
+		// No scope: a registered scope caps what the client may ask for
+		// later, and step-up asks for more.
+		ApplicationType: applicationType(redirect),
 	}, c.client)
 	if err != nil {
 		return fmt.Errorf("dynamic client registration: %w", err)
 	}
-	s.config.ClientID, s.config.ClientSecret = reg.ClientID, reg.ClientSecret
+	if r.TokenEndpointAuthMethod != "" {
+		method = r.TokenEndpointAuthMethod
+	}
+	reg = clientReg{id: r.ClientID, secret: r.ClientSecret, style: methodStyle(method), identity: "dcr"}
+	if method == "none" {
+		reg.secret = ""
+	}
+	c.mu.Lock()
+	c.clients[k] = reg
+	c.mu.Unlock()
+	set(reg)
 	return nil
 }
 
-// begin records a pending authorization and returns the URL to send the
-// user to and the state.
-func (c *connector) begin(s *upstreamServer, user, upstream string) (string, string) {
+// dcrMethod is the token endpoint auth method the gateway registers with:
+// none (PKCE is the proof) where the server takes it, else a secret.
+func dcrMethod(supported []string) string {
+	switch {
+	case len(supported) == 0 || slices.Contains(supported, "none"):
+		return "none"
+	case slices.Contains(supported, "client_secret_basic"):
+		return "client_secret_basic"
+	case slices.Contains(supported, "client_secret_post"):
+		return "client_secret_post"
+	}
+	return "none"
+}
+
+// secretStyle is how a client with a secret authenticates at a server that
+// supports these methods (RFC 8414: none listed means client_secret_basic).
+func secretStyle(supported []string) oauth2.AuthStyle {
+	if !slices.Contains(supported, "client_secret_basic") && slices.Contains(supported, "client_secret_post") {
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleInHeader
+}
+
+// methodStyle maps a registered token_endpoint_auth_method to oauth2's.
+func methodStyle(method string) oauth2.AuthStyle {
+	if method == "client_secret_post" || method == "none" {
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleInHeader // client_secret_basic, RFC 7591's default
+}
+
+// applicationType is the RFC 7591 / OIDC application_type of a client whose
+// callback is redirect: native on loopback, web elsewhere.
+func applicationType(redirect string) string {
+	if u, err := url.Parse(redirect); err == nil && isLoopback(u.Host) {
+		return "native"
+	}
+	return "web"
+}
+
+// begin records a pending authorization for scopes (nil: the server's
+// default) and returns the URL to send the user to and the state.
+func (c *connector) begin(s *upstreamServer, tc *ticketClaims, scopes []string) (string, string) {
+	user, upstream := tc.User, tc.Upstream
+	if scopes == nil {
+		scopes = s.scopes
+	}
 	state := rand.Text()
 	verifier := oauth2.GenerateVerifier()
 	now := c.now()
@@ -280,10 +445,13 @@ func (c *connector) begin(s *upstreamServer, user, upstream string) (string, str
 		}
 	}
 	if len(c.pending) < maxPending {
-		c.pending[state] = &pendingAuth{user: user, upstream: upstream, verifier: verifier, server: s, expires: now.Add(pendingTTL)}
+		c.pending[state] = &pendingAuth{user: user, upstream: upstream, verifier: verifier, scopes: scopes, server: s,
+			elicitation: tc.Elicitation, session: tc.Session, expires: now.Add(pendingTTL)}
 	}
 	c.mu.Unlock()
-	u := s.config.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("resource", s.resource))
+	cfg := s.config
+	cfg.Scopes = scopes
+	u := cfg.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("resource", s.resource))
 	return u, state
 }
 
@@ -306,7 +474,7 @@ func (c *connector) exchange(ctx context.Context, p *pendingAuth, code string) (
 	if err != nil {
 		return nil, err
 	}
-	return c.upstreamToken(t, p.user, p.upstream, p.server, "")
+	return c.upstreamToken(t, p.user, p.upstream, p.server, p.scopes, "")
 }
 
 // refresh renews tok with its refresh token at the server that issued it,
@@ -315,7 +483,7 @@ func (c *connector) refresh(ctx context.Context, up *upstreams.Upstream, tok *Up
 	if tok.RefreshToken == "" {
 		return nil, errors.New("the token expired and has no refresh token")
 	}
-	s, err := c.server(ctx, up, "")
+	s, err := c.known(up)
 	if err != nil {
 		return nil, err
 	}
@@ -327,10 +495,10 @@ func (c *connector) refresh(ctx context.Context, up *upstreams.Upstream, tok *Up
 	if err != nil {
 		return nil, err
 	}
-	return c.upstreamToken(t, tok.User, tok.Upstream, s, tok.RefreshToken)
+	return c.upstreamToken(t, tok.User, tok.Upstream, s, strings.Fields(tok.Scope), tok.RefreshToken)
 }
 
-func (c *connector) upstreamToken(t *oauth2.Token, user, upstream string, s *upstreamServer, oldRefresh string) (*UpstreamToken, error) {
+func (c *connector) upstreamToken(t *oauth2.Token, user, upstream string, s *upstreamServer, scopes []string, oldRefresh string) (*UpstreamToken, error) {
 	if t.AccessToken == "" {
 		return nil, errors.New("the token response has no access token")
 	}
@@ -345,7 +513,7 @@ func (c *connector) upstreamToken(t *oauth2.Token, user, upstream string, s *ups
 	if sc, ok := t.Extra("scope").(string); ok {
 		out.Scope = sc
 	} else {
-		out.Scope = strings.Join(s.scopes, " ")
+		out.Scope = strings.Join(scopes, " ") // RFC 6749 5.1: as requested
 	}
 	return out, nil
 }
@@ -378,18 +546,28 @@ func (g *Gateway) connectStart(w http.ResponseWriter, r *http.Request, slug stri
 		connectPage(w, http.StatusNotFound, "Unknown upstream", "No upstream "+slug+" to connect here.")
 		return
 	}
-	user, err := g.connect.checkTicket(r.URL.Query().Get("ticket"), slug)
+	tc, err := g.connect.parseTicket(r.URL.Query().Get("ticket"), slug)
 	if err != nil {
 		connectPage(w, http.StatusForbidden, "Link expired", err.Error())
 		return
 	}
-	s, err := g.connect.server(r.Context(), up, g.publicURL(r)+connectCallback)
+	s, err := g.connect.server(r.Context(), up, g.publicURL(r)+connectCallback, g.clientMetadataURL())
 	if err != nil {
 		g.log.Warn("upstream authorization server not usable", "upstream", slug, "err", err)
 		connectPage(w, http.StatusBadGateway, "Upstream unavailable", "The upstream's authorization server could not be used. Try again later.")
 		return
 	}
-	target, state := g.connect.begin(s, user, slug)
+	var scopes []string // step-up: the ticket says which
+	if tc.Scope != "" {
+		scopes = strings.Fields(tc.Scope)
+		// Granted scopes need not name offline_access: keep asking for it.
+		if slices.Contains(s.scopes, "offline_access") && !slices.Contains(scopes, "offline_access") {
+			scopes = append(scopes, "offline_access")
+		}
+	}
+	g.log.Info("connecting an upstream", "upstream", slug, "user", tc.User, "issuer", s.meta.Issuer, "client", s.identity,
+		"scope", strings.Join(orDefault(scopes, s.scopes), " "))
+	target, state := g.connect.begin(s, tc, scopes)
 	http.SetCookie(w, &http.Cookie{Name: stateCookie, Value: state, Path: connectCallback, MaxAge: int(pendingTTL / time.Second),
 		HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteLaxMode})
 	http.Redirect(w, r, target, http.StatusFound)
@@ -430,6 +608,7 @@ func (g *Gateway) connectCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g.log.Info("upstream connected", "upstream", p.upstream, "user", p.user, "issuer", tok.Issuer)
+	g.elicitationComplete(p)
 	connectPage(w, http.StatusOK, "Connected", "Connected "+p.upstream+": retry your call.")
 }
 
@@ -438,4 +617,197 @@ func connectPage(w http.ResponseWriter, status int, title, msg string) {
 	w.Header().Set("Content-Security-Policy", "default-src 'none'")
 	w.WriteHeader(status)
 	fmt.Fprintf(w, "<!doctype html><title>%s</title><h1>%s</h1><p>%s</p>\n", html.EscapeString(title), html.EscapeString(title), html.EscapeString(msg))
+}
+
+func orDefault(a, b []string) []string {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// ClientMetadataPath is where the gateway serves its Client ID Metadata
+// Document (draft-ietf-oauth-client-id-metadata-document): its URL,
+// <public URL>/client-metadata.json, is the gateway's client_id at the
+// authorization servers of oauth upstreams that take one.
+const ClientMetadataPath = "/client-metadata.json"
+
+// clientMetadataURL is the gateway's client id as a metadata document URL,
+// or "" when it has none: the document must be reachable by the upstream's
+// authorization server at an https URL, so only a configured https public
+// URL gives one.
+func (g *Gateway) clientMetadataURL() string {
+	if !strings.HasPrefix(g.opts.PublicURL, "https://") {
+		return ""
+	}
+	return strings.TrimSuffix(g.opts.PublicURL, "/") + ClientMetadataPath
+}
+
+// clientMetadata is the gateway's Client ID Metadata Document.
+type clientMetadata struct {
+	ClientID                string   `json:"client_id"`
+	ClientName              string   `json:"client_name"`
+	ClientURI               string   `json:"client_uri"`
+	RedirectURIs            []string `json:"redirect_uris"`
+	GrantTypes              []string `json:"grant_types"`
+	ResponseTypes           []string `json:"response_types"`
+	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
+	ApplicationType         string   `json:"application_type"`
+}
+
+// ClientMetadataHandler serves the gateway's Client ID Metadata Document at
+// ClientMetadataPath (404 when the gateway has no https public URL). It is a
+// public client: PKCE proves the code's holder, no secret is involved.
+func (g *Gateway) ClientMetadataHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := g.clientMetadataURL()
+		if id == "" || r.URL.Path != ClientMetadataPath {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		base := strings.TrimSuffix(g.opts.PublicURL, "/")
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		json.NewEncoder(w).Encode(clientMetadata{ClientID: id, ClientName: "Legant gateway", ClientURI: base,
+			RedirectURIs: []string{base + connectCallback}, GrantTypes: []string{"authorization_code", "refresh_token"},
+			ResponseTypes: []string{"code"}, TokenEndpointAuthMethod: "none", ApplicationType: "web"})
+	})
+}
+
+// stepUp handles a 403 from an oauth upstream (MCP authorization, step-up):
+// a Bearer challenge with error="insufficient_scope" asks the user to
+// connect again for the union of the scopes the stored token has and the
+// challenged ones. The call is not retried: the client retries it once the
+// user has granted the wider scopes (the delegation still decides the call).
+// A challenge for scopes the token already has cannot be met by asking
+// again: it is refused (no authorization loop). nil: not a step-up.
+func (g *Gateway) stepUp(ctx context.Context, ex *exchange, resp *http.Response) (*connectionRequiredError, *rpcError) {
+	if resp.StatusCode != http.StatusForbidden || ex.up.Auth.Kind != upstreams.AuthOAuth || g.opts.Connections == nil {
+		return nil, nil
+	}
+	cs, _ := oauthex.ParseWWWAuthenticate(resp.Header.Values("WWW-Authenticate"))
+	var challenged []string
+	found := false
+	for _, ch := range cs {
+		if ch.Scheme == "bearer" && ch.Params["error"] == "insufficient_scope" {
+			found, challenged = true, strings.Fields(ch.Params["scope"])
+		}
+	}
+	if !found {
+		return nil, nil
+	}
+	user, slug := ex.claims.Subject, ex.up.Slug
+	var granted []string
+	if tok, err := g.opts.Connections.Token(ctx, user, slug); err == nil {
+		granted = strings.Fields(tok.Scope)
+	}
+	want := slices.Clone(granted)
+	for _, sc := range challenged {
+		if !slices.Contains(want, sc) {
+			want = append(want, sc)
+		}
+	}
+	if len(challenged) == 0 || len(want) == len(granted) {
+		g.log.Warn("the upstream refuses the connection's scopes and asks for none it lacks", "upstream", slug, "user", user,
+			"granted", strings.Join(granted, " "), "challenged", strings.Join(challenged, " "))
+		return nil, &rpcError{Code: CodeUpstream, Message: "the upstream refuses the call for insufficient scope, and the connection already has the scopes it asks for (" +
+			strings.Join(challenged, " ") + ")"}
+	}
+	g.log.Info("the upstream asks for wider scopes: the user must connect again", "upstream", slug, "user", user,
+		"granted", strings.Join(granted, " "), "challenged", strings.Join(challenged, " "))
+	return &connectionRequiredError{user: user, upstream: slug, scope: want}, nil
+}
+
+// URL-mode elicitation (MCP 2025-11-25). A session whose client declared
+// capabilities.elicitation.url at initialize gets a missing connection as
+// the spec's URLElicitationRequiredError: code -32042, data.elicitations
+// holding one {mode: "url", elicitationId, url, message} (plus Legant's
+// reason, upstream, url and scope, as in connection_required). When the
+// user's connection lands, the gateway sends
+// notifications/elicitation/complete with that elicitationId on the
+// session's open standalone GET streams, so the client retries the call.
+// An initialize has no session yet and gets connection_required; so does a
+// client without the capability. The notification reaches sessions of the
+// replica whose callback stored the connection.
+
+// CodeURLElicitationRequired is the MCP error of a request that needs a
+// URL-mode elicitation first.
+const CodeURLElicitationRequired = -32042
+
+// urlElicitation is one entry of data.elicitations.
+type urlElicitation struct {
+	Mode          string `json:"mode"`
+	ElicitationID string `json:"elicitationId"`
+	URL           string `json:"url"`
+	Message       string `json:"message"`
+}
+
+// urlElicitationData is data of the -32042 error: the spec's
+// elicitations, and connection_required's members for clients keyed on
+// Legant's reason.
+type urlElicitationData struct {
+	Elicitations []urlElicitation `json:"elicitations"`
+	connectionRequiredData
+}
+
+// declaresURLElicitation reports whether initialize params declare
+// capabilities.elicitation.url.
+func declaresURLElicitation(params []byte) bool {
+	var p struct {
+		Capabilities struct {
+			Elicitation struct {
+				URL json.RawMessage `json:"url"`
+			} `json:"elicitation"`
+		} `json:"capabilities"`
+	}
+	if json.Unmarshal(params, &p) != nil {
+		return false
+	}
+	u := strings.TrimSpace(string(p.Capabilities.Elicitation.URL))
+	return u != "" && u != "null"
+}
+
+// connectionError is the error answering a call that needs a connection:
+// a URL-mode elicitation for a session that takes them, else
+// connection_required.
+func (g *Gateway) connectionError(r *http.Request, ex *exchange, e *connectionRequiredError) rpcError {
+	if ex.sess == nil || !ex.sess.urlElicitation {
+		return g.connectionRequired(r, e)
+	}
+	id := rand.Text()
+	u := g.publicURL(r) + connectPrefix + e.upstream + "?ticket=" + g.connect.mintTicket(ticketClaims{User: e.user,
+		Upstream: e.upstream, Scope: strings.Join(e.scope, " "), Elicitation: id, Session: ex.sess.id})
+	msg := "Connect your account at " + e.upstream + " so the gateway can call it for you, then the call is retried."
+	if len(e.scope) > 0 {
+		msg = "Grant " + e.upstream + " the wider access it asks for (" + strings.Join(e.scope, " ") + "), then the call is retried."
+	}
+	return rpcError{Code: CodeURLElicitationRequired, Message: "this request needs a URL-mode elicitation: connect the upstream " + e.upstream,
+		Data: urlElicitationData{Elicitations: []urlElicitation{{Mode: "url", ElicitationID: id, URL: u, Message: msg}},
+			connectionRequiredData: connectionRequiredData{Reason: ReasonConnectionRequired, Upstream: e.upstream, URL: u,
+				Scope: strings.Join(e.scope, " ")}}}
+}
+
+// elicitationComplete tells the session of p's elicitation, if any and
+// live here, that the connection landed.
+func (g *Gateway) elicitationComplete(p *pendingAuth) {
+	if p.elicitation == "" || p.session == "" {
+		return
+	}
+	s, ok := g.sessions.get(p.session)
+	if !ok || s.user != p.user || s.slug != p.upstream {
+		return
+	}
+	data, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "method": "notifications/elicitation/complete",
+		"params": map[string]string{"elicitationId": p.elicitation}})
+	pushed := 0
+	for _, ps := range s.pushes.open() {
+		if ps.push(data) {
+			pushed++
+		}
+	}
+	g.log.Info("URL elicitation completed", "upstream", p.upstream, "session", s.id, "streams", pushed)
 }

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -54,6 +55,7 @@ const refreshMargin = 60 * time.Second
 // before the call can go on. It names no secret.
 type connectionRequiredError struct {
 	user, upstream string
+	scope          []string // step-up (connect.go): the scopes to ask for
 }
 
 func (e *connectionRequiredError) Error() string {
@@ -66,6 +68,7 @@ type connectionRequiredData struct {
 	Reason   string `json:"reason"` // "connection_required"
 	Upstream string `json:"upstream"`
 	URL      string `json:"url"`
+	Scope    string `json:"scope,omitempty"` // step-up: the scopes the user is asked to grant
 }
 
 // ReasonConnectionRequired is data.reason of the error answering a call to
@@ -75,9 +78,9 @@ const ReasonConnectionRequired = "connection_required"
 // connectionRequired is the error a client gets: the URL carries a
 // short-lived ticket naming the user and the upstream (connect.go).
 func (g *Gateway) connectionRequired(r *http.Request, e *connectionRequiredError) rpcError {
-	u := g.publicURL(r) + connectPrefix + e.upstream + "?ticket=" + g.connect.ticket(e.user, e.upstream)
+	u := g.publicURL(r) + connectPrefix + e.upstream + "?ticket=" + g.connect.ticket(e.user, e.upstream, e.scope...)
 	return rpcError{Code: CodeUpstream, Message: "connect the upstream " + e.upstream + " at the URL in data.url, then retry the call",
-		Data: connectionRequiredData{Reason: ReasonConnectionRequired, Upstream: e.upstream, URL: u}}
+		Data: connectionRequiredData{Reason: ReasonConnectionRequired, Upstream: e.upstream, URL: u, Scope: strings.Join(e.scope, " ")}}
 }
 
 // oauthCredential sets the user's access token for the upstream of ex.

@@ -31,9 +31,12 @@ type exchange struct {
 	local   [][]byte // responses the gateway answers itself (denials)
 	pending map[string]*pendingCall
 	initID  string // raw id of an initialize request, "" if none
-	status  int    // HTTP status of a local answer; 0 means 200 (400 for a lone invalid request)
-	hasCall bool   // a tools/call or tasks/result is forwarded (timeouts.call applies, not timeouts.request)
-	version string // the protocol revision of the request (header, else the session's); "" when unknown
+	// initURLElicit: the initialize declared capabilities.elicitation.url
+	// (the session's client takes URL-mode elicitations: connect.go).
+	initURLElicit bool
+	status        int    // HTTP status of a local answer; 0 means 200 (400 for a lone invalid request)
+	hasCall       bool   // a tools/call or tasks/result is forwarded (timeouts.call applies, not timeouts.request)
+	version       string // the protocol revision of the request (header, else the session's); "" when unknown
 }
 
 // pendingCall is a forwarded request whose response the gateway waits for.

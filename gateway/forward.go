@@ -65,7 +65,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, ex *exchange) 
 func (g *Gateway) send(ctx context.Context, w http.ResponseWriter, r *http.Request, ex *exchange) (resp *http.Response, ok bool) {
 	client, req, err := g.upstreamRequest(ctx, r, ex, http.MethodPost, bytes.NewReader(ex.outBody()))
 	if cr := (*connectionRequiredError)(nil); errors.As(err, &cr) { // connections.go
-		g.failPending(w, ex, http.StatusOK, g.connectionRequired(r, cr))
+		g.failPending(w, ex, http.StatusOK, g.connectionError(r, ex, cr))
 		return nil, false
 	}
 	if err != nil {
@@ -80,8 +80,16 @@ func (g *Gateway) send(ctx context.Context, w http.ResponseWriter, r *http.Reque
 	}
 	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 		resp.Body.Close()
+		if cr, refused := g.stepUp(ctx, ex, resp); cr != nil || refused != nil { // connect.go
+			if cr != nil {
+				g.failPending(w, ex, http.StatusOK, g.connectionError(r, ex, cr))
+			} else {
+				g.failPending(w, ex, http.StatusOK, *refused)
+			}
+			return nil, false
+		}
 		if cr := g.refusedConnection(ctx, ex, resp.StatusCode); cr != nil { // connections.go
-			g.failPending(w, ex, http.StatusOK, g.connectionRequired(r, cr))
+			g.failPending(w, ex, http.StatusOK, g.connectionError(r, ex, cr))
 			return nil, false
 		}
 		g.log.Warn("upstream refused the gateway's downstream token", "upstream", ex.up.Slug, "status", resp.StatusCode)

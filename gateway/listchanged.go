@@ -90,6 +90,17 @@ func (p *pushes) add(ps *pushStream) func() {
 	}
 }
 
+// open returns the open streams.
+func (p *pushes) open() []*pushStream {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make([]*pushStream, 0, len(p.streams))
+	for ps := range p.streams {
+		out = append(out, ps)
+	}
+	return out
+}
+
 // baseline records v as what the client was shown, unless something was.
 func (p *pushes) baseline(v visibleSet) {
 	p.mu.Lock()

@@ -119,6 +119,7 @@ func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request, up *upstream
 			return
 		}
 		ex.initID = string(msgs[0].id)
+		ex.initURLElicit = declaresURLElicitation(msgs[0].params) // connect.go
 	}
 	for _, m := range msgs {
 		g.decide(r.Context(), ex, m)

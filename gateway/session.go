@@ -44,6 +44,10 @@ type session struct {
 	killed     atomic.Bool
 	activity   activity // unflushed counters for the SessionStore
 	pushes     pushes   // open GET streams and the visible set last shown (listchanged.go)
+	// urlElicitation: the client declared elicitation.url at initialize; a
+	// missing upstream connection is then offered as a URL-mode
+	// elicitation (connect.go). Set before the session is published.
+	urlElicitation bool
 
 	// ctx is cancelled when the session ends (DELETE, kill, gateway close):
 	// every upstream request of the session is derived from it, so ending the
@@ -316,6 +320,7 @@ func (g *Gateway) sessionFor(w http.ResponseWriter, r *http.Request, up *upstrea
 func (g *Gateway) openSession(ex *exchange, upstreamID string) {
 	s := newSession(ex.up.Slug, ex.claims, g.now())
 	s.upstreamID = upstreamID
+	s.urlElicitation = ex.initURLElicit
 	s.pushes.baseline(visibleOf(ex.up, ex.claims))
 	g.sessions.put(s)
 	ex.sess = s

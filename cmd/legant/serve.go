@@ -339,6 +339,7 @@ func routes(w *wiring, gwKeys *authority.KeySet, st *store.Store) http.Handler {
 	mux.Handle("/.well-known/oauth-protected-resource/", w.gw)
 	mux.Handle("/connect/", w.gw.ConnectHandler())
 	mux.Handle(gateway.ApprovalsPath, w.gw) // the approvals inbox (four-eyes tools)
+	mux.Handle(gateway.ClientMetadataPath, w.gw.ClientMetadataHandler())
 	// The issuer's JWKS publishes the key directory's keys (they sign
 	// delegation tokens) and the store's (they sign the revocation feed and
 	// audit anchors), so both verify against one jwks_uri.

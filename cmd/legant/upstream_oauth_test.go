@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -44,9 +46,62 @@ type hostedUpstream struct {
 
 	mu       sync.Mutex
 	accepted []string // access tokens, in order
+	// Step-up: callScope, when set, is a scope every tools/call needs
+	// (else 403 insufficient_scope naming it); with refuseAll every
+	// tools/call gets that 403. refused and executed count tools/calls.
+	callScope         string
+	refuseAll         bool
+	refused, executed int
 }
 
-func newHostedUpstream(t *testing.T) *hostedUpstream {
+// requireCallScope makes every tools/call need scope (refuseAll: refused
+// whatever the token has).
+func (h *hostedUpstream) requireCallScope(scope string, refuseAll bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.callScope, h.refuseAll = scope, refuseAll
+}
+
+// calls returns how many tools/calls were refused and executed.
+func (h *hostedUpstream) calls() (refused, executed int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.refused, h.executed
+}
+
+// stepUp answers a tools/call whose token lacks h.callScope with 403
+// insufficient_scope, as the MCP authorization spec's step-up says.
+func (h *hostedUpstream) stepUp(metaURL string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var m struct{ Method string }
+		json.Unmarshal(body, &m)
+		if m.Method != "tools/call" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.mu.Lock()
+		scope, all := h.callScope, h.refuseAll
+		ti := auth.TokenInfoFromContext(r.Context())
+		refuse := scope != "" && (all || ti == nil || !slices.Contains(ti.Scopes, scope))
+		if refuse {
+			h.refused++
+		} else {
+			h.executed++
+		}
+		h.mu.Unlock()
+		if refuse {
+			w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_scope", scope="`+scope+`", resource_metadata="`+metaURL+`"`)
+			http.Error(w, `{"error":"insufficient_scope"}`, http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// opts adjust the options of its authorization server.
+func newHostedUpstream(t *testing.T, opts ...func(*oauth.Options)) *hostedUpstream {
 	t.Helper()
 	h := &hostedUpstream{srv: httptest.NewUnstartedServer(nil)}
 	h.base = "http://" + h.srv.Listener.Addr().String()
@@ -58,6 +113,7 @@ upstreams:
     url: http://127.0.0.1:9/unused
     tools:
       list_expenses: {scope: expenses:read}
+      submit_expense: {scope: expenses:write}
 `), upstreams.Options{PublicURL: h.base})
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +124,11 @@ upstreams:
 	}
 	h.keys = authority.NewKeySet()
 	h.keys.Add(key, time.Time{})
-	as, err := oauth.New(oauth.Options{Issuer: h.base, Store: h.st, Keys: h.keys, Registry: func() *upstreams.Registry { return reg }})
+	asOpts := oauth.Options{Issuer: h.base, Store: h.st, Keys: h.keys, Registry: func() *upstreams.Registry { return reg }}
+	for _, o := range opts {
+		o(&asOpts)
+	}
+	as, err := oauth.New(asOpts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +155,7 @@ upstreams:
 	for _, p := range oauth.Paths {
 		mux.Handle(p, as)
 	}
-	mux.Handle("/mcp/hosted", auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{ResourceMetadataURL: metaURL})(mcpH))
+	mux.Handle("/mcp/hosted", auth.RequireBearerToken(verify, &auth.RequireBearerTokenOptions{ResourceMetadataURL: metaURL})(h.stepUp(metaURL, mcpH)))
 	mux.Handle("GET /.well-known/oauth-protected-resource/mcp/hosted", auth.ProtectedResourceMetadataHandler(&oauthex.ProtectedResourceMetadata{
 		Resource: h.resource, AuthorizationServers: []string{h.base}, ScopesSupported: []string{"expenses:read"}}))
 	h.srv.Config.Handler = mux
@@ -115,14 +175,25 @@ func (h *hostedUpstream) tokens() []string {
 // section (given the gateway's public URL), else {kind: oauth} (client by DCR).
 func newOAuthUpstreamRig(t *testing.T, hosted *hostedUpstream, authYAML ...func(publicURL string) string) (*authRig, *syncBuffer) {
 	t.Helper()
+	return oauthUpstreamRig(t, hosted, false, authYAML...)
+}
+
+// oauthUpstreamRig is newOAuthUpstreamRig, served over TLS (httptest's
+// certificate, public URL https://127.0.0.1:port) when tls is set.
+func oauthUpstreamRig(t *testing.T, hosted *hostedUpstream, tls bool, authYAML ...func(publicURL string) string) (*authRig, *syncBuffer) {
+	t.Helper()
 	r := &authRig{}
+	scheme := "http://"
+	if tls {
+		scheme = "https://"
+	}
 	logs := &syncBuffer{}
 	dir := t.TempDir()
 	reg := filepath.Join(dir, "legant.yaml")
 	r.srv = httptest.NewUnstartedServer(nil)
 	authSection := "{kind: oauth}"
 	if len(authYAML) > 0 {
-		authSection = authYAML[0]("http://" + r.srv.Listener.Addr().String())
+		authSection = authYAML[0](scheme + r.srv.Listener.Addr().String())
 	}
 	yaml := `version: 1
 upstreams:
@@ -136,7 +207,7 @@ upstreams:
 	if err := os.WriteFile(reg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg := serveConfig{upstreams: reg, publicURL: "http://" + r.srv.Listener.Addr().String(),
+	cfg := serveConfig{upstreams: reg, publicURL: scheme + r.srv.Listener.Addr().String(),
 		logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	cfg.store.dataDir = filepath.Join(dir, "data")
 	w, err := wire(context.Background(), cfg, io.Discard)
@@ -145,7 +216,11 @@ upstreams:
 	}
 	r.w = w
 	r.srv.Config.Handler = w.handler
-	r.srv.Start()
+	if tls {
+		r.srv.StartTLS()
+	} else {
+		r.srv.Start()
+	}
 	t.Cleanup(func() { r.srv.Close(); w.close() })
 	r.mcpURL = r.srv.URL + "/mcp/hosted"
 	hash, err := oauth.HashPassword(rigPassword)
@@ -177,9 +252,20 @@ func connectionURL(t *testing.T, err error, base string) string {
 // redirects to the hosted upstream's authorization server, the user logs in
 // and consents there, and the server's redirect lands on the gateway's
 // callback, which answers "connected".
-func connect(t *testing.T, connectURL string, hosted *hostedUpstream) {
+// The scope asked for is the upstream's (its challenge or scopes_supported) plus
+// offline_access, which its server lists.
+// wantScope, when given, is the scope asked for instead.
+func connect(t *testing.T, connectURL string, hosted *hostedUpstream, wantScope ...string) {
 	t.Helper()
-	b := newUserBrowser(t, hosted.base, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
+	scope := "expenses:read offline_access"
+	if len(wantScope) > 0 {
+		scope = wantScope[0]
+	}
+	tools := []string{"list_expenses"}
+	if strings.Contains(scope, "expenses:write") {
+		tools = append(tools, "submit_expense") // step-up: the user consents to the wider scope
+	}
+	b := newUserBrowser(t, hosted.base, url.Values{"tool": tools, "ttl": {"8h"}})
 	resp, body, err := b.get(connectURL)
 	if err != nil || resp.StatusCode != http.StatusFound {
 		t.Fatalf("connect page = %v %v %s", resp.StatusCode, err, body)
@@ -187,7 +273,7 @@ func connect(t *testing.T, connectURL string, hosted *hostedUpstream) {
 	authz, _ := url.Parse(resp.Header.Get("Location"))
 	q := authz.Query()
 	if !strings.HasPrefix(authz.String(), hosted.base+"/oauth2/authorize?") || q.Get("code_challenge_method") != "S256" ||
-		q.Get("code_challenge") == "" || q.Get("resource") != hosted.resource || q.Get("scope") != "expenses:read" {
+		q.Get("code_challenge") == "" || q.Get("resource") != hosted.resource || q.Get("scope") != scope {
 		t.Fatalf("redirect to the upstream's server = %s", authz)
 	}
 	res, err := b.authorize(context.Background(), &auth.AuthorizationArgs{URL: authz.String()})

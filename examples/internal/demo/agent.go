@@ -16,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/policy"
 	"github.com/openlegant/legant/sdk/dpopclient"
 )
@@ -33,6 +34,9 @@ type Outcome struct {
 	Reason  string
 	Message string // the JSON-RPC error message of a denial
 	Data    policy.RPCErrorData
+	// URL is data.url of a connection_required error: the gateway's page
+	// where the user connects the upstream (registry auth kind oauth).
+	URL string
 }
 
 // Decision is the outcome in a few words, the form the demos' tests compare:
@@ -43,6 +47,8 @@ func (o Outcome) Decision() string {
 		return "allow"
 	case o.Status != 0:
 		return strconv.Itoa(o.Status) + " " + o.Reason
+	case o.Reason == gateway.ReasonConnectionRequired:
+		return o.Reason // not a denial: the user has a step to take
 	}
 	return "deny " + o.Reason
 }
@@ -54,6 +60,12 @@ func (o Outcome) String() string {
 		return "allowed: " + o.Text
 	case o.Status != 0:
 		return fmt.Sprintf("refused at the edge: HTTP %d, %q", o.Status, o.Reason)
+	case o.Reason == gateway.ReasonConnectionRequired:
+		u := o.URL // the ticket is an opaque HMAC: shortened
+		if base, ticket, ok := strings.Cut(u, "ticket="); ok && len(ticket) > 12 {
+			u = base + "ticket=" + ticket[:12] + "…"
+		}
+		return fmt.Sprintf("not sent: %s\n%10s %s", o.Message, "", u)
 	}
 	return fmt.Sprintf("refused: %s", o.Message)
 }
@@ -160,6 +172,11 @@ func (e *Env) connect(ctx context.Context, slug, name string, rt *authTransport)
 		if status, desc := rt.takeRefusal(); status != 0 {
 			return nil, &Outcome{Status: status, Reason: desc}, nil
 		}
+		var rpcErr *jsonrpc.Error
+		if errors.As(err, &rpcErr) { // initialize answered with an error (connection_required)
+			o := rpcOutcome(rpcErr)
+			return nil, &o, nil
+		}
 		return nil, nil, fmt.Errorf("%s: connect: %w", name, err)
 	}
 	return &Agent{Name: name, cs: cs, rt: rt}, nil, nil
@@ -226,18 +243,28 @@ func (a *Agent) Call(ctx context.Context, tool string, args map[string]any) (Out
 	var rpcErr *jsonrpc.Error
 	switch {
 	case errors.As(err, &rpcErr):
-		o := Outcome{Message: rpcErr.Message}
-		if len(rpcErr.Data) > 0 {
-			json.Unmarshal(rpcErr.Data, &o.Data)
-		}
-		o.Reason = string(o.Data.Reason)
-		return o, nil
+		return rpcOutcome(rpcErr), nil
 	case err != nil:
 		return Outcome{}, fmt.Errorf("%s: call %s: %w", a.Name, tool, err)
 	case res.IsError:
 		return Outcome{}, fmt.Errorf("%s: call %s: the tool failed: %s", a.Name, tool, text(res))
 	}
 	return Outcome{Allowed: true, Text: text(res)}, nil
+}
+
+// rpcOutcome is the outcome a JSON-RPC error answer reports.
+func rpcOutcome(rpcErr *jsonrpc.Error) Outcome {
+	o := Outcome{Message: rpcErr.Message}
+	if len(rpcErr.Data) > 0 {
+		json.Unmarshal(rpcErr.Data, &o.Data)
+		var d struct {
+			URL string `json:"url"`
+		}
+		json.Unmarshal(rpcErr.Data, &d)
+		o.URL = d.URL
+	}
+	o.Reason = string(o.Data.Reason)
+	return o
 }
 
 func text(res *mcp.CallToolResult) string {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -127,17 +128,44 @@ func (e *Env) startGateway(specs []UpstreamSpec, issuerKeys *authority.KeySet) e
 	downstreamKeys.Add(signer, time.Time{})
 	var yaml strings.Builder
 	yaml.WriteString("version: 1\nupstreams:\n")
-	for _, spec := range specs {
-		u := &Upstream{Slug: spec.Slug, keys: downstreamKeys, issuer: e.GatewayURL, now: e.Clock.Now}
-		srv := u.server(spec)
+	// start serves a demo upstream with tools, named name in e.Upstreams.
+	start := func(name string, tools []Tool) (*Upstream, error) {
+		u := &Upstream{Slug: name, keys: downstreamKeys, issuer: e.GatewayURL, now: e.Clock.Now}
+		srv := u.server(UpstreamSpec{Slug: name, Tools: tools})
 		base, err := e.serve(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
 		if err != nil {
-			gwLn.Close()
-			return err
+			return nil, err
 		}
 		u.URL = base + "/mcp"
-		e.Upstreams[spec.Slug] = u
-		fmt.Fprintf(&yaml, "  - slug: %s\n    transport: streamable-http\n    url: %s\n    tools:\n", spec.Slug, u.URL)
+		e.Upstreams[name] = u
+		return u, nil
+	}
+	for _, spec := range specs {
+		switch {
+		case len(spec.Members) > 0: // a virtual server (docs/UPSTREAMS.md, Composition)
+			fmt.Fprintf(&yaml, "  - slug: %s\n    members:\n", spec.Slug)
+			for _, m := range spec.Members {
+				u, err := start(spec.Slug+"."+m.Name, m.Tools)
+				if err != nil {
+					gwLn.Close()
+					return err
+				}
+				fmt.Fprintf(&yaml, "      - name: %s\n        url: %s\n", m.Name, u.URL)
+			}
+		case spec.URL != "": // served by the demo itself
+			fmt.Fprintf(&yaml, "  - slug: %s\n    transport: streamable-http\n    url: %s\n", spec.Slug, spec.URL)
+			if spec.Auth != "" {
+				fmt.Fprintf(&yaml, "    auth: %s\n", spec.Auth)
+			}
+		default:
+			u, err := start(spec.Slug, spec.Tools)
+			if err != nil {
+				gwLn.Close()
+				return err
+			}
+			fmt.Fprintf(&yaml, "  - slug: %s\n    transport: streamable-http\n    url: %s\n", spec.Slug, u.URL)
+		}
+		yaml.WriteString("    tools:\n")
 		for _, t := range spec.Tools {
 			fmt.Fprintf(&yaml, "      %s:\n", t.Name)
 			for line := range strings.SplitSeq(t.Binding, "\n") {
@@ -149,10 +177,18 @@ func (e *Env) startGateway(specs []UpstreamSpec, issuerKeys *authority.KeySet) e
 		gwLn.Close()
 		return err
 	}
+	connectKey, err := e.Store.ConnectTicketKey(context.Background())
+	if err != nil {
+		gwLn.Close()
+		return err
+	}
 	e.Gateway, err = gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return e.registry },
 		Issuer: e.IssuerURL, Keys: issuerKeys, Signer: signer, PublicURL: e.GatewayURL,
 		Revocations: e.Store.Revocations(), DPoPProofs: e.Store.ProofCache(), Ledger: e.Store, Recorder: e.Store.Audit(),
 		Sessions: admin.Sessions{Store: e.Store}, Approvals: admin.Approvals{Store: e.Store}, Logger: quiet(), Now: e.Clock.Now,
+		// As `legant gateway`: upstreams of auth kind oauth keep each user's
+		// own token in the store, connected at /connect/<slug>.
+		Connections: vault{e.Store}, ConnectKey: connectKey,
 		// As `legant serve`: a call to a honeytool revokes the caller's token.
 		OnHoneytool: func(ctx context.Context, c *authority.Claims, _ string) {
 			e.Store.Revoke(ctx, store.RevokeRequest{Kind: revfeed.KindToken, Value: c.ID, Reason: "honeytool", ExpiresAt: c.ExpiresAt})
@@ -165,7 +201,10 @@ func (e *Env) startGateway(specs []UpstreamSpec, issuerKeys *authority.KeySet) e
 		gwLn.Close()
 		return err
 	}
-	srv := &http.Server{Handler: e.Gateway, ReadHeaderTimeout: 10 * time.Second}
+	mux := http.NewServeMux()
+	mux.Handle("/", e.Gateway)
+	mux.Handle("/connect/", e.Gateway.ConnectHandler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(gwLn)
 	e.closers = append(e.closers, func() { srv.Close(); e.CloseGateway() })
 	// What `legant gateway` does with every revocation, from any replica:
@@ -340,6 +379,10 @@ func (e *Env) serveOn(ln net.Listener, h http.Handler) {
 	go srv.Serve(ln)
 	e.closers = append(e.closers, func() { srv.Close() })
 }
+
+// SQLitePath is the store's database file (for a demo that shows what a
+// write to the file behind the store's back does).
+func (e *Env) SQLitePath() string { return filepath.Join(e.dir, store.DefaultSQLiteFile) }
 
 // Serve serves h on a loopback port until Close and returns its base URL
 // (for a demo's own resource server).

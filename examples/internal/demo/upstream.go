@@ -25,11 +25,31 @@ type Tool struct {
 	Binding string
 	// Args maps each argument to its JSON Schema type ("string", "number").
 	Args map[string]string
+	// Answer, when set, is the tool's answer to args (a document's text);
+	// by default the tool says what it did and for whom.
+	Answer func(args map[string]any) string
 }
 
 // UpstreamSpec describes a demo upstream served at /mcp/<Slug> by the gateway.
 type UpstreamSpec struct {
-	Slug  string
+	Slug string
+	// Tools are the upstream's tools and their bindings; for a virtual
+	// server (Members), the bindings alone, under the names callers see
+	// (with the member's prefix).
+	Tools []Tool
+	// Members, when set, make the upstream a virtual server: one demo
+	// upstream per member, named <Slug>.<Name> in Env.Upstreams, its tools
+	// seen as <Name>__<tool>.
+	Members []Member
+	// URL, when set, is an upstream the demo serves itself (none is
+	// started), with Auth as its registry auth mapping ("{kind: oauth}").
+	URL, Auth string
+}
+
+// Member is one member of a virtual server: a demo upstream with Tools
+// (their Binding unused: the virtual server's tools carry the bindings).
+type Member struct {
+	Name  string
 	Tools []Tool
 }
 
@@ -80,12 +100,14 @@ func (u *Upstream) server(spec UpstreamSpec) *mcp.Server {
 		if desc == "" {
 			desc = t.Name
 		}
-		s.AddTool(&mcp.Tool{Name: t.Name, Description: desc, InputSchema: schema}, u.handle)
+		s.AddTool(&mcp.Tool{Name: t.Name, Description: desc, InputSchema: schema}, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			return u.handle(ctx, req, t.Answer)
+		})
 	}
 	return s
 }
 
-func (u *Upstream) handle(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+func (u *Upstream) handle(_ context.Context, req *mcp.CallToolRequest, answer func(map[string]any) string) (*mcp.CallToolResult, error) {
 	var h http.Header
 	if req.Extra != nil {
 		h = req.Extra.Header
@@ -108,5 +130,8 @@ func (u *Upstream) handle(_ context.Context, req *mcp.CallToolRequest) (*mcp.Cal
 	u.calls = append(u.calls, Call{Tool: req.Params.Name, Args: args, Claims: c})
 	u.mu.Unlock()
 	text := fmt.Sprintf("%s done for %s", req.Params.Name, c.Provenance())
+	if answer != nil {
+		text = answer(args)
+	}
 	return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: text}}}, nil
 }
