@@ -70,7 +70,6 @@ func (g *Gateway) Kill(ctx context.Context, sel Selector, reason string) KillRep
 	if sel.empty() {
 		return rep
 	}
-	g.cancelApprovals(ctx, sel, "killed: "+reason) // approval.go
 	killed := map[string]bool{}
 	for _, s := range g.sessions.match(sel) {
 		if s.killed.Swap(true) {
@@ -106,6 +105,9 @@ func (g *Gateway) Kill(ctx context.Context, sel Selector, reason string) KillRep
 		// standalone stream closes, whatever is still unread on another).
 		g.tasks.after(killStreamGrace, closeStreams)
 	}
+	// Last, so that a store that is slow to answer never delays the kill:
+	// the open approval requests of what sel covers are cancelled.
+	g.cancelApprovals(ctx, sel, "killed: "+reason) // approval.go
 	return rep
 }
 
