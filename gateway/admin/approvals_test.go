@@ -16,8 +16,11 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
+	"github.com/openlegant/legant/authority/revfeed"
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/gateway/admin"
+	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/issuer/store/storetest"
 	"github.com/openlegant/legant/policy"
 	"github.com/openlegant/legant/upstreams"
@@ -27,8 +30,9 @@ import (
 // handles on one database). A call refused pending approval on replica A is
 // asked, by elicitation, of bob's inbox on replica B; once bob approves, the
 // call runs once through replica B, a replay through A needs a new approval,
-// and a kill on A cancels that request for B too. The upstream counts what
-// it ran.
+// a kill on A cancels that request for B too, and the answer of an approver
+// whose token was revoked meanwhile counts for nothing. The upstream counts
+// what it ran.
 func TestApprovalsAcrossReplicas(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
@@ -58,11 +62,14 @@ upstreams:
 		keys := authority.NewKeySet()
 		keys.Add(key, time.Time{})
 		opts := b.Options(t)
+		var stB *store.Store
 		replica := func() (*gateway.Gateway, string) {
 			st := storetest.Open(t, opts)
+			stB = st // the last one opened
 			gwKey, _ := authority.GenerateEd25519Key("gw")
 			gw, err := gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return reg }, Issuer: storetest.Issuer,
-				Keys: keys, Signer: gwKey, PublicURL: public, Approvals: admin.Approvals{Store: st}, Logger: quiet()})
+				Keys: keys, Signer: gwKey, PublicURL: public, Approvals: admin.Approvals{Store: st}, Logger: quiet(),
+				Revocations: st.Revocations(), Recorder: st.Audit()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,6 +163,41 @@ upstreams:
 		}
 		if d.Reason != policy.ReasonApprovalNotFound {
 			t.Fatalf("approving on B a request cancelled on A: %v", err)
+		}
+
+		// bob's token is revoked while he is being asked: his answer never
+		// counts (refused at the inbox's edge), the request stays pending.
+		onA2 := connect(urlA, "/mcp/bank", mint("alice", public+"/mcp/bank", "jti-alice-2", "treasurer"), nil)
+		got, id3 := call(onA2)
+		if got != "approval_required" {
+			t.Fatalf("a call under a new token: %s", got)
+		}
+		<-asked
+		if _, err := stB.Revoke(ctx, store.RevokeRequest{Kind: revfeed.KindToken, Value: "jti-bob", Reason: "left the company"}); err != nil {
+			t.Fatal(err)
+		}
+		answer <- &mcp.ElicitResult{Action: "accept", Content: map[string]any{"approve": true}}
+		wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		for { // until the answer reached the edge and was refused
+			evs, err := stB.Audit().Query(wait, store.AuditFilter{User: "bob", Kind: audit.KindEdge401})
+			if err != nil {
+				t.Fatalf("bob's answer was not refused at the edge: %v", err)
+			}
+			if len(evs) > 0 {
+				break
+			}
+			select {
+			case <-wait.Done():
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		all, err := stB.Approvals(ctx, time.Now())
+		if err != nil || len(all) != 1 || all[0].ID != id3 || all[0].State != store.ApprovalPending {
+			t.Fatalf("after a revoked approver answered: %+v, %v; want %s pending", all, err, id3)
+		}
+		if got, _ := call(onA2); got != "approval_required" || ran.Load() != 1 {
+			t.Fatalf("the call after a revoked approver's answer: %s, upstream ran %d", got, ran.Load())
 		}
 	})
 }
