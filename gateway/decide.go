@@ -200,9 +200,17 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 		e := d.RPCError()
 		return errorResponse(m.id, rpcError{Code: e.Code, Message: e.Message, Data: e.Data}), nil
 	}
+	var approved *approvalRequest
+	if binding.Approval != nil { // a four-eyes tool: approval.go
+		var resp []byte
+		if resp, approved = g.checkApproval(ctx, ex, m, binding.Approval, []byte(args), &ev, hold); resp != nil {
+			return resp, nil
+		}
+	}
 	ev.Kind, ev.Decision = audit.KindAllow, "allow"
 	ev = withCredential(ev, ex.up) // credentials.go
 	if err := g.recordAllow(ctx, ev); err != nil {
+		g.approvals.putBack(approved, g.now()) // the call never ran: its approval stays
 		if hold != nil {
 			rctx, cancel := detach(ctx)
 			hold.Release(rctx) // the call never ran

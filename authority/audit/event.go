@@ -33,6 +33,15 @@ const (
 	// template whose definition differs from its pin (Limit: the pin,
 	// Value: the listed digest); recorded once per change.
 	KindDefinitionChanged Kind = "definition_changed"
+	// Four-eyes approvals (the gateway's approval.go). User, Agents, Client
+	// and TokenID are the requester's; Constraint is "approval", Limit the
+	// request's id and Value the approver's user (the second human) when one
+	// acted.
+	KindApprovalRequested Kind = "approval_requested" // a call waits for a second human
+	KindApprovalGranted   Kind = "approval_granted"   // the approver accepted
+	KindApprovalDeclined  Kind = "approval_declined"  // the approver declined
+	KindApprovalRefused   Kind = "approval_refused"   // an approval attempt was refused (self, chain, not an approver)
+	KindApprovalCancelled Kind = "approval_cancelled" // a kill or revocation ended the request
 )
 
 // Event is one entry of the audit chain.

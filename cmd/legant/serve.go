@@ -290,7 +290,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 		AuditMode: mode, StoreTimeout: cfg.limits.storeTimeout, StorePing: st.Ping, CutHoldTimeout: cfg.limits.cutHoldTimeout,
 		Registry: w.watcher.Current, Issuer: w.issuer, Keys: w.keys, Signer: signer,
 		DownstreamIssuer: cfg.publicURL + downstreamIssuerPath, PublicURL: cfg.publicURL,
-		Revocations: st.Revocations(), DPoPProofs: st.ProofCache(), Ledger: st, Recorder: w.ops.Recorder(st.Audit()), Sessions: admin.Sessions{Store: st}, Logger: cfg.logger,
+		Revocations: st.Revocations(), DPoPProofs: st.ProofCache(), Ledger: st, Recorder: w.ops.Recorder(st.Audit()), Sessions: admin.Sessions{Store: st}, Approvals: admin.Approvals{Store: st}, Logger: cfg.logger,
 		Observer: w.ops.Observer(),
 	})
 	if err != nil {
@@ -338,6 +338,7 @@ func routes(w *wiring, gwKeys *authority.KeySet, st *store.Store) http.Handler {
 	mux.Handle("/mcp/", w.gw)
 	mux.Handle("/.well-known/oauth-protected-resource/", w.gw)
 	mux.Handle("/connect/", w.gw.ConnectHandler())
+	mux.Handle(gateway.ApprovalsPath, w.gw) // the approvals inbox (four-eyes tools)
 	mux.Handle(gateway.ClientMetadataPath, w.gw.ClientMetadataHandler())
 	// The issuer's JWKS publishes the key directory's keys (they sign
 	// delegation tokens) and the store's (they sign the revocation feed and
