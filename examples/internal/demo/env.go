@@ -357,7 +357,9 @@ func AuditLine(ev audit.Event) string {
 		if limit != "" {
 			fmt.Fprintf(&b, " limit=%q", limit)
 		}
-		fmt.Fprintf(&b, " value=%q", ev.Value)
+		if ev.Value != "" {
+			fmt.Fprintf(&b, " value=%q", ev.Value)
+		}
 	}
 	return b.String()
 }
