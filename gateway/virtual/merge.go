@@ -194,7 +194,9 @@ func (h *Handler) instructions(links []*link) string {
 // subscribe when any member has them (they are forwarded from any member);
 // experimental capabilities and any other feature only when every member
 // that answered declares it (the intersection: one member's feature cannot
-// be promised for the others'). A member that did not answer counts with
+// be promised for the others'), but for tasks (capabilities.tasks and the
+// tasks extension), declared when any member does with several members:
+// tasks are routed to their member (tasks.go). A member that did not answer counts with
 // what its registry entry shows (registryCapabilities), so that its
 // objects can appear once it is back.
 func (h *Handler) mergeCapabilities(links []*link) object {
