@@ -1,6 +1,8 @@
 package gateway_test
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // taskMember is a member speaking MCP tasks in both eras, which go-sdk
@@ -23,15 +26,56 @@ type taskMember struct {
 	name string
 	srv  *httptest.Server
 
-	mu    sync.Mutex
-	tasks []string
-	got   []string // "<method> <taskId>" of every tasks/* request
+	mu      sync.Mutex
+	tasks   []string
+	got     []string      // "<method> <taskId>" of every tasks/* request
+	streams []chan []byte // standalone streams (GET) open
+}
+
+// broadcast sends a message on every standalone stream open.
+func (m *taskMember) broadcast(msg any) {
+	data, _ := json.Marshal(msg)
+	for _, c := range m.streams {
+		c <- data
+	}
+}
+
+// openStreams is the number of standalone streams open.
+func (m *taskMember) openStreams() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.streams)
+}
+
+// stream serves a standalone stream: whatever is broadcast.
+func (m *taskMember) stream(w http.ResponseWriter, r *http.Request) {
+	c := make(chan []byte, 16)
+	m.mu.Lock()
+	m.streams = append(m.streams, c)
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.streams = slices.DeleteFunc(m.streams, func(x chan []byte) bool { return x == c })
+		m.mu.Unlock()
+	}()
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.WriteHeader(http.StatusOK)
+	w.(http.Flusher).Flush()
+	for {
+		select {
+		case data := <-c:
+			fmt.Fprintf(w, "event: message\ndata: %s\n\n", data)
+			w.(http.Flusher).Flush()
+		case <-r.Context().Done():
+			return
+		}
+	}
 }
 
 func newTaskMember(t *testing.T, name string) *taskMember {
 	m := &taskMember{name: name}
 	m.srv = httptest.NewServer(m)
-	t.Cleanup(m.srv.Close)
+	t.Cleanup(func() { m.srv.CloseClientConnections(); m.srv.Close() })
 	return m
 }
 
@@ -51,7 +95,11 @@ func (m *taskMember) received(method string) []string {
 func (m *taskMember) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.Method {
 	case http.MethodGet:
-		w.WriteHeader(http.StatusMethodNotAllowed)
+		if r.Header.Get("Mcp-Session-Id") == "" {
+			w.WriteHeader(http.StatusMethodNotAllowed)
+			return
+		}
+		m.stream(w, r)
 		return
 	case http.MethodDelete:
 		return
@@ -114,6 +162,12 @@ func (m *taskMember) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			"result": map[string]any{"taskId": req.Params.TaskID, "status": "completed", "statusMessage": m.name}})
 		fmt.Fprintf(w, "event: message\ndata: %s\n\nevent: message\ndata: %s\n\n", status, res)
 	case "tasks/cancel":
+		// On every standalone stream: the task's status, then a log
+		// message marking its end.
+		m.broadcast(map[string]any{"jsonrpc": "2.0", "method": "notifications/tasks/status",
+			"params": map[string]any{"taskId": req.Params.TaskID, "status": "cancelled"}})
+		m.broadcast(map[string]any{"jsonrpc": "2.0", "method": "notifications/message",
+			"params": map[string]any{"level": "info", "data": m.name + " cancelled " + req.Params.TaskID}})
 		reply(map[string]any{"taskId": req.Params.TaskID, "status": "cancelled", "statusMessage": m.name})
 	case "tasks/result":
 		reply(map[string]any{"content": []any{map[string]any{"type": "text", "text": m.name + " result of " + req.Params.TaskID}},
@@ -394,5 +448,71 @@ upstreams:
 	}
 	if got := a.received("tasks/list"); len(got) != 1 {
 		t.Fatalf("the tasks member received %v", got)
+	}
+}
+
+// TestVirtualTaskStatusOnStandaloneStream: a member's
+// notifications/tasks/status outside any request reaches the standalone
+// stream of the session whose task it is, its id scoped; the member sends
+// it on every session's stream, and another principal's session gets only
+// what follows it (the gateway filters the task's status out).
+func TestVirtualTaskStatusOnStandaloneStream(t *testing.T) {
+	v, a, _ := taskRig(t)
+	alice := newTaskClient(t, v, "alice", "2025-11-25")
+	bob := newTaskClient(t, v, "bob", "2025-11-25")
+	id := alice.startTask("a__work")
+	for a.openStreams() < 2 { // each session's member session listens (opened in the background)
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Opened before the cancel: what the member sends meanwhile waits in
+	// the virtual session's backlog.
+	aliceStream, bobStream := alice.standalone(), bob.standalone()
+	if got := alice.post("tasks/cancel", "", taskParam(id)); !strings.Contains(got.body, `"cancelled"`) {
+		t.Fatalf("tasks/cancel: %s", got.body)
+	}
+	if got := aliceStream(); got["method"] != "notifications/tasks/status" || got["params"].(map[string]any)["taskId"] != id {
+		t.Fatalf("alice's standalone stream: %v", got)
+	}
+	if got := aliceStream(); got["method"] != "notifications/message" {
+		t.Fatalf("alice's standalone stream after the status: %v", got)
+	}
+	if got := bobStream(); got["method"] != "notifications/message" {
+		t.Fatalf("bob's standalone stream: %v, want only the log message", got)
+	}
+}
+
+// standalone opens the session's standalone stream and returns a function
+// reading its next message.
+func (c *taskClient) standalone() func() map[string]any {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	c.t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.v.endpoint(), nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+c.tok)
+	for k, v := range c.headers("", "") {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("standalone stream: %v %v", err, resp)
+	}
+	c.t.Cleanup(func() { resp.Body.Close() })
+	rd := bufio.NewReader(resp.Body)
+	return func() map[string]any {
+		c.t.Helper()
+		for {
+			line, err := rd.ReadString('\n')
+			if err != nil {
+				c.t.Fatalf("standalone stream: %v", err)
+			}
+			if d, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), "data: "); ok {
+				var m map[string]any
+				if err := json.Unmarshal([]byte(d), &m); err != nil {
+					c.t.Fatalf("standalone stream: %q", d)
+				}
+				return m
+			}
+		}
 	}
 }
