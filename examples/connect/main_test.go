@@ -37,6 +37,7 @@ func TestDemo(t *testing.T) {
 		"requests carrying the Legant token: 0",
 		"the call after the disconnect: connection_required",
 		"its link: the gateway's /connect/tracker with a ticket",
+		"audited as: deny alice connection_required",
 		"requests the tracker accepted since: 0",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
