@@ -56,6 +56,10 @@ type Options struct {
 	// Settle is how long the child gateway rests before its RSS is read;
 	// zero means DefaultSettle.
 	Settle time.Duration
+	// ProfileDir, when set, makes every child gateway and child proxy of the
+	// load targets write a CPU profile of its run to ProfileDir/<target>.pprof
+	// (`legant gateway --cpuprofile`), for go tool pprof.
+	ProfileDir string
 	// Command is how the run was started, printed in the report.
 	Command string
 	// Progress receives one line per step; nil discards.
@@ -204,16 +208,17 @@ func startTargets(ctx context.Context, o Options, tmp, upstreamURL string, keys 
 	var children []childConfig
 	if o.LegantBinary != "" {
 		children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-proxy"),
-			upstreamURL: upstreamURL, proxy: true})
+			upstreamURL: upstreamURL, proxy: true, profile: profilePath(o.ProfileDir, "proxy")})
 		children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-sqlite"),
-			keysDir: keysDir(tmp), upstreamURL: upstreamURL})
+			keysDir: keysDir(tmp), upstreamURL: upstreamURL, profile: profilePath(o.ProfileDir, "sqlite")})
 		if o.DatabaseURL != "" {
 			dbURL, drop, err := pgSchema(ctx, o.DatabaseURL)
 			if err != nil {
 				return targets, err
 			}
 			children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-postgres"),
-				keysDir: keysDir(tmp), upstreamURL: upstreamURL, databaseURL: dbURL, afterStop: drop})
+				keysDir: keysDir(tmp), upstreamURL: upstreamURL, databaseURL: dbURL, afterStop: drop,
+				profile: profilePath(o.ProfileDir, "postgres")})
 		}
 	}
 	for i, cfg := range children {
@@ -242,4 +247,12 @@ func slicesMax(s []int) int {
 		m = max(m, v)
 	}
 	return m
+}
+
+// profilePath is the CPU profile file of a child in dir ("" when dir is "").
+func profilePath(dir, name string) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, name+".pprof")
 }
