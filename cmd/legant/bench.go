@@ -46,6 +46,16 @@ minutes; --quick under a minute.`,
 			if noChild {
 				o.LegantBinary = ""
 			}
+			for i, c := range o.SessionsClients {
+				switch strings.ToLower(c) {
+				case "http1", "http/1.1":
+					o.SessionsClients[i] = bench.ProtoHTTP1
+				case "h2c":
+					o.SessionsClients[i] = bench.ProtoH2C
+				default:
+					return fmt.Errorf("--sessions-clients %q: want http1 or h2c", c)
+				}
+			}
 			o.Command = "legant " + strings.Join(os.Args[1:], " ")
 			o.Progress = cmd.ErrOrStderr()
 			o.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -80,6 +90,7 @@ minutes; --quick under a minute.`,
 	fs.IntVar(&o.ListConcurrency, "list-concurrency", 0, "virtual clients for the tools/list workload (default 1)")
 	fs.IntVar(&o.Sessions, "sessions", 0, "idle sessions with a GET stream to open (default 10000, quick 1000; -1 skips)")
 	fs.BoolVar(&o.SessionsHTTP1, "sessions-http1", false, "idle sessions: the child reaches its upstream over HTTP/1.1 (a connection per GET stream) instead of h2c")
+	fs.StringSliceVar(&o.SessionsClients, "sessions-clients", nil, "idle sessions: the protocols their clients speak to the gateway, one measurement each: http1, h2c (default both)")
 	fs.StringVar(&o.DatabaseURL, "database-url", "", "also measure a child gateway on this PostgreSQL database (in a schema the run creates and drops)")
 	fs.StringVar(&o.LegantBinary, "legant", "", "legant binary for the child gateways (default: this executable)")
 	fs.BoolVar(&noChild, "no-child", false, "measure only in-process targets (no child gateway, no idle sessions)")

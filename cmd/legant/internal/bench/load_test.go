@@ -125,7 +125,7 @@ func TestRatiosAndGoals(t *testing.T) {
 		row("gateway+sqlite", 16, 500, []float64{500, 500}, 4*time.Millisecond),
 		row(TargetProxy, 1, 100, []float64{100}, time.Millisecond),
 		row(TargetGateway, 1, 90, []float64{90}, 1500*time.Microsecond),
-	}, Sessions: &Sessions{Opened: 10000, PerSession: 12 << 10}}
+	}, Sessions: []*Sessions{{Opened: 10000, PerSession: 12 << 10}}}
 	rep.Ratios = ratios(rep.Rows)
 	if len(rep.Ratios) != 3 {
 		t.Fatalf("%d ratios, want 3 (two gateways at c=16, one at c=1): %+v", len(rep.Ratios), rep.Ratios)

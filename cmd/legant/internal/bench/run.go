@@ -53,6 +53,10 @@ type Options struct {
 	// SessionsHTTP1 makes the idle-session child reach its upstream over
 	// HTTP/1.1 (a connection per GET stream) instead of h2c, the default.
 	SessionsHTTP1 bool
+	// SessionsClients are the protocols the idle sessions' clients speak to
+	// the child, one measurement each: ProtoHTTP1 (a connection per GET
+	// stream) and ProtoH2C (streams share connections); nil means both.
+	SessionsClients []string
 	// Settle is how long the child gateway rests before its RSS is read;
 	// zero means DefaultSettle.
 	Settle time.Duration
@@ -93,6 +97,9 @@ func (o Options) withDefaults() Options {
 	if o.Sessions == 0 {
 		o.Sessions = map[bool]int{false: DefaultSessions, true: QuickSessions}[o.Quick]
 	}
+	if len(o.SessionsClients) == 0 {
+		o.SessionsClients = []string{ProtoHTTP1, ProtoH2C}
+	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
 	}
@@ -129,14 +136,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	if o.Sessions > 0 && o.LegantBinary != "" {
-		o.logf("idle sessions: opening %d", o.Sessions)
-		s, cmds, err := measureSessions(ctx, sessionsConfig{binary: o.LegantBinary, dir: tmp, keysDir: keysDir(tmp),
-			key: key, n: o.Sessions, settle: o.Settle, noFile: noFile, log: o.logf, h2c: !o.SessionsHTTP1})
-		if err != nil {
-			return nil, err
+		for _, client := range o.SessionsClients {
+			o.logf("idle sessions: opening %d (clients %s)", o.Sessions, client)
+			s, cmds, err := measureSessions(ctx, sessionsConfig{binary: o.LegantBinary, dir: tmp, keysDir: keysDir(tmp),
+				key: key, n: o.Sessions, settle: o.Settle, noFile: noFile, log: o.logf, h2c: !o.SessionsHTTP1,
+				clientH2C: client == ProtoH2C})
+			if err != nil {
+				return nil, err
+			}
+			rep.Sessions = append(rep.Sessions, s)
+			rep.ChildCommands = append(rep.ChildCommands, cmds...)
 		}
-		rep.Sessions = s
-		rep.ChildCommands = append(rep.ChildCommands, cmds...)
 	}
 	rep.Ratios = ratios(rep.Rows)
 	rep.Goals = goals(rep, o.Concurrency)
