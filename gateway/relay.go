@@ -222,7 +222,7 @@ func (g *Gateway) relaySSE(ctx context.Context, w http.ResponseWriter, resp *htt
 		// with its first event, in one write, as httputil.ReverseProxy does.
 		rc.Flush()
 	}
-	rd := newSSEReader(resp.Body, maxEventBytes)
+	rd := newSSEReader(resp.Body, maxEventBytes, ex.body == nil)
 	defer rd.release()
 	var end streamEnd
 	var err error
