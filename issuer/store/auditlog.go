@@ -41,11 +41,10 @@ type AuditLog struct {
 	timeout  time.Duration // bounds one batch write
 
 	// Writer only: SQLite's statements, prepared once; PostgreSQL's last
-	// known chain head and its append statements by row count.
+	// known chain head.
 	sqlite    sqliteAuditStmts
 	head      audit.Checkpoint
 	headKnown bool
-	pgAppend  map[int]string
 
 	// uncertain holds the ids of events whose append returned an error: only
 	// a batch carrying one of them pays the lookup of ids already written.

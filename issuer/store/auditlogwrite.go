@@ -29,9 +29,8 @@ import (
 const auditUncertainTTL = time.Hour
 
 // pgAppendMaxRows is the most events the single-statement PostgreSQL append
-// carries (auditColumnCount parameters each, under PostgreSQL's 65,535);
-// larger batches use a transaction.
-const pgAppendMaxRows = 3000
+// carries; larger batches use a transaction.
+const pgAppendMaxRows = 4096
 
 // write appends a batch, continuing the chain from its head. Events whose ID
 // is already in the log (a retry of an append whose commit succeeded though
@@ -70,7 +69,7 @@ func (l *AuditLog) writeEvents(ctx context.Context, events []audit.Event, lookup
 // every attempt.
 func (l *AuditLog) appendPostgres(ctx context.Context, events []audit.Event) (bool, error) {
 	const attempts = 3
-	args := make([]any, 0, 4+auditColumnCount*len(events))
+	args := make([]any, 0, 4+auditColumnCount)
 	for range attempts {
 		if !l.headKnown {
 			if err := l.s.db.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&l.head.Seq, &l.head.Hash); err != nil {
@@ -80,15 +79,12 @@ func (l *AuditLog) appendPostgres(ctx context.Context, events []audit.Event) (bo
 		}
 		from := l.head
 		to := chainEvents(from, events)
-		args = append(args[:0], to.Seq, to.Hash, from.Seq, from.Hash)
-		for i := range events {
-			row, err := eventRow(&events[i])
-			if err != nil {
-				return false, err
-			}
-			args = append(args, row...)
+		cols, err := pgColumns(events)
+		if err != nil {
+			return false, err
 		}
-		_, err := l.s.db.ExecContext(ctx, l.pgAppendSQL(len(events)), args...)
+		args = append(append(args[:0], to.Seq, to.Hash, from.Seq, from.Hash), cols...)
+		_, err = l.s.db.ExecContext(ctx, pgAppendSQL, args...)
 		l.headKnown = false
 		switch {
 		case err == nil:
@@ -102,41 +98,80 @@ func (l *AuditLog) appendPostgres(ctx context.Context, events []audit.Event) (bo
 	return false, nil
 }
 
-// pgAppendSQL returns the single-statement append of n events (cached by n).
+// pgAppendSQL is the single-statement append: the batch goes in as one array
+// per column (one statement text, prepared once, whatever the batch size).
 // The head moves only from the head the writer saw: otherwise the division by
 // zero (evaluated only then, as it depends on a column) fails the statement,
-// and nothing of it is written.
-func (l *AuditLog) pgAppendSQL(n int) string {
-	if q, ok := l.pgAppend[n]; ok {
-		return q
-	}
+// and nothing of it is written. The rows are read through moved, so the
+// UPDATE (the head's lock) comes first and two writers never wait on each
+// other's rows.
+var pgAppendSQL = `WITH moved AS (UPDATE audit_head SET seq = CASE WHEN seq = $3 AND hash = $4 THEN $1 ELSE seq / 0 END, hash = $2 WHERE id = 1 RETURNING id) ` +
+	`INSERT INTO audit_events (` + auditInsertColumns + `) SELECT * FROM unnest(` + pgArrayParams() + `) WHERE EXISTS (SELECT 1 FROM moved)`
+
+// auditColumnTypes are the PostgreSQL types of auditInsertColumns, in order.
+var auditColumnTypes = [auditColumnCount]string{"bigint", "bigint", "text", "text", "text", "text", "text", "text",
+	"text", "text", "text", "text", "text", "text", "text", "text", "text", "bytea", "text", "text", "text"}
+
+func pgArrayParams() string {
 	var b strings.Builder
-	b.WriteString(`WITH moved AS (UPDATE audit_head SET seq = CASE WHEN seq = $3 AND hash = $4 THEN $1 ELSE seq / 0 END, hash = $2 WHERE id = 1 RETURNING id) ` +
-		`INSERT INTO audit_events (` + auditInsertColumns + `) VALUES `)
-	for i := range n {
-		if i > 0 {
+	for c, typ := range auditColumnTypes {
+		if c > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteByte('(')
-		for c := range auditColumnCount {
-			if c > 0 {
-				b.WriteByte(',')
-			}
-			if i == 0 && c == 0 {
-				// Read through moved: the UPDATE (the head's lock) comes
-				// first, so two writers never wait on each other's rows.
-				b.WriteString("(SELECT $5::bigint FROM moved)")
-				continue
-			}
-			fmt.Fprintf(&b, "$%d", 5+i*auditColumnCount+c)
+		fmt.Fprintf(&b, "$%d::%s[]", 5+c, typ)
+	}
+	return b.String()
+}
+
+// pgColumns returns events as one array per column of auditInsertColumns
+// (NULL elements for args not kept and events without an id).
+func pgColumns(events []audit.Event) ([]any, error) {
+	n := len(events)
+	ints := [2][]int64{make([]int64, n), make([]int64, n)}
+	texts := make([][]string, auditColumnCount)
+	args := make([][]byte, n)
+	ids := make([]*string, n)
+	for c, typ := range auditColumnTypes {
+		if typ == "text" && c != auditColumnCount-1 {
+			texts[c] = make([]string, n)
 		}
-		b.WriteByte(')')
 	}
-	if l.pgAppend == nil {
-		l.pgAppend = map[int]string{}
+	for i := range events {
+		row, err := eventRow(&events[i])
+		if err != nil {
+			return nil, err
+		}
+		ints[0][i], ints[1][i] = row[0].(int64), row[1].(int64)
+		for c := 2; c < auditColumnCount; c++ {
+			switch {
+			case c == 17:
+				if row[c] != nil {
+					args[i] = row[c].([]byte)
+				}
+			case c == auditColumnCount-1:
+				if row[c] != nil {
+					id := row[c].(string)
+					ids[i] = &id
+				}
+			default:
+				texts[c][i] = row[c].(string)
+			}
+		}
 	}
-	l.pgAppend[n] = b.String()
-	return l.pgAppend[n]
+	out := make([]any, auditColumnCount)
+	for c := range out {
+		switch {
+		case c < 2:
+			out[c] = ints[c]
+		case c == 17:
+			out[c] = args
+		case c == auditColumnCount-1:
+			out[c] = ids
+		default:
+			out[c] = texts[c]
+		}
+	}
+	return out, nil
 }
 
 // isHeadMoved reports whether err says another writer moved the chain head
