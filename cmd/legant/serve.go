@@ -57,6 +57,7 @@ type serveLimits struct {
 	bodyTimeout       time.Duration // reading a request body
 	idleTimeout       time.Duration // keep-alive connections
 	maxHeaderBytes    int
+	noH2C             bool // serve HTTP/1.1 only (no HTTP/2 cleartext with prior knowledge)
 }
 
 // Defaults of the server's limits.
@@ -79,7 +80,13 @@ func (l *serveLimits) registerLimits(fs *pflag.FlagSet) {
 	fs.DurationVar(&l.bodyTimeout, "body-read-timeout", defaultBodyTimeout, "time a client has to send a request body (streams are not cut by it)")
 	fs.DurationVar(&l.idleTimeout, "conn-idle-timeout", defaultConnIdleTimeout, "how long an idle keep-alive connection stays open")
 	fs.IntVar(&l.maxHeaderBytes, "max-header-bytes", defaultMaxHeaderBytes, "largest request header block accepted")
+	fs.BoolVar(&l.noH2C, "no-h2c", false, "serve HTTP/1.1 only; by default the listener also accepts HTTP/2 cleartext with prior knowledge (h2c), so a client's sessions and their idle GET streams share one connection")
 }
+
+// h2cMaxStreams is how many streams one HTTP/2 client connection may hold
+// open: an idle session's GET stream is one, so a client multiplexes a
+// thousand sessions per connection.
+const h2cMaxStreams = 1000
 
 func (l serveLimits) server(h http.Handler) *http.Server {
 	or := func(v, d time.Duration) time.Duration {
@@ -92,9 +99,18 @@ func (l serveLimits) server(h http.Handler) *http.Server {
 	if maxHeader <= 0 {
 		maxHeader = defaultMaxHeaderBytes
 	}
-	return &http.Server{Handler: bodyDeadline(or(l.bodyTimeout, defaultBodyTimeout), h),
+	srv := &http.Server{Handler: bodyDeadline(or(l.bodyTimeout, defaultBodyTimeout), h),
 		ReadHeaderTimeout: or(l.readHeaderTimeout, defaultReadHeaderTimeout),
 		IdleTimeout:       or(l.idleTimeout, defaultConnIdleTimeout), MaxHeaderBytes: maxHeader}
+	if !l.noH2C {
+		// Prior knowledge only: the HTTP/1.1 "Upgrade: h2c" dance is not
+		// served (it lets a request slip past a front proxy's checks).
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+		srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: h2cMaxStreams}
+	}
+	return srv
 }
 
 // bodyDeadline gives a client d to send its request body. Unlike
