@@ -16,23 +16,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/examples/internal/demo"
 )
 
-func main() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := run(ctx, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "four-eyes:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("four-eyes", run) }
 
 var specs = []demo.UpstreamSpec{{Slug: "bank", Tools: []demo.Tool{
 	{Name: "get_balance", Binding: "scope: bank:read", Args: map[string]string{"account": "string"}},

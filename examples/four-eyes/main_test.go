@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
-	"io"
 	"testing"
-	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/openlegant/legant/examples/internal/demotest"
 )
 
 // TestDemo runs the demo and holds every decision it narrates to this list:
@@ -14,13 +11,7 @@ import (
 // approval refused, bob asked by elicitation and approving, the approved
 // call forwarded once under both names, its replay refused again.
 func TestDemo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	got, err := run(ctx, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
+	demotest.Decisions(t, run, []string{
 		"check the balance: allow",
 		"check the balance, audited as: allow alice",
 		"the transfer: deny approval_required",
@@ -34,8 +25,5 @@ func TestDemo(t *testing.T) {
 		"the replay: deny approval_required",
 		"the replay, audited as: approval_requested alice",
 		"what the bank ran: get_balance, wire_transfer",
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("decisions (-want +got):\n%s", diff)
-	}
+	})
 }
