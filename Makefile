@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/legant
 
 .PHONY: all build static run run-federation test vet fmt-check unit test-ts test-py test-example conformance e2e bench bench-check clean \
-	deploy-check deploy-manifests demos demo-killswitch demo-stolen-token demo-splice demo-budget demo-two-asks demo-honeytool demo-conductor demo-connect
+	deploy-check deploy-manifests demos demo-killswitch demo-stolen-token demo-splice demo-budget demo-two-asks demo-honeytool demo-conductor demo-connect demo-four-eyes
 
 all: build
 
@@ -93,7 +93,7 @@ bench-check: build
 # loopback, narrates each decision, exits 1 if one is not what it promises; under
 # 30 s each. Their tests (go test ./examples/...) run in `make unit`; `make demos` is a
 # phase of .ci/run.
-DEMOS := killswitch stolen-token splice budget two-asks honeytool conductor connect
+DEMOS := killswitch stolen-token splice budget two-asks honeytool conductor connect four-eyes
 demos: $(addprefix demo-,$(DEMOS))
 
 $(addprefix demo-,$(DEMOS)): demo-%:

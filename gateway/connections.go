@@ -95,12 +95,17 @@ func (g *Gateway) oauthCredential(ctx context.Context, ex *exchange, req *http.R
 		return errOAuthUnavailable
 	}
 	user, slug := ex.claims.Subject, ex.up.Slug
-	tok, err := v.Token(ctx, user, slug)
-	if errors.Is(err, ErrNoConnection) {
-		return &connectionRequiredError{user: user, upstream: slug}
-	}
-	if err != nil {
-		return err
+	tok := ex.oauthToken // read when the call was decided (connectionMissing), used once
+	ex.oauthToken = nil
+	var err error
+	if tok == nil {
+		tok, err = v.Token(ctx, user, slug)
+		if errors.Is(err, ErrNoConnection) {
+			return &connectionRequiredError{user: user, upstream: slug}
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if g.stale(tok) {
 		if tok, err = g.refreshToken(ctx, ex.up, user); err != nil {

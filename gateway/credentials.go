@@ -101,3 +101,26 @@ func withCredential(ev audit.Event, up *upstreams.Upstream) audit.Event {
 // errOAuthUnavailable refuses an oauth upstream when the gateway has no
 // connection vault (Options.Connections).
 var errOAuthUnavailable = errors.New("gateway: the upstream needs per-user OAuth and no connection vault is configured")
+
+// connectionMissing reports, while a tools/call is decided and before its
+// allow record is written, that the caller's user has no connection to the
+// call's oauth upstream: the call is then refused and recorded as refused
+// (connection_required), never recorded as allowed and failed afterwards. The
+// token read is kept on ex for the forward (oauthCredential). Other errors
+// are left to the forward path, which fails closed.
+func (g *Gateway) connectionMissing(ctx context.Context, ex *exchange) *connectionRequiredError {
+	v := g.opts.Connections
+	if ex.up.Auth.Kind != upstreams.AuthOAuth || v == nil || ex.req == nil {
+		return nil
+	}
+	sctx, cancel := g.storeContext(ctx)
+	defer cancel()
+	tok, err := v.Token(sctx, ex.claims.Subject, ex.up.Slug)
+	if errors.Is(err, ErrNoConnection) {
+		return &connectionRequiredError{user: ex.claims.Subject, upstream: ex.up.Slug}
+	}
+	if err == nil {
+		ex.oauthToken = tok
+	}
+	return nil
+}

@@ -37,6 +37,12 @@ type exchange struct {
 	status        int    // HTTP status of a local answer; 0 means 200 (400 for a lone invalid request)
 	hasCall       bool   // a tools/call or tasks/result is forwarded (timeouts.call applies, not timeouts.request)
 	version       string // the protocol revision of the request (header, else the session's); "" when unknown
+	// req is the client's request (the public URL of a connect link); nil on
+	// the gateway's own requests (a kill's DELETE).
+	req *http.Request
+	// oauthToken is the user's connection to an oauth upstream, read when
+	// the call was decided (credentials.go) and used when it is forwarded.
+	oauthToken *UpstreamToken
 }
 
 // pendingCall is a forwarded request whose response the gateway waits for.
@@ -200,14 +206,29 @@ func (g *Gateway) authorizeCall(ctx context.Context, ex *exchange, m *message) (
 		e := d.RPCError()
 		return errorResponse(m.id, rpcError{Code: e.Code, Message: e.Message, Data: e.Data}), nil
 	}
+	if cr := g.connectionMissing(ctx, ex); cr != nil { // credentials.go
+		// Nothing can reach the upstream: refused and recorded as refused,
+		// before an allow record or a request for approval.
+		releaseHold(ctx, hold)
+		if ex.sess != nil {
+			ex.sess.activity.add(0, 1, nil, g.now())
+		}
+		ev.Reason, ev.Constraint, ev.Limit, ev.Value = ReasonConnectionRequired, auditCredential, "", string(ex.up.Auth.Kind)
+		g.record(ev)
+		return errorResponse(m.id, g.connectionError(ex.req, ex, cr)), nil
+	}
+	var approved *approvalRequest
+	if binding.Approval != nil { // a four-eyes tool: approval.go
+		var resp []byte
+		if resp, approved = g.checkApproval(ctx, ex, m, binding.Approval, []byte(args), &ev, hold); resp != nil {
+			return resp, nil
+		}
+	}
 	ev.Kind, ev.Decision = audit.KindAllow, "allow"
 	ev = withCredential(ev, ex.up) // credentials.go
 	if err := g.recordAllow(ctx, ev); err != nil {
-		if hold != nil {
-			rctx, cancel := detach(ctx)
-			hold.Release(rctx) // the call never ran
-			cancel()
-		}
+		g.approvals.putBack(approved, g.now()) // the call never ran: its approval stays
+		releaseHold(ctx, hold)
 		return errorResponse(m.id, auditUnavailableError()), nil
 	}
 	if ex.sess != nil {
@@ -236,4 +257,14 @@ func (g *Gateway) refuseUnchecked(ev audit.Event, m *message, unambiguous bool) 
 	}
 	g.record(ev)
 	return errorResponse(m.id, e)
+}
+
+// releaseHold releases a budget hold of a call that never ran (nil: none).
+func releaseHold(ctx context.Context, hold policy.Hold) {
+	if hold == nil {
+		return
+	}
+	rctx, cancel := detach(ctx)
+	hold.Release(rctx)
+	cancel()
 }

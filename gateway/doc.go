@@ -22,7 +22,10 @@
 //     (visibility.go); a list the gateway cannot parse is an error, never the
 //     unfiltered catalog; resource updates and task statuses the token may
 //     not see are dropped;
-//   - tools/call is decided by package policy before it is forwarded;
+//   - tools/call is decided by package policy before it is forwarded; a call
+//     of a four-eyes tool (policy.Binding.Approval) is then also held back
+//     until a second, distinct human approves that exact call in the
+//     approvals inbox at ApprovalsPath (approval.go, approval_inbox.go);
 //   - the upstream sees a short-lived downstream token for its own audience,
 //     with the gateway appended to the act chain, never the caller's token.
 //     Downstream tokens are cached per (caller token, upstream): one is minted

@@ -132,6 +132,9 @@ type Options struct {
 	// refused and its session killed, with the caller's verified claims: the
 	// place to revoke the token everywhere (honeytool.go). nil means none.
 	OnHoneytool func(ctx context.Context, c *authority.Claims, tool string)
+	// Approvals shares four-eyes approval requests between replicas (the
+	// store); nil keeps them in this process (approval_shared.go).
+	Approvals ApprovalStore
 	// Logger receives operational logs (never tokens or arguments); nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -166,6 +169,8 @@ type Gateway struct {
 	tasks     tasks           // goroutines started by Kill (kill.go)
 	mcpTasks  *taskOwners     // MCP task ids relayed, by owner (decide_tasks.go)
 	states    *taskOwners     // MRTR request states relayed, by principal (decide_state.go)
+	approvals *approvals      // four-eyes approval requests (approval.go)
+	inbox     *inbox          // approvers' sessions at ApprovalsPath (approval_inbox.go)
 
 	definitions observedDefinitions // pinned definitions last listed (pins.go)
 
@@ -243,6 +248,8 @@ func New(opts Options) (*Gateway, error) {
 	g.connect = newConnector(opts.ConnectKey, g.client, g.now, cs)
 	g.exchanged = newExchanger()
 	g.bridges.dial = g.upstreamClient // virtual.go
+	g.approvals = newApprovals(opts.Approvals)
+	g.inbox = g.newInbox() // after g.approvals: its poller reads them
 	if opts.Recorder != nil {
 		g.audit = newAuditQueue(opts.Recorder, opts.Logger, opts.StoreTimeout, g.health)
 	}
@@ -257,6 +264,8 @@ func (g *Gateway) Close() error {
 	g.closeOnce.Do(func() {
 		close(g.closed)
 		<-g.janitorDone
+		g.approvals.close() // before tasks.wait: ends the elicitations in flight
+		g.inbox.close()
 		g.tasks.wait() // before the bridges and the audit queue they use close
 		g.health.probing.Wait()
 		g.sessions.closeAll()
@@ -287,7 +296,8 @@ const (
 	metadataPrefix = "/.well-known/oauth-protected-resource/mcp/"
 )
 
-// ServeHTTP routes /mcp/<slug> and the RFC 9728 metadata of each slug.
+// ServeHTTP routes /mcp/<slug>, the RFC 9728 metadata of each slug and the
+// approvals inbox (ApprovalsPath).
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !g.hostAllowed(r.Host) {
 		http.Error(w, "Forbidden: invalid Host header", http.StatusForbidden)
@@ -296,6 +306,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasPrefix(r.URL.Path, metadataPrefix):
 		g.serveMetadata(w, r, strings.TrimPrefix(r.URL.Path, metadataPrefix))
+	case r.URL.Path == ApprovalsPath:
+		g.serveApprovals(w, r) // approval_inbox.go
 	case strings.HasPrefix(r.URL.Path, mcpPrefix):
 		defer g.observeRequest(&r, strings.TrimPrefix(r.URL.Path, mcpPrefix))()
 		g.serveMCP(w, r, strings.TrimPrefix(r.URL.Path, mcpPrefix))

@@ -110,6 +110,9 @@ func (g *Gateway) Kill(ctx context.Context, sel Selector, reason string) KillRep
 		// standalone stream closes, whatever is still unread on another).
 		g.tasks.after(killStreamGrace, closeStreams)
 	}
+	// Last, so that a store that is slow to answer never delays the kill:
+	// the open approval requests of what sel covers are cancelled.
+	g.cancelApprovals(ctx, sel, "killed: "+reason) // approval.go
 	return rep
 }
 

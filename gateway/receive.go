@@ -109,6 +109,7 @@ func (g *Gateway) servePost(w http.ResponseWriter, r *http.Request, up *upstream
 		return
 	}
 	ex := newExchange(up, c, sess, body, batch)
+	ex.req = r
 	if ex.version = version; version == "" && sess != nil {
 		ex.version = sess.version()
 	}

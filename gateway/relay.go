@@ -216,8 +216,13 @@ func (g *Gateway) relaySSE(ctx context.Context, w http.ResponseWriter, resp *htt
 	for _, l := range ex.local {
 		writeEvent(w, l)
 	}
-	rc.Flush()
-	rd := newSSEReader(resp.Body, maxEventBytes)
+	if len(ex.local) > 0 || ex.body == nil {
+		// The gateway's own answers, or a GET stream's headers (its client
+		// waits for them), go out at once. A POST stream's headers go out
+		// with its first event, in one write, as httputil.ReverseProxy does.
+		rc.Flush()
+	}
+	rd := newSSEReader(resp.Body, maxEventBytes, ex.body == nil)
 	defer rd.release()
 	var end streamEnd
 	var err error

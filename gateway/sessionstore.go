@@ -25,6 +25,14 @@ type SessionStore interface {
 	TouchSession(ctx context.Context, id string, a Activity) error
 }
 
+// ActivityBatcher is what a SessionStore may also implement to record the
+// activity of many sessions at once (one transaction per flush instead of
+// one per session). It returns the ids it did not find; an error means
+// nothing was recorded.
+type ActivityBatcher interface {
+	TouchSessions(ctx context.Context, acts map[string]Activity) (notFound []string, err error)
+}
+
 // ErrSessionNotFound is what a SessionStore returns for an unknown session.
 var ErrSessionNotFound = errors.New("gateway: session not found")
 
@@ -197,6 +205,10 @@ func (g *Gateway) flushActivity() {
 	if g.opts.Sessions == nil {
 		return
 	}
+	if b, ok := g.opts.Sessions.(ActivityBatcher); ok {
+		g.flushActivityBatch(b)
+		return
+	}
 	for _, s := range g.sessions.all() {
 		a, ok := s.activity.take()
 		if !ok {
@@ -207,6 +219,34 @@ func (g *Gateway) flushActivity() {
 			s.activity.restore(a)
 		}
 		cancel()
+	}
+}
+
+// flushActivityBatch records every session's activity in one call; what
+// was not recorded (the store failed, or does not know the session) is
+// restored for the next flush, as flushActivity does.
+func (g *Gateway) flushActivityBatch(b ActivityBatcher) {
+	taken := map[string]Activity{}
+	from := map[string]*session{}
+	for _, s := range g.sessions.all() {
+		if a, ok := s.activity.take(); ok {
+			taken[s.id], from[s.id] = a, s
+		}
+	}
+	if len(taken) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	notFound, err := b.TouchSessions(ctx, taken)
+	if err != nil {
+		for id, a := range taken {
+			from[id].activity.restore(a)
+		}
+		return
+	}
+	for _, id := range notFound {
+		from[id].activity.restore(taken[id])
 	}
 }
 

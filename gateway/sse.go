@@ -17,27 +17,42 @@ import (
 var errEventTooLarge = errors.New("SSE event exceeds the size limit")
 
 // sseReaders recycles the buffered readers of relayed streams: one per open
-// stream, returned when the stream ends, so thousands of idle streams do not
-// each pin a fresh buffer allocated per response.
-var sseReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+// stream, returned when the stream ends, so a response does not allocate one.
+// A session's GET stream is idle most of its life and holds its reader all
+// along: it takes a small one from sseIdleReaders (a longer line only costs
+// more reads; next keeps reading it).
+var (
+	sseReaders     = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 4096) }}
+	sseIdleReaders = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, sseIdleReaderSize) }}
+)
+
+// sseIdleReaderSize is the read buffer of a GET stream.
+const sseIdleReaderSize = 512
 
 // sseReader reads raw SSE events. It is not safe for concurrent use.
 type sseReader struct {
-	br  *bufio.Reader
-	max int
-	buf []byte // the event being read
+	br   *bufio.Reader
+	pool *sync.Pool // where br goes back
+	max  int
+	buf  []byte // the event being read
 }
 
-func newSSEReader(r io.Reader, max int) *sseReader {
-	br := sseReaders.Get().(*bufio.Reader)
+// newSSEReader reads events of at most max bytes from r; idle says the
+// stream is a GET stream, mostly waiting (a small buffer).
+func newSSEReader(r io.Reader, max int, idle bool) *sseReader {
+	pool := &sseReaders
+	if idle {
+		pool = &sseIdleReaders
+	}
+	br := pool.Get().(*bufio.Reader)
 	br.Reset(r)
-	return &sseReader{br: br, max: max}
+	return &sseReader{br: br, pool: pool, max: max}
 }
 
 // release returns the reader's buffer to the pool; the reader is unusable after.
 func (s *sseReader) release() {
 	s.br.Reset(nil)
-	sseReaders.Put(s.br)
+	s.pool.Put(s.br)
 	s.br = nil
 }
 

@@ -1,6 +1,10 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+	"time"
+)
 
 // ResourceKind says how a bound resource argument is canonicalized before it
 // is compared with the token's resources allow-list.
@@ -53,4 +57,38 @@ type Binding struct {
 	// Honeytool marks a bait: listed like any tool the token may see, never
 	// forwarded; a call to it kills the session (the gateway's honeytool.go).
 	Honeytool bool
+	// Approval, when set, makes the tool a four-eyes tool: a call policy
+	// allows is still not forwarded until a second, distinct human approves
+	// that exact call (the gateway's approval.go). nil means no approval.
+	Approval *Approval
+}
+
+// Approval says who may approve a call of a four-eyes tool (Binding.Approval)
+// and for how long a request stays open. One approval admits one call: the
+// tool with those exact arguments, under that token (jti). The approver is
+// never the token's subject nor anyone in its act chain, whatever From says.
+type Approval struct {
+	// From lists the users (token subjects) who may approve; never empty.
+	From []string
+	// TTL bounds a request from its creation until the approved call is
+	// made; zero means DefaultApprovalTTL.
+	TTL time.Duration
+}
+
+// DefaultApprovalTTL is how long an approval request (and the approval it
+// gets) stays valid when the registry names no ttl.
+const DefaultApprovalTTL = 10 * time.Minute
+
+// MaxApprovalTTL is the longest ttl the registry may give an approval.
+const MaxApprovalTTL = 24 * time.Hour
+
+// Approves reports whether user is one of those who may approve.
+func (a *Approval) Approves(user string) bool { return a != nil && slices.Contains(a.From, user) }
+
+// Lifetime returns the request's TTL, DefaultApprovalTTL when none is set.
+func (a *Approval) Lifetime() time.Duration {
+	if a == nil || a.TTL <= 0 {
+		return DefaultApprovalTTL
+	}
+	return a.TTL
 }

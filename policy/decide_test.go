@@ -365,6 +365,10 @@ func TestRPCError(t *testing.T) {
 		{Deny(ReasonKilled, "session killed"), CodeKilled},
 		{Deny(ReasonUnavailable, "x"), CodeUnavailable},
 		{Deny(ReasonBudget, "x"), CodeDenied},
+		{Deny(ReasonApprovalRequired, "x"), CodeApprovalRequired},
+		{Deny(ReasonApprovalDeclined, "x"), CodeApprovalRequired},
+		{Deny(ReasonSelfApproval, "x"), CodeDenied},
+		{Deny(ReasonNotApprover, "x"), CodeDenied},
 		{Decision{}, CodeDenied},
 	} {
 		e := tc.d.RPCError()
@@ -379,5 +383,16 @@ func TestRPCError(t *testing.T) {
 	})
 	if len([]rune(long.Value)) > MaxValueLen+1 || len(long.Message) > 200 {
 		t.Errorf("long value not shortened: value %d runes, message %d bytes", len([]rune(long.Value)), len(long.Message))
+	}
+}
+
+func TestApproval(t *testing.T) {
+	var none *Approval
+	if none.Approves("bob") || none.Lifetime() != DefaultApprovalTTL {
+		t.Errorf("a nil Approval approves nobody and lasts the default")
+	}
+	a := &Approval{From: []string{"bob", "carol"}, TTL: time.Minute}
+	if !a.Approves("carol") || a.Approves("alice") || a.Approves("") || a.Lifetime() != time.Minute {
+		t.Errorf("Approval %+v: Approves or Lifetime wrong", a)
 	}
 }

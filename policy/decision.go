@@ -74,6 +74,9 @@ type RPCErrorData struct {
 	Argument string `json:"argument,omitempty"`
 	Limit    string `json:"limit,omitempty"`
 	Value    string `json:"value,omitempty"`
+	// Approval is the id of the approval request of a four-eyes call
+	// (ReasonApprovalRequired, ReasonApprovalDeclined).
+	Approval string `json:"approval,omitempty"`
 }
 
 // Error implements error.

@@ -87,6 +87,22 @@ const (
 	// ReasonHoneytool: the call named a bait tool (Binding.Honeytool); the
 	// gateway kills the session.
 	ReasonHoneytool Reason = "honeytool"
+	// ReasonApprovalRequired: the call is allowed but its tool needs a
+	// second human's approval (Binding.Approval), which this exact call does
+	// not have yet; data.approval names the request. Retry the same call once
+	// it is approved.
+	ReasonApprovalRequired Reason = "approval_required"
+	// ReasonApprovalDeclined: an approver declined this exact call; the next
+	// attempt opens a new request.
+	ReasonApprovalDeclined Reason = "approval_declined"
+	// ReasonSelfApproval: an approver tried to approve a call made by
+	// themselves or by a chain they are part of.
+	ReasonSelfApproval Reason = "self_approval"
+	// ReasonNotApprover: the user is not among the tool's approvers.
+	ReasonNotApprover Reason = "not_an_approver"
+	// ReasonApprovalNotFound: no open approval request has that id (never
+	// made, already decided, used, expired or cancelled).
+	ReasonApprovalNotFound Reason = "approval_not_found"
 )
 
 // JSON-RPC error codes of a denial. The range -32000..-32099 is reserved by
@@ -109,6 +125,10 @@ const (
 	// CodeUnavailable answers ReasonUnavailable (authorization state could not
 	// be read; retrying later may succeed).
 	CodeUnavailable = -32034
+	// CodeApprovalRequired answers ReasonApprovalRequired and
+	// ReasonApprovalDeclined: the call waits for (or was refused by) a second
+	// human.
+	CodeApprovalRequired = -32036
 	// CodeInvalidRequest is JSON-RPC's Invalid Request, for ReasonNotNotification.
 	CodeInvalidRequest = -32600
 	// CodeMethodNotFound is JSON-RPC's Method not found, for ReasonMethodNotAllowed.
@@ -130,6 +150,8 @@ func (r Reason) Code() int {
 		return CodeKilled
 	case ReasonUnavailable:
 		return CodeUnavailable
+	case ReasonApprovalRequired, ReasonApprovalDeclined:
+		return CodeApprovalRequired
 	case ReasonNotNotification:
 		return CodeInvalidRequest
 	case ReasonMethodNotAllowed, ReasonMethodRemoved:

@@ -182,7 +182,7 @@ upstreams:
 	want := []string{
 		"r.yaml:3:5: upstreams[0].command: is required for transport stdio (the argv to run)",
 		"r.yaml:5:10: upstreams[0].url: is only for transport streamable-http and sse",
-		`r.yaml:7:33: upstreams[0].tools.t.colour: unknown field (known: amount, category, honeytool, mutating, pin, resource, scope, tags)`,
+		`r.yaml:7:33: upstreams[0].tools.t.colour: unknown field (known: amount, approval, category, honeytool, mutating, pin, resource, scope, tags)`,
 		`r.yaml:8:11: upstreams[1].slug: "Bad" must be 1-63 characters of a-z, 0-9 and '-', starting with a letter or digit`,
 		`r.yaml:9:10: upstreams[1].url: "ftp://h/" must be an absolute http or https URL`,
 		"r.yaml:10:15: upstreams[1].headers.Authorization: Authorization is refused in headers: a credential for the upstream goes in auth (kind static, value {env: NAME} or {file: PATH})",

@@ -53,6 +53,7 @@ type toolSpec struct {
 	resource  field[resourceSpec]
 	mutating  field[bool]
 	honeytool field[bool]
+	approval  field[approvalSpec] // approval.go
 	tags      field[[]field[string]]
 	pin       field[string] // pin.go
 }
@@ -137,6 +138,7 @@ func (d *decoder) tool(e entry) toolSpec {
 		"resource":  func(e entry) { t.resource = d.resource(e) },
 		"mutating":  func(e entry) { t.mutating = d.boolean(e) },
 		"honeytool": func(e entry) { t.honeytool = d.boolean(e) },
+		"approval":  func(e entry) { t.approval = d.approval(e) },
 		"tags":      func(e entry) { t.tags = d.strList(e) },
 		"pin":       func(e entry) { t.pin = d.str(e) },
 	})

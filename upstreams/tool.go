@@ -94,6 +94,10 @@ func (d *decoder) bindingOf(t toolSpec) (*policy.Binding, toolWhere) {
 	}
 	b.Resource = d.resourceOf(t.resource, &w)
 	b.Tags = d.tagsOf(t.tags)
+	b.Approval = d.approvalOf(t.approval)
+	if b.Approval != nil && b.Honeytool {
+		d.errorf(t.approval.node, t.approval.path, "a honeytool is never forwarded: it cannot need an approval")
+	}
 	return b, w
 }
 

@@ -33,6 +33,15 @@ const (
 	// template whose definition differs from its pin (Limit: the pin,
 	// Value: the listed digest); recorded once per change.
 	KindDefinitionChanged Kind = "definition_changed"
+	// Four-eyes approvals (the gateway's approval.go). User, Agents, Client
+	// and TokenID are the requester's; Constraint is "approval", Limit the
+	// request's id and Value the approver's user (the second human) when one
+	// acted.
+	KindApprovalRequested Kind = "approval_requested" // a call waits for a second human
+	KindApprovalGranted   Kind = "approval_granted"   // the approver accepted
+	KindApprovalDeclined  Kind = "approval_declined"  // the approver declined
+	KindApprovalRefused   Kind = "approval_refused"   // an approval attempt was refused (self, chain, not an approver)
+	KindApprovalCancelled Kind = "approval_cancelled" // a kill or revocation ended the request
 )
 
 // Event is one entry of the audit chain.
@@ -96,9 +105,14 @@ func (e *Event) Validate() error {
 	if e.Time.Before(minTime) || e.Time.After(maxTime) {
 		return fmt.Errorf("%w: time %v out of range", ErrInvalidEvent, e.Time)
 	}
-	for name, v := range e.textFields() {
-		if !utf8.ValidString(v) || strings.ContainsRune(v, 0) {
-			return fmt.Errorf("%w: %s is not valid UTF-8 text", ErrInvalidEvent, name)
+	for _, f := range e.textFields() {
+		if !validText(f.value) {
+			return fmt.Errorf("%w: %s is not valid UTF-8 text", ErrInvalidEvent, f.name)
+		}
+	}
+	for i, a := range e.Agents {
+		if !validText(a) {
+			return fmt.Errorf("%w: agents[%d] is not valid UTF-8 text", ErrInvalidEvent, i)
 		}
 	}
 	if e.ArgsHash != "" && !isHexHash(e.ArgsHash) {
@@ -110,18 +124,19 @@ func (e *Event) Validate() error {
 	return nil
 }
 
-// textFields lists the free-text fields by name, for validation.
-func (e *Event) textFields() map[string]string {
-	m := map[string]string{
-		"user": e.User, "client": e.Client, "upstream": e.Upstream, "method": e.Method, "tool": e.Tool,
-		"decision": e.Decision, "reason": e.Reason, "constraint": e.Constraint, "limit": e.Limit, "value": e.Value,
-		"token_id": e.TokenID, "session_id": e.SessionID,
-	}
-	for i, a := range e.Agents {
-		m[fmt.Sprintf("agents[%d]", i)] = a
-	}
-	return m
+// textField is a free-text field of an event, by name.
+type textField struct{ name, value string }
+
+// textFields lists the free-text fields other than Agents by name, for
+// validation (an array: validating an event allocates nothing).
+func (e *Event) textFields() [12]textField {
+	return [12]textField{{"user", e.User}, {"client", e.Client}, {"upstream", e.Upstream}, {"method", e.Method},
+		{"tool", e.Tool}, {"decision", e.Decision}, {"reason", e.Reason}, {"constraint", e.Constraint},
+		{"limit", e.Limit}, {"value", e.Value}, {"token_id", e.TokenID}, {"session_id", e.SessionID}}
 }
+
+// validText reports whether v is UTF-8 without NUL.
+func validText(v string) bool { return utf8.ValidString(v) && !strings.ContainsRune(v, 0) }
 
 func validKind(k string) bool {
 	if k == "" || len(k) > 64 {

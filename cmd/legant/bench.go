@@ -46,6 +46,16 @@ minutes; --quick under a minute.`,
 			if noChild {
 				o.LegantBinary = ""
 			}
+			for i, c := range o.SessionsClients {
+				switch strings.ToLower(c) {
+				case "http1", "http/1.1":
+					o.SessionsClients[i] = bench.ProtoHTTP1
+				case "h2c":
+					o.SessionsClients[i] = bench.ProtoH2C
+				default:
+					return fmt.Errorf("--sessions-clients %q: want http1 or h2c", c)
+				}
+			}
 			o.Command = "legant " + strings.Join(os.Args[1:], " ")
 			o.Progress = cmd.ErrOrStderr()
 			o.Logger = slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -80,9 +90,11 @@ minutes; --quick under a minute.`,
 	fs.IntVar(&o.ListConcurrency, "list-concurrency", 0, "virtual clients for the tools/list workload (default 1)")
 	fs.IntVar(&o.Sessions, "sessions", 0, "idle sessions with a GET stream to open (default 10000, quick 1000; -1 skips)")
 	fs.BoolVar(&o.SessionsHTTP1, "sessions-http1", false, "idle sessions: the child reaches its upstream over HTTP/1.1 (a connection per GET stream) instead of h2c")
+	fs.StringSliceVar(&o.SessionsClients, "sessions-clients", nil, "idle sessions: the protocols their clients speak to the gateway, one measurement each: http1, h2c (default both)")
 	fs.StringVar(&o.DatabaseURL, "database-url", "", "also measure a child gateway on this PostgreSQL database (in a schema the run creates and drops)")
 	fs.StringVar(&o.LegantBinary, "legant", "", "legant binary for the child gateways (default: this executable)")
 	fs.BoolVar(&noChild, "no-child", false, "measure only in-process targets (no child gateway, no idle sessions)")
+	fs.StringVar(&o.ProfileDir, "profile-dir", "", "child gateways and the child proxy write CPU profiles here (<target>.pprof; go tool pprof)")
 	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
 	fs.Float64Var(&checkRatio, "check-ratio", 0, "exit non-zero when a gateway's throughput ÷ its baseline proxy (tools/call, c=16, median of rounds) is below this")
 	return cmd
@@ -93,6 +105,7 @@ minutes; --quick under a minute.`,
 // instrument, not a product.
 func newBenchProxyCmd() *cobra.Command {
 	var listen, upstream string
+	var startProfile func() (func(), error)
 	cmd := &cobra.Command{
 		Use:    "bench-proxy --listen ADDR --upstream URL",
 		Short:  "Serve a bare httputil.ReverseProxy to URL (the baseline of legant bench)",
@@ -101,10 +114,16 @@ func newBenchProxyCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			stopProfile, err := startProfile()
+			if err != nil {
+				return err
+			}
+			defer stopProfile()
 			return bench.ServeBareProxy(ctx, listen, upstream)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "address to serve on")
 	cmd.Flags().StringVar(&upstream, "upstream", "", "base URL of the upstream (required)")
+	startProfile = registerCPUProfile(cmd.Flags())
 	return cmd
 }

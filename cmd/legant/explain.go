@@ -103,6 +103,10 @@ func runExplain(out io.Writer, in io.Reader, f explainFlags) error {
 	if d.Allow && (claims.Constraints.Budget != nil || claims.Constraints.MaxCalls != nil) {
 		fmt.Fprintf(w, "note:\tthe gateway also reserves this call against the delegation's budget or max_calls\n")
 	}
+	if d.Allow && binding != nil && binding.Approval != nil {
+		fmt.Fprintf(w, "note:\tthe gateway also holds this call until a second person approves it (one of %s; never %s or an agent of the chain)\n",
+			strings.Join(binding.Approval.From, ", "), claims.Subject)
+	}
 	if !d.Allow {
 		return errDenied
 	}

@@ -53,6 +53,7 @@ upstreams:
         amount: {pointer: /amount, currency: USD}
         category: /category
         mutating: true
+        approval: {from: [bob, carol]}
 `
 	if err := os.WriteFile(registry, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -107,7 +108,8 @@ func TestExplain(t *testing.T) {
 		want   []string
 	}{
 		{name: "allowed", args: []string{"--tool", "submit_expense", "--args", `{"amount":120,"category":"Travel"}`},
-			want: []string{"decision:", "allow", "amount:", "120 USD", "category:", "travel", "user:alice", "agent:planner", "jti=t1"}},
+			want: []string{"decision:", "allow", "amount:", "120 USD", "category:", "travel", "user:alice", "agent:planner", "jti=t1",
+				"the gateway also holds this call until a second person approves it (one of bob, carol; never alice or an agent of the chain)"}},
 		{name: "over max", args: []string{"--tool", "submit_expense", "--args", `{"amount":700,"category":"travel"}`}, denied: true,
 			want: []string{"deny", "max_amount", "denied: amount 700 exceeds max_amount 500",
 				`{"code":-32030,"message":"denied: amount 700 exceeds max_amount 500","data":{"reason":"max_amount","limit":"500","value":"700"}}`}},

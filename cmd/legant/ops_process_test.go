@@ -269,7 +269,7 @@ func TestProcessMetricsHealthAndLogs(t *testing.T) {
 	if strings.Contains(logs, token) {
 		t.Error("the token appears in the logs")
 	}
-	var sawDecision, sawRequest bool
+	var sawAllow, sawDeny, sawRequest bool
 	sc := bufio.NewScanner(strings.NewReader(logs))
 	for sc.Scan() {
 		line := sc.Bytes()
@@ -281,11 +281,12 @@ func TestProcessMetricsHealthAndLogs(t *testing.T) {
 			t.Errorf("log line is not JSON: %s", line)
 			continue
 		}
-		sawDecision = sawDecision || rec["msg"] == "decision" && rec["tool"] == "slow" && rec["level"] == "INFO"
+		sawAllow = sawAllow || rec["msg"] == "decision" && rec["decision"] == "allow" && rec["tool"] == "slow" && rec["level"] == "DEBUG"
+		sawDeny = sawDeny || rec["msg"] == "decision" && rec["decision"] == "deny" && rec["tool"] == "_other" && rec["level"] == "INFO"
 		sawRequest = sawRequest || rec["msg"] == "request" && rec["mcp_method"] == "tools/call" && rec["level"] == "DEBUG"
 	}
-	if !sawDecision || !sawRequest {
-		t.Errorf("JSON logs: decision line %t, request line %t; log:\n%s", sawDecision, sawRequest, logs)
+	if !sawAllow || !sawDeny || !sawRequest {
+		t.Errorf("JSON logs: allow line (debug) %t, deny line (info) %t, request line %t; log:\n%s", sawAllow, sawDeny, sawRequest, logs)
 	}
 }
 

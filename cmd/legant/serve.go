@@ -57,6 +57,7 @@ type serveLimits struct {
 	bodyTimeout       time.Duration // reading a request body
 	idleTimeout       time.Duration // keep-alive connections
 	maxHeaderBytes    int
+	noH2C             bool // serve HTTP/1.1 only (no HTTP/2 cleartext with prior knowledge)
 }
 
 // Defaults of the server's limits.
@@ -79,7 +80,13 @@ func (l *serveLimits) registerLimits(fs *pflag.FlagSet) {
 	fs.DurationVar(&l.bodyTimeout, "body-read-timeout", defaultBodyTimeout, "time a client has to send a request body (streams are not cut by it)")
 	fs.DurationVar(&l.idleTimeout, "conn-idle-timeout", defaultConnIdleTimeout, "how long an idle keep-alive connection stays open")
 	fs.IntVar(&l.maxHeaderBytes, "max-header-bytes", defaultMaxHeaderBytes, "largest request header block accepted")
+	fs.BoolVar(&l.noH2C, "no-h2c", false, "serve HTTP/1.1 only; by default the listener also accepts HTTP/2 cleartext with prior knowledge (h2c), so a client's sessions and their idle GET streams share one connection")
 }
+
+// h2cMaxStreams is how many streams one HTTP/2 client connection may hold
+// open: an idle session's GET stream is one, so a client multiplexes a
+// thousand sessions per connection.
+const h2cMaxStreams = 1000
 
 func (l serveLimits) server(h http.Handler) *http.Server {
 	or := func(v, d time.Duration) time.Duration {
@@ -92,9 +99,18 @@ func (l serveLimits) server(h http.Handler) *http.Server {
 	if maxHeader <= 0 {
 		maxHeader = defaultMaxHeaderBytes
 	}
-	return &http.Server{Handler: bodyDeadline(or(l.bodyTimeout, defaultBodyTimeout), h),
+	srv := &http.Server{Handler: bodyDeadline(or(l.bodyTimeout, defaultBodyTimeout), h),
 		ReadHeaderTimeout: or(l.readHeaderTimeout, defaultReadHeaderTimeout),
 		IdleTimeout:       or(l.idleTimeout, defaultConnIdleTimeout), MaxHeaderBytes: maxHeader}
+	if !l.noH2C {
+		// Prior knowledge only: the HTTP/1.1 "Upgrade: h2c" dance is not
+		// served (it lets a request slip past a front proxy's checks).
+		srv.Protocols = new(http.Protocols)
+		srv.Protocols.SetHTTP1(true)
+		srv.Protocols.SetUnencryptedHTTP2(true)
+		srv.HTTP2 = &http.HTTP2Config{MaxConcurrentStreams: h2cMaxStreams}
+	}
+	return srv
 }
 
 // bodyDeadline gives a client d to send its request body. Unlike
@@ -290,7 +306,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 		AuditMode: mode, StoreTimeout: cfg.limits.storeTimeout, StorePing: st.Ping, CutHoldTimeout: cfg.limits.cutHoldTimeout,
 		Registry: w.watcher.Current, Issuer: w.issuer, Keys: w.keys, Signer: signer,
 		DownstreamIssuer: cfg.publicURL + downstreamIssuerPath, PublicURL: cfg.publicURL,
-		Revocations: st.Revocations(), DPoPProofs: st.ProofCache(), Ledger: st, Recorder: w.ops.Recorder(st.Audit()), Sessions: admin.Sessions{Store: st}, Logger: cfg.logger,
+		Revocations: st.Revocations(), DPoPProofs: st.ProofCache(), Ledger: st, Recorder: w.ops.Recorder(st.Audit()), Sessions: admin.Sessions{Store: st}, Approvals: admin.Approvals{Store: st}, Logger: cfg.logger,
 		Observer: w.ops.Observer(),
 	})
 	if err != nil {
@@ -338,6 +354,7 @@ func routes(w *wiring, gwKeys *authority.KeySet, st *store.Store) http.Handler {
 	mux.Handle("/mcp/", w.gw)
 	mux.Handle("/.well-known/oauth-protected-resource/", w.gw)
 	mux.Handle("/connect/", w.gw.ConnectHandler())
+	mux.Handle(gateway.ApprovalsPath, w.gw) // the approvals inbox (four-eyes tools)
 	mux.Handle(gateway.ClientMetadataPath, w.gw.ClientMetadataHandler())
 	// The issuer's JWKS publishes the key directory's keys (they sign
 	// delegation tokens) and the store's (they sign the revocation feed and

@@ -15,11 +15,9 @@ import (
 
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/authority/audit"
@@ -27,14 +25,7 @@ import (
 	"github.com/openlegant/legant/issuer/store"
 )
 
-func main() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := run(ctx, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "budget:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("budget", run) }
 
 const (
 	workers    = 5

@@ -20,10 +20,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
-	"time"
 
 	_ "modernc.org/sqlite" // the "sqlite" driver, to edit the file as an attacker would
 
@@ -33,14 +31,7 @@ import (
 	"github.com/openlegant/legant/issuer/store"
 )
 
-func main() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := run(ctx, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "conductor:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("conductor", run) }
 
 const slug = "workspace"
 

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
-	"io"
 	"testing"
-	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/openlegant/legant/examples/internal/demotest"
 )
 
 // TestDemo runs the demo and holds every decision it narrates to this list:
@@ -15,13 +12,7 @@ import (
 // call order from a verified chain, and a record rewritten in the SQLite
 // file caught at its own sequence number.
 func TestDemo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	got, err := run(ctx, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
+	demotest.Decisions(t, run, []string{
 		"tools the agent sees: docs__read_document, mail__send_email, pay__pay_invoice",
 		"read the invoice: allow",
 		"pay the invoice: allow",
@@ -38,8 +29,5 @@ func TestDemo(t *testing.T) {
 			"docs read_document deny resource; mail send_email deny resource; docs delete_document deny tool_not_allowed; mail send_email allow allowed",
 		"the record rewritten: #3",
 		"the chain after tampering: broken at #3",
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("decisions (-want +got):\n%s", diff)
-	}
+	})
 }

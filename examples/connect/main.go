@@ -19,24 +19,15 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/examples/internal/demo"
 )
 
-func main() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := run(ctx, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "connect:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("connect", run) }
 
 type story struct {
 	env     *demo.Env
@@ -221,6 +212,12 @@ func (s *story) disconnect(ctx context.Context) error {
 	}
 	s.n.Expect("the call after the disconnect", out, "connection_required")
 	s.n.Check("its link", linkShape(out.URL, s.env.GatewayURL), "the gateway's /connect/tracker with a ticket")
+	ev, err := s.env.NextAudit(ctx, func(ev audit.Event) bool { return ev.Tool == "list_issues" })
+	if err != nil {
+		return err
+	}
+	s.n.Say("audit", "%s", demo.AuditLine(ev))
+	s.n.Check("audited as", fmt.Sprintf("%s %s %s", ev.Kind, ev.User, ev.Reason), "deny alice connection_required")
 	s.n.Check("requests the tracker accepted since", fmt.Sprint(len(s.tracker.seen())-before), "0")
 	return nil
 }

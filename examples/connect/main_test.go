@@ -1,12 +1,9 @@
 package main
 
 import (
-	"context"
-	"io"
 	"testing"
-	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/openlegant/legant/examples/internal/demotest"
 )
 
 // TestDemo runs the demo and holds every decision it narrates to this list:
@@ -17,13 +14,7 @@ import (
 // never the Legant token; after a disconnect the next call asks again and
 // reaches nothing.
 func TestDemo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	got, err := run(ctx, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
+	demotest.Decisions(t, run, []string{
 		"first call: connection_required",
 		"the link: the gateway's /connect/tracker with a ticket",
 		"requests the tracker accepted: 0",
@@ -37,9 +28,7 @@ func TestDemo(t *testing.T) {
 		"requests carrying the Legant token: 0",
 		"the call after the disconnect: connection_required",
 		"its link: the gateway's /connect/tracker with a ticket",
+		"audited as: deny alice connection_required",
 		"requests the tracker accepted since: 0",
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("decisions (-want +got):\n%s", diff)
-	}
+	})
 }

@@ -15,24 +15,15 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/examples/internal/demo"
 )
 
-func main() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := run(ctx, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "honeytool:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("honeytool", run) }
 
 const bait = "export_all_customer_data"
 

@@ -1,25 +1,16 @@
 package main
 
 import (
-	"context"
-	"io"
 	"testing"
-	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/openlegant/legant/examples/internal/demotest"
 )
 
 // TestDemo runs the demo and holds every decision it narrates to this list:
 // the bait listed, its call refused and never forwarded, the session killed
 // and the token revoked, all audited under alice and agent:support.
 func TestDemo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	got, err := run(ctx, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
+	demotest.Decisions(t, run, []string{
 		"tools the agent sees: export_all_customer_data, lookup_customer",
 		"lookup customer 42: allow",
 		"lookup customer 42, audited as: allow alice allowed",
@@ -30,8 +21,5 @@ func TestDemo(t *testing.T) {
 		"the old session, afterwards: 401 the token has been revoked (token tok-support-1 revoked: honeytool)",
 		"a fresh session, same token: 401 the token has been revoked (token tok-support-1 revoked: honeytool)",
 		"what the upstream ran: lookup_customer",
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("decisions (-want +got):\n%s", diff)
-	}
+	})
 }

@@ -16,22 +16,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/examples/internal/demo"
 )
 
-func main() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := run(ctx, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "splice:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("splice", run) }
 
 var specs = []demo.UpstreamSpec{{Slug: "finance", Tools: []demo.Tool{
 	{Name: "search_expenses", Binding: "scope: finance:read"},

@@ -17,7 +17,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -27,14 +26,7 @@ import (
 	"github.com/openlegant/legant/examples/internal/demo"
 )
 
-func main() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := run(ctx, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "stolen-token:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("stolen-token", run) }
 
 // start is a Tuesday, 15 minutes before the end of the business day.
 var start = time.Date(2026, 3, 10, 16, 45, 0, 0, time.UTC)

@@ -1,24 +1,15 @@
 package main
 
 import (
-	"context"
-	"io"
 	"testing"
-	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/openlegant/legant/examples/internal/demotest"
 )
 
 // TestDemo runs the demo and holds every decision it narrates to this list:
 // a change in the gateway or the SDK that alters one fails here.
 func TestDemo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	got, err := run(ctx, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
+	demotest.Decisions(t, run, []string{
 		"owner reads contacts: allow",
 		"replayed on another upstream: 401 the token's audience is not this resource",
 		"tools the thief sees: read_contacts",
@@ -36,8 +27,5 @@ func TestDemo(t *testing.T) {
 		"bound token, replayed proof: 401 invalid_dpop_proof: the DPoP proof was used before",
 		"calls the crm upstream ran: 3",
 		"calls the billing upstream ran: 0",
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("decisions (-want +got):\n%s", diff)
-	}
+	})
 }

@@ -14,23 +14,14 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"time"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/examples/internal/demo"
 	"github.com/openlegant/legant/issuer/store"
 )
 
-func main() {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := run(ctx, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "two-asks:", err)
-		os.Exit(1)
-	}
-}
+func main() { demo.Main("two-asks", run) }
 
 var specs = []demo.UpstreamSpec{{Slug: "docs", Tools: []demo.Tool{
 	{Name: "read_doc", Binding: "scope: docs:read\nresource: {pointer: /path, kind: path}", Args: map[string]string{"path": "string"}},

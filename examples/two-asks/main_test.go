@@ -1,24 +1,15 @@
 package main
 
 import (
-	"context"
-	"io"
 	"testing"
-	"time"
 
-	"github.com/google/go-cmp/cmp"
+	"github.com/openlegant/legant/examples/internal/demotest"
 )
 
 // TestDemo runs the demo and holds every decision it narrates to this list:
 // each call decided and audited under the person who asked.
 func TestDemo(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	got, err := run(ctx, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []string{
+	demotest.Decisions(t, run, []string{
 		"alice reads her plan: allow",
 		"alice reads her plan, audited under: alice",
 		"bob reads his notes: allow",
@@ -32,8 +23,5 @@ func TestDemo(t *testing.T) {
 		"what the upstream ran: /home/alice/plan.md for user:alice → agent:helpdesk → agent:legant-gateway; /home/bob/notes.md for user:bob → agent:helpdesk → agent:legant-gateway",
 		"audit of alice: allow",
 		"audit of bob: allow, deny, deny",
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("decisions (-want +got):\n%s", diff)
-	}
+	})
 }

@@ -65,6 +65,18 @@ func (s Sessions) TouchSession(ctx context.Context, id string, a gateway.Activit
 	return s.Store.TouchSession(ctx, id, store.SessionActivity{At: a.At, Allowed: a.Allowed, Denied: a.Denied, Spent: a.Spent})
 }
 
+var _ gateway.ActivityBatcher = Sessions{}
+
+// TouchSessions implements gateway.ActivityBatcher: one transaction for a
+// flush of every session's activity.
+func (s Sessions) TouchSessions(ctx context.Context, acts map[string]gateway.Activity) ([]string, error) {
+	in := make(map[string]store.SessionActivity, len(acts))
+	for id, a := range acts {
+		in[id] = store.SessionActivity{At: a.At, Allowed: a.Allowed, Denied: a.Denied, Spent: a.Spent}
+	}
+	return s.Store.TouchSessions(ctx, in)
+}
+
 // endOf says how a stored session ended, in the gateway's words.
 func endOf(se *store.Session) string {
 	switch {

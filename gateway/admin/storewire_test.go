@@ -63,6 +63,20 @@ func TestAdapters(t *testing.T) {
 		if got, _ := s.LoadSession(ctx, "s2"); !got.Killed || got.End != gateway.EndIdle {
 			t.Fatalf("an idle-ended session must load as ended idle: %+v", got)
 		}
+		rec3 := rec1
+		rec3.ID = "s3"
+		if err := s.SaveSession(ctx, rec3); err != nil {
+			t.Fatal(err)
+		}
+		var batcher gateway.ActivityBatcher = s // the gateway flushes every session's activity in one call
+		notFound, err := batcher.TouchSessions(ctx, map[string]gateway.Activity{
+			"s3": {At: time.Now(), Allowed: 3, Denied: 1}, "nope": {At: time.Now(), Allowed: 1}})
+		if err != nil || len(notFound) != 1 || notFound[0] != "nope" {
+			t.Fatalf("TouchSessions = %v, %v; want [nope]", notFound, err)
+		}
+		if se, err := st.GetSession(ctx, "s3"); err != nil || se.CallsAllowed != 3 || se.CallsDenied != 1 {
+			t.Fatalf("after TouchSessions: %+v, %v", se, err)
+		}
 	})
 }
 

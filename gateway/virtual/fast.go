@@ -80,6 +80,9 @@ func (t *fastTransport) call(req *http.Request, s *session, msg *message) (*http
 	if err != nil {
 		return nil, false
 	}
+	if _, ok := params["task"]; ok && t.h.scopesTasks() {
+		return nil, false // a task-augmented call: its task id is scoped (tasks.go)
+	}
 	full := params.str("name")
 	m, name, found := t.h.up.MemberOf(full)
 	if !found {
@@ -222,6 +225,7 @@ func (b *fastBody) Read(p []byte) (int, error) {
 		} else if idKey(h.ID) == idKey(b.id) {
 			b.answered, b.eof = true, true
 		}
+		data = b.l.scopeTasks(data)
 		b.pending = append(append(append(b.pending[:0], "event: message\ndata: "...), data...), "\n\n"...)
 	}
 	n := copy(p, b.pending)

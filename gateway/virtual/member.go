@@ -300,6 +300,7 @@ func (l *link) fromMember(data []byte) ([]byte, error) {
 	if err := decodeHead(data, &h); err != nil {
 		return nil, err
 	}
+	data = l.scopeTasks(data)
 	if h.Method != "" && len(h.ID) > 0 && string(h.ID) != "null" {
 		return withID(data, mapMemberID(l.idx, h.ID))
 	}

@@ -36,7 +36,7 @@ func (s *session) list(w http.ResponseWriter, ctx context.Context, msg *message,
 	}
 	lists := each(ctx, s, func(ctx context.Context, l *link) (listed, error) {
 		out := listed{idx: l.idx}
-		if !l.has(feature) {
+		if feature == "tasks" && !l.servesTasks() || feature != "tasks" && !l.has(feature) {
 			return out, nil
 		}
 		next := ""
@@ -83,6 +83,8 @@ func (s *session) list(w http.ResponseWriter, ctx context.Context, msg *message,
 						item.setStr("name", name)
 						it = item.encode()
 					}
+				case field == "tasks":
+					it, name = l.scopeTaskItem(item)
 				case field == "resources":
 					name = item.str("uri")
 				default:
@@ -192,7 +194,9 @@ func (h *Handler) instructions(links []*link) string {
 // subscribe when any member has them (they are forwarded from any member);
 // experimental capabilities and any other feature only when every member
 // that answered declares it (the intersection: one member's feature cannot
-// be promised for the others'). A member that did not answer counts with
+// be promised for the others'), but for tasks (capabilities.tasks and the
+// tasks extension), declared when any member does with several members:
+// tasks are routed to their member (tasks.go). A member that did not answer counts with
 // what its registry entry shows (registryCapabilities), so that its
 // objects can appear once it is back.
 func (h *Handler) mergeCapabilities(links []*link) object {
@@ -207,7 +211,11 @@ func (h *Handler) mergeCapabilities(links []*link) object {
 	}
 	out := object{}
 	flags := map[string][]string{"tools": {"listChanged"}, "prompts": {"listChanged"}, "resources": {"listChanged", "subscribe"}}
-	for _, feature := range []string{"tools", "prompts", "resources", "logging", "completions"} {
+	features := []string{"tools", "prompts", "resources", "logging", "completions"}
+	if h.scopesTasks() {
+		features = append(features, "tasks") // routed by task id (tasks.go)
+	}
+	for _, feature := range features {
 		merged := object{}
 		present := false
 		for _, c := range all {
@@ -259,7 +267,34 @@ func (h *Handler) mergeCapabilities(links []*link) object {
 			out[k] = v
 		}
 	}
+	if h.scopesTasks() {
+		addTasksExtension(out, links)
+	}
 	return out
+}
+
+// addTasksExtension adds the tasks extension to out's extensions when any
+// member declares it: its tasks are routed to it (tasks.go).
+func addTasksExtension(out object, links []*link) {
+	for _, l := range links {
+		ext, err := decodeObject(l.caps["extensions"])
+		if err != nil {
+			continue
+		}
+		v, ok := ext[tasksExtension]
+		if !ok {
+			continue
+		}
+		merged, err := decodeObject(out["extensions"])
+		if err != nil {
+			return
+		}
+		if _, ok := merged[tasksExtension]; !ok {
+			merged[tasksExtension] = v
+			out["extensions"] = merged.encode()
+		}
+		return
+	}
 }
 
 // intersectKeys is the members of object capability k that every link's
@@ -425,6 +460,7 @@ func (s *session) listen(w http.ResponseWriter, r *http.Request, msg *message) {
 				}
 				ack := first && h.Method == "notifications/subscriptions/acknowledged"
 				first = false
+				data = l.scopeTasks(data)
 				select {
 				case events <- event{data: data, ack: ack}:
 				case <-ctx.Done():

@@ -62,9 +62,21 @@ func (s *session) handle(w http.ResponseWriter, r *http.Request, msg *message) {
 			return
 		}
 		s.listen(w, r, msg)
+	case "tasks/get", "tasks/result", "tasks/cancel":
+		if !s.h.scopesTasks() {
+			s.forwardTo(w, r, 0, msg, msg.Params, "")
+			return
+		}
+		s.task(w, r, msg)
+	case "tasks/list":
+		if !s.h.scopesTasks() {
+			s.forwardTo(w, r, 0, msg, msg.Params, "")
+			return
+		}
+		s.listTasks(w, ctx, msg)
 	default:
-		// A method of one member's (tasks, extensions): a virtual server
-		// of one member passes it on; with several, whose it is is unknown.
+		// A method of one member's (extensions): a virtual server of one
+		// member passes it on; with several, whose it is is unknown.
 		if len(s.h.up.Members) == 1 {
 			s.forwardTo(w, r, 0, msg, msg.Params, "")
 			return
@@ -384,7 +396,7 @@ func (s *session) relay(ctx context.Context, w http.ResponseWriter, l *link, msg
 		if resp.StatusCode == http.StatusAccepted || len(data) == 0 {
 			return false, errors.New("member accepted the request without answering it")
 		}
-		writeJSON(w, http.StatusOK, data)
+		writeJSON(w, http.StatusOK, l.scopeTasks(data))
 		answered = true
 		return true, nil
 	}
@@ -414,7 +426,7 @@ func (s *session) relay(ctx context.Context, w http.ResponseWriter, l *link, msg
 		} else if idKey(h.ID) == want {
 			final = true
 		}
-		if err := writeEvent(w, data); err != nil {
+		if err := writeEvent(w, l.scopeTasks(data)); err != nil {
 			return false, err
 		}
 		if final {

@@ -27,6 +27,9 @@
 // it came, its headers and _meta included; other members get it in a
 // session of their own for the request.
 //
+// MCP tasks of several members are routed by task id: every task id a
+// member sends is rewritten to a member-scoped one (tasks.go).
+//
 // The gateway governs the virtual slug as any upstream: its registry entry
 // lists the prefixed names, so policy, budgets, audit and kill apply
 // unchanged. This package trusts what reaches it: only the gateway does.

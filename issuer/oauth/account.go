@@ -45,17 +45,8 @@ type consentRow struct {
 // delegations lists the user's delegations as a forest: each grant the user
 // approved, with the chains of sub-agents derived from it below.
 func (s *Server) delegations(w http.ResponseWriter, r *http.Request) {
-	l, err := s.currentLogin(r)
-	if err != nil {
-		s.renderError(w, err)
-		return
-	}
+	l := s.accountLogin(w, r)
 	if l == nil {
-		http.Redirect(w, r, loginURL(r), http.StatusSeeOther)
-		return
-	}
-	if l.mustEnrol() {
-		http.Redirect(w, r, securityPath, http.StatusSeeOther)
 		return
 	}
 	u, err := s.opts.Store.GetUser(r.Context(), l.User)
@@ -222,4 +213,22 @@ func (s *Server) revokeDelegation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, accountPath, http.StatusSeeOther)
+}
+
+// accountLogin is the login of a request for an account page: nil, with the
+// answer written (the error, the login page, or the second-factor enrolment
+// a user must finish first), when the page must not be shown.
+func (s *Server) accountLogin(w http.ResponseWriter, r *http.Request) *login {
+	l, err := s.currentLogin(r)
+	switch {
+	case err != nil:
+		s.renderError(w, err)
+	case l == nil:
+		http.Redirect(w, r, loginURL(r), http.StatusSeeOther)
+	case l.mustEnrol():
+		http.Redirect(w, r, securityPath, http.StatusSeeOther)
+	default:
+		return l
+	}
+	return nil
 }

@@ -28,17 +28,8 @@ type connectionsView struct {
 
 // connections lists the logged-in user's upstream connections.
 func (s *Server) connections(w http.ResponseWriter, r *http.Request) {
-	l, err := s.currentLogin(r)
-	if err != nil {
-		s.renderError(w, err)
-		return
-	}
+	l := s.accountLogin(w, r)
 	if l == nil {
-		http.Redirect(w, r, loginURL(r), http.StatusSeeOther)
-		return
-	}
-	if l.mustEnrol() {
-		http.Redirect(w, r, securityPath, http.StatusSeeOther)
 		return
 	}
 	cs, err := s.opts.Store.ListConnections(r.Context(), l.User)

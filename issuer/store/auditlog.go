@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openlegant/legant/authority/audit"
@@ -38,7 +39,18 @@ type AuditLog struct {
 	maxBatch int
 	keepArgs bool
 	timeout  time.Duration // bounds one batch write
-	stmt     *sql.Stmt     // SQLite's single-row INSERT, prepared once (writer only)
+
+	// Writer only: SQLite's statements, prepared once; PostgreSQL's last
+	// known chain head.
+	sqlite    sqliteAuditStmts
+	head      audit.Checkpoint
+	headKnown bool
+
+	// uncertain holds the ids of events whose append returned an error: only
+	// a batch carrying one of them pays the lookup of ids already written.
+	uncertain uncertainIDs
+	lookups   atomic.Int64 // batches written with the lookup (tests)
+	batches   atomic.Int64 // batches committed (benchmarks: events per commit)
 
 	closeOnce sync.Once
 }
@@ -92,8 +104,13 @@ func (l *AuditLog) Record(ctx context.Context, events []audit.Event) error {
 // AppendAll records events in order, as Append does, and returns once all of
 // them are committed (possibly in more than one batch). On error, a prefix of
 // the events may have been written.
-func (l *AuditLog) AppendAll(ctx context.Context, events []audit.Event) error {
+func (l *AuditLog) AppendAll(ctx context.Context, events []audit.Event) (err error) {
 	events = slices.Clone(events)
+	defer func() {
+		if err != nil { // the outcome is unknown: a retry must be looked up
+			l.uncertain.mark(events, time.Now())
+		}
+	}()
 	ps := make([]*pendingEvent, len(events))
 	for i := range events {
 		if err := l.prepare(&events[i]); err != nil {
@@ -209,6 +226,9 @@ func (l *AuditLog) commit(batch []*pendingEvent) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	defer cancel()
 	err := l.write(ctx, batch)
+	if err == nil {
+		l.batches.Add(1)
+	}
 	if err != nil {
 		err = fmt.Errorf("store: audit write: %w", err)
 		l.s.log.Error("audit batch not written", "events", len(batch), "err", err)
@@ -216,35 +236,6 @@ func (l *AuditLog) commit(batch []*pendingEvent) {
 	for _, p := range batch {
 		p.done <- err
 	}
-}
-
-// write appends a batch in one transaction, continuing the chain from the
-// locked head. Events whose ID is already in the log (a retry of an append
-// whose commit succeeded though its answer was lost) are skipped: the head
-// lock serializes writers, so the check and the insert see the same log.
-func (l *AuditLog) write(ctx context.Context, batch []*pendingEvent) error {
-	events := make([]audit.Event, len(batch))
-	for i, p := range batch {
-		events[i] = p.ev
-	}
-	return l.s.inTx(ctx, func(tx *sql.Tx) error {
-		var head audit.Checkpoint
-		if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+l.s.d.forUpdate()).Scan(&head.Seq, &head.Hash); err != nil {
-			return err
-		}
-		events, err := l.s.withoutWritten(ctx, tx, events)
-		if err != nil || len(events) == 0 {
-			return err
-		}
-		head = chainEvents(head, events)
-		for i := 0; i < len(events); i += auditInsertChunk {
-			if err := l.insertEventsTx(ctx, tx, events[i:min(i+auditInsertChunk, len(events))]); err != nil {
-				return err
-			}
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1`, head.Seq, head.Hash)
-		return err
-	})
 }
 
 // withoutWritten returns events minus those whose ID the log already holds
@@ -324,84 +315,6 @@ const auditInsertColumns = auditColumns + `, event_id`
 // auditColumnCount is the number of auditInsertColumns.
 const auditColumnCount = 21
 
-// insertEventsTx writes events: one multi-row INSERT on PostgreSQL; on
-// SQLite one prepared single-row INSERT executed per event, since binding a
-// multi-row statement's numbered parameters there grows with the square of
-// the batch (the harness measured it at 58% of a SQLite gateway's CPU).
-func (l *AuditLog) insertEventsTx(ctx context.Context, tx *sql.Tx, events []audit.Event) error {
-	if l.s.Backend() == "sqlite" {
-		return l.insertEventsPrepared(ctx, tx, events)
-	}
-	const cols = auditColumnCount
-	var b strings.Builder
-	b.WriteString("INSERT INTO audit_events (" + auditInsertColumns + ") VALUES ")
-	args := make([]any, 0, cols*len(events))
-	for i := range events {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteByte('(')
-		for c := range cols {
-			if c > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "$%d", i*cols+c+1)
-		}
-		b.WriteByte(')')
-		row, err := eventRow(&events[i])
-		if err != nil {
-			return err
-		}
-		args = append(args, row...)
-	}
-	_, err := tx.ExecContext(ctx, b.String(), args...)
-	return err
-}
-
-// insertEventsPrepared executes the log's single-row INSERT, prepared once
-// per connection (database/sql keeps it), once per event.
-func (l *AuditLog) insertEventsPrepared(ctx context.Context, tx *sql.Tx, events []audit.Event) error {
-	stmt, err := l.insertStmt(ctx)
-	if err != nil {
-		return err
-	}
-	txStmt := tx.StmtContext(ctx, stmt)
-	defer txStmt.Close()
-	for i := range events {
-		row, err := eventRow(&events[i])
-		if err != nil {
-			return err
-		}
-		if _, err := txStmt.ExecContext(ctx, row...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// insertStmt returns the single-row INSERT, preparing it on first use. It is
-// called by the writer goroutine only.
-func (l *AuditLog) insertStmt(ctx context.Context) (*sql.Stmt, error) {
-	if l.stmt != nil {
-		return l.stmt, nil
-	}
-	var b strings.Builder
-	b.WriteString("INSERT INTO audit_events (" + auditInsertColumns + ") VALUES (")
-	for c := range auditColumnCount {
-		if c > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "$%d", c+1)
-	}
-	b.WriteByte(')')
-	stmt, err := l.s.db.PrepareContext(ctx, b.String())
-	if err != nil {
-		return nil, err
-	}
-	l.stmt = stmt
-	return stmt, nil
-}
-
 // eventRow returns an event's column values in auditColumns order.
 func eventRow(e *audit.Event) ([]any, error) {
 	agents, err := json.Marshal(nonNil(e.Agents))
@@ -424,7 +337,5 @@ func eventRow(e *audit.Event) ([]any, error) {
 func (l *AuditLog) close() {
 	l.closeOnce.Do(func() { close(l.closing) })
 	<-l.done
-	if l.stmt != nil {
-		l.stmt.Close()
-	}
+	l.sqlite.close()
 }

@@ -14,8 +14,9 @@ import (
 )
 
 // TestAuditRetryWritesOnce: appending events again with the IDs they were
-// written under (a producer retrying an append whose answer it lost) writes
-// nothing twice and keeps the chain verifying.
+// written under, though their append succeeded, writes nothing twice and
+// keeps the chain verifying (the unique index on event_id refuses the batch,
+// which is then written with the lookup of ids already written).
 func TestAuditRetryWritesOnce(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		st := storetest.Open(t, b.Options(t))
@@ -44,7 +45,71 @@ func TestAuditRetryWritesOnce(t *testing.T) {
 		if got := st.AuditSkipped(); got != 5 {
 			t.Errorf("skipped = %d, want 5 (4 already written, 1 repeated)", got)
 		}
+		if got := st.AuditLookups(); got < 1 {
+			t.Errorf("batches written with the lookup = %d, want ≥ 1 (the refused retry)", got)
+		}
 		verifyChain(t, st, 11)
+	})
+}
+
+// TestAuditRetryAfterUnknownOutcome is the retry the lookup exists for: the
+// chain head is locked by another transaction, so an append times out while
+// its events are queued; once the lock goes the writer commits them, and the
+// producer's retry with the same IDs must write nothing twice. Appends that
+// returned no error never pay the lookup.
+func TestAuditRetryAfterUnknownOutcome(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		st := storetest.Open(t, b.Options(t))
+		ctx := context.Background()
+		batch := func(prefix string) []audit.Event {
+			evs := make([]audit.Event, 5)
+			for i := range evs {
+				evs[i] = event(i)
+				evs[i].ID = fmt.Sprintf("%s-%d", prefix, i)
+			}
+			return evs
+		}
+		for i := range 20 {
+			if err := st.Audit().Record(ctx, batch(fmt.Sprintf("ok%d", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got := st.AuditLookups(); got != 0 {
+			t.Fatalf("batches written with the lookup after clean appends = %d, want 0", got)
+		}
+		// Hold the head: SQLite's transactions begin IMMEDIATE (the write
+		// lock); on PostgreSQL the row lock of audit_head.
+		lock, err := st.DB().BeginTx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lock.ExecContext(ctx, `UPDATE audit_head SET seq = seq WHERE id = 1`); err != nil {
+			t.Fatal(err)
+		}
+		late := batch("late")
+		short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		err = st.Audit().Record(short, late)
+		cancel()
+		if err == nil {
+			t.Fatal("Record returned no error while the head was locked")
+		}
+		if err := lock.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Audit().Record(ctx, late); err != nil { // the retry
+			t.Fatal(err)
+		}
+		total, distinct := countEvents(t, st)
+		if total != 105 || distinct != 105 {
+			t.Fatalf("rows = %d, distinct ids = %d; want 105 of each", total, distinct)
+		}
+		if got := st.AuditSkipped(); got != 5 {
+			t.Errorf("skipped = %d, want 5 (the retried batch, written once by its first append)", got)
+		}
+		if got := st.AuditLookups(); got < 1 {
+			t.Errorf("batches written with the lookup = %d, want ≥ 1", got)
+		}
+		verifyChain(t, st, 105)
 	})
 }
 

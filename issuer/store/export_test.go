@@ -18,6 +18,13 @@ func (s *Store) DB() *sql.DB { return s.db }
 // written (retries of a batch whose commit succeeded).
 func (s *Store) AuditSkipped() int64 { return s.auditSkipped.Load() }
 
+// AuditLookups reports how many batches were written with the lookup of
+// event ids already written (only batches that may repeat an earlier one).
+func (s *Store) AuditLookups() int64 { return s.audit.lookups.Load() }
+
+// AuditBatches reports how many batches the audit writer committed.
+func (s *Store) AuditBatches() int64 { return s.audit.batches.Load() }
+
 // ListenChannel exposes the PostgreSQL NOTIFY channel name.
 func (s *Store) ListenChannel() string { return s.listenChannel }
 

@@ -92,10 +92,38 @@ type SessionActivity struct {
 // TouchSession records activity on session id: last activity time and the
 // counters, atomically. ErrNotFound if there is no such session.
 func (s *Store) TouchSession(ctx context.Context, id string, act SessionActivity) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error { return s.touchSessionTx(ctx, tx, id, act) })
+}
+
+// TouchSessions records the activity of several sessions in one transaction
+// (one commit, one fsync, for a gateway's periodic flush). It returns the ids
+// not found, whose activity was not recorded; an error means none was.
+func (s *Store) TouchSessions(ctx context.Context, acts map[string]SessionActivity) (notFound []string, err error) {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		notFound = notFound[:0]
+		for id, act := range acts {
+			err := s.touchSessionTx(ctx, tx, id, act)
+			if errors.Is(err, ErrNotFound) {
+				notFound = append(notFound, id)
+				continue
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return notFound, nil
+}
+
+func (s *Store) touchSessionTx(ctx context.Context, tx *sql.Tx, id string, act SessionActivity) error {
 	if act.At.IsZero() {
 		act.At = s.now()
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	{
 		var spentText string
 		err := tx.QueryRowContext(ctx, `SELECT `+s.d.decimalOut("amount_spent")+` FROM gateway_sessions WHERE id = $1`+s.d.forUpdate(), id).Scan(&spentText)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -118,7 +146,7 @@ func (s *Store) TouchSession(ctx context.Context, id string, act SessionActivity
 			return fmt.Errorf("store: touch session: %w", err)
 		}
 		return nil
-	})
+	}
 }
 
 // GetSession returns session id, or ErrNotFound.

@@ -247,6 +247,38 @@ func TestSessions(t *testing.T) {
 	})
 }
 
+// TestTouchSessions: a gateway's flush records every session's activity in
+// one transaction and names the sessions the store does not know (their
+// activity is not recorded, the others' is).
+func TestTouchSessions(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		t0 := time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+		st := storetest.Open(t, b.Options(t))
+		for _, id := range []string{"a", "b"} {
+			if err := st.CreateSession(ctx, store.Session{ID: id, User: "alice", Agents: []string{"agent:x"}, Upstream: "crm", Started: t0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 2 {
+			notFound, err := st.TouchSessions(ctx, map[string]store.SessionActivity{
+				"a":    {At: t0.Add(time.Minute), Allowed: 2, Spent: authority.MustDecimal("1.50")},
+				"b":    {At: t0.Add(2 * time.Minute), Denied: 1},
+				"gone": {At: t0.Add(time.Minute), Allowed: 7},
+			})
+			if err != nil || !slices.Equal(notFound, []string{"gone"}) {
+				t.Fatalf("TouchSessions = %v, %v; want [gone]", notFound, err)
+			}
+		}
+		a, _ := st.GetSession(ctx, "a")
+		bs, _ := st.GetSession(ctx, "b")
+		if a.CallsAllowed != 4 || a.AmountSpent.String() != "3" || !a.LastActivity.Equal(t0.Add(time.Minute)) ||
+			bs.CallsDenied != 2 || bs.CallsAllowed != 0 || !bs.LastActivity.Equal(t0.Add(2*time.Minute)) {
+			t.Fatalf("a = %+v\nb = %+v", a, bs)
+		}
+	})
+}
+
 func TestOpenErrors(t *testing.T) {
 	ctx := context.Background()
 	if _, err := store.Open(ctx, store.Options{DatabaseURL: "mysql://x"}); err == nil || !strings.Contains(err.Error(), "unsupported database URL") {

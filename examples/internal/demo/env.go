@@ -185,7 +185,7 @@ func (e *Env) startGateway(specs []UpstreamSpec, issuerKeys *authority.KeySet) e
 	e.Gateway, err = gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return e.registry },
 		Issuer: e.IssuerURL, Keys: issuerKeys, Signer: signer, PublicURL: e.GatewayURL,
 		Revocations: e.Store.Revocations(), DPoPProofs: e.Store.ProofCache(), Ledger: e.Store, Recorder: e.Store.Audit(),
-		Sessions: admin.Sessions{Store: e.Store}, Logger: quiet(), Now: e.Clock.Now,
+		Sessions: admin.Sessions{Store: e.Store}, Approvals: admin.Approvals{Store: e.Store}, Logger: quiet(), Now: e.Clock.Now,
 		// As `legant gateway`: upstreams of auth kind oauth keep each user's
 		// own token in the store, connected at /connect/<slug>.
 		Connections: vault{e.Store}, ConnectKey: connectKey,
@@ -357,7 +357,9 @@ func AuditLine(ev audit.Event) string {
 		if limit != "" {
 			fmt.Fprintf(&b, " limit=%q", limit)
 		}
-		fmt.Fprintf(&b, " value=%q", ev.Value)
+		if ev.Value != "" {
+			fmt.Fprintf(&b, " value=%q", ev.Value)
+		}
 	}
 	return b.String()
 }

@@ -1,9 +1,12 @@
 package demo
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"os"
 	"strings"
+	"time"
 )
 
 // Narrator prints a demo's transcript and checks each decision against the
@@ -55,4 +58,16 @@ func (n *Narrator) Err() error {
 		return nil
 	}
 	return fmt.Errorf("%d decision(s) not as promised:\n  %s", len(n.failures), strings.Join(n.failures, "\n  "))
+}
+
+// Main is a demo's main: it plays run with the transcript on standard output
+// and exits 1, naming the demo, when a decision is not what the demo promises.
+func Main(name string, run func(context.Context, io.Writer) ([]string, error)) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	_, err := run(ctx, os.Stdout)
+	cancel()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, name+":", err)
+		os.Exit(1)
+	}
 }

@@ -42,6 +42,7 @@ type childConfig struct {
 	databaseURL string // "" = SQLite under dir
 	proxy       bool   // run `legant bench-proxy` (the bare proxy) instead of a gateway
 	afterStop   func() // nil, or run once the child has stopped (or failed to start)
+	profile     string // "" or the file the child writes its CPU profile to (--cpuprofile)
 }
 
 func (cfg childConfig) cleanup() {
@@ -88,14 +89,19 @@ func startChild(ctx context.Context, cfg childConfig) (*childGateway, error) {
 }
 
 func (c *childGateway) args(cfg childConfig, addr, registry, secret string) []string {
-	if cfg.proxy {
-		return []string{"bench-proxy", "--listen", addr, "--upstream", cfg.upstreamURL}
+	var prof []string
+	if cfg.profile != "" {
+		prof = []string{"--cpuprofile", cfg.profile}
 	}
-	return []string{"gateway", "--listen", addr, "--upstreams", registry, "--keys", cfg.keysDir,
+	if cfg.proxy {
+		return append([]string{"bench-proxy", "--listen", addr, "--upstream", cfg.upstreamURL}, prof...)
+	}
+	return append([]string{"gateway", "--listen", addr, "--upstreams", registry, "--keys", cfg.keysDir,
 		"--issuer", Issuer, "--data-dir", filepath.Join(cfg.dir, "data"),
 		"--database-url=" + cfg.databaseURL, // explicit: never LEGANT_DATABASE_URL by accident
 		"--key-secret-file", secret,
-		"--admin-listen="} // no admin API: its fixed default port would collide between children
+		"--admin-listen="}, // no admin API: its fixed default port would collide between children
+		prof...)
 }
 
 // command returns the child's command line, for the report.

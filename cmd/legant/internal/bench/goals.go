@@ -57,9 +57,12 @@ func goals(rep *Report, concurrency []int) []Goal {
 	if g, ok := allocGoal(rep.Rows, c); ok {
 		out = append(out, g)
 	}
-	if s := rep.Sessions; s != nil && s.Opened > 0 {
+	for _, s := range rep.Sessions {
+		if s.Opened == 0 {
+			continue
+		}
 		out = append(out, Goal{
-			Name:     fmt.Sprintf("RSS per idle session (%d sessions with a GET stream)", s.Opened),
+			Name:     fmt.Sprintf("RSS per idle session (%d sessions with a GET stream, clients %s, upstream %s)", s.Opened, s.Client, s.Upstream),
 			Measured: fmtBytes(s.PerSession), Target: fmt.Sprintf("≤ %s at %d sessions", fmtBytes(GoalSessionBytes), GoalSessions),
 			Met: s.PerSession <= GoalSessionBytes})
 	}

@@ -125,7 +125,8 @@ func TestRatiosAndGoals(t *testing.T) {
 		row("gateway+sqlite", 16, 500, []float64{500, 500}, 4*time.Millisecond),
 		row(TargetProxy, 1, 100, []float64{100}, time.Millisecond),
 		row(TargetGateway, 1, 90, []float64{90}, 1500*time.Microsecond),
-	}, Sessions: &Sessions{Opened: 10000, PerSession: 12 << 10}}
+	}, Sessions: []*Sessions{{Opened: 10000, PerSession: 12 << 10, Client: ProtoH2C, Upstream: ProtoH2C},
+		{Opened: 10000, PerSession: 20 << 10, Client: ProtoHTTP1, Upstream: ProtoH2C}}}
 	rep.Ratios = ratios(rep.Rows)
 	if len(rep.Ratios) != 3 {
 		t.Fatalf("%d ratios, want 3 (two gateways at c=16, one at c=1): %+v", len(rep.Ratios), rep.Ratios)
@@ -141,13 +142,14 @@ func TestRatiosAndGoals(t *testing.T) {
 		met[g.Name] = g.Met
 	}
 	want := map[string]bool{
-		"gateway throughput ÷ proxy, c=16":                              true,
-		"gateway p99 added, c=16":                                       true,
-		"gateway+sqlite throughput ÷ proxy, c=16":                       false,
-		"gateway+sqlite p99 added, c=16":                                false,
-		"gateway p99 added, c=1":                                        true,
-		"allocations per call, first → last round (process-wide, c=16)": true,
-		"RSS per idle session (10000 sessions with a GET stream)":       true,
+		"gateway throughput ÷ proxy, c=16":                                                        true,
+		"gateway p99 added, c=16":                                                                 true,
+		"gateway+sqlite throughput ÷ proxy, c=16":                                                 false,
+		"gateway+sqlite p99 added, c=16":                                                          false,
+		"gateway p99 added, c=1":                                                                  true,
+		"allocations per call, first → last round (process-wide, c=16)":                           true,
+		"RSS per idle session (10000 sessions with a GET stream, clients h2c, upstream h2c)":      true,
+		"RSS per idle session (10000 sessions with a GET stream, clients HTTP/1.1, upstream h2c)": false,
 	}
 	for name, w := range want {
 		if got, ok := met[name]; !ok || got != w {

@@ -54,6 +54,12 @@ type Memory struct {
 	Peak int64 // VmHWM: the highest RSS so far
 }
 
+// procFDs counts the open descriptors of process pid.
+func procFDs(pid int) (int, error) {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	return len(ents), err
+}
+
 // procMemory reads VmRSS and VmHWM of process pid.
 func procMemory(pid int) (Memory, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

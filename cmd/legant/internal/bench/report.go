@@ -26,7 +26,7 @@ type Report struct {
 	Rows          []Row
 	Ratios        []Ratio
 	ChildMemory   []ChildMemory
-	Sessions      *Sessions // nil when not measured
+	Sessions      []*Sessions // one per client protocol measured; none when not measured
 	Goals         []Goal
 }
 
@@ -116,6 +116,8 @@ type Sessions struct {
 	PerSession float64 // (After.RSS − Before.RSS) ÷ Opened, bytes
 	OpenTook   time.Duration
 	Upstream   string // how the child reaches the upstream: "h2c" or "HTTP/1.1"
+	Client     string // how the clients reach the child: "h2c" or "HTTP/1.1"
+	ChildFDs   int    // the child's open descriptors with every session open
 }
 
 // Goal is a performance target and whether this run met it. Goals are

@@ -53,9 +53,17 @@ type Options struct {
 	// SessionsHTTP1 makes the idle-session child reach its upstream over
 	// HTTP/1.1 (a connection per GET stream) instead of h2c, the default.
 	SessionsHTTP1 bool
+	// SessionsClients are the protocols the idle sessions' clients speak to
+	// the child, one measurement each: ProtoHTTP1 (a connection per GET
+	// stream) and ProtoH2C (streams share connections); nil means both.
+	SessionsClients []string
 	// Settle is how long the child gateway rests before its RSS is read;
 	// zero means DefaultSettle.
 	Settle time.Duration
+	// ProfileDir, when set, makes every child gateway and child proxy of the
+	// load targets write a CPU profile of its run to ProfileDir/<target>.pprof
+	// (`legant gateway --cpuprofile`), for go tool pprof.
+	ProfileDir string
 	// Command is how the run was started, printed in the report.
 	Command string
 	// Progress receives one line per step; nil discards.
@@ -88,6 +96,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Sessions == 0 {
 		o.Sessions = map[bool]int{false: DefaultSessions, true: QuickSessions}[o.Quick]
+	}
+	if len(o.SessionsClients) == 0 {
+		o.SessionsClients = []string{ProtoHTTP1, ProtoH2C}
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
@@ -125,14 +136,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	if o.Sessions > 0 && o.LegantBinary != "" {
-		o.logf("idle sessions: opening %d", o.Sessions)
-		s, cmds, err := measureSessions(ctx, sessionsConfig{binary: o.LegantBinary, dir: tmp, keysDir: keysDir(tmp),
-			key: key, n: o.Sessions, settle: o.Settle, noFile: noFile, log: o.logf, h2c: !o.SessionsHTTP1})
-		if err != nil {
-			return nil, err
+		for _, client := range o.SessionsClients {
+			o.logf("idle sessions: opening %d (clients %s)", o.Sessions, client)
+			s, cmds, err := measureSessions(ctx, sessionsConfig{binary: o.LegantBinary, dir: tmp, keysDir: keysDir(tmp),
+				key: key, n: o.Sessions, settle: o.Settle, noFile: noFile, log: o.logf, h2c: !o.SessionsHTTP1,
+				clientH2C: client == ProtoH2C})
+			if err != nil {
+				return nil, err
+			}
+			rep.Sessions = append(rep.Sessions, s)
+			rep.ChildCommands = append(rep.ChildCommands, cmds...)
 		}
-		rep.Sessions = s
-		rep.ChildCommands = append(rep.ChildCommands, cmds...)
 	}
 	rep.Ratios = ratios(rep.Rows)
 	rep.Goals = goals(rep, o.Concurrency)
@@ -204,16 +218,17 @@ func startTargets(ctx context.Context, o Options, tmp, upstreamURL string, keys 
 	var children []childConfig
 	if o.LegantBinary != "" {
 		children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-proxy"),
-			upstreamURL: upstreamURL, proxy: true})
+			upstreamURL: upstreamURL, proxy: true, profile: profilePath(o.ProfileDir, "proxy")})
 		children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-sqlite"),
-			keysDir: keysDir(tmp), upstreamURL: upstreamURL})
+			keysDir: keysDir(tmp), upstreamURL: upstreamURL, profile: profilePath(o.ProfileDir, "sqlite")})
 		if o.DatabaseURL != "" {
 			dbURL, drop, err := pgSchema(ctx, o.DatabaseURL)
 			if err != nil {
 				return targets, err
 			}
 			children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-postgres"),
-				keysDir: keysDir(tmp), upstreamURL: upstreamURL, databaseURL: dbURL, afterStop: drop})
+				keysDir: keysDir(tmp), upstreamURL: upstreamURL, databaseURL: dbURL, afterStop: drop,
+				profile: profilePath(o.ProfileDir, "postgres")})
 		}
 	}
 	for i, cfg := range children {
@@ -242,4 +257,12 @@ func slicesMax(s []int) int {
 		m = max(m, v)
 	}
 	return m
+}
+
+// profilePath is the CPU profile file of a child in dir ("" when dir is "").
+func profilePath(dir, name string) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, name+".pprof")
 }

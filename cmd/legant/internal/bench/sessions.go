@@ -33,7 +33,17 @@ type sessionsConfig struct {
 	noFile  uint64        // RLIMIT_NOFILE in force
 	log     func(format string, args ...any)
 	h2c     bool // the upstream speaks h2c too and the registry says h2c: true
+	// clientH2C: the sessions' clients speak HTTP/2 cleartext to the gateway
+	// (prior knowledge), sharing connections; otherwise HTTP/1.1, one
+	// connection per open GET stream.
+	clientH2C bool
 }
+
+// Client protocols of the idle-session measurement.
+const (
+	ProtoHTTP1 = "HTTP/1.1"
+	ProtoH2C   = "h2c"
+)
 
 // measureSessions starts its own upstream and a fresh child gateway (SQLite
 // store), opens n sessions each holding a GET SSE stream, and reports the
@@ -50,7 +60,11 @@ func measureSessions(ctx context.Context, cfg sessionsConfig) (*Sessions, []stri
 		return nil, nil, err
 	}
 	defer up.close()
-	child, err := startChild(ctx, childConfig{binary: cfg.binary, dir: filepath.Join(cfg.dir, "child-sessions"),
+	dir := "child-sessions-http1"
+	if cfg.clientH2C {
+		dir = "child-sessions-h2c"
+	}
+	child, err := startChild(ctx, childConfig{binary: cfg.binary, dir: filepath.Join(cfg.dir, dir),
 		keysDir: cfg.keysDir, upstreamURL: up.url, h2c: cfg.h2c})
 	if err != nil {
 		return nil, nil, fmt.Errorf("idle sessions: %w", err)
@@ -60,17 +74,23 @@ func measureSessions(ctx context.Context, cfg sessionsConfig) (*Sessions, []stri
 	if err != nil {
 		return nil, nil, err
 	}
-	res := &Sessions{Requested: cfg.n, NoFile: cfg.noFile, Upstream: "HTTP/1.1"}
+	res := &Sessions{Requested: cfg.n, NoFile: cfg.noFile, Upstream: ProtoHTTP1, Client: ProtoHTTP1}
 	if cfg.h2c {
-		res.Upstream = "h2c"
+		res.Upstream = ProtoH2C
 	}
-	if fit := int((cfg.noFile - min(cfg.noFile, fdsReserve)) / fdsPerSession); fit < cfg.n {
+	hc := loadClient(sessionParallel)
+	if cfg.clientH2C {
+		res.Client = ProtoH2C
+		hc = h2cClient()
+	}
+	// HTTP/1.1 clients hold a descriptor per open stream at both ends; h2c
+	// clients share a few connections, so the limit does not bind.
+	if fit := int((cfg.noFile - min(cfg.noFile, fdsReserve)) / fdsPerSession); fit < cfg.n && !cfg.clientH2C {
 		cfg.n = fit
 		res.FirstError = fmt.Sprintf("RLIMIT_NOFILE %d allows %d sessions", cfg.noFile, fit)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // closes every stream
-	hc := loadClient(sessionParallel)
 	endpoint := child.url + "/mcp/" + SlugEcho
 	warm := openSessions(ctx, hc, endpoint, tok, sessionWarmup)
 	warm.closeAll(ctx)
@@ -93,10 +113,22 @@ func measureSessions(ctx context.Context, cfg sessionsConfig) (*Sessions, []stri
 	if res.After, err = child.memory(); err != nil {
 		return nil, nil, err
 	}
+	if res.ChildFDs, err = procFDs(child.pid()); err != nil {
+		return nil, nil, err
+	}
 	if res.Opened > 0 {
 		res.PerSession = float64(res.After.RSS-res.Before.RSS) / float64(res.Opened)
 	}
 	return res, []string{child.command()}, nil
+}
+
+// h2cClient speaks HTTP/2 cleartext with prior knowledge: every session's
+// requests and GET stream share a few connections.
+func h2cClient() *http.Client {
+	t := loadClient(sessionParallel).Transport.(*http.Transport)
+	t.Protocols = new(http.Protocols)
+	t.Protocols.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: t}
 }
 
 // openStreams is the sessions opened so far.

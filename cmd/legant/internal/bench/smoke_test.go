@@ -70,10 +70,22 @@ func TestRunQuickSmoke(t *testing.T) {
 			t.Errorf("gateway+postgres %s c=%d: PostgreSQL CPU per call not measured", r.Workload, r.Concurrency)
 		}
 	}
-	if s := rep.Sessions; s == nil || s.Opened != 50 || s.Before.RSS <= 0 || s.After.RSS <= 0 || s.FirstError != "" {
-		t.Errorf("sessions = %+v, want 50 opened with RSS read", s)
+	if len(rep.Sessions) != 2 {
+		t.Fatalf("%d idle-session measurements, want 2 (HTTP/1.1 and h2c clients)", len(rep.Sessions))
 	}
-	if len(rep.ChildMemory) != len(targets)-3 || len(rep.ChildCommands) != len(targets)-2 {
+	for _, s := range rep.Sessions {
+		if s.Opened != 50 || s.Before.RSS <= 0 || s.After.RSS <= 0 || s.FirstError != "" || s.Upstream != ProtoH2C {
+			t.Errorf("sessions = %+v, want 50 opened with RSS read, upstream h2c", s)
+		}
+	}
+	// HTTP/1.1 clients hold a connection per open GET stream; h2c clients
+	// share a few (the upstream leg is h2c in both).
+	h1, h2 := rep.Sessions[0], rep.Sessions[1]
+	if h1.Client != ProtoHTTP1 || h2.Client != ProtoH2C || h1.ChildFDs < 50 || h2.ChildFDs > h1.ChildFDs-40 {
+		t.Errorf("child descriptors with 50 sessions: %s clients %d, %s clients %d; want ≥ 50 and ≥ 40 fewer",
+			h1.Client, h1.ChildFDs, h2.Client, h2.ChildFDs)
+	}
+	if len(rep.ChildMemory) != len(targets)-3 || len(rep.ChildCommands) != len(targets)-1 {
 		t.Errorf("child memory %d, child commands %d", len(rep.ChildMemory), len(rep.ChildCommands))
 	}
 	var text bytes.Buffer

@@ -109,15 +109,15 @@ func (rep *Report) writeMemory(b *strings.Builder) {
 			fmt.Fprintf(b, "  %-16s RSS %s, peak %s\n", m.Target, fmtBytes(float64(m.RSS)), fmtBytes(float64(m.Peak)))
 		}
 	}
-	if s := rep.Sessions; s != nil {
+	for _, s := range rep.Sessions {
 		fmt.Fprintf(b, "\nidle sessions (fresh `legant gateway` child, SQLite store; each session: initialize, notifications/initialized, open GET SSE stream)\n")
-		fmt.Fprintf(b, "  upstream leg: %s\n", s.Upstream)
+		fmt.Fprintf(b, "  clients → gateway: %s; gateway → upstream: %s\n", s.Client, s.Upstream)
 		fmt.Fprintf(b, "  opened %d of %d in %s (RLIMIT_NOFILE %d)\n", s.Opened, s.Requested, s.OpenTook.Round(time.Millisecond), s.NoFile)
 		if s.FirstError != "" {
 			fmt.Fprintf(b, "  stopped at: %s\n", s.FirstError)
 		}
-		fmt.Fprintf(b, "  RSS before %s, after %s (peak %s): %s per session\n", fmtBytes(float64(s.Before.RSS)),
-			fmtBytes(float64(s.After.RSS)), fmtBytes(float64(s.After.Peak)), fmtBytes(s.PerSession))
+		fmt.Fprintf(b, "  RSS before %s, after %s (peak %s): %s per session; the child holds %d descriptors\n", fmtBytes(float64(s.Before.RSS)),
+			fmtBytes(float64(s.After.RSS)), fmtBytes(float64(s.After.Peak)), fmtBytes(s.PerSession), s.ChildFDs)
 	}
 }
 

@@ -195,7 +195,16 @@ func (r recorder) Record(ctx context.Context, events []audit.Event) error {
 			decision := string(ev.Kind)
 			tool := r.o.labels.tool(ev.Upstream, ev.Tool)
 			m.decisions.WithLabelValues(up, tool, decision, reason(ev.Reason)).Inc()
-			r.o.opts.Logger.LogAttrs(ctx, slog.LevelInfo, "decision", slog.String("decision", decision),
+			// Allows are every call (the audit log and the metrics hold
+			// them): debug. Refusals are what an operator looks for: info.
+			level := slog.LevelInfo
+			if ev.Kind == audit.KindAllow {
+				level = slog.LevelDebug
+			}
+			if !r.o.opts.Logger.Enabled(ctx, level) {
+				continue
+			}
+			r.o.opts.Logger.LogAttrs(ctx, level, "decision", slog.String("decision", decision),
 				slog.String("upstream", up), slog.String("tool", tool), slog.String("reason", reason(ev.Reason)),
 				slog.String("user", ev.User), slog.String("client", ev.Client), slog.String("jti", ev.TokenID))
 		case audit.KindKill:
