@@ -302,7 +302,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	}
 	w.gw, err = gateway.New(gateway.Options{
 		OnHoneytool: onHoneytool,
-		Connections: connectionVault{st}, ConnectKey: connectKey,
+		Connections: admin.Vault{Store: st}, ConnectKey: connectKey,
 		AuditMode: mode, StoreTimeout: cfg.limits.storeTimeout, StorePing: st.Ping, CutHoldTimeout: cfg.limits.cutHoldTimeout,
 		Registry: w.watcher.Current, Issuer: w.issuer, Keys: w.keys, Signer: signer,
 		DownstreamIssuer: cfg.publicURL + downstreamIssuerPath, PublicURL: cfg.publicURL,

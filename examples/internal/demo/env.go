@@ -188,7 +188,7 @@ func (e *Env) startGateway(specs []UpstreamSpec, issuerKeys *authority.KeySet) e
 		Sessions: admin.Sessions{Store: e.Store}, Approvals: admin.Approvals{Store: e.Store}, Logger: quiet(), Now: e.Clock.Now,
 		// As `legant gateway`: upstreams of auth kind oauth keep each user's
 		// own token in the store, connected at /connect/<slug>.
-		Connections: vault{e.Store}, ConnectKey: connectKey,
+		Connections: admin.Vault{Store: e.Store}, ConnectKey: connectKey,
 		// As `legant serve`: a call to a honeytool revokes the caller's token.
 		OnHoneytool: func(ctx context.Context, c *authority.Claims, _ string) {
 			e.Store.Revoke(ctx, store.RevokeRequest{Kind: revfeed.KindToken, Value: c.ID, Reason: "honeytool", ExpiresAt: c.ExpiresAt})
