@@ -102,9 +102,9 @@ func withCredential(ev audit.Event, up *upstreams.Upstream) audit.Event {
 // connection vault (Options.Connections).
 var errOAuthUnavailable = errors.New("gateway: the upstream needs per-user OAuth and no connection vault is configured")
 
-// connectionMissing reports, while a tools/call is decided and before its
+// connectionMissing reports, while a request is decided and before its
 // allow record is written, that the caller's user has no connection to the
-// call's oauth upstream: the call is then refused and recorded as refused
+// request's oauth upstream: it is then refused and recorded as refused
 // (connection_required), never recorded as allowed and failed afterwards. The
 // token read is kept on ex for the forward (oauthCredential). Other errors
 // are left to the forward path, which fails closed.

@@ -156,15 +156,25 @@ func localStatus(version string, r policy.Reason, code int) int {
 	return 0
 }
 
-// allow records an allowed decision on an object other than a tool.
-func (g *Gateway) allow(ex *exchange, m *message, object string) {
+// allow records an allowed decision on an object other than a tool and
+// returns nil, or, when the user has not connected the request's oauth
+// upstream, records the refusal (connection_required) and returns its answer.
+func (g *Gateway) allow(ex *exchange, m *message, object string) []byte {
 	ev := withPrincipal(audit.Event{Kind: audit.KindAllow, Upstream: ex.up.Slug, Method: m.method, Tool: object,
 		Decision: "allow", Reason: string(policy.ReasonAllowed)}, ex.claims)
 	ev = withCredential(ev, ex.up)
 	if ex.sess != nil {
 		ev.SessionID = ex.sess.id
 	}
+	if ex.req != nil {
+		if cr := g.connectionMissing(ex.req.Context(), ex); cr != nil { // credentials.go
+			ev.Kind, ev.Decision, ev.Reason = audit.KindDeny, "deny", ReasonConnectionRequired
+			g.record(ev)
+			return errorResponse(m.id, g.connectionError(ex.req, ex, cr))
+		}
+	}
 	g.record(ev)
+	return nil
 }
 
 // authorizeCall decides a tools/call. It returns the error response to send

@@ -34,8 +34,7 @@ func (g *Gateway) authorizeResource(ex *exchange, m *message) []byte {
 			return resp
 		}
 	}
-	g.allow(ex, m, uri)
-	return nil
+	return g.allow(ex, m, uri)
 }
 
 // authorizePrompt decides prompts/get.
@@ -53,8 +52,7 @@ func (g *Gateway) authorizePrompt(ex *exchange, m *message) []byte {
 	if !d.Allow {
 		return g.refuse(ex, m, d, name)
 	}
-	g.allow(ex, m, name)
-	return nil
+	return g.allow(ex, m, name)
 }
 
 // authorizeCompletion decides completion/complete: only for a prompt or a
@@ -82,8 +80,7 @@ func (g *Gateway) authorizeCompletion(ex *exchange, m *message) []byte {
 	if !d.Allow {
 		return g.refuse(ex, m, d, object)
 	}
-	g.allow(ex, m, object)
-	return nil
+	return g.allow(ex, m, object)
 }
 
 // refuseUnusable refuses a request the gateway cannot decide: params that

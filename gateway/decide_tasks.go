@@ -137,8 +137,7 @@ func (g *Gateway) authorizeTask(ex *exchange, m *message) []byte {
 		d.Value = shortID(id)
 		return g.refuse(ex, m, d, id)
 	}
-	g.allow(ex, m, id)
-	return nil
+	return g.allow(ex, m, id)
 }
 
 // shortID bounds an id quoted in an audit event or error.

@@ -415,3 +415,43 @@ func BenchmarkUpstreamCredentialCall(b *testing.B) {
 		}
 	})
 }
+
+// TestOAuthUpstreamUnconnectedIsRefused: a tools/call and a prompts/get of a
+// user without a connection to the oauth upstream are answered
+// connection_required, reach nothing, and are audited as refused
+// (connection_required), never as allowed.
+func TestOAuthUpstreamUnconnectedIsRefused(t *testing.T) {
+	ctx := context.Background()
+	hosted := newHostedUpstream(t)
+	r, _ := newOAuthUpstreamRig(t, hosted)
+	session, _, _ := connectAgentNoUpstream(t, r)
+	before := len(hosted.tokens())
+	if err := callTool(ctx, session, "list_expenses", map[string]any{}); err == nil || !strings.Contains(err.Error(), "connect the upstream hosted") {
+		t.Fatalf("tools/call without a connection: %v", err)
+	}
+	if _, err := session.GetPrompt(ctx, &mcp.GetPromptParams{Name: "summarize"}); err == nil || !strings.Contains(err.Error(), "connect the upstream hosted") {
+		t.Fatalf("prompts/get without a connection: %v", err)
+	}
+	if n := len(hosted.tokens()); n != before {
+		t.Errorf("the upstream got %d requests", n-before)
+	}
+	// Refusals are recorded asynchronously: wait for both records.
+	last := map[string]string{}
+	eventually(t, "both refusals in the audit log", func() bool {
+		evs, err := r.w.st.Audit().Query(ctx, store.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			if ev.Method == "tools/call" || ev.Method == "prompts/get" {
+				last[ev.Method] = string(ev.Kind) + " " + ev.Reason
+			}
+		}
+		return len(last) == 2
+	})
+	for _, method := range []string{"tools/call", "prompts/get"} {
+		if last[method] != "deny connection_required" {
+			t.Errorf("%s last audited as %q, want deny connection_required", method, last[method])
+		}
+	}
+}

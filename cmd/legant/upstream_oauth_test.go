@@ -240,6 +240,8 @@ upstreams:
     auth: ` + authSection + `
     tools:
       list_expenses: {scope: expenses:read}
+    prompts:
+      summarize: {scope: expenses:read}
 `
 	if err := os.WriteFile(reg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
