@@ -45,31 +45,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/legant-authz-conformance.XXXXXX")"
 # shellcheck source=lib/harness.sh
 source "$root/scripts/lib/harness.sh"
 
-log() { echo "conformance authorization: $*"; }
-die() {
-	echo "conformance authorization: error: $*" >&2
-	exit 1
-}
-
-
-cleanup() {
-	local rc=$? pid
-	trap - EXIT INT TERM
-	for pid in "${pids[@]}"; do stop_group "$pid"; done
-	if ((rc != 0)); then
-		echo "conformance authorization: logs kept in $work" >&2
-	elif [[ "${CONFORMANCE_KEEP:-}" == 1 ]]; then
-		log "logs kept in $work"
-	else
-		rm -rf "$work"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-
+harness_init authorization
 
 # wait_http URL PID LOG waits until URL answers any HTTP status, failing if PID exits.
 wait_http() {

@@ -50,27 +50,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/legant-client-auth-conformance.XXXXXX")"
 # shellcheck source=lib/harness.sh
 source "$root/scripts/lib/harness.sh"
 
-log() { echo "conformance client-auth: $*"; }
-die() {
-	echo "conformance client-auth: error: $*" >&2
-	exit 1
-}
-
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	if ((rc != 0)); then
-		echo "conformance client-auth: logs kept in $work" >&2
-	elif [[ "${CONFORMANCE_KEEP:-}" == 1 ]]; then
-		log "logs kept in $work"
-	else
-		rm -rf "$work"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+harness_init client-auth
 
 # install_tools: Node 22 and the suite (a no-op when `make conformance`
 # already installed them); legant and the wrapper are built.

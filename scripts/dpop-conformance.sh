@@ -34,27 +34,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/legant-dpop-conformance.XXXXXX")"
 # shellcheck source=lib/harness.sh
 source "$root/scripts/lib/harness.sh"
 
-log() { echo "conformance dpop-client: $*"; }
-die() {
-	echo "conformance dpop-client: error: $*" >&2
-	exit 1
-}
-
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	if ((rc != 0)); then
-		echo "conformance dpop-client: logs kept in $work" >&2
-	elif [[ "${CONFORMANCE_KEEP:-}" == 1 ]]; then
-		log "logs kept in $work"
-	else
-		rm -rf "$work"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+harness_init dpop-client
 
 # install_tools: Node 22 and the suite, as scripts/conformance.sh installs them
 # (a no-op when `make conformance` already did); the client is built.

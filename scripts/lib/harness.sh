@@ -1,10 +1,11 @@
-# Shared by the conformance scripts (scripts/conformance.sh,
+# Shared by the conformance scripts (scripts/conformance.sh, client-auth-conformance.sh,
 # scripts/authz-conformance.sh, scripts/dpop-conformance.sh): starting and
 # stopping background processes, free ports, and the tools they install under
-# .tools/. Sourced, not run. The caller defines log and die, and sets root
-# (the repository), work (its log directory) and, before free_port or
-# npm_install, node (scripts/node22.sh's Node 22); pids collects what
-# start_bg starts, for the caller's cleanup.
+# .tools/. Sourced, not run. The caller defines log and die (or has
+# harness_init define them with its exit clean-up), and sets root (the
+# repository), work (its log directory) and, before free_port or npm_install,
+# node (scripts/node22.sh's Node 22); pids collects what start_bg starts, for
+# the clean-up.
 
 readonly CONFORMANCE_PKG="@modelcontextprotocol/conformance"
 readonly GO_SDK_MODULE="github.com/modelcontextprotocol/go-sdk"
@@ -70,4 +71,33 @@ install_everything_server() {
 		env -u GOFLAGS GOBIN="$root/.tools/bin" \
 			go install "$GO_SDK_MODULE/conformance/everything-server@$GO_SDK_VERSION"
 	fi
+}
+
+# harness_init NAME defines log and die (their lines start "conformance NAME")
+# and the traps: on exit, what start_bg started is stopped and $work removed,
+# unless the run failed or CONFORMANCE_KEEP=1 (then its path is printed).
+harness_init() {
+	harness_name=$1
+	log() { echo "conformance $harness_name: $*"; }
+	die() {
+		echo "conformance $harness_name: error: $*" >&2
+		exit 1
+	}
+	trap harness_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+harness_cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	stop_all
+	if ((rc != 0)); then
+		echo "conformance $harness_name: logs kept in $work" >&2
+	elif [[ "${CONFORMANCE_KEEP:-}" == 1 ]]; then
+		log "logs kept in $work"
+	else
+		rm -rf "$work"
+	fi
+	exit "$rc"
 }
