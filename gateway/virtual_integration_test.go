@@ -165,20 +165,8 @@ type vrig struct {
 
 func newVirtualRig(t *testing.T) *vrig {
 	t.Helper()
-	v := &vrig{rig: &rig{t: t, events: &eventLog{}}}
-	v.members = []*member{newMember(t, "a"), newMember(t, "b"), newMCPGoMember(t, "c")}
-	var err error
-	if v.key, err = authority.GenerateEd25519Key("issuer-1"); err != nil {
-		t.Fatal(err)
-	}
-	if v.gwKey, err = authority.GenerateEd25519Key("gw-1"); err != nil {
-		t.Fatal(err)
-	}
-	v.keys = authority.NewKeySet()
-	v.keys.Add(v.key, time.Time{})
-	v.server = httptest.NewUnstartedServer(nil)
-	public := "http://" + v.server.Listener.Addr().String()
-	yaml := fmt.Sprintf(`version: 1
+	members := []*member{newMember(t, "a"), newMember(t, "b"), newMCPGoMember(t, "c")}
+	v := newVirtualRigYAML(t, `version: 1
 upstreams:
   - slug: fed
     members:
@@ -202,20 +190,8 @@ upstreams:
     resources:
       - {uri: "notes://a/1", scope: fed:read}
       - {uri: "notes://c/1", scope: fed:read}
-`, v.members[0].srv.URL, v.members[1].srv.URL, v.members[2].srv.URL)
-	reg, err := upstreams.Parse("fed.yaml", []byte(yaml), upstreams.Options{PublicURL: public})
-	if err != nil {
-		t.Fatalf("registry: %v", err)
-	}
-	if v.gw, err = gateway.New(gateway.Options{
-		Registry: func() *upstreams.Registry { return reg },
-		Issuer:   testIssuer, Keys: v.keys, Signer: v.gwKey, PublicURL: public, Recorder: v.events,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	v.server.Config.Handler = v.gw
-	v.server.Start()
-	t.Cleanup(func() { v.server.Close(); v.gw.Close() })
+`, members[0].srv.URL, members[1].srv.URL, members[2].srv.URL)
+	v.members = members
 	return v
 }
 
@@ -432,28 +408,7 @@ func TestVirtualFederationExample(t *testing.T) {
 		travelSrv.Close()
 	})
 	yaml := strings.NewReplacer("http://127.0.0.1:9000", teamSrv.URL, "http://127.0.0.1:9001", travelSrv.URL).Replace(string(data))
-	v := &vrig{rig: &rig{t: t, events: &eventLog{}}}
-	if v.key, err = authority.GenerateEd25519Key("issuer-1"); err != nil {
-		t.Fatal(err)
-	}
-	if v.gwKey, err = authority.GenerateEd25519Key("gw-1"); err != nil {
-		t.Fatal(err)
-	}
-	v.keys = authority.NewKeySet()
-	v.keys.Add(v.key, time.Time{})
-	v.server = httptest.NewUnstartedServer(nil)
-	public := "http://" + v.server.Listener.Addr().String()
-	reg, err := upstreams.Parse("legant.yaml", []byte(yaml), upstreams.Options{PublicURL: public})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.gw, err = gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return reg },
-		Issuer: testIssuer, Keys: v.keys, Signer: v.gwKey, PublicURL: public, Recorder: v.events}); err != nil {
-		t.Fatal(err)
-	}
-	v.server.Config.Handler = v.gw
-	v.server.Start()
-	t.Cleanup(func() { v.server.Close(); v.gw.Close() })
+	v := newVirtualRigYAML(t, "%s", yaml) // the example as written: no verbs of its own
 	endpoint := v.server.URL + "/mcp/expenses-all"
 	tok := v.token(tokenOptions{audience: endpoint, scopes: []string{"expenses:read", "expenses:write"}})
 	cl := mcp.NewClient(&mcp.Implementation{Name: "test-agent", Version: "1"}, nil)
@@ -607,19 +562,7 @@ func TestVirtualBridgedMembers(t *testing.T) {
 	sse := mcp.NewSSEHandler(func(*http.Request) *mcp.Server { return srv }, nil)
 	legacy := httptest.NewServer(sse)
 	t.Cleanup(func() { legacy.CloseClientConnections(); legacy.Close() })
-	v := &vrig{rig: &rig{t: t, events: &eventLog{}}}
-	var err error
-	if v.key, err = authority.GenerateEd25519Key("issuer-1"); err != nil {
-		t.Fatal(err)
-	}
-	if v.gwKey, err = authority.GenerateEd25519Key("gw-1"); err != nil {
-		t.Fatal(err)
-	}
-	v.keys = authority.NewKeySet()
-	v.keys.Add(v.key, time.Time{})
-	v.server = httptest.NewUnstartedServer(nil)
-	public := "http://" + v.server.Listener.Addr().String()
-	yaml := fmt.Sprintf(`version: 1
+	v := newVirtualRigYAML(t, `version: 1
 upstreams:
   - slug: fed
     members:
@@ -630,17 +573,6 @@ upstreams:
       legacy__list_expenses: {scope: fed:read}
       legacy__submit_expense: {scope: fed:write, amount: {pointer: /amount, currency: USD}, category: /category}
 `, stdioServer, legacy.URL)
-	reg, err := upstreams.Parse("fed.yaml", []byte(yaml), upstreams.Options{PublicURL: public})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.gw, err = gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return reg },
-		Issuer: testIssuer, Keys: v.keys, Signer: v.gwKey, PublicURL: public, Recorder: v.events}); err != nil {
-		t.Fatal(err)
-	}
-	v.server.Config.Handler = v.gw
-	v.server.Start()
-	t.Cleanup(func() { v.server.Close(); v.gw.Close() })
 	cs := v.connect(nil, "2025-11-25", nil)
 	want := []string{"files__echo", "legacy__list_expenses", "legacy__submit_expense"}
 	if got := vToolNames(t, cs); !slices.Equal(got, want) {
@@ -748,36 +680,14 @@ func TestVirtualPagination(t *testing.T) {
 		})
 		fmt.Fprintf(&tools, "      %s__%s: {scope: fed:read}\n", m.name, name)
 	}
-	v := &vrig{rig: &rig{t: t, events: &eventLog{}}}
-	var err error
-	if v.key, err = authority.GenerateEd25519Key("issuer-1"); err != nil {
-		t.Fatal(err)
-	}
-	if v.gwKey, err = authority.GenerateEd25519Key("gw-1"); err != nil {
-		t.Fatal(err)
-	}
-	v.keys = authority.NewKeySet()
-	v.keys.Add(v.key, time.Time{})
-	v.server = httptest.NewUnstartedServer(nil)
-	public := "http://" + v.server.Listener.Addr().String()
-	reg, err := upstreams.Parse("fed.yaml", []byte(fmt.Sprintf(`version: 1
+	v := newVirtualRigYAML(t, `version: 1
 upstreams:
   - slug: fed
     members:
       - {name: a, url: %s}
       - {name: b, url: %s}
     tools:
-%s`, members[0].srv.URL, members[1].srv.URL, tools.String())), upstreams.Options{PublicURL: public})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v.gw, err = gateway.New(gateway.Options{Registry: func() *upstreams.Registry { return reg },
-		Issuer: testIssuer, Keys: v.keys, Signer: v.gwKey, PublicURL: public, Recorder: v.events}); err != nil {
-		t.Fatal(err)
-	}
-	v.server.Config.Handler = v.gw
-	v.server.Start()
-	t.Cleanup(func() { v.server.Close(); v.gw.Close() })
+%s`, members[0].srv.URL, members[1].srv.URL, tools.String())
 	cs := v.connect(nil, "2025-11-25", nil)
 	ctx := context.Background()
 	first, err := cs.ListTools(ctx, nil)
