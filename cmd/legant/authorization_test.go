@@ -192,15 +192,7 @@ func TestGoSDKClientAuthorizes(t *testing.T) {
 	r := newAuthRig(t)
 	b := newUserBrowser(t, r.srv.URL, url.Values{"tool": {"list_expenses", "submit_expense"},
 		"max_amount": {"200"}, "currency": {"USD"}, "ttl": {"8h"}})
-	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
-		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
-			ClientName: "go-sdk agent", RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
-			TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
-		AuthorizationCodeFetcher: b.authorize,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := agentOAuth(t, "go-sdk agent", b.authorize)
 	client := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, nil)
 	session, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}, nil)
 	if err != nil {
@@ -261,15 +253,7 @@ func (r *authRig) verify(tok string) (*authority.Claims, error) {
 func authorizeAgent(t *testing.T, r *authRig, name string, limits url.Values) (*mcp.ClientSession, *auth.AuthorizationCodeHandler) {
 	t.Helper()
 	b := newUserBrowser(t, r.srv.URL, limits)
-	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
-		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
-			ClientName: name, RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
-			TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
-		AuthorizationCodeFetcher: b.authorize,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := agentOAuth(t, name, b.authorize)
 	s, err := mcp.NewClient(&mcp.Implementation{Name: name, Version: "1"}, nil).
 		Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}, nil)
 	if err != nil {
@@ -386,4 +370,20 @@ func TestTokenExchangeForSubAgent(t *testing.T) {
 func describeLimits(out map[string]any) string {
 	b, _ := json.Marshal(out["authorization_details"])
 	return string(b)
+}
+
+// agentOAuth is go-sdk's authorization code handler for a test agent named
+// name: a public client registered by DCR, its browser played by fetch.
+func agentOAuth(tb testing.TB, name string, fetch auth.AuthorizationCodeFetcher) *auth.AuthorizationCodeHandler {
+	tb.Helper()
+	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
+		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
+			ClientName: name, RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
+			TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
+		AuthorizationCodeFetcher: fetch,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return h
 }

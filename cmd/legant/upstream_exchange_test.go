@@ -14,10 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/authority/revfeed"
@@ -238,15 +236,7 @@ func TestExchangeUpstreamRefused(t *testing.T) {
 func connectExchangeAgent(t *testing.T, r *authRig, name string) (*mcp.ClientSession, error) {
 	t.Helper()
 	b := newUserBrowser(t, r.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
-	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
-		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
-			ClientName: name, RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
-			TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
-		AuthorizationCodeFetcher: b.authorize,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := agentOAuth(t, name, b.authorize)
 	return mcp.NewClient(&mcp.Implementation{Name: name, Version: "1"}, nil).
 		Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}, nil)
 }
@@ -342,15 +332,7 @@ func TestOAuthUpstreamDelegationRevoked(t *testing.T) {
 func agentSession(tb testing.TB, r *authRig, name string) *mcp.ClientSession {
 	tb.Helper()
 	b := userBrowserAt(r.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
-	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
-		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
-			ClientName: name, RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
-			TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
-		AuthorizationCodeFetcher: b.authorize,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
+	h := agentOAuth(tb, name, b.authorize)
 	s, err := mcp.NewClient(&mcp.Implementation{Name: name, Version: "1"}, nil).
 		Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}, nil)
 	if err != nil {
@@ -389,18 +371,10 @@ func BenchmarkUpstreamCredentialCall(b *testing.B) {
 		hosted := newHostedUpstream(b)
 		r, _ := newOAuthUpstreamRig(b, hosted)
 		b0 := userBrowserAt(r.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
-		h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
-			DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
-				ClientName: "bench", RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
-				TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
-			AuthorizationCodeFetcher: b0.authorize,
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
+		h := agentOAuth(b, "bench", b0.authorize)
 		client := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil)
 		tr := &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}
-		_, err = client.Connect(ctx, tr, nil)
+		_, err := client.Connect(ctx, tr, nil)
 		connect(b, connectionURL(b, err, r.srv.URL), hosted)
 		s, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}, nil)
 		if err != nil {

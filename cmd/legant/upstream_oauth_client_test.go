@@ -235,15 +235,7 @@ func TestOAuthUpstreamURLElicitation(t *testing.T) {
 	r, _ := newOAuthUpstreamRig(t, hosted)
 	completed := make(chan string, 4)
 	b := newUserBrowser(t, r.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
-	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
-		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
-			ClientName: "agent", RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
-			TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
-		AuthorizationCodeFetcher: b.authorize,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := agentOAuth(t, "agent", b.authorize)
 	client := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, &mcp.ClientOptions{
 		Capabilities: &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{URL: &mcp.URLElicitationCapabilities{}}},
 		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
@@ -256,7 +248,7 @@ func TestOAuthUpstreamURLElicitation(t *testing.T) {
 	transport := func() *mcp.StreamableClientTransport {
 		return &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}
 	}
-	_, err = client.Connect(ctx, transport(), nil)
+	_, err := client.Connect(ctx, transport(), nil)
 	connect(t, connectionURL(t, err, r.srv.URL), hosted) // no session yet: connection_required
 	session, err := client.Connect(ctx, transport(), nil)
 	if err != nil {

@@ -19,7 +19,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/modelcontextprotocol/go-sdk/oauthex"
 
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/issuer/oauth"
@@ -281,15 +280,7 @@ func TestOAuthUpstreamURLElicitationAcrossReplicas(t *testing.T) {
 	a, b, _ := oauthReplicas(t, hosted)
 	completed := make(chan string, 4)
 	ub := newUserBrowser(t, a.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
-	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
-		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
-			ClientName: "agent", RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
-			TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
-		AuthorizationCodeFetcher: ub.authorize,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := agentOAuth(t, "agent", ub.authorize)
 	client := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, &mcp.ClientOptions{
 		Capabilities: &mcp.ClientCapabilities{Elicitation: &mcp.ElicitationCapabilities{URL: &mcp.URLElicitationCapabilities{}}},
 		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
@@ -300,7 +291,7 @@ func TestOAuthUpstreamURLElicitationAcrossReplicas(t *testing.T) {
 		},
 	})
 	transport := &mcp.StreamableClientTransport{Endpoint: a.mcpURL, OAuthHandler: h}
-	_, err = client.Connect(ctx, transport, nil)
+	_, err := client.Connect(ctx, transport, nil)
 	connect(t, connectionURL(t, err, a.srv.URL), hosted) // no session yet: connection_required, connected on A
 	session, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: a.mcpURL, OAuthHandler: h}, nil)
 	if err != nil {

@@ -351,22 +351,14 @@ func TestOAuthUpstreamConnect(t *testing.T) {
 	var secrets []string // every upstream token alice held
 
 	b := newUserBrowser(t, r.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
-	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
-		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
-			ClientName: "agent", RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
-			TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
-		AuthorizationCodeFetcher: b.authorize,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := agentOAuth(t, "agent", b.authorize)
 	client := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, nil)
 	transport := func() *mcp.StreamableClientTransport {
 		return &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}
 	}
 
 	// 1. No connection yet: the first request (initialize) asks for one.
-	_, err = client.Connect(ctx, transport(), nil)
+	_, err := client.Connect(ctx, transport(), nil)
 	u := connectionURL(t, err, r.srv.URL)
 	if n := len(hosted.tokens()); n != 0 {
 		t.Fatalf("the upstream accepted %d tokens before alice connected", n)
@@ -550,20 +542,12 @@ func connectAgentNoUpstream(t *testing.T, r *authRig) (*mcp.ClientSession, strin
 	t.Helper()
 	ctx := context.Background()
 	b := newUserBrowser(t, r.srv.URL, url.Values{"tool": {"list_expenses"}, "ttl": {"8h"}})
-	h, err := auth.NewAuthorizationCodeHandler(&auth.AuthorizationCodeHandlerConfig{
-		DynamicClientRegistrationConfig: &auth.DynamicClientRegistrationConfig{Metadata: &oauthex.ClientRegistrationMetadata{
-			ClientName: "agent", RedirectURIs: []string{"http://127.0.0.1:45678/callback"},
-			TokenEndpointAuthMethod: "none", GrantTypes: []string{"authorization_code", "refresh_token"}}},
-		AuthorizationCodeFetcher: b.authorize,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := agentOAuth(t, "agent", b.authorize)
 	client := mcp.NewClient(&mcp.Implementation{Name: "agent", Version: "1"}, nil)
 	tr := func() *mcp.StreamableClientTransport {
 		return &mcp.StreamableClientTransport{Endpoint: r.mcpURL, OAuthHandler: h}
 	}
-	_, err = client.Connect(ctx, tr(), nil)
+	_, err := client.Connect(ctx, tr(), nil)
 	hostedBase := strings.TrimSuffix(r.w.watcher.Current().Upstreams()[0].URL, "/mcp/hosted")
 	connect(t, connectionURL(t, err, r.srv.URL), &hostedUpstream{base: hostedBase, resource: hostedBase + "/mcp/hosted"})
 	s, err := client.Connect(ctx, tr(), nil)
