@@ -128,9 +128,20 @@ func (t *fastTransport) call(req *http.Request, s *session, msg *message) (*http
 		return nil, false // the handler opens the member session again
 	}
 	if err != nil {
+		s.mu.Lock()
+		told := f.cancelled
+		s.mu.Unlock()
 		b.finish(ctx.Err() == nil)
 		if ctx.Err() != nil {
-			return nil, false // the handler answers a cut request as it does
+			// Cut before the member's answer began (a kill, the client
+			// gone): the member may be running the call, so it is told,
+			// unless the client's own cancel was passed on. The handler
+			// answers the cut request as it does.
+			if !told {
+				p := object{"requestId": msg.ID, "reason": quote("request cut by the gateway")}
+				go s.sendCancel(l, request(nil, "notifications/cancelled", p.encode()))
+			}
+			return nil, false
 		}
 		s.dropLink(l)
 		return errorResponse(req, msg.ID, unavailable(m, err)), true
