@@ -109,3 +109,17 @@ func MigrateTo(ctx context.Context, opts Options, version int64, f func(*sql.DB)
 	}
 	return f(s.db)
 }
+
+// MigrationPIDs are the PostgreSQL backends that applied this Store's
+// migrations.
+func (s *Store) MigrationPIDs() []int32 { return s.migrationPIDs }
+
+// AuditWriting reports whether a batch is being written (the writer or a
+// producer committing inline holds the log).
+func (s *Store) AuditWriting() bool {
+	if s.audit.writeMu.TryLock() {
+		s.audit.writeMu.Unlock()
+		return false
+	}
+	return true
+}

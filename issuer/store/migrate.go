@@ -127,6 +127,11 @@ func (s *Store) applyMigration(ctx context.Context, m Migration) (applied bool, 
 			if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7201931)`); err != nil {
 				return err
 			}
+			var pid int32
+			if err := tx.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+				return err
+			}
+			s.migrationPIDs = append(s.migrationPIDs, pid)
 		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = $1`, m.Version).Scan(&n); err != nil {

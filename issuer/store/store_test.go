@@ -298,3 +298,37 @@ func TestOpenErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestMigrationConnectionsDropped: the pool keeps no PostgreSQL connection
+// that ran the migrations (such a backend stays slow, see dropConnections):
+// their backends are gone once Open returns and the store works on new ones.
+func TestMigrationConnectionsDropped(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		st := storetest.Open(t, b.Options(t))
+		ctx := context.Background()
+		if err := st.Audit().Append(ctx, event(1)); err != nil {
+			t.Fatal(err)
+		}
+		pids := st.MigrationPIDs()
+		if !b.Postgres() {
+			if len(pids) != 0 {
+				t.Fatalf("SQLite recorded backends %v", pids)
+			}
+			return
+		}
+		if len(pids) == 0 {
+			t.Fatal("no migration backend recorded")
+		}
+		var live int
+		for range 100 { // a closed connection's backend exits just after
+			if err := st.DB().QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1)`, pids).Scan(&live); err != nil {
+				t.Fatal(err)
+			}
+			if live == 0 {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		t.Fatalf("%d of the migration backends %v still connected", live, pids)
+	})
+}
