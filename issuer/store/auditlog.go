@@ -27,7 +27,9 @@ const auditInsertChunk = 256
 // AuditLog is the hash-chained audit log. Append is group-committed: one
 // writer goroutine takes every queued event, assigns sequence numbers and
 // hashes, and writes the batch in one transaction; each Append returns when
-// its batch is committed. The chain head is locked in that transaction, so
+// its batch is committed. An Append that finds the log idle (nothing queued,
+// nothing being written) commits its own events in its own goroutine instead,
+// sparing the two hand-offs. The chain head is locked in that transaction, so
 // several Stores (replicas) may append to one PostgreSQL chain.
 //
 // An AuditLog is safe for concurrent use. Store.Close drains it.
@@ -51,6 +53,15 @@ type AuditLog struct {
 	uncertain uncertainIDs
 	lookups   atomic.Int64 // batches written with the lookup (tests)
 	batches   atomic.Int64 // batches committed (benchmarks: events per commit)
+
+	// writeMu is held by whoever commits a batch: the writer goroutine, or
+	// a producer committing its own events inline (commitInline). closed is
+	// set under it by close.
+	writeMu sync.Mutex
+	closed  bool
+	// queued counts events handed to the writer and not yet committed (the
+	// channel's and the batch in hand): an inline commit never overtakes them.
+	queued atomic.Int64
 
 	closeOnce sync.Once
 }
@@ -118,6 +129,9 @@ func (l *AuditLog) AppendAll(ctx context.Context, events []audit.Event) (err err
 		}
 		ps[i] = &pendingEvent{ev: events[i], done: make(chan error, 1)}
 	}
+	if err, ok := l.commitInline(ctx, ps); ok {
+		return err
+	}
 	for _, p := range ps {
 		if err := l.enqueue(ctx, p); err != nil {
 			return err
@@ -131,18 +145,50 @@ func (l *AuditLog) AppendAll(ctx context.Context, events []audit.Event) (err err
 	return nil
 }
 
+// commitInline commits ps in the caller's goroutine when nothing is queued
+// and no batch is being written: an uncontended append (one call at a time)
+// then pays no hand-off to the writer goroutine and back, two wake-ups that
+// cost more than the write on an idle machine. It reports false, leaving ps
+// to the writer, when the log is busy; a busy log batches as before. The
+// write is bounded by ctx and the log's write timeout: the batch is the
+// caller's alone.
+func (l *AuditLog) commitInline(ctx context.Context, ps []*pendingEvent) (error, bool) {
+	if l.queued.Load() > 0 || len(ps) > l.maxBatch || !l.writeMu.TryLock() {
+		return nil, false
+	}
+	defer l.writeMu.Unlock()
+	if l.closed {
+		return ErrClosed, true
+	}
+	select {
+	case <-l.closing:
+		return ErrClosed, true
+	default:
+	}
+	l.commitCtx(ctx, ps)
+	for _, p := range ps {
+		if err := <-p.done; err != nil {
+			return err, true
+		}
+	}
+	return nil, true
+}
+
 func (l *AuditLog) enqueue(ctx context.Context, p *pendingEvent) error {
 	select {
 	case <-l.closing:
 		return ErrClosed
 	default:
 	}
+	l.queued.Add(1)
 	select {
 	case l.queue <- p:
 		return nil
 	case <-l.closing:
+		l.queued.Add(-1)
 		return ErrClosed
 	case <-ctx.Done():
+		l.queued.Add(-1)
 		return fmt.Errorf("store: audit append: %w", ctx.Err())
 	}
 }
@@ -189,14 +235,21 @@ func (l *AuditLog) run() {
 	for {
 		select {
 		case p := <-l.queue:
-			l.commit(l.collect(p))
+			batch := l.collect(p)
+			l.writeMu.Lock()
+			l.commit(batch)
+			l.writeMu.Unlock()
+			l.queued.Add(-int64(len(batch)))
 		case <-l.closing:
+			l.writeMu.Lock()
+			defer l.writeMu.Unlock()
 			for {
 				batch := l.collect(nil)
 				if len(batch) == 0 {
 					return
 				}
 				l.commit(batch)
+				l.queued.Add(-int64(len(batch)))
 			}
 		}
 	}
@@ -222,8 +275,12 @@ func (l *AuditLog) collect(first *pendingEvent) []*pendingEvent {
 	return batch
 }
 
-func (l *AuditLog) commit(batch []*pendingEvent) {
-	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+func (l *AuditLog) commit(batch []*pendingEvent) { l.commitCtx(context.Background(), batch) }
+
+// commitCtx writes batch within ctx and the log's write timeout and hands
+// each producer the outcome. The caller holds writeMu.
+func (l *AuditLog) commitCtx(ctx context.Context, batch []*pendingEvent) {
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 	err := l.write(ctx, batch)
 	if err == nil {
@@ -337,5 +394,10 @@ func eventRow(e *audit.Event) ([]any, error) {
 func (l *AuditLog) close() {
 	l.closeOnce.Do(func() { close(l.closing) })
 	<-l.done
-	l.sqlite.close()
+	l.writeMu.Lock()
+	defer l.writeMu.Unlock()
+	if !l.closed {
+		l.closed = true
+		l.sqlite.close()
+	}
 }

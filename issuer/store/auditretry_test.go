@@ -86,6 +86,14 @@ func TestAuditRetryAfterUnknownOutcome(t *testing.T) {
 		if _, err := lock.ExecContext(ctx, `UPDATE audit_head SET seq = seq WHERE id = 1`); err != nil {
 			t.Fatal(err)
 		}
+		// An append already waiting on the lock holds the writer, so the
+		// next one is queued (an idle log would write it in the caller's
+		// goroutine, and its timeout would cancel that write).
+		first := make(chan error, 1)
+		go func() { first <- st.Audit().Record(ctx, batch("first")) }()
+		for !st.AuditWriting() {
+			time.Sleep(time.Millisecond)
+		}
 		late := batch("late")
 		short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 		err = st.Audit().Record(short, late)
@@ -96,12 +104,15 @@ func TestAuditRetryAfterUnknownOutcome(t *testing.T) {
 		if err := lock.Rollback(); err != nil {
 			t.Fatal(err)
 		}
+		if err := <-first; err != nil {
+			t.Fatal(err)
+		}
 		if err := st.Audit().Record(ctx, late); err != nil { // the retry
 			t.Fatal(err)
 		}
 		total, distinct := countEvents(t, st)
-		if total != 105 || distinct != 105 {
-			t.Fatalf("rows = %d, distinct ids = %d; want 105 of each", total, distinct)
+		if total != 110 || distinct != 110 {
+			t.Fatalf("rows = %d, distinct ids = %d; want 110 of each", total, distinct)
 		}
 		if got := st.AuditSkipped(); got != 5 {
 			t.Errorf("skipped = %d, want 5 (the retried batch, written once by its first append)", got)
@@ -109,7 +120,7 @@ func TestAuditRetryAfterUnknownOutcome(t *testing.T) {
 		if got := st.AuditLookups(); got < 1 {
 			t.Errorf("batches written with the lookup = %d, want ≥ 1", got)
 		}
-		verifyChain(t, st, 105)
+		verifyChain(t, st, 110)
 	})
 }
 
