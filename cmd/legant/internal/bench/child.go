@@ -43,7 +43,11 @@ type childConfig struct {
 	proxy       bool   // run `legant bench-proxy` (the bare proxy) instead of a gateway
 	afterStop   func() // nil, or run once the child has stopped (or failed to start)
 	profile     string // "" or the file the child writes its CPU profile to (--cpuprofile)
+	auditMode   string // "" (the default, durable) or auditAsync (--audit-mode)
 }
+
+// auditAsync is the gateway's --audit-mode that queues the allow record.
+const auditAsync = "async"
 
 func (cfg childConfig) cleanup() {
 	if cfg.afterStop != nil {
@@ -101,7 +105,14 @@ func (c *childGateway) args(cfg childConfig, addr, registry, secret string) []st
 		"--database-url=" + cfg.databaseURL, // explicit: never LEGANT_DATABASE_URL by accident
 		"--key-secret-file", secret,
 		"--admin-listen="}, // no admin API: its fixed default port would collide between children
-		prof...)
+		append(prof, auditModeArgs(cfg.auditMode)...)...)
+}
+
+func auditModeArgs(mode string) []string {
+	if mode == "" {
+		return nil
+	}
+	return []string{"--audit-mode", mode}
 }
 
 // command returns the child's command line, for the report.

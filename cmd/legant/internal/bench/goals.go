@@ -34,7 +34,7 @@ func goals(rep *Report, concurrency []int) []Goal {
 	}
 	var out []Goal
 	for _, r := range rep.Ratios {
-		if r.Workload != WorkloadCallStateful || (r.Concurrency != c && r.Concurrency != 1) {
+		if r.Workload != WorkloadCallStateful || (r.Concurrency != c && r.Concurrency != 1) || isAsyncName(r.Gateway) {
 			continue
 		}
 		if r.Concurrency == c {
@@ -86,6 +86,11 @@ func allocGoal(rows []Row, c int) (Goal, bool) {
 	return Goal{}, false
 }
 
+// isAsyncName reports whether a target is a child gateway measured with
+// --audit-mode async (Options.AsyncAudit): shown beside the durable ones,
+// never judged by the goals.
+func isAsyncName(name string) bool { return strings.HasSuffix(name, "+"+auditAsync) }
+
 // CheckRatio returns an error naming every gateway whose throughput ÷ its
 // baseline proxy (the median of the per-round ratios, tools/call on a
 // stateful session) is below min at concurrency c: `legant bench
@@ -95,7 +100,7 @@ func (rep *Report) CheckRatio(min float64, c int) error {
 	var low []string
 	found := false
 	for _, r := range rep.Ratios {
-		if r.Workload != WorkloadCallStateful || r.Concurrency != c {
+		if r.Workload != WorkloadCallStateful || r.Concurrency != c || isAsyncName(r.Gateway) {
 			continue
 		}
 		found = true

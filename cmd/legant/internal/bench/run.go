@@ -64,6 +64,11 @@ type Options struct {
 	// load targets write a CPU profile of its run to ProfileDir/<target>.pprof
 	// (`legant gateway --cpuprofile`), for go tool pprof.
 	ProfileDir string
+	// AsyncAudit also measures each child gateway with --audit-mode async
+	// (the allow record queued, not awaited before forwarding): targets
+	// "gateway+sqlite+async" and "gateway+postgres+async", beside the
+	// durable ones. The goals and CheckRatio judge the durable ones only.
+	AsyncAudit bool
 	// Command is how the run was started, printed in the report.
 	Command string
 	// Progress receives one line per step; nil discards.
@@ -219,16 +224,29 @@ func startTargets(ctx context.Context, o Options, tmp, upstreamURL string, keys 
 	if o.LegantBinary != "" {
 		children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-proxy"),
 			upstreamURL: upstreamURL, proxy: true, profile: profilePath(o.ProfileDir, "proxy")})
-		children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-sqlite"),
-			keysDir: keysDir(tmp), upstreamURL: upstreamURL, profile: profilePath(o.ProfileDir, "sqlite")})
-		if o.DatabaseURL != "" {
-			dbURL, drop, err := pgSchema(ctx, o.DatabaseURL)
-			if err != nil {
-				return targets, err
+		modes := []string{""}
+		if o.AsyncAudit {
+			modes = append(modes, auditAsync)
+		}
+		for _, mode := range modes {
+			suffix := ""
+			if mode != "" {
+				suffix = "+" + mode
 			}
-			children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-postgres"),
-				keysDir: keysDir(tmp), upstreamURL: upstreamURL, databaseURL: dbURL, afterStop: drop,
-				profile: profilePath(o.ProfileDir, "postgres")})
+			children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-sqlite"+suffix),
+				keysDir: keysDir(tmp), upstreamURL: upstreamURL, auditMode: mode, profile: profilePath(o.ProfileDir, "sqlite"+suffix)})
+			if o.DatabaseURL != "" {
+				dbURL, drop, err := pgSchema(ctx, o.DatabaseURL)
+				if err != nil {
+					for _, c := range children {
+						c.cleanup()
+					}
+					return targets, err
+				}
+				children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-postgres"+suffix),
+					keysDir: keysDir(tmp), upstreamURL: upstreamURL, databaseURL: dbURL, afterStop: drop, auditMode: mode,
+					profile: profilePath(o.ProfileDir, "postgres"+suffix)})
+			}
 		}
 	}
 	for i, cfg := range children {

@@ -212,9 +212,13 @@ func newChildTarget(ctx context.Context, cfg childConfig, conns int) (*target, e
 		cfg.cleanup()
 		return nil, fmt.Errorf("gateway+%s: %w", backend, err)
 	}
-	return &target{name: TargetGateway + "+" + backend,
-		about: "client → `legant gateway` child process (" + backend + " store, audit log, session store) → upstream",
-		base:  c.url, mcp: true, client: loadClient(conns), child: c,
+	name, about := TargetGateway+"+"+backend, "client → `legant gateway` child process ("+backend+" store, audit log, session store) → upstream"
+	if cfg.auditMode != "" {
+		name += "+" + cfg.auditMode
+		about = "the same with `--audit-mode " + cfg.auditMode + "` (the allow record queued, not awaited before forwarding)"
+	}
+	return &target{name: name, about: about,
+		base: c.url, mcp: true, client: loadClient(conns), child: c,
 		close: func() { c.stop(); cfg.cleanup() }}, nil
 }
 
