@@ -123,3 +123,6 @@ func (s *Store) AuditWriting() bool {
 	}
 	return true
 }
+
+// SessionGroups is how many transactions CreateSession has written.
+func (s *Store) SessionGroups() int64 { return s.sessionWriter.groups.Load() }

@@ -49,7 +49,10 @@ const sessionColumns = `id, user_sub, agents, client_id, upstream, protocol_vers
 	started_ns, last_activity_ns, calls_allowed, calls_denied, %s, state, end_reason, ended_ns`
 
 // CreateSession stores a new live session; ErrExists if the id is taken. Zero
-// Started and LastActivity mean now.
+// Started and LastActivity mean now. It returns once the session is
+// committed; sessions created at the same time share one transaction
+// (sessionWriter), so opening many at once costs one commit per group rather
+// than per session.
 func (s *Store) CreateSession(ctx context.Context, se Session) error {
 	if se.ID == "" {
 		return errors.New("store: session without id")
@@ -64,10 +67,16 @@ func (s *Store) CreateSession(ctx context.Context, se Session) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.db.ExecContext(ctx, `INSERT INTO gateway_sessions (id, user_sub, agents, client_id, upstream, protocol_version,
+	return s.sessionWriter.create(ctx, &pendingSession{se: se, agents: string(agents), done: make(chan error, 1)})
+}
+
+// insertSession inserts one session in tx: ErrExists when the id is taken.
+func (s *Store) insertSession(ctx context.Context, tx *sql.Tx, p *pendingSession) error {
+	se := p.se
+	res, err := tx.ExecContext(ctx, `INSERT INTO gateway_sessions (id, user_sub, agents, client_id, upstream, protocol_version,
 			upstream_session_id, token_id, started_ns, last_activity_ns, amount_spent, state)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, `+s.d.decimalIn("$11")+`, $12) ON CONFLICT (id) DO NOTHING`,
-		se.ID, se.User, string(agents), se.Client, se.Upstream, se.ProtocolVersion, se.UpstreamSessionID, se.TokenID,
+		se.ID, se.User, p.agents, se.Client, se.Upstream, se.ProtocolVersion, se.UpstreamSessionID, se.TokenID,
 		se.Started.UnixNano(), se.LastActivity.UnixNano(), "0", string(SessionLive))
 	if err != nil {
 		return fmt.Errorf("store: create session: %w", err)

@@ -105,6 +105,8 @@ type Store struct {
 	keys  *keyRing
 	revs  *RevocationSet
 	audit *AuditLog
+	// sessionWriter group-commits CreateSession (sessionwriter.go).
+	sessionWriter sessionWriter
 
 	// auditSkipped counts appended events skipped as already written.
 	auditSkipped atomic.Int64
@@ -208,6 +210,7 @@ func (s *Store) start(ctx context.Context) error {
 		return err
 	}
 	s.audit = newAuditLog(s)
+	s.sessionWriter.s = s
 	return nil
 }
 

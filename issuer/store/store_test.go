@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -330,5 +332,39 @@ func TestMigrationConnectionsDropped(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 		t.Fatalf("%d of the migration backends %v still connected", live, pids)
+	})
+}
+
+// TestSessionsCreatedTogether: sessions created at once share transactions
+// (fewer groups than sessions), every one is stored, and of two creates of
+// one id exactly one succeeds and the other gets ErrExists.
+func TestSessionsCreatedTogether(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st := storetest.Open(t, b.Options(t))
+		const n = 64
+		errs := make([]error, 2*n)
+		var wg sync.WaitGroup
+		for i := range 2 * n { // each id twice
+			wg.Go(func() {
+				errs[i] = st.CreateSession(ctx, store.Session{ID: fmt.Sprintf("s%d", i%n), User: "alice", Upstream: "crm"})
+			})
+		}
+		wg.Wait()
+		for i := range n {
+			a, b := errs[i], errs[i+n]
+			ok := (a == nil) != (b == nil)
+			if !ok || (a != nil && !errors.Is(a, store.ErrExists)) || (b != nil && !errors.Is(b, store.ErrExists)) {
+				t.Errorf("s%d: creates returned %v and %v, want one nil and one ErrExists", i, a, b)
+			}
+			if _, err := st.GetSession(ctx, fmt.Sprintf("s%d", i)); err != nil {
+				t.Errorf("s%d not stored: %v", i, err)
+			}
+		}
+		if g := st.SessionGroups(); g >= 2*n {
+			t.Errorf("%d creates took %d transactions: none shared", 2*n, g)
+		} else {
+			t.Logf("%d creates in %d transactions", 2*n, g)
+		}
 	})
 }
