@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority/audit"
+	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/issuer/store/storetest"
 )
 
@@ -93,6 +94,45 @@ func BenchmarkAuditVerify(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// BenchmarkSessionWrites creates, then ends, b.N sessions from 8 workers (a
+// gateway ends sessions 8 at a time when it drains or sweeps idle ones):
+// ns/op is per session for each half.
+func BenchmarkSessionWrites(b *testing.B) {
+	for _, be := range storetest.Backends(b) {
+		b.Run(be.Name, func(b *testing.B) {
+			st := storetest.Open(b, be.Options(b))
+			ctx := context.Background()
+			run := func(f func(id string) error) time.Duration {
+				var next atomic.Int64
+				var wg sync.WaitGroup
+				start := time.Now()
+				for range 8 {
+					wg.Go(func() {
+						for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+							if err := f(fmt.Sprintf("s%d", i)); err != nil {
+								b.Error(err)
+								return
+							}
+						}
+					})
+				}
+				wg.Wait()
+				return time.Since(start)
+			}
+			b.ResetTimer()
+			created := run(func(id string) error {
+				return st.CreateSession(ctx, store.Session{ID: id, User: "alice", Upstream: "crm"})
+			})
+			ended := run(func(id string) error {
+				_, err := st.CloseSession(ctx, id, "drain", time.Time{})
+				return err
+			})
+			b.ReportMetric(float64(created.Microseconds())/float64(b.N), "create-µs/session")
+			b.ReportMetric(float64(ended.Microseconds())/float64(b.N), "end-µs/session")
 		})
 	}
 }

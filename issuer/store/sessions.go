@@ -67,16 +67,17 @@ func (s *Store) CreateSession(ctx context.Context, se Session) error {
 	if err != nil {
 		return err
 	}
-	return s.sessionWriter.create(ctx, &pendingSession{se: se, agents: string(agents), done: make(chan error, 1)})
+	return s.sessionWriter.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return s.insertSession(ctx, tx, se, string(agents))
+	})
 }
 
 // insertSession inserts one session in tx: ErrExists when the id is taken.
-func (s *Store) insertSession(ctx context.Context, tx *sql.Tx, p *pendingSession) error {
-	se := p.se
+func (s *Store) insertSession(ctx context.Context, tx *sql.Tx, se Session, agents string) error {
 	res, err := tx.ExecContext(ctx, `INSERT INTO gateway_sessions (id, user_sub, agents, client_id, upstream, protocol_version,
 			upstream_session_id, token_id, started_ns, last_activity_ns, amount_spent, state)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, `+s.d.decimalIn("$11")+`, $12) ON CONFLICT (id) DO NOTHING`,
-		se.ID, se.User, p.agents, se.Client, se.Upstream, se.ProtocolVersion, se.UpstreamSessionID, se.TokenID,
+		se.ID, se.User, agents, se.Client, se.Upstream, se.ProtocolVersion, se.UpstreamSessionID, se.TokenID,
 		se.Started.UnixNano(), se.LastActivity.UnixNano(), "0", string(SessionLive))
 	if err != nil {
 		return fmt.Errorf("store: create session: %w", err)
@@ -231,18 +232,28 @@ func (s *Store) endSession(ctx context.Context, id string, state SessionState, r
 	if at.IsZero() {
 		at = s.now()
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE gateway_sessions SET state = $1, end_reason = $2, ended_ns = $3
-		WHERE id = $4 AND state = 'live'`, string(state), reason, at.UnixNano(), id)
-	if err != nil {
-		return false, fmt.Errorf("store: end session: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n > 0 {
-		return true, nil
-	}
-	if _, err := s.GetSession(ctx, id); err != nil {
-		return false, err
-	}
-	return false, nil
+	var changed bool
+	err := s.sessionWriter.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		changed = false // applied again on its own when its group's transaction failed
+		res, err := tx.ExecContext(ctx, `UPDATE gateway_sessions SET state = $1, end_reason = $2, ended_ns = $3
+			WHERE id = $4 AND state = 'live'`, string(state), reason, at.UnixNano(), id)
+		if err != nil {
+			return fmt.Errorf("store: end session: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			changed = true
+			return nil
+		}
+		var one int
+		switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM gateway_sessions WHERE id = $1`, id).Scan(&one); {
+		case errors.Is(err, sql.ErrNoRows):
+			return fmt.Errorf("%w: session %q", ErrNotFound, id)
+		case err != nil:
+			return fmt.Errorf("store: end session: %w", err)
+		}
+		return nil // already ended
+	})
+	return changed, err
 }
 
 type rowScanner interface{ Scan(dest ...any) error }

@@ -368,3 +368,57 @@ func TestSessionsCreatedTogether(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionsEndedTogether: ends written at once share transactions, and
+// each keeps its own outcome: of a close and a kill of one live session
+// exactly one changes it, and an unknown id gets ErrNotFound.
+func TestSessionsEndedTogether(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st := storetest.Open(t, b.Options(t))
+		const n = 32
+		for i := range n {
+			if err := st.CreateSession(ctx, store.Session{ID: fmt.Sprintf("s%d", i), User: "alice", Upstream: "crm"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before := st.SessionGroups()
+		changed := make([]bool, 2*n)
+		errs := make([]error, 2*n)
+		var unknown error
+		var wg sync.WaitGroup
+		for i := range 2 * n {
+			wg.Go(func() {
+				id := fmt.Sprintf("s%d", i%n)
+				if i < n {
+					changed[i], errs[i] = st.CloseSession(ctx, id, "closed", time.Time{})
+				} else {
+					changed[i], errs[i] = st.MarkKilled(ctx, id, "killed", time.Time{})
+				}
+			})
+		}
+		wg.Go(func() { _, unknown = st.CloseSession(ctx, "nobody", "closed", time.Time{}) })
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil || errs[i+n] != nil || changed[i] == changed[i+n] {
+				t.Errorf("s%d: close = %v, %v; kill = %v, %v; want exactly one change", i, changed[i], errs[i], changed[i+n], errs[i+n])
+			}
+			se, err := st.GetSession(ctx, fmt.Sprintf("s%d", i))
+			want := store.SessionClosed
+			if changed[i+n] {
+				want = store.SessionKilled
+			}
+			if err != nil || se.State != want {
+				t.Errorf("s%d: state %v, %v; want %s", i, se, err, want)
+			}
+		}
+		if !errors.Is(unknown, store.ErrNotFound) {
+			t.Errorf("ending an unknown session = %v, want ErrNotFound", unknown)
+		}
+		if g := st.SessionGroups() - before; g >= 2*n+1 {
+			t.Errorf("%d ends took %d transactions: none shared", 2*n+1, g)
+		} else {
+			t.Logf("%d ends in %d transactions", 2*n+1, g)
+		}
+	})
+}
