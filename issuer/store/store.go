@@ -105,7 +105,8 @@ type Store struct {
 	keys  *keyRing
 	revs  *RevocationSet
 	audit *AuditLog
-	// sessionWriter group-commits CreateSession (sessionwriter.go).
+	// sessionWriter group-commits the writes that start and end sessions
+	// (sessionwriter.go).
 	sessionWriter sessionWriter
 
 	// auditSkipped counts appended events skipped as already written.
