@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/openlegant/legant/authority"
@@ -232,16 +233,16 @@ func (s *Store) endSession(ctx context.Context, id string, state SessionState, r
 	if at.IsZero() {
 		at = s.now()
 	}
-	var changed bool
+	var changed atomic.Bool // set by the group's writer; read here even when ctx ended first
 	err := s.sessionWriter.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		changed = false // applied again on its own when its group's transaction failed
+		changed.Store(false) // applied again on its own when its group's transaction failed
 		res, err := tx.ExecContext(ctx, `UPDATE gateway_sessions SET state = $1, end_reason = $2, ended_ns = $3
 			WHERE id = $4 AND state = 'live'`, string(state), reason, at.UnixNano(), id)
 		if err != nil {
 			return fmt.Errorf("store: end session: %w", err)
 		}
 		if n, _ := res.RowsAffected(); n > 0 {
-			changed = true
+			changed.Store(true)
 			return nil
 		}
 		var one int
@@ -253,7 +254,7 @@ func (s *Store) endSession(ctx context.Context, id string, state SessionState, r
 		}
 		return nil // already ended
 	})
-	return changed, err
+	return changed.Load() && err == nil, err
 }
 
 type rowScanner interface{ Scan(dest ...any) error }
