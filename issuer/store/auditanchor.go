@@ -14,6 +14,9 @@ import (
 // a compact JWS (audit.AnchorType) to keep outside the database. Verify
 // against it later catches a truncated tail.
 func (l *AuditLog) Anchor(ctx context.Context) (string, *audit.Anchor, error) {
+	if err := l.settle(ctx); err != nil {
+		return "", nil, err
+	}
 	key, err := l.s.signer(ctx)
 	if err != nil {
 		return "", nil, err
@@ -81,6 +84,9 @@ func (l *AuditLog) Prune(ctx context.Context, through int64) (audit.Checkpoint, 
 // PruneBefore prunes every event older than t (see Prune) and returns the new
 // starting point; with nothing to prune it returns the current one.
 func (l *AuditLog) PruneBefore(ctx context.Context, t time.Time) (audit.Checkpoint, error) {
+	if err := l.settle(ctx); err != nil {
+		return audit.Checkpoint{}, err
+	}
 	var through sql.NullInt64
 	if err := l.s.db.QueryRowContext(ctx, `SELECT max(seq) FROM audit_events WHERE at_ns < $1`, t.UnixNano()).Scan(&through); err != nil {
 		return audit.Checkpoint{}, fmt.Errorf("store: prune audit: %w", err)

@@ -18,6 +18,9 @@ const MaxAfterLimit = 10000
 // returned as committed, Args included; callers that show them to people
 // decide whether to drop Args.
 func (l *AuditLog) After(ctx context.Context, seq int64, limit int) ([]audit.Event, error) {
+	if err := l.settle(ctx); err != nil {
+		return nil, err
+	}
 	if limit <= 0 || limit > MaxAfterLimit {
 		limit = MaxAfterLimit
 	}
@@ -35,6 +38,9 @@ func (l *AuditLog) After(ctx context.Context, seq int64, limit int) ([]audit.Eve
 // Head returns the last committed point of the chain (seq 0 and no hash for
 // an empty log). Every event up to it is readable when Head returns.
 func (l *AuditLog) Head(ctx context.Context) (audit.Checkpoint, error) {
+	if err := l.settle(ctx); err != nil {
+		return audit.Checkpoint{}, err
+	}
 	var cp audit.Checkpoint
 	if err := l.s.db.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&cp.Seq, &cp.Hash); err != nil {
 		return cp, fmt.Errorf("store: read audit head: %w", err)
@@ -59,5 +65,8 @@ func (l *AuditLog) Event(ctx context.Context, seq int64) (*audit.Event, error) {
 // signed prune record (retention), or the genesis (seq 0) when nothing was
 // pruned.
 func (l *AuditLog) PruneStart(ctx context.Context) (audit.Checkpoint, error) {
+	if err := l.settle(ctx); err != nil {
+		return audit.Checkpoint{}, err
+	}
 	return l.pruneStart(ctx)
 }

@@ -48,6 +48,10 @@ type AuditLog struct {
 	head      audit.Checkpoint
 	headKnown bool
 
+	// j is the SQLite journal (auditjournal.go): when set, a batch is
+	// durable once journaled, and the applier writes it into the chain.
+	j *auditJournal
+
 	// uncertain holds the ids of events whose append returned an error: only
 	// a batch carrying one of them pays the lookup of ids already written.
 	uncertain uncertainIDs
@@ -71,7 +75,7 @@ type pendingEvent struct {
 	done chan error // buffered(1): the batch's outcome
 }
 
-func newAuditLog(s *Store) *AuditLog {
+func newAuditLog(ctx context.Context, s *Store) (*AuditLog, error) {
 	size, batch := s.opts.AuditQueueSize, s.opts.AuditMaxBatch
 	if size <= 0 {
 		size = DefaultAuditQueueSize
@@ -85,8 +89,22 @@ func newAuditLog(s *Store) *AuditLog {
 	}
 	l := &AuditLog{s: s, queue: make(chan *pendingEvent, size), closing: make(chan struct{}),
 		done: make(chan struct{}), maxBatch: batch, keepArgs: s.opts.AuditKeepArgs, timeout: timeout}
+	if !s.d.postgres && s.sqliteFile != "" && s.opts.AuditJournalSize >= 0 {
+		jsize := s.opts.AuditJournalSize
+		if jsize == 0 {
+			jsize = DefaultAuditJournalSize
+		}
+		j, err := l.openJournal(ctx, s.sqliteFile, jsize)
+		if err != nil {
+			return nil, err
+		}
+		if j != nil {
+			l.j = j
+			go l.applyLoop()
+		}
+	}
 	go l.run()
-	return l
+	return l, nil
 }
 
 // Append records ev and returns once it is committed, so an acknowledged
@@ -282,7 +300,16 @@ func (l *AuditLog) commit(batch []*pendingEvent) { l.commitCtx(context.Backgroun
 func (l *AuditLog) commitCtx(ctx context.Context, batch []*pendingEvent) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	err := l.write(ctx, batch)
+	var err error
+	if l.j != nil {
+		events := make([]audit.Event, len(batch))
+		for i, p := range batch {
+			events[i] = p.ev
+		}
+		err = l.j.append(ctx, events)
+	} else {
+		err = l.write(ctx, batch)
+	}
 	if err == nil {
 		l.batches.Add(1)
 	}
@@ -394,6 +421,9 @@ func eventRow(e *audit.Event) ([]any, error) {
 func (l *AuditLog) close() {
 	l.closeOnce.Do(func() { close(l.closing) })
 	<-l.done
+	if l.j != nil {
+		l.j.closeOnce.Do(l.j.close)
+	}
 	l.writeMu.Lock()
 	defer l.writeMu.Unlock()
 	if !l.closed {

@@ -59,7 +59,7 @@ func (l *AuditLog) writeEvents(ctx context.Context, events []audit.Event, lookup
 		}
 		// The head kept moving (other replicas): take its lock instead.
 	}
-	return l.writeTx(ctx, events, lookup)
+	return l.writeTx(ctx, events, lookup, 0)
 }
 
 // appendPostgres writes events with one statement that moves the chain head
@@ -184,26 +184,37 @@ func isHeadMoved(err error) bool {
 }
 
 // writeTx appends events in one transaction holding the chain head's lock.
-func (l *AuditLog) writeTx(ctx context.Context, events []audit.Event, lookup bool) error {
+// A journal's applier passes through, the last jseq the events bring, which
+// the same transaction records as applied (0: no journal).
+func (l *AuditLog) writeTx(ctx context.Context, events []audit.Event, lookup bool, through uint64) error {
 	var head audit.Checkpoint
 	err := l.s.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if head, err = l.lockHead(ctx, tx); err != nil {
 			return err
 		}
-		if lookup {
+		if lookup && len(events) > 0 {
 			l.lookups.Add(1)
-			if events, err = l.s.withoutWritten(ctx, tx, events); err != nil || len(events) == 0 {
+			if events, err = l.s.withoutWritten(ctx, tx, events); err != nil {
 				return err
 			}
 		}
-		head = chainEvents(head, events)
-		for i := 0; i < len(events); i += auditInsertChunk {
-			if err := l.insertEventsTx(ctx, tx, events[i:min(i+auditInsertChunk, len(events))]); err != nil {
+		if len(events) > 0 {
+			head = chainEvents(head, events)
+			for i := 0; i < len(events); i += auditInsertChunk {
+				if err := l.insertEventsTx(ctx, tx, events[i:min(i+auditInsertChunk, len(events))]); err != nil {
+					return err
+				}
+			}
+			if err := l.setHead(ctx, tx, head); err != nil {
 				return err
 			}
 		}
-		return l.setHead(ctx, tx, head)
+		if through > 0 {
+			_, err := tx.ExecContext(ctx, `UPDATE audit_journal SET applied = $1 WHERE id = 1`, int64(through))
+			return err
+		}
+		return nil
 	})
 	l.head, l.headKnown = head, err == nil && l.s.d.postgres
 	return err

@@ -24,6 +24,9 @@ type AuditFilter struct {
 
 // Query returns matching events in sequence order.
 func (l *AuditLog) Query(ctx context.Context, f AuditFilter) ([]audit.Event, error) {
+	if err := l.settle(ctx); err != nil {
+		return nil, err
+	}
 	where := []string{"seq > $1"}
 	args := []any{f.AfterSeq}
 	for _, c := range []struct{ col, v string }{
@@ -58,6 +61,9 @@ func (l *AuditLog) Query(ctx context.Context, f AuditFilter) ([]audit.Event, err
 
 // Tail returns the last n events, oldest first.
 func (l *AuditLog) Tail(ctx context.Context, n int) ([]audit.Event, error) {
+	if err := l.settle(ctx); err != nil {
+		return nil, err
+	}
 	var head int64
 	if err := l.s.db.QueryRowContext(ctx, `SELECT seq FROM audit_head WHERE id = 1`).Scan(&head); err != nil {
 		return nil, fmt.Errorf("store: read audit head: %w", err)

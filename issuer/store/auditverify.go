@@ -38,6 +38,9 @@ func (r *VerifyReport) OK() bool { return r.FirstBad == 0 }
 // returns the report and a *audit.ChainError naming the first bad sequence
 // number; other errors mean verification could not run.
 func (l *AuditLog) Verify(ctx context.Context, anchor *audit.Anchor) (*VerifyReport, error) {
+	if err := l.settle(ctx); err != nil {
+		return nil, err
+	}
 	rep := &VerifyReport{}
 	start, err := l.pruneStart(ctx)
 	var ce *audit.ChainError

@@ -126,3 +126,31 @@ func (s *Store) AuditWriting() bool {
 
 // SessionGroups is how many transactions CreateSession has written.
 func (s *Store) SessionGroups() int64 { return s.sessionWriter.groups.Load() }
+
+// AuditJournaled reports whether this Store owns a SQLite audit journal.
+func (s *Store) AuditJournaled() bool { return s.audit.j != nil }
+
+// HoldAuditJournal stops (true) or resumes (false) the journal's applier:
+// held, journaled events stay out of the database, and Close leaves them
+// there as a crash would.
+func (s *Store) HoldAuditJournal(hold bool) {
+	s.audit.j.noApply.Store(hold)
+	if !hold {
+		select {
+		case s.audit.j.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// AuditApplies reports how many apply transactions the journal committed.
+func (s *Store) AuditApplies() int64 { return s.audit.j.applies.Load() }
+
+// SettleAudit waits until the events appended so far are in the database.
+func (s *Store) SettleAudit(ctx context.Context) error { return s.audit.settle(ctx) }
+
+// AuditJournalPath is the journal file of a SQLite store in dataDir.
+func AuditJournalPath(dataDir string) string { return journalPath(sqlitePath(dataDir)) }
+
+// ErrJournalFull is the error of an append the full journal refused.
+var ErrJournalFull = errJournalFull

@@ -53,6 +53,6 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 		db.Close()
 		return fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
-	s.db, s.d = db, dialectSQLite
+	s.db, s.d, s.sqliteFile = db, dialectSQLite, path
 	return nil
 }

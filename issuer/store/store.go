@@ -60,6 +60,11 @@ type Options struct {
 	// fail closed) though it may still commit: retry it with the same event
 	// IDs and it is written once.
 	AuditWriteTimeout time.Duration
+	// AuditJournalSize is the size of the SQLite audit journal's ring
+	// (auditjournal.go): 0 means DefaultAuditJournalSize; negative turns
+	// the journal off, and every audit batch is then a SQLite transaction
+	// on the request path. PostgreSQL stores keep no journal.
+	AuditJournalSize int64
 	// FeedTTL is the lifetime of a signed revocation feed; 0 means DefaultFeedTTL.
 	FeedTTL time.Duration
 	// HoldTTL is how long a ledger hold may stay open before a later
@@ -100,6 +105,8 @@ type Store struct {
 
 	// listenChannel is this schema's NOTIFY channel (PostgreSQL).
 	listenChannel string
+	// sqliteFile is the SQLite database's path ("" on PostgreSQL).
+	sqliteFile string
 	migrationPIDs []int32 // PostgreSQL backends that applied migrations (closed by dropConnections)
 
 	keys  *keyRing
@@ -210,7 +217,11 @@ func (s *Store) start(ctx context.Context) error {
 	if err := s.startWatcher(ctx); err != nil {
 		return err
 	}
-	s.audit = newAuditLog(s)
+	if s.audit, err = newAuditLog(ctx, s); err != nil {
+		s.stop()
+		<-s.watchDone
+		return err
+	}
 	s.sessionWriter.s = s
 	return nil
 }

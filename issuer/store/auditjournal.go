@@ -1,0 +1,764 @@
+package store
+
+// The audit journal: on SQLite, an audit event is made durable by writing it
+// into an append-only file beside the database with one pwrite and one
+// fdatasync — about 0.1 ms, against 0.35 ms for a SQLite transaction with
+// synchronous=FULL (its WAL frames for the row, two indexes and the chain
+// head, then the fsync) — and an applier goroutine writes the journaled
+// events into the hash chain in large batches behind it. An Append returns
+// once its events are in the journal: what is acknowledged survives a crash,
+// as before, and the next Open (of this process or the CLI's) applies
+// whatever the journal holds that the database does not.
+//
+// The file is a ring of 4 KiB blocks after a header block. Each group commit
+// writes one frame (more when it is large): a 40-byte header — magic, the
+// journal sequence number (jseq) of its first event, its event count and
+// length, and a 16-byte SHA-256 keyed with the journal's random id — then the
+// events, padded to whole blocks so that a frame is overwritten only whole
+// and recovery can find frames at block boundaries. The ring wraps only over
+// frames already applied: the database's audit_journal row holds the last
+// applied jseq, moved in the transaction that inserts the events, so a frame
+// is free once that transaction committed. Recovery reads every block, keeps
+// the frames whose sum verifies and whose events the database lacks, and
+// applies them in jseq order up to the first gap (a torn frame, whose
+// appender was never answered).
+//
+// One process owns the journal (an exclusive flock on the file, released by
+// the kernel when the process dies, kill -9 included). Another process
+// opening the same database — `legant audit query` beside a running gateway —
+// writes its own events straight into the database, as PostgreSQL stores
+// always do, and sees the owner's events once they are applied (within
+// auditApplyLinger). In the owning process every read of the log waits for
+// the events appended before it (AuditLog.settle).
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/openlegant/legant/authority/audit"
+)
+
+const (
+	// DefaultAuditJournalSize is the journal ring's size when
+	// Options.AuditJournalSize is zero: at ~0.5 KiB per event and one 4 KiB
+	// block per commit at least, it holds thousands of commits the applier
+	// has not yet written, and it is applied every few milliseconds.
+	DefaultAuditJournalSize = 16 << 20
+
+	journalBlock     = 4096
+	journalFrameHead = 40
+	// journalFrameMagic starts every frame; journalFileMagic the header block.
+	journalFrameMagic = "LGNTJRN1"
+	journalFileMagic  = "LGNTJHD1"
+
+	// auditApplyLinger is how long the applier gathers journaled events
+	// before writing them (unless a reader waits for them): one SQLite
+	// transaction then carries many commits' events.
+	auditApplyLinger = 5 * time.Millisecond
+	// auditApplyMax bounds the events one apply transaction carries.
+	auditApplyMax = 4096
+)
+
+// errJournalFull reports an append that found no room in the ring within its
+// deadline: the applier has not written the older events (the database
+// refuses them). The append fails closed.
+var errJournalFull = errors.New("store: audit journal full: the database has not taken the journaled events")
+
+// journalFrame is the ring space of a frame whose events are not yet applied.
+type journalFrame struct {
+	last     uint64 // jseq of its last event
+	off, end int64
+}
+
+type journaledEvent struct {
+	jseq uint64
+	ev   audit.Event
+}
+
+type auditJournal struct {
+	f    *os.File
+	path string
+	id   [16]byte
+	size int64
+
+	// The writer's: guarded by AuditLog.writeMu.
+	next   uint64 // jseq of the next event
+	failed error  // a write or sync failed: the journal takes nothing more
+
+	mu       sync.Mutex
+	off      int64            // where the next frame goes
+	frames   []journalFrame   // ring space in use (not applied), oldest first
+	pending  []journaledEvent // durable, not applied, in jseq order
+	written  uint64           // last durable jseq
+	applied  uint64           // last applied jseq
+	applyErr error            // the last apply's error (nil once one succeeds)
+	progress chan struct{}    // closed and replaced when applied or applyErr changes
+
+	kick    chan struct{} // buffered(1): events to apply
+	hurry   chan struct{} // buffered(1): a reader waits
+	urgent  atomic.Int32  // readers waiting
+	stop    chan struct{}
+	stopped chan struct{}
+
+	applies   atomic.Int64 // apply transactions committed (tests, benchmarks)
+	noApply   atomic.Bool  // tests: the applier writes nothing (what a crash leaves)
+	closeOnce sync.Once
+}
+
+// journalPath is the journal file of the SQLite database at dbPath.
+func journalPath(dbPath string) string { return dbPath + "-audit" }
+
+// openJournal opens (creating) the journal of the SQLite database at dbPath,
+// applies the events it holds that the database lacks, and returns it ready
+// for appends. It returns nil, nil when another process owns the journal:
+// this Store then writes its events to the database directly.
+func (l *AuditLog) openJournal(ctx context.Context, dbPath string, size int64) (*auditJournal, error) {
+	size = max(size/journalBlock, 16) * journalBlock
+	path := journalPath(dbPath)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("store: open audit journal: %w", err)
+	}
+	if ok, err := lockFile(f); err != nil || !ok {
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("store: lock audit journal %s: %w", path, err)
+		}
+		l.s.log.Debug("audit journal owned by another process: appending to the database directly", "path", path)
+		return nil, nil
+	}
+	j := &auditJournal{f: f, path: path, size: size, progress: make(chan struct{}),
+		kick: make(chan struct{}, 1), hurry: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	if err := l.recoverJournal(ctx, j); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return j, nil
+}
+
+// recoverJournal reads the database's journal row (creating it), applies
+// what the file holds beyond it, and leaves the ring empty at size.
+func (l *AuditLog) recoverJournal(ctx context.Context, j *auditJournal) error {
+	var id []byte
+	var applied int64
+	err := l.s.db.QueryRowContext(ctx, `SELECT journal_id, applied FROM audit_journal WHERE id = 1`).Scan(&id, &applied)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		id = make([]byte, 16)
+		rand.Read(id)
+		if _, err := l.s.db.ExecContext(ctx, `INSERT INTO audit_journal (id, journal_id, applied) VALUES (1, $1, 0)`, id); err != nil {
+			return fmt.Errorf("store: audit journal: %w", err)
+		}
+	case err != nil:
+		return fmt.Errorf("store: audit journal: %w", err)
+	case len(id) != 16:
+		return fmt.Errorf("store: audit journal: the database's journal id has %d bytes", len(id))
+	}
+	copy(j.id[:], id)
+	j.applied = uint64(applied)
+
+	fileSize, ok, err := j.readHeader()
+	if err != nil {
+		return err
+	}
+	last := j.applied
+	if ok {
+		events, seen, err := j.scan(fileSize, j.applied)
+		if err != nil {
+			return err
+		}
+		last = max(last, seen)
+		if len(events) > 0 || seen > j.applied {
+			if err := l.applyRecovered(ctx, j, events, last); err != nil {
+				return err
+			}
+			l.s.log.Warn("audit journal: applied the events a previous process left", "events", len(events), "path", j.path)
+		}
+	}
+	j.applied, j.written, j.next = last, last, last+1
+	j.off = journalBlock
+	if !ok || fileSize != j.size {
+		return j.format()
+	}
+	return nil
+}
+
+// readHeader reports the ring size the file's header gives, and false when
+// the file is new, foreign (another database's journal) or not a journal.
+func (j *auditJournal) readHeader() (int64, bool, error) {
+	var h [journalBlock]byte
+	n, err := j.f.ReadAt(h[:], 0)
+	if n < len(h) {
+		return 0, false, nil // new (or cut short: nothing in it was acknowledged)
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("store: read audit journal: %w", err)
+	}
+	if string(h[:8]) != journalFileMagic || [16]byte(h[8:24]) != j.id {
+		return 0, false, nil
+	}
+	size := int64(binary.BigEndian.Uint64(h[24:32]))
+	st, err := j.f.Stat()
+	if err != nil {
+		return 0, false, fmt.Errorf("store: read audit journal: %w", err)
+	}
+	if size < 2*journalBlock || size%journalBlock != 0 || st.Size() < size {
+		return 0, false, nil
+	}
+	return size, true, nil
+}
+
+// format writes the header and zeroes the ring (every block allocated now,
+// so that an append's fdatasync overwrites and has no file metadata to
+// write), then syncs the file and its directory.
+func (j *auditJournal) format() error {
+	if err := j.f.Truncate(0); err != nil {
+		return fmt.Errorf("store: format audit journal: %w", err)
+	}
+	var h [journalBlock]byte
+	copy(h[:8], journalFileMagic)
+	copy(h[8:24], j.id[:])
+	binary.BigEndian.PutUint64(h[24:32], uint64(j.size))
+	if _, err := j.f.WriteAt(h[:], 0); err != nil {
+		return fmt.Errorf("store: format audit journal: %w", err)
+	}
+	zeros := make([]byte, 1<<20)
+	for off := int64(journalBlock); off < j.size; off += int64(len(zeros)) {
+		n := min(int64(len(zeros)), j.size-off)
+		if _, err := j.f.WriteAt(zeros[:n], off); err != nil {
+			return fmt.Errorf("store: format audit journal: %w", err)
+		}
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("store: format audit journal: %w", err)
+	}
+	return syncDir(filepath.Dir(j.path))
+}
+
+// scan reads the ring and returns the events of valid frames after applied,
+// in jseq order up to the first gap, and the highest jseq any valid frame
+// carries.
+func (j *auditJournal) scan(size int64, applied uint64) ([]journaledEvent, uint64, error) {
+	buf := make([]byte, size)
+	if _, err := j.f.ReadAt(buf, 0); err != nil {
+		return nil, 0, fmt.Errorf("store: read audit journal: %w", err)
+	}
+	type found struct {
+		first uint64
+		body  []byte
+		count int
+	}
+	var frames []found
+	var seen uint64
+	for off := int64(journalBlock); off+journalFrameHead <= size; {
+		first, count, body, n, ok := j.parseFrame(buf[off:])
+		if !ok {
+			off += journalBlock
+			continue
+		}
+		seen = max(seen, first+uint64(count)-1)
+		if first+uint64(count)-1 > applied {
+			frames = append(frames, found{first, body, count})
+		}
+		off += n
+	}
+	sort.Slice(frames, func(a, b int) bool { return frames[a].first < frames[b].first })
+	var out []journaledEvent
+	expect := applied + 1
+	for _, fr := range frames {
+		if fr.first > expect {
+			break // a torn frame before this one: nothing after it was acknowledged
+		}
+		evs, err := decodeJournalEvents(fr.body, fr.count)
+		if err != nil {
+			return nil, 0, fmt.Errorf("store: audit journal frame at jseq %d: %w", fr.first, err)
+		}
+		for i, ev := range evs {
+			if q := fr.first + uint64(i); q == expect {
+				out = append(out, journaledEvent{jseq: q, ev: ev})
+				expect++
+			}
+		}
+	}
+	return out, seen, nil
+}
+
+// parseFrame checks the frame at the start of b: its first jseq, event
+// count, body, and length in the ring (whole blocks).
+func (j *auditJournal) parseFrame(b []byte) (first uint64, count int, body []byte, n int64, ok bool) {
+	if len(b) < journalFrameHead || string(b[:8]) != journalFrameMagic {
+		return 0, 0, nil, 0, false
+	}
+	first = binary.BigEndian.Uint64(b[8:16])
+	count = int(binary.BigEndian.Uint32(b[16:20]))
+	length := int(binary.BigEndian.Uint32(b[20:24]))
+	if first == 0 || count == 0 || length > len(b)-journalFrameHead {
+		return 0, 0, nil, 0, false
+	}
+	body = b[journalFrameHead : journalFrameHead+length]
+	if sum := j.sum(b[:24], body); [16]byte(b[24:40]) != sum {
+		return 0, 0, nil, 0, false
+	}
+	return first, count, body, roundBlock(int64(journalFrameHead + length)), true
+}
+
+// sum is the frame's check: SHA-256 keyed with the journal id, so that no
+// bytes an event carries (arguments kept in the log) can pose as a frame.
+func (j *auditJournal) sum(head, body []byte) [16]byte {
+	h := sha256.New()
+	h.Write(j.id[:])
+	h.Write(head)
+	h.Write(body)
+	var s [16]byte
+	copy(s[:], h.Sum(nil))
+	return s
+}
+
+func roundBlock(n int64) int64 { return (n + journalBlock - 1) / journalBlock * journalBlock }
+
+// maxFrame is the largest frame one append writes: a quarter of the ring, so
+// that a large batch is split and the ring never waits on itself.
+func (j *auditJournal) maxFrame() int64 { return (j.size - journalBlock) / 4 }
+
+// append makes events durable in the journal (one or more frames, one
+// fdatasync) and hands them to the applier. The caller holds writeMu.
+func (j *auditJournal) append(ctx context.Context, events []audit.Event) error {
+	if j.failed != nil {
+		return j.failed
+	}
+	first := j.next
+	var frames [][]byte
+	for start := 0; start < len(events); {
+		frame, n := j.encodeFrame(j.next, events[start:])
+		if n == 0 {
+			return fmt.Errorf("store: an audit event of %d bytes does not fit the audit journal (%d bytes; raise the journal size)",
+				journalEventSize(&events[start]), j.size)
+		}
+		frames = append(frames, frame)
+		j.next += uint64(n)
+		start += n
+	}
+	offs, err := j.reserve(ctx, frames)
+	if err != nil {
+		j.next = first // nothing of this append was written: its jseqs are free
+		return err
+	}
+	for i, frame := range frames {
+		if _, err := j.f.WriteAt(frame, offs[i]); err != nil {
+			j.failed = fmt.Errorf("store: audit journal write: %w", err)
+			return j.failed
+		}
+	}
+	if err := fdatasync(j.f); err != nil {
+		// After a failed sync the kernel's view of the file cannot be trusted
+		// (its dirty pages may be dropped): take nothing more until restart.
+		j.failed = fmt.Errorf("store: audit journal sync: %w", err)
+		return j.failed
+	}
+	j.mu.Lock()
+	for i := range events {
+		j.pending = append(j.pending, journaledEvent{jseq: first + uint64(i), ev: events[i]})
+	}
+	j.written = first + uint64(len(events)) - 1
+	j.mu.Unlock()
+	select {
+	case j.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// reserve finds ring space for every frame (all or none, so that a failed
+// append wrote nothing and its jseqs can be used again), waiting for the
+// applier to free some when the ring is full, and records it as in use.
+func (j *auditJournal) reserve(ctx context.Context, frames [][]byte) ([]int64, error) {
+	offs := make([]int64, len(frames))
+	for {
+		j.mu.Lock()
+		off0, used := j.off, len(j.frames)
+		ok := true
+		for i, frame := range frames {
+			n := int64(len(frame))
+			off, fits := j.place(n)
+			if !fits {
+				ok = false
+				break
+			}
+			last := binary.BigEndian.Uint64(frame[8:16]) + uint64(binary.BigEndian.Uint32(frame[16:20])) - 1
+			j.frames = append(j.frames, journalFrame{last: last, off: off, end: off + n})
+			j.off, offs[i] = off+n, off
+		}
+		if ok {
+			j.mu.Unlock()
+			return offs, nil
+		}
+		j.off, j.frames = off0, j.frames[:used]
+		ch := j.progress
+		j.mu.Unlock()
+		j.urgent.Add(1)
+		select {
+		case j.hurry <- struct{}{}:
+		default:
+		}
+		select {
+		case <-ch:
+			j.urgent.Add(-1)
+		case <-ctx.Done():
+			j.urgent.Add(-1)
+			return nil, fmt.Errorf("%w (%v)", errJournalFull, ctx.Err())
+		}
+	}
+}
+
+// place returns where n bytes go: after the last frame, or at the ring's
+// start, without overlapping a frame not yet applied. Caller holds mu.
+func (j *auditJournal) place(n int64) (int64, bool) {
+	if len(j.frames) == 0 {
+		if j.off+n <= j.size {
+			return j.off, true
+		}
+		return journalBlock, journalBlock+n <= j.size
+	}
+	tail := j.frames[0].off
+	if j.off > tail { // in use: [tail, off)
+		if j.off+n <= j.size {
+			return j.off, true
+		}
+		return journalBlock, journalBlock+n <= tail
+	}
+	return j.off, j.off+n <= tail // in use: [tail, size) and [start, off)
+}
+
+// encodeFrame encodes as many of events as fit one frame, from jseq first.
+func (j *auditJournal) encodeFrame(first uint64, events []audit.Event) ([]byte, int) {
+	limit := j.maxFrame()
+	buf := make([]byte, journalFrameHead, journalBlock)
+	n := 0
+	for i := range events {
+		size := len(buf)
+		buf = appendJournalEvent(buf, &events[i])
+		if int64(len(buf)) > limit {
+			buf = buf[:size]
+			break
+		}
+		n++
+	}
+	if n == 0 {
+		return nil, 0
+	}
+	body := len(buf) - journalFrameHead
+	copy(buf[:8], journalFrameMagic)
+	binary.BigEndian.PutUint64(buf[8:16], first)
+	binary.BigEndian.PutUint32(buf[16:20], uint32(n))
+	binary.BigEndian.PutUint32(buf[20:24], uint32(body))
+	sum := j.sum(buf[:24], buf[journalFrameHead:])
+	copy(buf[24:40], sum[:])
+	padded := roundBlock(int64(len(buf)))
+	buf = append(buf, make([]byte, padded-int64(len(buf)))...)
+	return buf, n
+}
+
+// appendJournalEvent encodes an event (as prepared for the log: no sequence
+// number or hashes yet) exactly: every string byte for byte, Args' nil kept
+// apart from empty.
+func appendJournalEvent(b []byte, e *audit.Event) []byte {
+	start := len(b)
+	b = binary.BigEndian.AppendUint32(b, 0) // the event's length, patched below
+	b = binary.AppendVarint(b, e.Time.UnixNano())
+	for _, s := range []string{string(e.Kind), e.User, e.Client, e.Upstream, e.Method, e.Tool, e.Decision, e.Reason,
+		e.Constraint, e.Limit, e.Value, e.TokenID, e.SessionID, e.ArgsHash, e.ID} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendUvarint(b, uint64(len(e.Agents)))
+	for _, a := range e.Agents {
+		b = binary.AppendUvarint(b, uint64(len(a)))
+		b = append(b, a...)
+	}
+	if e.Args == nil {
+		b = append(b, 0)
+	} else {
+		b = append(b, 1)
+		b = binary.AppendUvarint(b, uint64(len(e.Args)))
+		b = append(b, e.Args...)
+	}
+	binary.BigEndian.PutUint32(b[start:], uint32(len(b)-start-4))
+	return b
+}
+
+func journalEventSize(e *audit.Event) int { return len(appendJournalEvent(nil, e)) + journalFrameHead }
+
+// decodeJournalEvents decodes count events of a frame's body.
+func decodeJournalEvents(b []byte, count int) ([]audit.Event, error) {
+	out := make([]audit.Event, 0, count)
+	bad := errors.New("malformed event")
+	for range count {
+		if len(b) < 4 {
+			return nil, bad
+		}
+		n := int(binary.BigEndian.Uint32(b))
+		if n > len(b)-4 {
+			return nil, bad
+		}
+		r := journalReader{b: b[4 : 4+n]}
+		b = b[4+n:]
+		var e audit.Event
+		e.Time = time.Unix(0, r.varint()).UTC()
+		var kind string
+		for _, s := range []*string{&kind, &e.User, &e.Client, &e.Upstream, &e.Method, &e.Tool, &e.Decision, &e.Reason,
+			&e.Constraint, &e.Limit, &e.Value, &e.TokenID, &e.SessionID, &e.ArgsHash, &e.ID} {
+			*s = r.str()
+		}
+		e.Kind = audit.Kind(kind)
+		if agents := r.uvarint(); agents > 0 && agents <= uint64(len(r.b)) {
+			e.Agents = make([]string, agents)
+			for i := range e.Agents {
+				e.Agents[i] = r.str()
+			}
+		}
+		if r.byte() == 1 {
+			e.Args = []byte(r.str())
+		}
+		if r.bad || len(r.b) != 0 {
+			return nil, bad
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}
+
+type journalReader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *journalReader) varint() int64 {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.bad = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *journalReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.bad = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *journalReader) str() string {
+	n := r.uvarint()
+	if r.bad || n > uint64(len(r.b)) {
+		r.bad = true
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *journalReader) byte() byte {
+	if len(r.b) == 0 {
+		r.bad = true
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+// applyRecovered writes a previous process's journaled events and moves the
+// database's applied jseq to last (past any frame a later recovery must not
+// take again).
+func (l *AuditLog) applyRecovered(ctx context.Context, j *auditJournal, events []journaledEvent, last uint64) error {
+	if len(events) == 0 {
+		return l.applyEvents(ctx, nil, last) // only the applied jseq moves
+	}
+	for len(events) > 0 {
+		n := min(len(events), auditApplyMax)
+		through := events[n-1].jseq
+		if n == len(events) {
+			through = last
+		}
+		if err := l.applyEvents(ctx, events[:n], through); err != nil {
+			return fmt.Errorf("store: apply the audit journal: %w", err)
+		}
+		events = events[n:]
+	}
+	return nil
+}
+
+// applyEvents writes journaled events into the chain and moves the applied
+// jseq to through, in one transaction.
+func (l *AuditLog) applyEvents(ctx context.Context, events []journaledEvent, through uint64) error {
+	evs := make([]audit.Event, len(events))
+	for i := range events {
+		evs[i] = events[i].ev
+	}
+	lookup := l.uncertain.any(evs)
+	err := l.writeTx(ctx, evs, lookup, through)
+	if err != nil && !lookup && isEventIDConflict(err) {
+		err = l.writeTx(ctx, evs, true, through)
+	}
+	return err
+}
+
+// applyLoop is the applier goroutine: gather, write, free ring space, until
+// stopped and drained.
+func (l *AuditLog) applyLoop() {
+	j := l.j
+	defer close(j.stopped)
+	backoff := 50 * time.Millisecond
+	for {
+		select {
+		case <-j.kick:
+		case <-j.hurry:
+		case <-j.stop:
+			l.applyAll()
+			return
+		}
+		if j.urgent.Load() == 0 {
+			t := time.NewTimer(auditApplyLinger)
+			select {
+			case <-t.C:
+			case <-j.hurry:
+			case <-j.stop:
+			}
+			t.Stop()
+		}
+		if err := l.applyAll(); err != nil {
+			select {
+			case <-time.After(backoff):
+			case <-j.stop:
+				l.applyAll()
+				return
+			}
+			backoff = min(2*backoff, 2*time.Second)
+			select { // try again
+			case j.kick <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		backoff = 50 * time.Millisecond
+	}
+}
+
+// applyAll applies every pending event, auditApplyMax per transaction.
+func (l *AuditLog) applyAll() error {
+	j := l.j
+	for !j.noApply.Load() {
+		j.mu.Lock()
+		n := min(len(j.pending), auditApplyMax)
+		batch := j.pending[:n:n]
+		j.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+		err := l.applyEvents(ctx, batch, batch[n-1].jseq)
+		cancel()
+		j.mu.Lock()
+		if err != nil {
+			if j.applyErr == nil {
+				l.s.log.Error("audit events journaled but not yet written to the database", "events", len(j.pending), "err", err)
+			}
+			j.applyErr = err
+		} else {
+			if j.applyErr != nil {
+				l.s.log.Info("audit journal applied again", "events", n)
+			}
+			j.applyErr = nil
+			j.applies.Add(1)
+			j.applied = batch[n-1].jseq
+			j.pending = j.pending[n:]
+			for len(j.frames) > 0 && j.frames[0].last <= j.applied {
+				j.frames = j.frames[1:]
+			}
+		}
+		close(j.progress)
+		j.progress = make(chan struct{})
+		j.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// settle waits until every event the journal acknowledged before the call is
+// in the database, so that this process reads its own appends. It returns
+// the applier's error when the database refuses them.
+func (l *AuditLog) settle(ctx context.Context) error {
+	j := l.j
+	if j == nil {
+		return nil
+	}
+	j.urgent.Add(1)
+	defer j.urgent.Add(-1)
+	j.mu.Lock()
+	target := j.written
+	j.mu.Unlock()
+	for tried := false; ; tried = true {
+		j.mu.Lock()
+		applied, ch, err := j.applied, j.progress, j.applyErr
+		j.mu.Unlock()
+		if applied >= target {
+			return nil
+		}
+		if tried && err != nil {
+			return fmt.Errorf("store: audit events not yet in the database: %w", err)
+		}
+		select {
+		case j.hurry <- struct{}{}:
+		default:
+		}
+		select {
+		case <-ch:
+		case <-j.stopped:
+			j.mu.Lock()
+			applied = j.applied
+			j.mu.Unlock()
+			if applied >= target {
+				return nil
+			}
+			return ErrClosed
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// closeJournal stops the applier (it applies what is pending first) and
+// closes the file, releasing the lock.
+func (j *auditJournal) close() {
+	close(j.stop)
+	<-j.stopped
+	j.f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,271 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/openlegant/legant/authority/audit"
+	"github.com/openlegant/legant/issuer/store"
+	"github.com/openlegant/legant/issuer/store/storetest"
+)
+
+// sqliteOptions are a fresh SQLite store's options (the journal is SQLite's).
+func sqliteOptions(t *testing.T) store.Options {
+	return store.Options{KeyEncryptionSecret: storetest.Secret, Issuer: storetest.Issuer, DataDir: t.TempDir()}
+}
+
+// rowsInDatabase counts audit_events without waiting for the journal.
+func rowsInDatabase(t *testing.T, st *store.Store) int {
+	t.Helper()
+	var n int
+	if err := st.DB().QueryRow(`SELECT COUNT(*) FROM audit_events`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func openStore(t *testing.T, opts store.Options) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("store.Open: %v", err)
+	}
+	return st
+}
+
+// TestAuditJournalRecoversUnapplied: events acknowledged while the applier
+// wrote nothing to the database (what kill -9 leaves) are in the chain after
+// the next Open, in the order they were appended, field for field — strings
+// byte for byte, kept arguments, agents — and the chain verifies and grows.
+func TestAuditJournalRecoversUnapplied(t *testing.T) {
+	ctx := context.Background()
+	opts := sqliteOptions(t)
+	opts.AuditKeepArgs = true
+	st := openStore(t, opts)
+	if !st.AuditJournaled() {
+		t.Fatal("a SQLite store owns no audit journal")
+	}
+	st.HoldAuditJournal(true)
+	var want []audit.Event
+	for i := range 40 {
+		ev := event(i)
+		ev.ID = fmt.Sprintf("id-%d", i)
+		switch i {
+		case 3:
+			ev.Reason = "ünïcode ✓, a tab\t and a newline\n"
+		case 4:
+			ev.Agents = nil
+			ev.Args = nil
+		case 5:
+			ev.ID = ""
+		}
+		want = append(want, ev)
+		if err := st.Audit().Append(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := rowsInDatabase(t, st); n != 0 {
+		t.Fatalf("%d rows in the database while the applier is held; the test needs none", n)
+	}
+	st.Close()
+
+	st = openStore(t, opts)
+	defer st.Close()
+	got, err := st.Audit().Query(ctx, store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d events after recovery, %d acknowledged", len(got), len(want))
+	}
+	for i, g := range got {
+		w := want[i]
+		if g.Seq != int64(i+1) || g.TokenID != w.TokenID || g.Reason != w.Reason || g.User != w.User || g.Tool != w.Tool ||
+			!bytes.Equal(g.Args, w.Args) || g.ArgsHash != audit.ArgsHash(w.Args) && w.Args != nil || len(g.Agents) != len(w.Agents) {
+			t.Fatalf("event %d after recovery = %+v, want %+v", i, g, w)
+		}
+	}
+	verifyChain(t, st, 40)
+	appendN(t, st.Audit(), 10)
+	verifyChain(t, st, 50)
+}
+
+// TestAuditJournalTornFrame: a frame that does not check (a write torn by
+// the crash) ends recovery there, since nothing after it was acknowledged;
+// the journal sequence numbers the frames after it carried are never used
+// again, so a later recovery cannot mistake them for new events.
+func TestAuditJournalTornFrame(t *testing.T) {
+	ctx := context.Background()
+	opts := sqliteOptions(t)
+	st := openStore(t, opts)
+	st.HoldAuditJournal(true)
+	for i := range 10 { // one frame, one block each
+		if err := st.Audit().Append(ctx, event(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	f, err := os.OpenFile(store.AuditJournalPath(opts.DataDir), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("torn"), 4096*(1+7)+60); err != nil { // the 8th frame
+		t.Fatal(err)
+	}
+	f.Close()
+
+	st = openStore(t, opts)
+	verifyChain(t, st, 7)
+	st.HoldAuditJournal(true)
+	for i := range 3 {
+		if err := st.Audit().Append(ctx, event(100+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	st = openStore(t, opts)
+	defer st.Close()
+	got, err := st.Audit().Query(ctx, store.AuditFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jtis []string
+	for _, e := range got {
+		jtis = append(jtis, e.TokenID)
+	}
+	if want := "[jti-0 jti-1 jti-2 jti-3 jti-4 jti-5 jti-6 jti-100 jti-101 jti-102]"; fmt.Sprint(jtis) != want {
+		t.Fatalf("events after two recoveries: %v, want %s", jtis, want)
+	}
+	verifyChain(t, st, 10)
+}
+
+// TestAuditJournalWraps: a ring far smaller than what is appended is reused
+// once its frames are applied, under concurrent producers.
+func TestAuditJournalWraps(t *testing.T) {
+	opts := sqliteOptions(t)
+	opts.AuditJournalSize = 16 * 4096
+	opts.AuditKeepArgs = true
+	st := openStore(t, opts)
+	defer st.Close()
+	appendN(t, st.Audit(), 3000)
+	verifyChain(t, st, 3000)
+	if n := st.AuditApplies(); n < 2 {
+		t.Fatalf("%d apply transactions for 3000 events through a 64 KiB ring", n)
+	}
+	t.Logf("3000 events in %d apply transactions, %d journal commits", st.AuditApplies(), st.AuditBatches())
+}
+
+// TestAuditJournalFullFailsClosed: when the database does not take the
+// journaled events and the ring is full, an append fails (the gateway then
+// refuses the call) and writes nothing; once the applier runs again appends
+// succeed, and the log holds exactly the acknowledged events.
+func TestAuditJournalFullFailsClosed(t *testing.T) {
+	ctx := context.Background()
+	opts := sqliteOptions(t)
+	opts.AuditJournalSize = 16 * 4096
+	st := openStore(t, opts)
+	defer st.Close()
+	st.HoldAuditJournal(true)
+	acked := 0
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+		err = st.Audit().Append(short, event(i))
+		cancel()
+		if err == nil {
+			acked++
+		}
+	}
+	if !errors.Is(err, store.ErrJournalFull) {
+		t.Fatalf("append to a full journal: %v, want ErrJournalFull", err)
+	}
+	if acked != 15 {
+		t.Fatalf("%d one-block frames acknowledged by a ring of 15 blocks", acked)
+	}
+	st.HoldAuditJournal(false)
+	if err := st.Audit().Append(ctx, event(1000)); err != nil {
+		t.Fatalf("append once the applier runs again: %v", err)
+	}
+	verifyChain(t, st, int64(acked+1))
+}
+
+// TestAuditJournalForeign: a journal file that belongs to another database
+// (its id differs) is not applied to this one.
+func TestAuditJournalForeign(t *testing.T) {
+	ctx := context.Background()
+	a, b := sqliteOptions(t), sqliteOptions(t)
+	st := openStore(t, a)
+	st.HoldAuditJournal(true)
+	for i := range 5 {
+		if err := st.Audit().Append(ctx, event(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	openStore(t, b).Close()
+	data, err := os.ReadFile(store.AuditJournalPath(a.DataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(store.AuditJournalPath(b.DataDir), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st = openStore(t, b)
+	defer st.Close()
+	verifyChain(t, st, 0)
+	if err := st.Audit().Append(ctx, event(9)); err != nil {
+		t.Fatal(err)
+	}
+	verifyChain(t, st, 1)
+}
+
+// TestAuditJournalOwnedOnce: a second Store on the same database (the CLI
+// beside a running gateway) does not take the journal; it appends to the
+// database directly, and both chains of appends verify as one.
+func TestAuditJournalOwnedOnce(t *testing.T) {
+	opts := sqliteOptions(t)
+	a := openStore(t, opts)
+	defer a.Close()
+	b := openStore(t, opts)
+	defer b.Close()
+	if !a.AuditJournaled() || b.AuditJournaled() {
+		t.Fatalf("journal owners: first %v, second %v; want only the first", a.AuditJournaled(), b.AuditJournaled())
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { appendN(t, a.Audit(), 200) })
+	wg.Go(func() { appendN(t, b.Audit(), 200) })
+	wg.Wait()
+	verifyChain(t, a, 400)
+}
+
+// TestAuditJournalOutlivesTheDatabase: with the database gone, an append is
+// still acknowledged — it is durable in the journal — while every read of
+// the log reports the database's error rather than a log without it; the
+// next Open applies it.
+func TestAuditJournalOutlivesTheDatabase(t *testing.T) {
+	ctx := context.Background()
+	opts := sqliteOptions(t)
+	st := openStore(t, opts)
+	if err := st.Audit().Append(ctx, event(1)); err != nil {
+		t.Fatal(err)
+	}
+	st.DB().Close()
+	if err := st.Audit().Append(ctx, event(2)); err != nil {
+		t.Fatalf("append to the journal with the database gone: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := st.Audit().Head(short); err == nil || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("reading the log with the database gone: %v, want the database's error", err)
+	}
+	st.Close()
+	st = openStore(t, opts)
+	defer st.Close()
+	verifyChain(t, st, 2)
+}
