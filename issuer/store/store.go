@@ -106,7 +106,7 @@ type Store struct {
 	// listenChannel is this schema's NOTIFY channel (PostgreSQL).
 	listenChannel string
 	// sqliteFile is the SQLite database's path ("" on PostgreSQL).
-	sqliteFile string
+	sqliteFile    string
 	migrationPIDs []int32 // PostgreSQL backends that applied migrations (closed by dropConnections)
 
 	keys  *keyRing
