@@ -11,7 +11,7 @@ package store
 // whatever the journal holds that the database does not.
 //
 // The file is a ring of 4 KiB blocks after a header block. Each group commit
-// writes one frame (more when it is large): a 40-byte header — magic, the
+// (AuditLog's writer, or an append committing inline) writes one frame (more when it is large): a 40-byte header — magic, the
 // journal sequence number (jseq) of its first event, its event count and
 // length, and a 16-byte SHA-256 keyed with the journal's random id — then the
 // events, padded to whole blocks so that a frame is overwritten only whole
@@ -20,8 +20,9 @@ package store
 // applied jseq, moved in the transaction that inserts the events, so a frame
 // is free once that transaction committed. Recovery reads every block, keeps
 // the frames whose sum verifies and whose events the database lacks, and
-// applies them in jseq order up to the first gap (a torn frame, whose
-// appender was never answered).
+// applies them in jseq order (a torn frame's commit was never answered; up
+// to two commits sync at once, so frames after it may have been). A jseq is
+// never used twice: the ring restarts after the highest one recovery saw.
 //
 // One process owns the journal (an exclusive flock on the file, released by
 // the kernel when the process dies, kill -9 included). Another process
@@ -68,6 +69,8 @@ const (
 	auditApplyLinger = 5 * time.Millisecond
 	// auditApplyMax bounds the events one apply transaction carries.
 	auditApplyMax = 4096
+	// journalSyncs bounds the commits syncing at once.
+	journalSyncs = 2
 )
 
 // errJournalFull reports an append that found no room in the ring within its
@@ -93,15 +96,19 @@ type auditJournal struct {
 	size int64
 
 	// The writer's: guarded by AuditLog.writeMu.
-	next   uint64 // jseq of the next event
-	failed error  // a write or sync failed: the journal takes nothing more
+	next uint64 // jseq of the next event
+	// syncs holds a token per sync in flight (journalSyncs at most).
+	syncs chan struct{}
 
 	mu       sync.Mutex
-	off      int64            // where the next frame goes
-	frames   []journalFrame   // ring space in use (not applied), oldest first
-	pending  []journaledEvent // durable, not applied, in jseq order
-	written  uint64           // last durable jseq
-	applied  uint64           // last applied jseq
+	failed   error                     // a write or sync failed: the journal takes nothing more
+	off      int64                     // where the next frame goes
+	frames   []journalFrame            // ring space in use (not applied), oldest first
+	synced   map[uint64]*journalCommit // durable, after a commit still syncing; by first jseq
+	pending  []journaledEvent          // durable, not applied, in jseq order
+	written  uint64                    // every jseq up to it is durable
+	acked    uint64                    // the last jseq of any durable commit
+	applied  uint64                    // last applied jseq
 	applyErr error            // the last apply's error (nil once one succeeds)
 	progress chan struct{}    // closed and replaced when applied or applyErr changes
 
@@ -139,6 +146,7 @@ func (l *AuditLog) openJournal(ctx context.Context, dbPath string, size int64) (
 		return nil, nil
 	}
 	j := &auditJournal{f: f, path: path, size: size, progress: make(chan struct{}),
+		syncs: make(chan struct{}, journalSyncs), synced: map[uint64]*journalCommit{},
 		kick: make(chan struct{}, 1), hurry: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	if err := l.recoverJournal(ctx, j); err != nil {
 		f.Close()
@@ -186,7 +194,7 @@ func (l *AuditLog) recoverJournal(ctx context.Context, j *auditJournal) error {
 			l.s.log.Warn("audit journal: applied the events a previous process left", "events", len(events), "path", j.path)
 		}
 	}
-	j.applied, j.written, j.next = last, last, last+1
+	j.applied, j.written, j.acked, j.next = last, last, last, last+1
 	j.off = journalBlock
 	if !ok || fileSize != j.size {
 		return j.format()
@@ -247,8 +255,7 @@ func (j *auditJournal) format() error {
 }
 
 // scan reads the ring and returns the events of valid frames after applied,
-// in jseq order up to the first gap, and the highest jseq any valid frame
-// carries.
+// in jseq order, and the highest jseq any valid frame carries.
 func (j *auditJournal) scan(size int64, applied uint64) ([]journaledEvent, uint64, error) {
 	buf := make([]byte, size)
 	if _, err := j.f.ReadAt(buf, 0); err != nil {
@@ -274,20 +281,20 @@ func (j *auditJournal) scan(size int64, applied uint64) ([]journaledEvent, uint6
 		off += n
 	}
 	sort.Slice(frames, func(a, b int) bool { return frames[a].first < frames[b].first })
+	// Commits sync concurrently, so a torn frame (its commit never
+	// answered) may precede frames that were acknowledged: every valid frame
+	// after applied is taken, in jseq order, across such gaps.
 	var out []journaledEvent
-	expect := applied + 1
+	next := applied + 1
 	for _, fr := range frames {
-		if fr.first > expect {
-			break // a torn frame before this one: nothing after it was acknowledged
-		}
 		evs, err := decodeJournalEvents(fr.body, fr.count)
 		if err != nil {
 			return nil, 0, fmt.Errorf("store: audit journal frame at jseq %d: %w", fr.first, err)
 		}
 		for i, ev := range evs {
-			if q := fr.first + uint64(i); q == expect {
+			if q := fr.first + uint64(i); q >= next {
 				out = append(out, journaledEvent{jseq: q, ev: ev})
-				expect++
+				next = q + 1
 			}
 		}
 	}
@@ -331,52 +338,95 @@ func roundBlock(n int64) int64 { return (n + journalBlock - 1) / journalBlock * 
 // that a large batch is split and the ring never waits on itself.
 func (j *auditJournal) maxFrame() int64 { return (j.size - journalBlock) / 4 }
 
-// append makes events durable in the journal (one or more frames, one
-// fdatasync) and hands them to the applier. The caller holds writeMu.
-func (j *auditJournal) append(ctx context.Context, events []audit.Event) error {
-	if j.failed != nil {
-		return j.failed
+// journalCommit is one append written to the ring and not yet synced.
+type journalCommit struct {
+	first  uint64
+	events []audit.Event
+}
+
+func (c *journalCommit) last() uint64 { return c.first + uint64(len(c.events)) - 1 }
+
+// write assigns events their jseqs and writes them into the ring (one or
+// more frames); sync then makes them durable. The caller holds writeMu, so
+// frames are written in jseq order; syncs run concurrently (up to
+// journalSyncs), since the disk completes concurrent flushes at nearly the
+// latency of one (measured: 1.8× the syncs per second with two in flight at
+// 1.15× the latency), and a batch then need not wait behind the previous
+// batch's flush.
+func (j *auditJournal) write(ctx context.Context, events []audit.Event) (*journalCommit, error) {
+	if err := j.broken(); err != nil {
+		return nil, err
 	}
 	first := j.next
 	var frames [][]byte
 	for start := 0; start < len(events); {
-		frame, n := j.encodeFrame(j.next, events[start:])
+		frame, n := j.encodeFrame(first+uint64(start), events[start:])
 		if n == 0 {
-			return fmt.Errorf("store: an audit event of %d bytes does not fit the audit journal (%d bytes; raise the journal size)",
+			return nil, fmt.Errorf("store: an audit event of %d bytes does not fit the audit journal (%d bytes; raise the journal size)",
 				journalEventSize(&events[start]), j.size)
 		}
 		frames = append(frames, frame)
-		j.next += uint64(n)
 		start += n
 	}
 	offs, err := j.reserve(ctx, frames)
 	if err != nil {
-		j.next = first // nothing of this append was written: its jseqs are free
-		return err
+		return nil, err // nothing of it was written: its jseqs stay free
 	}
+	j.next = first + uint64(len(events))
 	for i, frame := range frames {
 		if _, err := j.f.WriteAt(frame, offs[i]); err != nil {
-			j.failed = fmt.Errorf("store: audit journal write: %w", err)
-			return j.failed
+			return nil, j.fail(fmt.Errorf("store: audit journal write: %w", err))
 		}
 	}
+	return &journalCommit{first: first, events: events}, nil
+}
+
+// sync makes a written commit durable and hands its events to the applier
+// once every earlier commit is durable too (they are applied in jseq order).
+func (j *auditJournal) sync(c *journalCommit) error {
 	if err := fdatasync(j.f); err != nil {
 		// After a failed sync the kernel's view of the file cannot be trusted
 		// (its dirty pages may be dropped): take nothing more until restart.
-		j.failed = fmt.Errorf("store: audit journal sync: %w", err)
-		return j.failed
+		return j.fail(fmt.Errorf("store: audit journal sync: %w", err))
+	}
+	if err := j.broken(); err != nil {
+		return err // another sync failed: this one's outcome is as uncertain
 	}
 	j.mu.Lock()
-	for i := range events {
-		j.pending = append(j.pending, journaledEvent{jseq: first + uint64(i), ev: events[i]})
+	j.synced[c.first] = c
+	for {
+		next, ok := j.synced[j.written+1]
+		if !ok {
+			break
+		}
+		delete(j.synced, next.first)
+		for i := range next.events {
+			j.pending = append(j.pending, journaledEvent{jseq: next.first + uint64(i), ev: next.events[i]})
+		}
+		j.written = next.last()
 	}
-	j.written = first + uint64(len(events)) - 1
+	j.acked = max(j.acked, c.last())
 	j.mu.Unlock()
 	select {
 	case j.kick <- struct{}{}:
 	default:
 	}
 	return nil
+}
+
+func (j *auditJournal) broken() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.failed
+}
+
+func (j *auditJournal) fail(err error) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.failed == nil {
+		j.failed = err
+	}
+	return j.failed
 }
 
 // reserve finds ring space for every frame (all or none, so that a failed
@@ -631,7 +681,7 @@ func (l *AuditLog) applyLoop() {
 		case <-j.kick:
 		case <-j.hurry:
 		case <-j.stop:
-			l.applyAll()
+			l.applyAll(true)
 			return
 		}
 		if j.urgent.Load() == 0 {
@@ -643,11 +693,11 @@ func (l *AuditLog) applyLoop() {
 			}
 			t.Stop()
 		}
-		if err := l.applyAll(); err != nil {
+		if err := l.applyAll(false); err != nil {
 			select {
 			case <-time.After(backoff):
 			case <-j.stop:
-				l.applyAll()
+				l.applyAll(true)
 				return
 			}
 			backoff = min(2*backoff, 2*time.Second)
@@ -661,10 +711,12 @@ func (l *AuditLog) applyLoop() {
 	}
 }
 
-// applyAll applies every pending event, auditApplyMax per transaction.
-func (l *AuditLog) applyAll() error {
+// applyAll applies the pending events, auditApplyMax per transaction: those
+// pending when it starts, or (drain) until none is left. Events arriving
+// meanwhile wait for the next round, so that they gather.
+func (l *AuditLog) applyAll(drain bool) error {
 	j := l.j
-	for !j.noApply.Load() {
+	for more := true; more && !j.noApply.Load(); {
 		j.mu.Lock()
 		n := min(len(j.pending), auditApplyMax)
 		batch := j.pending[:n:n]
@@ -672,6 +724,7 @@ func (l *AuditLog) applyAll() error {
 		if n == 0 {
 			return nil
 		}
+		more = drain || n == auditApplyMax
 		ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 		err := l.applyEvents(ctx, batch, batch[n-1].jseq)
 		cancel()
@@ -714,7 +767,7 @@ func (l *AuditLog) settle(ctx context.Context) error {
 	j.urgent.Add(1)
 	defer j.urgent.Add(-1)
 	j.mu.Lock()
-	target := j.written
+	target := j.acked
 	j.mu.Unlock()
 	for tried := false; ; tried = true {
 		j.mu.Lock()

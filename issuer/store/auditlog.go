@@ -171,7 +171,13 @@ func (l *AuditLog) AppendAll(ctx context.Context, events []audit.Event) (err err
 // write is bounded by ctx and the log's write timeout: the batch is the
 // caller's alone.
 func (l *AuditLog) commitInline(ctx context.Context, ps []*pendingEvent) (error, bool) {
-	if l.queued.Load() > 0 || len(ps) > l.maxBatch || !l.writeMu.TryLock() {
+	if l.queued.Load() > 0 || len(ps) > l.maxBatch {
+		return nil, false
+	}
+	if l.j != nil {
+		return l.journalInline(ctx, ps)
+	}
+	if !l.writeMu.TryLock() {
 		return nil, false
 	}
 	defer l.writeMu.Unlock()
@@ -254,11 +260,28 @@ func (l *AuditLog) run() {
 		select {
 		case p := <-l.queue:
 			batch := l.collect(p)
+			if l.j != nil {
+				l.journalBatch(batch)
+				continue
+			}
 			l.writeMu.Lock()
 			l.commit(batch)
 			l.writeMu.Unlock()
 			l.queued.Add(-int64(len(batch)))
 		case <-l.closing:
+			if l.j != nil {
+				for {
+					batch := l.collect(nil)
+					if len(batch) == 0 {
+						break
+					}
+					l.journalBatch(batch)
+				}
+				for range cap(l.j.syncs) { // every sync in flight is done
+					l.j.syncs <- struct{}{}
+				}
+				return
+			}
 			l.writeMu.Lock()
 			defer l.writeMu.Unlock()
 			for {
@@ -300,16 +323,11 @@ func (l *AuditLog) commit(batch []*pendingEvent) { l.commitCtx(context.Backgroun
 func (l *AuditLog) commitCtx(ctx context.Context, batch []*pendingEvent) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	var err error
-	if l.j != nil {
-		events := make([]audit.Event, len(batch))
-		for i, p := range batch {
-			events[i] = p.ev
-		}
-		err = l.j.append(ctx, events)
-	} else {
-		err = l.write(ctx, batch)
-	}
+	l.acknowledge(batch, l.write(ctx, batch))
+}
+
+// acknowledge hands each producer of batch the outcome of its write.
+func (l *AuditLog) acknowledge(batch []*pendingEvent, err error) {
 	if err == nil {
 		l.batches.Add(1)
 	}
@@ -320,6 +338,72 @@ func (l *AuditLog) commitCtx(ctx context.Context, batch []*pendingEvent) {
 	for _, p := range batch {
 		p.done <- err
 	}
+}
+
+// journalBatch writes the writer's batch into the journal and leaves its
+// sync to a goroutine (journalSyncs at most in flight, so that the writer
+// goes on gathering the next batch while the disk flushes this one).
+func (l *AuditLog) journalBatch(batch []*pendingEvent) {
+	l.j.syncs <- struct{}{}
+	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
+	l.writeMu.Lock()
+	c, err := l.j.write(ctx, pendingEvents(batch))
+	l.writeMu.Unlock()
+	cancel()
+	l.queued.Add(-int64(len(batch)))
+	go func() {
+		if err == nil {
+			err = l.j.sync(c)
+		}
+		<-l.j.syncs
+		l.acknowledge(batch, err)
+	}()
+}
+
+// journalInline commits ps into the journal in the caller's goroutine when
+// a sync slot and the writer's lock are free at once.
+func (l *AuditLog) journalInline(ctx context.Context, ps []*pendingEvent) (error, bool) {
+	select {
+	case l.j.syncs <- struct{}{}:
+	default:
+		return nil, false
+	}
+	defer func() { <-l.j.syncs }()
+	if !l.writeMu.TryLock() {
+		return nil, false
+	}
+	if l.closed {
+		l.writeMu.Unlock()
+		return ErrClosed, true
+	}
+	select {
+	case <-l.closing:
+		l.writeMu.Unlock()
+		return ErrClosed, true
+	default:
+	}
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	c, err := l.j.write(ctx, pendingEvents(ps))
+	cancel()
+	l.writeMu.Unlock()
+	if err == nil {
+		err = l.j.sync(c)
+	}
+	l.acknowledge(ps, err)
+	for _, p := range ps {
+		if err := <-p.done; err != nil {
+			return err, true
+		}
+	}
+	return nil, true
+}
+
+func pendingEvents(batch []*pendingEvent) []audit.Event {
+	events := make([]audit.Event, len(batch))
+	for i, p := range batch {
+		events[i] = p.ev
+	}
+	return events
 }
 
 // withoutWritten returns events minus those whose ID the log already holds
