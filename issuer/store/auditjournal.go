@@ -109,8 +109,8 @@ type auditJournal struct {
 	written  uint64                    // every jseq up to it is durable
 	acked    uint64                    // the last jseq of any durable commit
 	applied  uint64                    // last applied jseq
-	applyErr error            // the last apply's error (nil once one succeeds)
-	progress chan struct{}    // closed and replaced when applied or applyErr changes
+	applyErr error                     // the last apply's error (nil once one succeeds)
+	progress chan struct{}             // closed and replaced when applied or applyErr changes
 
 	kick    chan struct{} // buffered(1): events to apply
 	hurry   chan struct{} // buffered(1): a reader waits
