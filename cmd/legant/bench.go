@@ -94,6 +94,7 @@ minutes; --quick under a minute.`,
 	fs.StringVar(&o.DatabaseURL, "database-url", "", "also measure a child gateway on this PostgreSQL database (in a schema the run creates and drops)")
 	fs.StringVar(&o.LegantBinary, "legant", "", "legant binary for the child gateways (default: this executable)")
 	fs.BoolVar(&noChild, "no-child", false, "measure only in-process targets (no child gateway, no idle sessions)")
+	fs.BoolVar(&o.NoJournal, "no-journal", false, "also measure the SQLite child gateway with --audit-journal=false (each audit batch a SQLite transaction on the request path), beside the default")
 	fs.BoolVar(&o.AsyncAudit, "async-audit", false, "also measure each child gateway with --audit-mode async (the allow record queued, not awaited), beside the durable one")
 	fs.StringVar(&o.ProfileDir, "profile-dir", "", "child gateways and the child proxy write CPU profiles here (<target>.pprof; go tool pprof)")
 	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")

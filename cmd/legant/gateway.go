@@ -14,6 +14,7 @@ import (
 func newGatewayCmd() *cobra.Command {
 	var cfg serveConfig
 	var startProfile func() (func(), error)
+	auditJournal := true
 	cmd := &cobra.Command{
 		Use:   "gateway",
 		Short: "Serve the MCP authorization gateway at /mcp/<slug> for every upstream in the registry",
@@ -37,6 +38,7 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
 			if cfg.logger, err = cfg.ops.logger(cmd.ErrOrStderr()); err != nil {
 				return err
 			}
+			cfg.store.noAuditJournal = !auditJournal
 			return serve(ctx, cfg, cmd.ErrOrStderr())
 		},
 	}
@@ -49,6 +51,8 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
 	fs.DurationVar(&cfg.drainTimeout, "drain-timeout", defaultDrainTimeout, "on SIGTERM/SIGINT, how long calls in flight may finish before they are cut (a second signal exits at once)")
 	fs.StringVar(&cfg.adminTokenFile, "admin-token-file", "", "admin API token, generated on first start (default <data-dir>/admin-token)")
 	cfg.store.registerAs(fs, issuerFlagGateway)
+	fs.BoolVar(&auditJournal, "audit-journal", true,
+		"embedded SQLite store: make audit events durable in an append-only journal beside the database (one write and one fdatasync per group commit; the chain is written behind it); false commits every audit batch to SQLite on the request path")
 	cfg.limits.registerLimits(fs)
 	cfg.identity.register(fs)
 	cfg.ops.register(fs)

@@ -23,6 +23,9 @@ type storeFlags struct {
 	dataDir       string
 	keySecretFile string
 	issuer        string
+	// noAuditJournal turns the SQLite audit journal off (gateway
+	// --audit-journal=false).
+	noAuditJournal bool
 }
 
 // Environment variables the store flags fall back to.
@@ -55,6 +58,9 @@ func (f *storeFlags) registerAs(fs *pflag.FlagSet, issuer issuerUse) {
 // without one, commands that need signing keys fail and say so.
 func (f *storeFlags) options(errOut io.Writer) (store.Options, error) {
 	opts := store.Options{DatabaseURL: f.databaseURL, DataDir: f.dataDir, Issuer: f.issuer}
+	if f.noAuditJournal {
+		opts.AuditJournalSize = -1
+	}
 	switch {
 	case f.keySecretFile != "":
 		b, err := os.ReadFile(f.keySecretFile)

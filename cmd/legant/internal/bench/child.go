@@ -43,11 +43,15 @@ type childConfig struct {
 	proxy       bool   // run `legant bench-proxy` (the bare proxy) instead of a gateway
 	afterStop   func() // nil, or run once the child has stopped (or failed to start)
 	profile     string // "" or the file the child writes its CPU profile to (--cpuprofile)
-	auditMode   string // "" (the default, durable) or auditAsync (--audit-mode)
+	auditMode   string // "" (the default: durable, journaled), auditAsync (--audit-mode) or auditNoJournal
 }
 
 // auditAsync is the gateway's --audit-mode that queues the allow record.
 const auditAsync = "async"
+
+// auditNoJournal is the mode of a SQLite child run with --audit-journal=false
+// (every audit batch a SQLite transaction on the request path).
+const auditNoJournal = "nojournal"
 
 func (cfg childConfig) cleanup() {
 	if cfg.afterStop != nil {
@@ -109,8 +113,11 @@ func (c *childGateway) args(cfg childConfig, addr, registry, secret string) []st
 }
 
 func auditModeArgs(mode string) []string {
-	if mode == "" {
+	switch mode {
+	case "":
 		return nil
+	case auditNoJournal:
+		return []string{"--audit-journal=false"}
 	}
 	return []string{"--audit-mode", mode}
 }

@@ -87,9 +87,12 @@ func allocGoal(rows []Row, c int) (Goal, bool) {
 }
 
 // isAsyncName reports whether a target is a child gateway measured with
-// --audit-mode async (Options.AsyncAudit): shown beside the durable ones,
-// never judged by the goals.
-func isAsyncName(name string) bool { return strings.HasSuffix(name, "+"+auditAsync) }
+// --audit-mode async (Options.AsyncAudit) or without the audit journal
+// (Options.NoJournal): shown beside the default ones, never judged by the
+// goals.
+func isAsyncName(name string) bool {
+	return strings.HasSuffix(name, "+"+auditAsync) || strings.HasSuffix(name, "+"+auditNoJournal)
+}
 
 // CheckRatio returns an error naming every gateway whose throughput ÷ its
 // baseline proxy (the median of the per-round ratios, tools/call on a

@@ -69,6 +69,9 @@ type Options struct {
 	// "gateway+sqlite+async" and "gateway+postgres+async", beside the
 	// durable ones. The goals and CheckRatio judge the durable ones only.
 	AsyncAudit bool
+	// NoJournal also measures the SQLite child gateway with
+	// --audit-journal=false ("gateway+sqlite+nojournal"), beside the default.
+	NoJournal bool
 	// Command is how the run was started, printed in the report.
 	Command string
 	// Progress receives one line per step; nil discards.
@@ -228,6 +231,9 @@ func startTargets(ctx context.Context, o Options, tmp, upstreamURL string, keys 
 		if o.AsyncAudit {
 			modes = append(modes, auditAsync)
 		}
+		if o.NoJournal {
+			modes = append(modes, auditNoJournal)
+		}
 		for _, mode := range modes {
 			suffix := ""
 			if mode != "" {
@@ -235,7 +241,7 @@ func startTargets(ctx context.Context, o Options, tmp, upstreamURL string, keys 
 			}
 			children = append(children, childConfig{binary: o.LegantBinary, dir: filepath.Join(tmp, "child-sqlite"+suffix),
 				keysDir: keysDir(tmp), upstreamURL: upstreamURL, auditMode: mode, profile: profilePath(o.ProfileDir, "sqlite"+suffix)})
-			if o.DatabaseURL != "" {
+			if o.DatabaseURL != "" && mode != auditNoJournal { // PostgreSQL keeps no journal
 				dbURL, drop, err := pgSchema(ctx, o.DatabaseURL)
 				if err != nil {
 					for _, c := range children {

@@ -213,7 +213,12 @@ func newChildTarget(ctx context.Context, cfg childConfig, conns int) (*target, e
 		return nil, fmt.Errorf("gateway+%s: %w", backend, err)
 	}
 	name, about := TargetGateway+"+"+backend, "client → `legant gateway` child process ("+backend+" store, audit log, session store) → upstream"
-	if cfg.auditMode != "" {
+	switch cfg.auditMode {
+	case "":
+	case auditNoJournal:
+		name += "+" + cfg.auditMode
+		about = "the same with `--audit-journal=false` (every audit batch a SQLite transaction on the request path)"
+	default:
 		name += "+" + cfg.auditMode
 		about = "the same with `--audit-mode " + cfg.auditMode + "` (the allow record queued, not awaited before forwarding)"
 	}
