@@ -77,6 +77,9 @@ const (
 	journalSyncs = 1
 )
 
+// errForeignJournal reports a journal file whose id is not the database's.
+var errForeignJournal = errors.New("store: the audit journal belongs to another database")
+
 // errJournalFull reports an append that found no room in the ring within its
 // deadline: the applier has not written the older events (the database
 // refuses them). The append fails closed.
@@ -181,6 +184,12 @@ func (l *AuditLog) recoverJournal(ctx context.Context, j *auditJournal) error {
 	j.applied = uint64(applied)
 
 	fileSize, ok, err := j.readHeader()
+	if errors.Is(err, errForeignJournal) {
+		// Not this database's: its events are not ours to apply (a data
+		// directory put together from two installations, say).
+		l.s.log.Warn("audit journal belongs to another database: formatting it anew", "path", j.path)
+		ok, err = false, nil
+	}
 	if err != nil {
 		return err
 	}
@@ -217,8 +226,11 @@ func (j *auditJournal) readHeader() (int64, bool, error) {
 	if err != nil {
 		return 0, false, fmt.Errorf("store: read audit journal: %w", err)
 	}
-	if string(h[:8]) != journalFileMagic || [16]byte(h[8:24]) != j.id {
+	if string(h[:8]) != journalFileMagic {
 		return 0, false, nil
+	}
+	if [16]byte(h[8:24]) != j.id {
+		return 0, false, errForeignJournal
 	}
 	size := int64(binary.BigEndian.Uint64(h[24:32]))
 	st, err := j.f.Stat()
