@@ -259,25 +259,21 @@ func (l *AuditLog) run() {
 	for {
 		select {
 		case p := <-l.queue:
-			batch := l.collect(p)
 			if l.j != nil {
-				l.journalBatch(batch)
+				l.journalBatch(p)
 				continue
 			}
+			batch := l.collect(p, true)
 			l.writeMu.Lock()
 			l.commit(batch)
 			l.writeMu.Unlock()
 			l.queued.Add(-int64(len(batch)))
 		case <-l.closing:
 			if l.j != nil {
-				for {
-					batch := l.collect(nil)
-					if len(batch) == 0 {
-						break
-					}
-					l.journalBatch(batch)
+				for len(l.queue) > 0 {
+					l.journalBatch(<-l.queue)
 				}
-				for range cap(l.j.syncs) { // every sync in flight is done
+				for range cap(l.j.syncs) { // every inline commit is done
 					l.j.syncs <- struct{}{}
 				}
 				return
@@ -285,7 +281,7 @@ func (l *AuditLog) run() {
 			l.writeMu.Lock()
 			defer l.writeMu.Unlock()
 			for {
-				batch := l.collect(nil)
+				batch := l.collect(nil, false)
 				if len(batch) == 0 {
 					return
 				}
@@ -296,14 +292,18 @@ func (l *AuditLog) run() {
 	}
 }
 
-// collect takes first (if any) and whatever else is queued, up to maxBatch.
-func (l *AuditLog) collect(first *pendingEvent) []*pendingEvent {
+// collect takes first (if any) and whatever else is queued, up to maxBatch;
+// yield first lets other goroutines run (see run).
+func (l *AuditLog) collect(first *pendingEvent, yield bool) []*pendingEvent {
 	var batch []*pendingEvent
 	if first != nil {
 		batch = append(batch, first)
-		// Producers just acknowledged are about to queue again: let them
-		// run before taking the batch, so batches do not shrink to one.
-		runtime.Gosched()
+		if yield {
+			// Producers just acknowledged are about to queue again: let
+			// them run before taking the batch, so batches do not shrink
+			// to one.
+			runtime.Gosched()
+		}
 	}
 	for len(batch) < l.maxBatch {
 		select {
@@ -340,24 +340,25 @@ func (l *AuditLog) acknowledge(batch []*pendingEvent, err error) {
 	}
 }
 
-// journalBatch writes the writer's batch into the journal and leaves its
-// sync to a goroutine (journalSyncs at most in flight, so that the writer
-// goes on gathering the next batch while the disk flushes this one).
-func (l *AuditLog) journalBatch(batch []*pendingEvent) {
+// journalBatch commits first and whatever is queued behind it into the
+// journal, in the writer goroutine: it waits for the sync slot (an inline
+// commit may hold it), then takes the batch — what queued meanwhile, with no
+// yield, which under load would wait behind every runnable goroutine — writes
+// and syncs it, and acknowledges its producers.
+func (l *AuditLog) journalBatch(first *pendingEvent) {
 	l.j.syncs <- struct{}{}
+	batch := l.collect(first, false)
 	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
 	l.writeMu.Lock()
 	c, err := l.j.write(ctx, pendingEvents(batch))
 	l.writeMu.Unlock()
 	cancel()
 	l.queued.Add(-int64(len(batch)))
-	go func() {
-		if err == nil {
-			err = l.j.sync(c)
-		}
-		<-l.j.syncs
-		l.acknowledge(batch, err)
-	}()
+	if err == nil {
+		err = l.j.sync(c)
+	}
+	<-l.j.syncs
+	l.acknowledge(batch, err)
 }
 
 // journalInline commits ps into the journal in the caller's goroutine when
