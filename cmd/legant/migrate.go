@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
@@ -26,6 +27,9 @@ type storeFlags struct {
 	// noAuditJournal turns the SQLite audit journal off (gateway
 	// --audit-journal=false).
 	noAuditJournal bool
+	// logger receives the store's own log (the gateway's logger); nil:
+	// warnings and errors as text on the command's stderr.
+	logger *slog.Logger
 }
 
 // Environment variables the store flags fall back to.
@@ -57,7 +61,10 @@ func (f *storeFlags) registerAs(fs *pflag.FlagSet, issuer issuerUse) {
 // with a notice on errOut. A PostgreSQL store never gets a generated secret:
 // without one, commands that need signing keys fail and say so.
 func (f *storeFlags) options(errOut io.Writer) (store.Options, error) {
-	opts := store.Options{DatabaseURL: f.databaseURL, DataDir: f.dataDir, Issuer: f.issuer}
+	opts := store.Options{DatabaseURL: f.databaseURL, DataDir: f.dataDir, Issuer: f.issuer, Logger: f.logger}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
 	if f.noAuditJournal {
 		opts.AuditJournalSize = -1
 	}

@@ -231,7 +231,7 @@ func wire(ctx context.Context, cfg serveConfig, errOut io.Writer) (*wiring, erro
 	if err := cfg.identity.apply(ctx, &asOpts); err != nil {
 		return nil, fmt.Errorf("sign-in configuration: %w", err)
 	}
-	cfg.store.issuer = w.issuer
+	cfg.store.issuer, cfg.store.logger = w.issuer, cfg.logger
 	st, err := cfg.store.open(ctx, errOut)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
