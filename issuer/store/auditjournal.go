@@ -20,9 +20,9 @@ package store
 // applied jseq, moved in the transaction that inserts the events, so a frame
 // is free once that transaction committed. Recovery reads every block, keeps
 // the frames whose sum verifies and whose events the database lacks, and
-// applies them in jseq order (a torn frame's commit was never answered;
-// when commits sync concurrently, frames after it may have been). A jseq is
-// never used twice: the ring restarts after the highest one recovery saw.
+// applies them in jseq order, skipping a torn frame (its commit was never
+// answered). A jseq is never used twice: the ring restarts after the highest
+// one recovery saw.
 //
 // One process owns the journal (an exclusive flock on the file, released by
 // the kernel when the process dies, kill -9 included). Another process
@@ -69,12 +69,6 @@ const (
 	auditApplyLinger = 5 * time.Millisecond
 	// auditApplyMax bounds the events one apply transaction carries.
 	auditApplyMax = 4096
-	// journalSyncs bounds the commits syncing at once (the writer's and
-	// appends committing inline). One: on this 2-core machine two in
-	// flight made batches smaller (6–7 events per commit against 8–22 with
-	// 64 producers) for no more events per second, and every sync costs
-	// ~40 µs of CPU. Appends queue while a sync runs and form the next batch.
-	journalSyncs = 1
 )
 
 // errForeignJournal reports a journal file whose id is not the database's.
@@ -104,20 +98,16 @@ type auditJournal struct {
 
 	// The writer's: guarded by AuditLog.writeMu.
 	next uint64 // jseq of the next event
-	// syncs holds a token per sync in flight (journalSyncs at most).
-	syncs chan struct{}
 
 	mu       sync.Mutex
-	failed   error                     // a write or sync failed: the journal takes nothing more
-	off      int64                     // where the next frame goes
-	frames   []journalFrame            // ring space in use (not applied), oldest first
-	synced   map[uint64]*journalCommit // durable, after a commit still syncing; by first jseq
-	pending  []journaledEvent          // durable, not applied, in jseq order
-	written  uint64                    // every jseq up to it is durable
-	acked    uint64                    // the last jseq of any durable commit
-	applied  uint64                    // last applied jseq
-	applyErr error                     // the last apply's error (nil once one succeeds)
-	progress chan struct{}             // closed and replaced when applied or applyErr changes
+	failed   error            // a write or sync failed: the journal takes nothing more
+	off      int64            // where the next frame goes
+	frames   []journalFrame   // ring space in use (not applied), oldest first
+	pending  []journaledEvent // durable, not applied, in jseq order
+	written  uint64           // last durable jseq
+	applied  uint64           // last applied jseq
+	applyErr error            // the last apply's error (nil once one succeeds)
+	progress chan struct{}    // closed and replaced when applied or applyErr changes
 
 	kick    chan struct{} // buffered(1): events to apply
 	hurry   chan struct{} // buffered(1): a reader waits
@@ -153,7 +143,6 @@ func (l *AuditLog) openJournal(ctx context.Context, dbPath string, size int64) (
 		return nil, nil
 	}
 	j := &auditJournal{f: f, path: path, size: size, progress: make(chan struct{}),
-		syncs: make(chan struct{}, journalSyncs), synced: map[uint64]*journalCommit{},
 		kick: make(chan struct{}, 1), hurry: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
 	if err := l.recoverJournal(ctx, j); err != nil {
 		f.Close()
@@ -207,7 +196,7 @@ func (l *AuditLog) recoverJournal(ctx context.Context, j *auditJournal) error {
 			l.s.log.Warn("audit journal: applied the events a previous process left", "events", len(events), "path", j.path)
 		}
 	}
-	j.applied, j.written, j.acked, j.next = last, last, last, last+1
+	j.applied, j.written, j.next = last, last, last+1
 	j.off = journalBlock
 	if !ok || fileSize != j.size {
 		return j.format()
@@ -297,9 +286,10 @@ func (j *auditJournal) scan(size int64, applied uint64) ([]journaledEvent, uint6
 		off += n
 	}
 	sort.Slice(frames, func(a, b int) bool { return frames[a].first < frames[b].first })
-	// When commits sync concurrently (journalSyncs), a torn frame (its
-	// commit never answered) may precede frames that were acknowledged:
-	// every valid frame after applied is taken, in jseq order, across gaps.
+	// Every valid frame after applied is taken, in jseq order, across a
+	// torn one: commits are synced one at a time, so what follows a torn
+	// frame was not answered either, but an event in the log whose append
+	// returned an error is an outcome the error already allows.
 	var out []journaledEvent
 	next := applied + 1
 	for _, fr := range frames {
@@ -354,29 +344,31 @@ func roundBlock(n int64) int64 { return (n + journalBlock - 1) / journalBlock * 
 // that a large batch is split and the ring never waits on itself.
 func (j *auditJournal) maxFrame() int64 { return (j.size - journalBlock) / 4 }
 
-// journalCommit is one append written to the ring and not yet synced.
-type journalCommit struct {
-	first  uint64
-	events []audit.Event
+// append makes events durable in the journal and hands them to the applier.
+// The caller holds writeMu: commits are written and synced one at a time (two
+// syncs in flight made batches smaller for no more events per second here,
+// and every sync costs ~40 µs of CPU; appends queue meanwhile and form the
+// next batch).
+func (j *auditJournal) append(ctx context.Context, events []audit.Event) error {
+	first, err := j.write(ctx, events)
+	if err != nil {
+		return err
+	}
+	return j.sync(first, events)
 }
 
-func (c *journalCommit) last() uint64 { return c.first + uint64(len(c.events)) - 1 }
-
-// write assigns events their jseqs and writes them into the ring (one or
-// more frames); sync then makes them durable. The caller holds writeMu, so
-// frames are written in jseq order; syncs run outside it, up to journalSyncs
-// at once (the disk here completes two concurrent fdatasyncs at 1.4–1.8× the
-// rate of one, but see journalSyncs).
-func (j *auditJournal) write(ctx context.Context, events []audit.Event) (*journalCommit, error) {
+// write assigns events their jseqs from j.next and writes them into the ring
+// (one or more frames); it returns the first jseq.
+func (j *auditJournal) write(ctx context.Context, events []audit.Event) (uint64, error) {
 	if err := j.broken(); err != nil {
-		return nil, err
+		return 0, err
 	}
 	first := j.next
 	var frames [][]byte
 	for start := 0; start < len(events); {
 		frame, n := j.encodeFrame(first+uint64(start), events[start:])
 		if n == 0 {
-			return nil, fmt.Errorf("store: an audit event of %d bytes does not fit the audit journal (%d bytes; raise the journal size)",
+			return 0, fmt.Errorf("store: an audit event of %d bytes does not fit the audit journal (%d bytes; raise the journal size)",
 				journalEventSize(&events[start]), j.size)
 		}
 		frames = append(frames, frame)
@@ -384,42 +376,29 @@ func (j *auditJournal) write(ctx context.Context, events []audit.Event) (*journa
 	}
 	offs, err := j.reserve(ctx, frames)
 	if err != nil {
-		return nil, err // nothing of it was written: its jseqs stay free
+		return 0, err // nothing of it was written: its jseqs stay free
 	}
 	j.next = first + uint64(len(events))
 	for i, frame := range frames {
 		if _, err := j.f.WriteAt(frame, offs[i]); err != nil {
-			return nil, j.fail(fmt.Errorf("store: audit journal write: %w", err))
+			return 0, j.fail(fmt.Errorf("store: audit journal write: %w", err))
 		}
 	}
-	return &journalCommit{first: first, events: events}, nil
+	return first, nil
 }
 
-// sync makes a written commit durable and hands its events to the applier
-// once every earlier commit is durable too (they are applied in jseq order).
-func (j *auditJournal) sync(c *journalCommit) error {
+// sync makes the written events durable and hands them to the applier.
+func (j *auditJournal) sync(first uint64, events []audit.Event) error {
 	if err := fdatasync(j.f); err != nil {
 		// After a failed sync the kernel's view of the file cannot be trusted
 		// (its dirty pages may be dropped): take nothing more until restart.
 		return j.fail(fmt.Errorf("store: audit journal sync: %w", err))
 	}
-	if err := j.broken(); err != nil {
-		return err // another sync failed: this one's outcome is as uncertain
-	}
 	j.mu.Lock()
-	j.synced[c.first] = c
-	for {
-		next, ok := j.synced[j.written+1]
-		if !ok {
-			break
-		}
-		delete(j.synced, next.first)
-		for i := range next.events {
-			j.pending = append(j.pending, journaledEvent{jseq: next.first + uint64(i), ev: next.events[i]})
-		}
-		j.written = next.last()
+	for i := range events {
+		j.pending = append(j.pending, journaledEvent{jseq: first + uint64(i), ev: events[i]})
 	}
-	j.acked = max(j.acked, c.last())
+	j.written = first + uint64(len(events)) - 1
 	j.mu.Unlock()
 	select {
 	case j.kick <- struct{}{}:
@@ -781,7 +760,7 @@ func (l *AuditLog) settle(ctx context.Context) error {
 	j.urgent.Add(1)
 	defer j.urgent.Add(-1)
 	j.mu.Lock()
-	target := j.acked
+	target := j.written
 	j.mu.Unlock()
 	for tried := false; ; tried = true {
 		j.mu.Lock()

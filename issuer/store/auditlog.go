@@ -171,13 +171,7 @@ func (l *AuditLog) AppendAll(ctx context.Context, events []audit.Event) (err err
 // write is bounded by ctx and the log's write timeout: the batch is the
 // caller's alone.
 func (l *AuditLog) commitInline(ctx context.Context, ps []*pendingEvent) (error, bool) {
-	if l.queued.Load() > 0 || len(ps) > l.maxBatch {
-		return nil, false
-	}
-	if l.j != nil {
-		return l.journalInline(ctx, ps)
-	}
-	if !l.writeMu.TryLock() {
+	if l.queued.Load() > 0 || len(ps) > l.maxBatch || !l.writeMu.TryLock() {
 		return nil, false
 	}
 	defer l.writeMu.Unlock()
@@ -259,25 +253,15 @@ func (l *AuditLog) run() {
 	for {
 		select {
 		case p := <-l.queue:
-			if l.j != nil {
-				l.journalBatch(p)
-				continue
-			}
-			batch := l.collect(p, true)
+			// No yield before a journal batch: the events that queued
+			// during the previous sync are the batch, and under load the
+			// yield waited behind every runnable goroutine.
+			batch := l.collect(p, l.j == nil)
 			l.writeMu.Lock()
 			l.commit(batch)
 			l.writeMu.Unlock()
 			l.queued.Add(-int64(len(batch)))
 		case <-l.closing:
-			if l.j != nil {
-				for len(l.queue) > 0 {
-					l.journalBatch(<-l.queue)
-				}
-				for range cap(l.j.syncs) { // every inline commit is done
-					l.j.syncs <- struct{}{}
-				}
-				return
-			}
 			l.writeMu.Lock()
 			defer l.writeMu.Unlock()
 			for {
@@ -323,7 +307,13 @@ func (l *AuditLog) commit(batch []*pendingEvent) { l.commitCtx(context.Backgroun
 func (l *AuditLog) commitCtx(ctx context.Context, batch []*pendingEvent) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	l.acknowledge(batch, l.write(ctx, batch))
+	var err error
+	if l.j != nil {
+		err = l.j.append(ctx, pendingEvents(batch))
+	} else {
+		err = l.write(ctx, batch)
+	}
+	l.acknowledge(batch, err)
 }
 
 // acknowledge hands each producer of batch the outcome of its write.
@@ -338,65 +328,6 @@ func (l *AuditLog) acknowledge(batch []*pendingEvent, err error) {
 	for _, p := range batch {
 		p.done <- err
 	}
-}
-
-// journalBatch commits first and whatever is queued behind it into the
-// journal, in the writer goroutine: it waits for the sync slot (an inline
-// commit may hold it), then takes the batch — what queued meanwhile, with no
-// yield, which under load would wait behind every runnable goroutine — writes
-// and syncs it, and acknowledges its producers.
-func (l *AuditLog) journalBatch(first *pendingEvent) {
-	l.j.syncs <- struct{}{}
-	batch := l.collect(first, false)
-	ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
-	l.writeMu.Lock()
-	c, err := l.j.write(ctx, pendingEvents(batch))
-	l.writeMu.Unlock()
-	cancel()
-	l.queued.Add(-int64(len(batch)))
-	if err == nil {
-		err = l.j.sync(c)
-	}
-	<-l.j.syncs
-	l.acknowledge(batch, err)
-}
-
-// journalInline commits ps into the journal in the caller's goroutine when
-// a sync slot and the writer's lock are free at once.
-func (l *AuditLog) journalInline(ctx context.Context, ps []*pendingEvent) (error, bool) {
-	select {
-	case l.j.syncs <- struct{}{}:
-	default:
-		return nil, false
-	}
-	defer func() { <-l.j.syncs }()
-	if !l.writeMu.TryLock() {
-		return nil, false
-	}
-	if l.closed {
-		l.writeMu.Unlock()
-		return ErrClosed, true
-	}
-	select {
-	case <-l.closing:
-		l.writeMu.Unlock()
-		return ErrClosed, true
-	default:
-	}
-	ctx, cancel := context.WithTimeout(ctx, l.timeout)
-	c, err := l.j.write(ctx, pendingEvents(ps))
-	cancel()
-	l.writeMu.Unlock()
-	if err == nil {
-		err = l.j.sync(c)
-	}
-	l.acknowledge(ps, err)
-	for _, p := range ps {
-		if err := <-p.done; err != nil {
-			return err, true
-		}
-	}
-	return nil, true
 }
 
 func pendingEvents(batch []*pendingEvent) []audit.Event {
