@@ -30,15 +30,6 @@ func rowsInDatabase(t *testing.T, st *store.Store) int {
 	return n
 }
 
-func openStore(t *testing.T, opts store.Options) *store.Store {
-	t.Helper()
-	st, err := store.Open(context.Background(), opts)
-	if err != nil {
-		t.Fatalf("store.Open: %v", err)
-	}
-	return st
-}
-
 // TestAuditJournalRecoversUnapplied: events acknowledged while the applier
 // wrote nothing to the database (what kill -9 leaves) are in the chain after
 // the next Open, in the order they were appended, field for field — strings
@@ -47,7 +38,7 @@ func TestAuditJournalRecoversUnapplied(t *testing.T) {
 	ctx := context.Background()
 	opts := sqliteOptions(t)
 	opts.AuditKeepArgs = true
-	st := openStore(t, opts)
+	st := storetest.Open(t, opts)
 	if !st.AuditJournaled() {
 		t.Fatal("a SQLite store owns no audit journal")
 	}
@@ -75,7 +66,7 @@ func TestAuditJournalRecoversUnapplied(t *testing.T) {
 	}
 	st.Close()
 
-	st = openStore(t, opts)
+	st = storetest.Open(t, opts)
 	defer st.Close()
 	got, err := st.Audit().Query(ctx, store.AuditFilter{})
 	if err != nil {
@@ -104,7 +95,7 @@ func TestAuditJournalRecoversUnapplied(t *testing.T) {
 func TestAuditJournalTornFrame(t *testing.T) {
 	ctx := context.Background()
 	opts := sqliteOptions(t)
-	st := openStore(t, opts)
+	st := storetest.Open(t, opts)
 	st.HoldAuditJournal(true)
 	for i := range 10 { // one frame, one block each
 		if err := st.Audit().Append(ctx, event(i)); err != nil {
@@ -121,7 +112,7 @@ func TestAuditJournalTornFrame(t *testing.T) {
 	}
 	f.Close()
 
-	st = openStore(t, opts)
+	st = storetest.Open(t, opts)
 	verifyChain(t, st, 9)
 	st.HoldAuditJournal(true)
 	for i := range 3 {
@@ -130,7 +121,7 @@ func TestAuditJournalTornFrame(t *testing.T) {
 		}
 	}
 	st.Close()
-	st = openStore(t, opts)
+	st = storetest.Open(t, opts)
 	defer st.Close()
 	got, err := st.Audit().Query(ctx, store.AuditFilter{})
 	if err != nil {
@@ -152,7 +143,7 @@ func TestAuditJournalWraps(t *testing.T) {
 	opts := sqliteOptions(t)
 	opts.AuditJournalSize = 16 * 4096
 	opts.AuditKeepArgs = true
-	st := openStore(t, opts)
+	st := storetest.Open(t, opts)
 	defer st.Close()
 	appendN(t, st.Audit(), 3000)
 	verifyChain(t, st, 3000)
@@ -170,7 +161,7 @@ func TestAuditJournalFullFailsClosed(t *testing.T) {
 	ctx := context.Background()
 	opts := sqliteOptions(t)
 	opts.AuditJournalSize = 16 * 4096
-	st := openStore(t, opts)
+	st := storetest.Open(t, opts)
 	defer st.Close()
 	st.HoldAuditJournal(true)
 	acked := 0
@@ -201,7 +192,7 @@ func TestAuditJournalFullFailsClosed(t *testing.T) {
 func TestAuditJournalForeign(t *testing.T) {
 	ctx := context.Background()
 	a, b := sqliteOptions(t), sqliteOptions(t)
-	st := openStore(t, a)
+	st := storetest.Open(t, a)
 	st.HoldAuditJournal(true)
 	for i := range 5 {
 		if err := st.Audit().Append(ctx, event(i)); err != nil {
@@ -209,7 +200,7 @@ func TestAuditJournalForeign(t *testing.T) {
 		}
 	}
 	st.Close()
-	openStore(t, b).Close()
+	storetest.Open(t, b).Close()
 	data, err := os.ReadFile(store.AuditJournalPath(a.DataDir))
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +208,7 @@ func TestAuditJournalForeign(t *testing.T) {
 	if err := os.WriteFile(store.AuditJournalPath(b.DataDir), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	st = openStore(t, b)
+	st = storetest.Open(t, b)
 	defer st.Close()
 	verifyChain(t, st, 0)
 	if err := st.Audit().Append(ctx, event(9)); err != nil {
@@ -231,9 +222,9 @@ func TestAuditJournalForeign(t *testing.T) {
 // database directly, and both chains of appends verify as one.
 func TestAuditJournalOwnedOnce(t *testing.T) {
 	opts := sqliteOptions(t)
-	a := openStore(t, opts)
+	a := storetest.Open(t, opts)
 	defer a.Close()
-	b := openStore(t, opts)
+	b := storetest.Open(t, opts)
 	defer b.Close()
 	if !a.AuditJournaled() || b.AuditJournaled() {
 		t.Fatalf("journal owners: first %v, second %v; want only the first", a.AuditJournaled(), b.AuditJournaled())
@@ -252,7 +243,7 @@ func TestAuditJournalOwnedOnce(t *testing.T) {
 func TestAuditJournalOutlivesTheDatabase(t *testing.T) {
 	ctx := context.Background()
 	opts := sqliteOptions(t)
-	st := openStore(t, opts)
+	st := storetest.Open(t, opts)
 	if err := st.Audit().Append(ctx, event(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +257,7 @@ func TestAuditJournalOutlivesTheDatabase(t *testing.T) {
 		t.Fatalf("reading the log with the database gone: %v, want the database's error", err)
 	}
 	st.Close()
-	st = openStore(t, opts)
+	st = storetest.Open(t, opts)
 	defer st.Close()
 	verifyChain(t, st, 2)
 }
