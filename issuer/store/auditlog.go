@@ -307,17 +307,16 @@ func (l *AuditLog) commit(batch []*pendingEvent) { l.commitCtx(context.Backgroun
 func (l *AuditLog) commitCtx(ctx context.Context, batch []*pendingEvent) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
+	events := make([]audit.Event, len(batch))
+	for i, p := range batch {
+		events[i] = p.ev
+	}
 	var err error
 	if l.j != nil {
-		err = l.j.append(ctx, pendingEvents(batch))
+		err = l.j.append(ctx, events)
 	} else {
-		err = l.write(ctx, batch)
+		err = l.write(ctx, events)
 	}
-	l.acknowledge(batch, err)
-}
-
-// acknowledge hands each producer of batch the outcome of its write.
-func (l *AuditLog) acknowledge(batch []*pendingEvent, err error) {
 	if err == nil {
 		l.batches.Add(1)
 	}
@@ -328,14 +327,6 @@ func (l *AuditLog) acknowledge(batch []*pendingEvent, err error) {
 	for _, p := range batch {
 		p.done <- err
 	}
-}
-
-func pendingEvents(batch []*pendingEvent) []audit.Event {
-	events := make([]audit.Event, len(batch))
-	for i, p := range batch {
-		events[i] = p.ev
-	}
-	return events
 }
 
 // withoutWritten returns events minus those whose ID the log already holds

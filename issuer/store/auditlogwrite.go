@@ -35,11 +35,7 @@ const pgAppendMaxRows = 4096
 // write appends a batch, continuing the chain from its head. Events whose ID
 // is already in the log (a retry of an append whose commit succeeded though
 // its answer was lost) are skipped.
-func (l *AuditLog) write(ctx context.Context, batch []*pendingEvent) error {
-	events := make([]audit.Event, len(batch))
-	for i, p := range batch {
-		events[i] = p.ev
-	}
+func (l *AuditLog) write(ctx context.Context, events []audit.Event) error {
 	lookup := l.uncertain.any(events)
 	err := l.writeEvents(ctx, events, lookup)
 	if err != nil && !lookup && isEventIDConflict(err) {
