@@ -54,7 +54,8 @@ const (
 	// DefaultAuditJournalSize is the journal ring's size when
 	// Options.AuditJournalSize is zero: at ~0.5 KiB per event and one 4 KiB
 	// block per commit at least, it holds thousands of commits the applier
-	// has not yet written, and it is applied every few milliseconds.
+	// has not yet written; it is applied every auditApplyLinger, or as soon
+	// as a quarter of it is in use.
 	DefaultAuditJournalSize = 16 << 20
 
 	journalBlock     = 4096
@@ -64,9 +65,15 @@ const (
 	journalFileMagic  = "LGNTJHD1"
 
 	// auditApplyLinger is how long the applier gathers journaled events
-	// before writing them (unless a reader waits for them): one SQLite
-	// transaction then carries many commits' events.
-	auditApplyLinger = 5 * time.Millisecond
+	// before writing them, unless a reader waits for them or the ring or the
+	// pending list is crowded (auditJournal.crowded): one SQLite transaction
+	// then carries every commit of that time. Each apply transaction writes
+	// the pages it touches (the table's and three indexes' last leaves, the
+	// chain head, the applied jseq) into the WAL again and syncs it, so its
+	// cost is mostly fixed: gathering for 250 ms instead of 5 ms took the
+	// SQLite gateway from 0.61–0.65 to 0.74–0.77 of the bare proxy at c=16
+	// (docs/PERFORMANCE.md), and 1 s did no better.
+	auditApplyLinger = 250 * time.Millisecond
 	// auditApplyMax bounds the events one apply transaction carries.
 	auditApplyMax = 4096
 )
@@ -112,6 +119,7 @@ type auditJournal struct {
 	kick    chan struct{} // buffered(1): events to apply
 	hurry   chan struct{} // buffered(1): a reader waits
 	urgent  atomic.Int32  // readers waiting
+	linger  atomic.Int64  // auditApplyLinger (tests change it)
 	stop    chan struct{}
 	stopped chan struct{}
 
@@ -144,6 +152,7 @@ func (l *AuditLog) openJournal(ctx context.Context, dbPath string, size int64) (
 	}
 	j := &auditJournal{f: f, path: path, size: size, progress: make(chan struct{}),
 		kick: make(chan struct{}, 1), hurry: make(chan struct{}, 1), stop: make(chan struct{}), stopped: make(chan struct{})}
+	j.linger.Store(int64(auditApplyLinger))
 	if err := l.recoverJournal(ctx, j); err != nil {
 		f.Close()
 		return nil, err
@@ -399,12 +408,34 @@ func (j *auditJournal) sync(first uint64, events []audit.Event) error {
 		j.pending = append(j.pending, journaledEvent{jseq: first + uint64(i), ev: events[i]})
 	}
 	j.written = first + uint64(len(events)) - 1
+	wake := j.kick
+	if j.crowdedLocked() {
+		wake = j.hurry // apply now: appends must never wait for ring space
+	}
 	j.mu.Unlock()
 	select {
-	case j.kick <- struct{}{}:
+	case wake <- struct{}{}:
 	default:
 	}
 	return nil
+}
+
+// crowdedLocked reports whether the applier should not linger: a quarter of
+// the ring holds frames not yet applied, or half a transaction's worth of
+// events is pending. Caller holds mu.
+func (j *auditJournal) crowdedLocked() bool {
+	if len(j.pending) >= auditApplyMax/2 {
+		return true
+	}
+	if len(j.frames) == 0 {
+		return false
+	}
+	tail := j.frames[0].off
+	used := j.off - tail // in use: [tail, off)
+	if j.off <= tail {   // wrapped: [tail, size) and [start, off)
+		used = j.size - tail + j.off - journalBlock
+	}
+	return used >= (j.size-journalBlock)/4
 }
 
 func (j *auditJournal) broken() error {
@@ -670,15 +701,17 @@ func (l *AuditLog) applyLoop() {
 	defer close(j.stopped)
 	backoff := 50 * time.Millisecond
 	for {
+		hurried := false
 		select {
 		case <-j.kick:
 		case <-j.hurry:
+			hurried = true
 		case <-j.stop:
 			l.applyAll(true)
 			return
 		}
-		if j.urgent.Load() == 0 {
-			t := time.NewTimer(auditApplyLinger)
+		if !hurried && j.urgent.Load() == 0 {
+			t := time.NewTimer(time.Duration(j.linger.Load()))
 			select {
 			case <-t.C:
 			case <-j.hurry:

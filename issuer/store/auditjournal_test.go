@@ -153,6 +153,41 @@ func TestAuditJournalWraps(t *testing.T) {
 	t.Logf("3000 events in %d apply transactions, %d journal commits", st.AuditApplies(), st.AuditBatches())
 }
 
+// TestAuditJournalAppliesWhenCrowded: the applier lingers (here for an
+// hour) unless the ring fills: once a quarter of it holds frames not yet
+// applied it writes them at once, so appends never wait for ring space
+// while the database takes the events. One event lingers; four one-block
+// frames in a ring of 15 blocks are applied without anyone reading the log.
+func TestAuditJournalAppliesWhenCrowded(t *testing.T) {
+	ctx := context.Background()
+	opts := sqliteOptions(t)
+	opts.AuditJournalSize = 16 * 4096
+	st := storetest.Open(t, opts)
+	defer st.Close()
+	st.SetAuditApplyLinger(time.Hour)
+	if err := st.Audit().Append(ctx, event(0)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i < 4; i++ {
+		if n := rowsInDatabase(t, st); n != 0 {
+			t.Fatalf("%d rows applied with %d of 15 ring blocks in use and an hour's linger", n, i)
+		}
+		if err := st.Audit().Append(ctx, event(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for rowsInDatabase(t, st) != 4 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a quarter of the ring in use, %d of 4 events applied after 30 s", rowsInDatabase(t, st))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// Many more than the ring holds, with nobody reading: the applier keeps up.
+	appendN(t, st.Audit(), 600)
+	verifyChain(t, st, 604)
+}
+
 // TestAuditJournalFullFailsClosed: when the database does not take the
 // journaled events and the ring is full, an append fails (the gateway then
 // refuses the call) and writes nothing; once the applier runs again appends

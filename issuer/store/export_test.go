@@ -143,6 +143,9 @@ func (s *Store) HoldAuditJournal(hold bool) {
 	}
 }
 
+// SetAuditApplyLinger sets how long the journal's applier gathers events.
+func (s *Store) SetAuditApplyLinger(d time.Duration) { s.audit.j.linger.Store(int64(d)) }
+
 // AuditApplies reports how many apply transactions the journal committed.
 func (s *Store) AuditApplies() int64 { return s.audit.j.applies.Load() }
 
