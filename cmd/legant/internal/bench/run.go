@@ -62,7 +62,8 @@ type Options struct {
 	Settle time.Duration
 	// ProfileDir, when set, makes every child gateway and child proxy of the
 	// load targets write a CPU profile of its run to ProfileDir/<target>.pprof
-	// (`legant gateway --cpuprofile`), for go tool pprof.
+	// (`legant gateway --cpuprofile`), for go tool pprof; the idle-session
+	// children write sessions-http1.pprof and sessions-h2c.pprof.
 	ProfileDir string
 	// AsyncAudit also measures each child gateway with --audit-mode async
 	// (the allow record queued, not awaited before forwarding): targets
@@ -148,7 +149,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			o.logf("idle sessions: opening %d (clients %s)", o.Sessions, client)
 			s, cmds, err := measureSessions(ctx, sessionsConfig{binary: o.LegantBinary, dir: tmp, keysDir: keysDir(tmp),
 				key: key, n: o.Sessions, settle: o.Settle, noFile: noFile, log: o.logf, h2c: !o.SessionsHTTP1,
-				clientH2C: client == ProtoH2C})
+				clientH2C: client == ProtoH2C, profileDir: o.ProfileDir})
 			if err != nil {
 				return nil, err
 			}

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -37,6 +38,9 @@ type sessionsConfig struct {
 	// (prior knowledge), sharing connections; otherwise HTTP/1.1, one
 	// connection per open GET stream.
 	clientH2C bool
+	// profileDir, when set: the child writes a CPU profile of its run there
+	// (sessions-http1.pprof, sessions-h2c.pprof).
+	profileDir string
 }
 
 // Client protocols of the idle-session measurement.
@@ -65,7 +69,8 @@ func measureSessions(ctx context.Context, cfg sessionsConfig) (*Sessions, []stri
 		dir = "child-sessions-h2c"
 	}
 	child, err := startChild(ctx, childConfig{binary: cfg.binary, dir: filepath.Join(cfg.dir, dir),
-		keysDir: cfg.keysDir, upstreamURL: up.url, h2c: cfg.h2c})
+		keysDir: cfg.keysDir, upstreamURL: up.url, h2c: cfg.h2c,
+		profile: profilePath(cfg.profileDir, strings.TrimPrefix(dir, "child-"))})
 	if err != nil {
 		return nil, nil, fmt.Errorf("idle sessions: %w", err)
 	}
