@@ -28,6 +28,9 @@ type Report struct {
 	ChildMemory   []ChildMemory
 	Sessions      []*Sessions // one per client protocol measured; none when not measured
 	Goals         []Goal
+	// Flush is the disk's durable-write probe, taken before the load when
+	// child gateways are measured (nil otherwise): see FlushBound.
+	Flush *Flush `json:",omitempty"`
 }
 
 // TargetInfo names and describes a target.

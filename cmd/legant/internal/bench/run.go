@@ -137,6 +137,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raise RLIMIT_NOFILE: %w", err)
 	}
+	if o.LegantBinary != "" { // child gateways keep their stores in tmp
+		fl, err := measureFlush(tmp, flushWrites)
+		if err != nil {
+			return nil, fmt.Errorf("flush probe: %w", err)
+		}
+		rep.Flush = &fl
+		o.logf("disk: 4 KiB write + fdatasync p50 %s, p90 %s", fmtDur(fl.P50), fmtDur(fl.P90))
+	}
 	keys, key, err := issuerKeys(keysDir(tmp))
 	if err != nil {
 		return nil, err

@@ -26,6 +26,10 @@ func (rep *Report) writeHeader(b *strings.Builder) {
 	fmt.Fprintf(b, "machine: %s, %d cores (runtime.NumCPU %d, GOMAXPROCS %d), %s/%s, kernel %s, load average at start %s\n",
 		m.Model, m.Cores, m.NumCPU, m.GOMAXPROCS, m.OS, m.Arch, m.Kernel, m.LoadAvg)
 	fmt.Fprintf(b, "go: %s\n", m.GoVersion)
+	if f := rep.Flush; f != nil {
+		fmt.Fprintf(b, "disk: a 4 KiB write + fdatasync in %s (where the child gateways' stores are): p50 %s, p90 %s (%d writes, before the load)\n",
+			f.Dir, fmtDur(f.P50), fmtDur(f.P90), f.Writes)
+	}
 	if rep.Command != "" {
 		fmt.Fprintf(b, "command: %s\n", rep.Command)
 	}
@@ -100,6 +104,22 @@ func (rep *Report) writeRatios(b *strings.Builder) {
 			fmtSigned(r.AddedP99), fmtSigned(r.MedianAddedP99), fmtSigned(r.AddedCPU), cpuX, allocs)
 	}
 	tw.Flush()
+	rep.writeFlushBound(b)
+}
+
+// writeFlushBound says how far the disk bounds durable audit at c=1.
+func (rep *Report) writeFlushBound(b *strings.Builder) {
+	var parts []string
+	for _, w := range []string{WorkloadCallStateful, WorkloadCallStateless} {
+		if bound := rep.FlushBound(w); bound > 0 {
+			parts = append(parts, fmt.Sprintf("%.2f (%s)", bound, shortWorkload(w)))
+		}
+	}
+	if len(parts) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "durable audit at c=1: each call also waits for its allow record's flush (p50 %s on this disk), so a child gateway with durable audit reaches at most %s of proxy+child at c=1 here, however little else it adds\n",
+		fmtDur(rep.Flush.P50), strings.Join(parts, ", "))
 }
 
 func (rep *Report) writeMemory(b *strings.Builder) {
