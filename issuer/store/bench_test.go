@@ -11,9 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/issuer/store"
 	"github.com/openlegant/legant/issuer/store/storetest"
+	"github.com/openlegant/legant/policy"
 )
 
 // BenchmarkAuditAppend measures group-committed appends with 1, 8 and 64
@@ -155,5 +157,52 @@ func BenchmarkSessionWrites(b *testing.B) {
 			b.ReportMetric(float64(created.Microseconds())/float64(b.N), "create-µs/session")
 			b.ReportMetric(float64(ended.Microseconds())/float64(b.N), "end-µs/session")
 		})
+	}
+}
+
+// BenchmarkLedgerCall runs what a budgeted call does to the ledger — Reserve,
+// then Settle — from 1 and 16 concurrent callers, each on a delegation of
+// its own (separate users' agents) or all on one delegation (one agent's
+// parallel calls): ns/op is per call.
+func BenchmarkLedgerCall(b *testing.B) {
+	for _, be := range storetest.Backends(b) {
+		for _, callers := range []int{1, 16} {
+			for _, shared := range []bool{false, true} {
+				if callers == 1 && shared {
+					continue
+				}
+				name := fmt.Sprintf("%s/callers=%d", be.Name, callers)
+				if shared {
+					name += "/shared"
+				}
+				b.Run(name, func(b *testing.B) {
+					st := storetest.Open(b, be.Options(b))
+					ctx := context.Background()
+					budget := authority.MustDecimal("1000000000")
+					var next atomic.Int64
+					var wg sync.WaitGroup
+					b.ResetTimer()
+					for c := range callers {
+						wg.Go(func() {
+							d := fmt.Sprintf("d%d", c)
+							if shared {
+								d = "d"
+							}
+							for i := next.Add(1); i <= int64(b.N); i = next.Add(1) {
+								h, err := st.Reserve(ctx, policy.Reservation{DelegationID: d, Amount: authority.MustDecimal("1"), Budget: &budget})
+								if err == nil {
+									err = h.Settle(ctx)
+								}
+								if err != nil {
+									b.Error(err)
+									return
+								}
+							}
+						})
+					}
+					wg.Wait()
+				})
+			}
+		}
 	}
 }

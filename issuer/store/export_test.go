@@ -124,8 +124,8 @@ func (s *Store) AuditWriting() bool {
 	return true
 }
 
-// SessionGroups is how many transactions CreateSession has written.
-func (s *Store) SessionGroups() int64 { return s.sessionWriter.groups.Load() }
+// WriteGroups is how many transactions CreateSession has written.
+func (s *Store) WriteGroups() int64 { return s.groupWriter.groups.Load() }
 
 // AuditJournaled reports whether this Store owns a SQLite audit journal.
 func (s *Store) AuditJournaled() bool { return s.audit.j != nil }

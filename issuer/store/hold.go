@@ -51,7 +51,7 @@ func (h *hold) Release(ctx context.Context) error {
 
 func (h *hold) close(ctx context.Context, settle bool) error {
 	s := h.s
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.ledgerTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		accts, err := s.lockAccountsTx(ctx, tx, h.levels, time.Time{})
 		if err != nil {
 			return err

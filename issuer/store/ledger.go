@@ -42,7 +42,7 @@ func (s *Store) Reserve(ctx context.Context, r policy.Reservation) (policy.Hold,
 		ttl = DefaultHoldTTL
 	}
 	h := &hold{s: s, id: authority.NewID(), amount: r.Amount}
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.ledgerTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		ids, err := s.ancestryTx(ctx, tx, r)
 		if err != nil {
 			return err
@@ -90,6 +90,20 @@ func (s *Store) Reserve(ctx context.Context, r policy.Reservation) (policy.Hold,
 	return h, nil
 }
 
+// ledgerTx runs a ledger write: on SQLite in the group writer's transaction
+// with whatever else is queued (one commit for many budgeted calls, no
+// polling for the write lock); on PostgreSQL in a transaction of its own,
+// since writers there run side by side, each holding its rows' locks only,
+// and the server already shares one WAL flush among concurrent commits. A
+// ledger write that ends in its own outcome (LedgerDenied, ErrHoldClosed)
+// leaves the ledger consistent: the group commits what it wrote.
+func (s *Store) ledgerTx(ctx context.Context, apply func(ctx context.Context, tx *sql.Tx) error) error {
+	if s.d.postgres {
+		return s.inTx(ctx, func(tx *sql.Tx) error { return apply(ctx, tx) })
+	}
+	return s.groupWriter.do(ctx, apply)
+}
+
 // ancestryTx returns the reservation's delegation followed by its ancestors,
 // nearest first.
 func (s *Store) ancestryTx(ctx context.Context, tx *sql.Tx, r policy.Reservation) ([]string, error) {
@@ -129,8 +143,9 @@ func parentTx(ctx context.Context, tx *sql.Tx, id string) (string, error) {
 }
 
 // lockAccountsTx locks the ledger rows of ids (a delegation then its
-// ancestors) root first, frees their expired holds, and returns them in the
-// order of ids.
+// ancestors) root first, frees their expired holds (saving the account at
+// once, so that what it wrote is consistent whatever the caller decides
+// next), and returns them in the order of ids.
 func (s *Store) lockAccountsTx(ctx context.Context, tx *sql.Tx, ids []string, now time.Time) ([]account, error) {
 	accts := make([]account, len(ids))
 	for i := len(ids) - 1; i >= 0; i-- {
@@ -139,8 +154,14 @@ func (s *Store) lockAccountsTx(ctx context.Context, tx *sql.Tx, ids []string, no
 			return nil, err
 		}
 		if !now.IsZero() {
-			if err := s.expireHoldsTx(ctx, tx, ids[i], now, &a); err != nil {
+			expired, err := s.expireHoldsTx(ctx, tx, ids[i], now, &a)
+			if err != nil {
 				return nil, err
+			}
+			if expired > 0 {
+				if err := s.saveAccountTx(ctx, tx, ids[i], a); err != nil {
+					return nil, err
+				}
 			}
 		}
 		accts[i] = a
@@ -208,39 +229,40 @@ func (s *Store) saveAccountTx(ctx context.Context, tx *sql.Tx, id string, a acco
 }
 
 // expireHoldsTx frees the delegation's holds whose time ran out (their
-// gateway died before settling or releasing), with the account row locked.
-// Each level of a hold expires with its own account.
-func (s *Store) expireHoldsTx(ctx context.Context, tx *sql.Tx, id string, now time.Time, a *account) error {
+// gateway died before settling or releasing), with the account row locked,
+// and returns how many it freed (a holds the account, not yet saved). Each
+// level of a hold expires with its own account.
+func (s *Store) expireHoldsTx(ctx context.Context, tx *sql.Tx, id string, now time.Time, a *account) (int, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT id, `+s.d.decimalOut("amount")+` FROM ledger_holds
 		WHERE delegation_id = $1 AND state = 'held' AND expires_ns <= $2`, id, now.UnixNano())
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var expired []string
 	for rows.Next() {
 		var hid, amount string
 		if err := rows.Scan(&hid, &amount); err != nil {
 			rows.Close()
-			return err
+			return 0, err
 		}
 		d, err := authority.ParseDecimal(amount)
 		if err != nil {
 			rows.Close()
-			return fmt.Errorf("hold %s: amount %q: %w", hid, amount, err)
+			return 0, fmt.Errorf("hold %s: amount %q: %w", hid, amount, err)
 		}
 		a.Held, a.CallsHeld = a.Held.Sub(d), a.CallsHeld-1
 		expired = append(expired, hid)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	for _, hid := range expired {
 		if _, err := tx.ExecContext(ctx, `UPDATE ledger_holds SET state = 'expired', closed_ns = $1 WHERE id = $2`, now.UnixNano(), hid); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return len(expired), nil
 }
 
 // Spent returns a delegation's settled spending and call count, its

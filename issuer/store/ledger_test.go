@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,6 +69,97 @@ func TestLedgerExpiredHolds(t *testing.T) {
 			t.Errorf("Release after Settle = %v, want nil", err)
 		}
 	})
+}
+
+// TestLedgerDeniedAfterExpiry: a reservation refused after it freed an
+// expired hold keeps the freeing — the hold expired and the account no
+// longer counts it — so the next reservation that fits is granted. (On
+// SQLite a refusal is its own outcome in a group's transaction, which
+// commits what the refused reservation wrote.)
+func TestLedgerDeniedAfterExpiry(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		clock := &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+		opts := b.Options(t)
+		opts.Now, opts.HoldTTL = clock.now, time.Minute
+		st := storetest.Open(t, opts)
+		budget := authority.MustDecimal("100")
+		reserve := func(amount string) (policy.Hold, error) {
+			return st.Reserve(ctx, policy.Reservation{DelegationID: "d1", Amount: authority.MustDecimal(amount), Budget: &budget})
+		}
+		if _, err := reserve("70"); err != nil {
+			t.Fatal(err)
+		}
+		clock.t = clock.t.Add(2 * time.Minute) // the hold's gateway died
+		if _, err := reserve("150"); !isDenied(err, policy.ReasonBudget) {
+			t.Fatalf("Reserve over the budget = %v, want budget denial", err)
+		}
+		// Whether the refusal's freeing was kept (SQLite) or rolled back with
+		// it (PostgreSQL), the account counts exactly the holds still held.
+		var held, rows string
+		var callsHeld, n int64
+		if err := st.DB().QueryRow(`SELECT CAST(held AS TEXT), calls_held FROM ledger WHERE delegation_id = 'd1'`).Scan(&held, &callsHeld); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.DB().QueryRow(`SELECT CAST(COALESCE(SUM(amount), 0) AS TEXT), COUNT(*) FROM ledger_holds
+			WHERE delegation_id = 'd1' AND state = 'held'`).Scan(&rows, &n); err != nil {
+			t.Fatal(err)
+		}
+		if authority.MustDecimal(held).Cmp(authority.MustDecimal(rows)) != 0 || callsHeld != n {
+			t.Fatalf("account: held %s in %d calls; holds held: %s in %d", held, callsHeld, rows, n)
+		}
+		h, err := reserve("90")
+		if err != nil {
+			t.Fatalf("Reserve that fits once the expired hold is freed: %v", err)
+		}
+		if err := h.Settle(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// TestLedgerGroupsOnSQLite: concurrent budgeted calls (Reserve, then Settle)
+// share the group writer's transactions on SQLite, and the budget still
+// holds exactly: 64 callers each reserving 30 of 1,000 on one delegation,
+// 33 granted, and what they settled is what the ledger spent.
+func TestLedgerGroupsOnSQLite(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, store.Options{KeyEncryptionSecret: storetest.Secret, Issuer: storetest.Issuer, DataDir: t.TempDir()})
+	budget := authority.MustDecimal("1000")
+	before := st.WriteGroups()
+	const n = 64
+	var granted atomic.Int64
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			h, err := st.Reserve(ctx, policy.Reservation{DelegationID: "d", Amount: authority.MustDecimal("30"), Budget: &budget})
+			if isDenied(err, policy.ReasonBudget) {
+				return
+			}
+			if err == nil {
+				err = h.Settle(ctx)
+			}
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			granted.Add(1)
+		})
+	}
+	wg.Wait()
+	spent, calls, err := st.Spent(ctx, "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if granted.Load() != 33 || calls != 33 || spent.String() != "990" {
+		t.Fatalf("granted %d; ledger: %s spent in %d calls; want 33, 990 in 33", granted.Load(), spent, calls)
+	}
+	ops := int64(n + 33) // every Reserve, and a Settle per granted one
+	if g := st.WriteGroups() - before; g >= ops {
+		t.Fatalf("%d ledger writes took %d transactions: none shared", ops, g)
+	} else {
+		t.Logf("%d ledger writes in %d transactions", ops, g)
+	}
 }
 
 func isDenied(err error, r policy.Reason) bool {

@@ -52,7 +52,7 @@ const sessionColumns = `id, user_sub, agents, client_id, upstream, protocol_vers
 // CreateSession stores a new live session; ErrExists if the id is taken. Zero
 // Started and LastActivity mean now. It returns once the session is
 // committed; sessions created at the same time share one transaction
-// (sessionWriter), so opening many at once costs one commit per group rather
+// (groupWriter), so opening many at once costs one commit per group rather
 // than per session.
 func (s *Store) CreateSession(ctx context.Context, se Session) error {
 	if se.ID == "" {
@@ -68,7 +68,7 @@ func (s *Store) CreateSession(ctx context.Context, se Session) error {
 	if err != nil {
 		return err
 	}
-	return s.sessionWriter.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	return s.groupWriter.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return s.insertSession(ctx, tx, se, string(agents))
 	})
 }
@@ -234,7 +234,7 @@ func (s *Store) endSession(ctx context.Context, id string, state SessionState, r
 		at = s.now()
 	}
 	var changed atomic.Bool // set by the group's writer; read here even when ctx ended first
-	err := s.sessionWriter.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.groupWriter.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		changed.Store(false) // applied again on its own when its group's transaction failed
 		res, err := tx.ExecContext(ctx, `UPDATE gateway_sessions SET state = $1, end_reason = $2, ended_ns = $3
 			WHERE id = $4 AND state = 'live'`, string(state), reason, at.UnixNano(), id)

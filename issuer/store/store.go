@@ -112,9 +112,9 @@ type Store struct {
 	keys  *keyRing
 	revs  *RevocationSet
 	audit *AuditLog
-	// sessionWriter group-commits the writes that start and end sessions
-	// (sessionwriter.go).
-	sessionWriter sessionWriter
+	// groupWriter group-commits the writes that start and end sessions and,
+	// on SQLite, the ledger's (groupwriter.go).
+	groupWriter groupWriter
 
 	// auditSkipped counts appended events skipped as already written.
 	auditSkipped atomic.Int64
@@ -222,7 +222,7 @@ func (s *Store) start(ctx context.Context) error {
 		<-s.watchDone
 		return err
 	}
-	s.sessionWriter.s = s
+	s.groupWriter.s = s
 	return nil
 }
 

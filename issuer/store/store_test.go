@@ -361,7 +361,7 @@ func TestSessionsCreatedTogether(t *testing.T) {
 				t.Errorf("s%d not stored: %v", i, err)
 			}
 		}
-		if g := st.SessionGroups(); g >= 2*n {
+		if g := st.WriteGroups(); g >= 2*n {
 			t.Errorf("%d creates took %d transactions: none shared", 2*n, g)
 		} else {
 			t.Logf("%d creates in %d transactions", 2*n, g)
@@ -382,7 +382,7 @@ func TestSessionsEndedTogether(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		before := st.SessionGroups()
+		before := st.WriteGroups()
 		changed := make([]bool, 2*n)
 		errs := make([]error, 2*n)
 		var unknown error
@@ -415,7 +415,7 @@ func TestSessionsEndedTogether(t *testing.T) {
 		if !errors.Is(unknown, store.ErrNotFound) {
 			t.Errorf("ending an unknown session = %v, want ErrNotFound", unknown)
 		}
-		if g := st.SessionGroups() - before; g >= 2*n+1 {
+		if g := st.WriteGroups() - before; g >= 2*n+1 {
 			t.Errorf("%d ends took %d transactions: none shared", 2*n+1, g)
 		} else {
 			t.Logf("%d ends in %d transactions", 2*n+1, g)

@@ -7,43 +7,50 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/openlegant/legant/policy"
 )
 
-// sessionWriteTimeout bounds one group's transaction when its leader's
+// groupWriteTimeout bounds one group's transaction when its leader's
 // context has no deadline.
-const sessionWriteTimeout = 30 * time.Second
+const groupWriteTimeout = 30 * time.Second
 
-// sessionWriter group-commits the writes that start and end sessions
-// (CreateSession, MarkKilled, CloseSession), leader and followers: the first
+// groupWriter group-commits small writes, leader and followers: the first
 // caller to find nobody writing becomes the leader and commits every
 // operation queued meanwhile in one transaction, again and again until the
 // queue is empty; callers arriving while it writes queue theirs and wait for
-// their own outcome. A client opening many sessions at once (32 at a time in
-// `legant bench`), or a gateway ending many (a drain, an idle sweep, a kill of
-// an agent's sessions), then pays one commit — one fsync on SQLite — per
-// group. A leader whose own operation is written hands what is left to a
-// goroutine, so no caller waits for others'.
-type sessionWriter struct {
+// their own outcome. It carries the writes that start and end sessions
+// (CreateSession, MarkKilled, CloseSession) on both backends, and on SQLite
+// the ledger's (Reserve, and a hold's Settle and Release: two per budgeted
+// call). A client opening many sessions at once (32 at a time in `legant
+// bench`), a gateway ending many (a drain, an idle sweep, a kill of an
+// agent's sessions), or concurrent budgeted calls then pay one commit — one
+// fsync on SQLite — per group, and on SQLite they queue here instead of in
+// SQLite's busy handler, which polls the write lock with sleeps of 1, 2,
+// 5, 10… ms. A leader whose own operation is written hands what is left to
+// a goroutine, so no caller waits for others'.
+type groupWriter struct {
 	s     *Store
 	mu    sync.Mutex // guards queue and busy
-	queue []*sessionOp
+	queue []*groupOp
 	busy  bool // a leader is writing
 
 	groups atomic.Int64 // transactions written (tests)
 }
 
-// sessionOp is one queued write. apply runs it in the group's transaction;
-// an error wrapping ErrExists or ErrNotFound is its own outcome, any other
+// groupOp is one queued write. apply runs it in the group's transaction;
+// an error ownOutcome accepts is its own outcome — apply must then leave
+// the database consistent, as the group commits what it wrote — any other
 // aborts the transaction (and every operation is then applied on its own).
-type sessionOp struct {
+type groupOp struct {
 	apply func(ctx context.Context, tx *sql.Tx) error
 	done  chan error // buffered(1): this operation's outcome
 }
 
 // do queues apply and returns its outcome once its group is committed (or
 // ctx's error once ctx ends: the operation may still be written).
-func (w *sessionWriter) do(ctx context.Context, apply func(ctx context.Context, tx *sql.Tx) error) error {
-	op := &sessionOp{apply: apply, done: make(chan error, 1)}
+func (w *groupWriter) do(ctx context.Context, apply func(ctx context.Context, tx *sql.Tx) error) error {
+	op := &groupOp{apply: apply, done: make(chan error, 1)}
 	w.mu.Lock()
 	w.queue = append(w.queue, op)
 	if !w.busy {
@@ -63,7 +70,7 @@ func (w *sessionWriter) do(ctx context.Context, apply func(ctx context.Context, 
 // lead writes the queue until it is empty, or, once own is written, hands
 // what is left to a goroutine (own nil: the goroutine itself). Called with mu
 // held and busy set; returns with mu released.
-func (w *sessionWriter) lead(ctx context.Context, own *sessionOp) {
+func (w *groupWriter) lead(ctx context.Context, own *groupOp) {
 	ownWritten := false
 	for len(w.queue) > 0 {
 		if own != nil && ownWritten {
@@ -88,7 +95,7 @@ func (w *sessionWriter) lead(ctx context.Context, own *sessionOp) {
 // write commits batch in one transaction and hands each operation its
 // outcome. When the transaction fails as a whole, each operation is written
 // again on its own, so that one bad operation fails nobody else.
-func (w *sessionWriter) write(ctx context.Context, batch []*sessionOp) {
+func (w *groupWriter) write(ctx context.Context, batch []*groupOp) {
 	ctx, cancel := w.context(ctx)
 	defer cancel()
 	w.groups.Add(1)
@@ -96,7 +103,7 @@ func (w *sessionWriter) write(ctx context.Context, batch []*sessionOp) {
 	err := w.s.inTx(ctx, func(tx *sql.Tx) error {
 		for i, op := range batch {
 			outcome[i] = op.apply(ctx, tx)
-			if outcome[i] != nil && !errors.Is(outcome[i], ErrExists) && !errors.Is(outcome[i], ErrNotFound) {
+			if outcome[i] != nil && !ownOutcome(outcome[i]) {
 				return outcome[i]
 			}
 		}
@@ -114,11 +121,21 @@ func (w *sessionWriter) write(ctx context.Context, batch []*sessionOp) {
 	}
 }
 
+// ownOutcome reports whether err is an operation's answer rather than a
+// failure of the group's transaction: the session exists or is unknown, the
+// ledger refuses the reservation, the hold is closed.
+func ownOutcome(err error) bool {
+	if _, denied := errors.AsType[*policy.LedgerDenied](err); denied {
+		return true
+	}
+	return errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound) || errors.Is(err, policy.ErrHoldClosed)
+}
+
 // context bounds a group's write: the leader's deadline, never its
 // cancellation (the group is not the leader's alone).
-func (w *sessionWriter) context(ctx context.Context) (context.Context, context.CancelFunc) {
+func (w *groupWriter) context(ctx context.Context) (context.Context, context.CancelFunc) {
 	if d, ok := ctx.Deadline(); ok {
 		return context.WithDeadline(context.WithoutCancel(ctx), d)
 	}
-	return context.WithTimeout(context.WithoutCancel(ctx), sessionWriteTimeout)
+	return context.WithTimeout(context.WithoutCancel(ctx), groupWriteTimeout)
 }
