@@ -17,6 +17,7 @@ func workloads() []namedWorkload {
 	return []namedWorkload{
 		{WorkloadCallStateful, Workload{Slug: SlugEcho, Method: "tools/call", Params: EchoParams}},
 		{WorkloadCallStateless, Workload{Slug: SlugEchoStateless, Method: "tools/call", Params: EchoParams}},
+		{WorkloadCallBudget, Workload{Slug: SlugEchoBudget, Method: "tools/call", Params: EchoBudgetParams}},
 		{WorkloadList, Workload{Slug: SlugCatalog, Method: "tools/list", Params: "{}",
 			Check: CountTools}},
 	}

@@ -14,6 +14,13 @@ import (
 // proxy, gateway) with their tokens.
 func testTargets(t *testing.T) []*target {
 	t.Helper()
+	targets, _ := testTargetsKey(t)
+	return targets
+}
+
+// testTargetsKey is testTargets, with the issuer key that signed the tokens.
+func testTargetsKey(t *testing.T) ([]*target, *authority.Key) {
+	t.Helper()
 	up, err := listen(UpstreamHandler())
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +48,7 @@ func testTargets(t *testing.T) []*target {
 			t.Fatal(err)
 		}
 	}
-	return targets
+	return targets, key
 }
 
 func testPool(t *testing.T, tg *target, slug string, n int) *Pool {
@@ -80,7 +87,10 @@ func TestPoolRunsExactCallBudget(t *testing.T) {
 // allows; direct and proxy the whole catalog.
 func TestPoolSeesTheFilteredCatalog(t *testing.T) {
 	want := map[string]int{TargetDirect: CatalogTools, TargetProxy: CatalogTools, TargetGateway: CatalogAllowed}
-	list := workloads()[2]
+	list := workloads()[3]
+	if list.name != WorkloadList {
+		t.Fatalf("workloads()[3] is %q", list.name)
+	}
 	for _, tg := range testTargets(t) {
 		ph := testPool(t, tg, SlugCatalog, 1).Run(context.Background(), list.Workload, Stop{Calls: 3})
 		if ph.Errors != 0 || ph.Checked != want[tg.name] {
@@ -100,6 +110,37 @@ func TestPoolCountsFailures(t *testing.T) {
 		if ph.Calls != 0 || ph.Errors != 10 || !errors.As(ph.FirstErr, &re) {
 			t.Errorf("%s: calls %d errors %d first %v; want 0, 10 and a JSON-RPC error", tg.name, ph.Calls, ph.Errors, ph.FirstErr)
 		}
+	}
+}
+
+// TestBudgetWorkloadIsMetered: the budgeted workload's calls go through the
+// ledger — with a budget of 3 USD instead of the bench's, a gateway allows
+// three calls of 1 USD and refuses the rest (budget), while the proxy, which
+// knows no budgets, forwards all five.
+func TestBudgetWorkloadIsMetered(t *testing.T) {
+	targets, key := testTargetsKey(t)
+	wl := workloads()[2]
+	if wl.name != WorkloadCallBudget {
+		t.Fatalf("workloads()[2] is %q", wl.name)
+	}
+	gw, proxy := targets[2], targets[1]
+	tok, err := Token(key, TokenOptions{Audience: audience(gw.base, SlugEchoBudget),
+		Budget: &authority.Money{Value: authority.MustDecimal("3"), Currency: "USD"}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPool(context.Background(), gw.client, gw.endpoint(SlugEchoBudget), tok, 1, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close(context.Background())
+	ph := p.Run(context.Background(), wl.Workload, Stop{Calls: 5})
+	var re *RPCError
+	if ph.Calls != 3 || ph.Errors != 2 || !errors.As(ph.FirstErr, &re) || !strings.Contains(re.Error(), "budget") {
+		t.Fatalf("gateway: %d calls, %d errors (%v); want 3 allowed, 2 refused for the budget", ph.Calls, ph.Errors, ph.FirstErr)
+	}
+	if ph := testPool(t, proxy, SlugEchoBudget, 1).Run(context.Background(), wl.Workload, Stop{Calls: 5}); ph.Calls != 5 || ph.Errors != 0 {
+		t.Fatalf("proxy: %d calls, %d errors (%v); want 5, 0", ph.Calls, ph.Errors, ph.FirstErr)
 	}
 }
 

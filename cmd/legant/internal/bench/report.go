@@ -9,7 +9,11 @@ import (
 const (
 	WorkloadCallStateful  = "tools/call echo, stateful upstream"
 	WorkloadCallStateless = "tools/call echo, stateless upstream"
-	WorkloadList          = "tools/list 200 tools, token allows 20"
+	// WorkloadCallBudget: each call carries an amount the gateway reserves
+	// on the token's budget before forwarding and settles after the answer
+	// (two ledger writes per call).
+	WorkloadCallBudget = "tools/call echo with a budget, stateful upstream"
+	WorkloadList       = "tools/list 200 tools, token allows 20"
 )
 
 // Report is the result of a run. Every number of a workload comes from the

@@ -48,8 +48,8 @@ func TestRunQuickSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkRows(t, rep, targets)
-	if got, want := len(rep.Ratios), (len(targets)-3)*5; got != want {
-		t.Errorf("%d ratios, want %d (each gateway × 2 call workloads × 2 concurrencies + list)", got, want)
+	if got, want := len(rep.Ratios), (len(targets)-3)*7; got != want {
+		t.Errorf("%d ratios, want %d (each gateway × 3 call workloads × 2 concurrencies + list)", got, want)
 	}
 	for _, r := range rep.Ratios {
 		want := TargetProxyChild // like with like: a child process against a child process
@@ -92,7 +92,7 @@ func TestRunQuickSmoke(t *testing.T) {
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range append(targets, WorkloadCallStateful, WorkloadCallStateless, WorkloadList,
+	for _, s := range append(targets, WorkloadCallStateful, WorkloadCallStateless, WorkloadCallBudget, WorkloadList,
 		"gateway vs bare proxy", "idle sessions", "targets (reported, not asserted)", "command: go test", "child: ") {
 		if !strings.Contains(text.String(), s) {
 			t.Errorf("report does not mention %q:\n%s", s, text.String())
@@ -112,7 +112,7 @@ func checkRows(t *testing.T, rep *Report, targets []string) {
 		seen[key{r.Workload, r.Target, r.Concurrency}] = r
 	}
 	want := 0
-	for _, w := range []string{WorkloadCallStateful, WorkloadCallStateless, WorkloadList} {
+	for _, w := range []string{WorkloadCallStateful, WorkloadCallStateless, WorkloadCallBudget, WorkloadList} {
 		conc := []int{1, 4}
 		if w == WorkloadList {
 			conc = []int{1}

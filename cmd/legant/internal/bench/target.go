@@ -236,10 +236,13 @@ func (t *target) mintTokens(key *authority.Key, audienceBase string, now time.Ti
 		base = t.base
 	}
 	t.tokens = map[string]string{}
-	for _, slug := range []string{SlugEcho, SlugEchoStateless, SlugCatalog} {
+	for _, slug := range []string{SlugEcho, SlugEchoStateless, SlugEchoBudget, SlugCatalog} {
 		o := TokenOptions{Audience: audience(base, slug)}
-		if slug == SlugCatalog {
+		switch slug {
+		case SlugCatalog:
 			o.Tools = authority.Only(CatalogAllowedNames()...)
+		case SlugEchoBudget:
+			o.Budget = &authority.Money{Value: authority.MustDecimal(BenchBudget), Currency: "USD"}
 		}
 		tok, err := Token(key, o, now)
 		if err != nil {

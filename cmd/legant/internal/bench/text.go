@@ -164,6 +164,8 @@ func shortWorkload(w string) string {
 		return "call/stateful"
 	case WorkloadCallStateless:
 		return "call/stateless"
+	case WorkloadCallBudget:
+		return "call/budget"
 	case WorkloadList:
 		return "list 200→20"
 	}

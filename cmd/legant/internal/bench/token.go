@@ -14,9 +14,10 @@ const Issuer = "https://issuer.legant-bench.invalid"
 
 // TokenOptions shapes a bench delegation token.
 type TokenOptions struct {
-	Audience string        // the gateway's inbound audience for the upstream; required
-	Tools    authority.Set // the tools the token may call; the zero Set (deny-all) means unrestricted here
-	TTL      time.Duration // zero means one hour
+	Audience string           // the gateway's inbound audience for the upstream; required
+	Tools    authority.Set    // the tools the token may call; the zero Set (deny-all) means unrestricted here
+	TTL      time.Duration    // zero means one hour
+	Budget   *authority.Money // the delegation's budget (nil: none)
 }
 
 // Token signs a delegation token (user "bench-user", agent "bench-agent",
@@ -26,6 +27,7 @@ func Token(key *authority.Key, o TokenOptions, now time.Time) (string, error) {
 	if !o.Tools.Empty() {
 		c.Tools = o.Tools
 	}
+	c.Budget = o.Budget
 	if o.TTL <= 0 {
 		o.TTL = time.Hour
 	}

@@ -16,6 +16,10 @@ const (
 	SlugEcho          = "echo"           // stateful go-sdk server, one tool
 	SlugEchoStateless = "echo-stateless" // the same server in stateless mode
 	SlugCatalog       = "catalog"        // stateful, CatalogTools tools
+	// SlugEchoBudget is the stateful echo server again, its echo tool
+	// declared in the registry with an amount (/amount, USD): the gateway
+	// reserves each call on the token's budget and settles it.
+	SlugEchoBudget = "echo-budget"
 )
 
 // Catalog sizes: the upstream lists CatalogTools tools, the token may call
@@ -31,6 +35,13 @@ const Scope = "bench"
 // EchoParams are the params of the measured tools/call.
 const EchoParams = `{"name":"echo","arguments":{"text":"hello"}}`
 
+// EchoBudgetParams are the params of the measured budgeted tools/call: one
+// dollar, on a budget no run exhausts.
+const EchoBudgetParams = `{"name":"echo","arguments":{"text":"hello","amount":1}}`
+
+// BenchBudget is the budget of the bench's budgeted token, in USD.
+const BenchBudget = "1000000000"
+
 // NewEchoServer returns an MCP server with one tool, echo, that returns its
 // text argument. It is a raw tool (no schema validation) so the upstream
 // costs as little as the SDK allows and the proxies' cost shows.
@@ -38,7 +49,7 @@ func NewEchoServer() *mcp.Server {
 	s := mcp.NewServer(&mcp.Implementation{Name: "bench-echo", Version: "1"}, nil)
 	s.AddTool(&mcp.Tool{Name: "echo", Description: "Returns its text argument",
 		InputSchema: &jsonschema.Schema{Type: "object",
-			Properties: map[string]*jsonschema.Schema{"text": {Type: "string"}}}},
+			Properties: map[string]*jsonschema.Schema{"text": {Type: "string"}, "amount": {Type: "number"}}}},
 		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: string(req.Params.Arguments)}}}, nil
 		})
@@ -85,6 +96,8 @@ func UpstreamHandler() http.Handler {
 		func(*http.Request) *mcp.Server { return echo }, nil))
 	mux.Handle("/"+SlugEchoStateless, mcp.NewStreamableHTTPHandler(
 		func(*http.Request) *mcp.Server { return echo }, &mcp.StreamableHTTPOptions{Stateless: true}))
+	mux.Handle("/"+SlugEchoBudget, mcp.NewStreamableHTTPHandler(
+		func(*http.Request) *mcp.Server { return echo }, nil))
 	mux.Handle("/"+SlugCatalog, mcp.NewStreamableHTTPHandler(
 		func(*http.Request) *mcp.Server { return catalog }, nil))
 	return mux
@@ -108,6 +121,8 @@ func RegistryYAML(upstreamURL string) string {
 	for _, slug := range []string{SlugEcho, SlugEchoStateless} {
 		fmt.Fprintf(&b, "  - slug: %s\n    url: %s/%s\n    tools:\n      echo:\n        scope: %s\n", slug, upstreamURL, slug, Scope)
 	}
+	fmt.Fprintf(&b, "  - slug: %s\n    url: %s/%s\n    tools:\n      echo:\n        scope: %s\n        amount: {pointer: /amount, currency: USD}\n",
+		SlugEchoBudget, upstreamURL, SlugEchoBudget, Scope)
 	fmt.Fprintf(&b, "  - slug: %s\n    url: %s/%s\n    tools:\n", SlugCatalog, upstreamURL, SlugCatalog)
 	for i := range CatalogTools {
 		fmt.Fprintf(&b, "      %s:\n        scope: %s\n", CatalogToolName(i), Scope)
