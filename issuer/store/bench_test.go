@@ -163,7 +163,8 @@ func BenchmarkSessionWrites(b *testing.B) {
 // BenchmarkLedgerCall runs what a budgeted call does to the ledger — Reserve,
 // then Settle — from 1 and 16 concurrent callers, each on a delegation of
 // its own (separate users' agents) or all on one delegation (one agent's
-// parallel calls): ns/op is per call.
+// parallel calls): ns/op is per call, and this process's CPU per call
+// (PostgreSQL's own is not in it).
 func BenchmarkLedgerCall(b *testing.B) {
 	for _, be := range storetest.Backends(b) {
 		for _, callers := range []int{1, 16} {
@@ -182,6 +183,7 @@ func BenchmarkLedgerCall(b *testing.B) {
 					var next atomic.Int64
 					var wg sync.WaitGroup
 					b.ResetTimer()
+					cpu0 := processCPU()
 					for c := range callers {
 						wg.Go(func() {
 							d := fmt.Sprintf("d%d", c)
@@ -201,6 +203,7 @@ func BenchmarkLedgerCall(b *testing.B) {
 						})
 					}
 					wg.Wait()
+					b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/call")
 				})
 			}
 		}

@@ -59,7 +59,7 @@ func (h *hold) close(ctx context.Context, settle bool) error {
 		now := s.now().UnixNano()
 		for i := range h.levels {
 			var state string
-			if err := tx.QueryRowContext(ctx, `SELECT state FROM ledger_holds WHERE id = $1`+s.d.forUpdate(), h.rowID(i)).Scan(&state); err != nil {
+			if err := s.queryRowTx(ctx, tx, `SELECT state FROM ledger_holds WHERE id = $1`+s.d.forUpdate(), h.rowID(i)).Scan(&state); err != nil {
 				return fmt.Errorf("hold %s: %w", h.rowID(i), err)
 			}
 			next, ok := nextHoldState(state, settle, &accts[i], h.amount)
@@ -71,7 +71,7 @@ func (h *hold) close(ctx context.Context, settle bool) error {
 			case !ok: // this level expired and is being released: nothing held
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE ledger_holds SET state = $1, closed_ns = $2 WHERE id = $3`, next, now, h.rowID(i)); err != nil {
+			if _, err := s.execTx(ctx, tx, `UPDATE ledger_holds SET state = $1, closed_ns = $2 WHERE id = $3`, next, now, h.rowID(i)); err != nil {
 				return err
 			}
 			if err := s.saveAccountTx(ctx, tx, h.levels[i], accts[i]); err != nil {

@@ -70,7 +70,7 @@ func (s *Store) Reserve(ctx context.Context, r policy.Reservation) (policy.Hold,
 		for i, id := range ids {
 			a := &accts[i]
 			a.Held, a.CallsHeld = a.Held.Add(r.Amount), a.CallsHeld+1
-			if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_holds (id, delegation_id, amount, state, created_ns, expires_ns)
+			if _, err := s.execTx(ctx, tx, `INSERT INTO ledger_holds (id, delegation_id, amount, state, created_ns, expires_ns)
 				VALUES ($1, $2, `+s.d.decimalIn("$3")+`, 'held', $4, $5)`,
 				h.rowID(i), id, r.Amount.String(), now.UnixNano(), now.Add(ttl).UnixNano()); err != nil {
 				return err
@@ -111,7 +111,7 @@ func (s *Store) ancestryTx(ctx context.Context, tx *sql.Tx, r policy.Reservation
 	next := r.ParentID
 	if next == "" {
 		var err error
-		if next, err = parentTx(ctx, tx, r.DelegationID); err != nil {
+		if next, err = s.parentTx(ctx, tx, r.DelegationID); err != nil {
 			return nil, err
 		}
 	}
@@ -121,7 +121,7 @@ func (s *Store) ancestryTx(ctx context.Context, tx *sql.Tx, r policy.Reservation
 		}
 		ids = append(ids, next)
 		var err error
-		if next, err = parentTx(ctx, tx, next); err != nil {
+		if next, err = s.parentTx(ctx, tx, next); err != nil {
 			return nil, err
 		}
 	}
@@ -130,9 +130,9 @@ func (s *Store) ancestryTx(ctx context.Context, tx *sql.Tx, r policy.Reservation
 
 // parentTx returns a delegation's parent: the one the ledger recorded, else
 // the one the delegations table stores, else "".
-func parentTx(ctx context.Context, tx *sql.Tx, id string) (string, error) {
+func (s *Store) parentTx(ctx context.Context, tx *sql.Tx, id string) (string, error) {
 	var parent string
-	err := tx.QueryRowContext(ctx, `SELECT COALESCE(
+	err := s.queryRowTx(ctx, tx, `SELECT COALESCE(
 			NULLIF((SELECT parent_id FROM ledger WHERE delegation_id = $1), ''),
 			(SELECT parent_id FROM delegations WHERE id = $1),
 			'')`, id).Scan(&parent)
@@ -172,7 +172,7 @@ func (s *Store) lockAccountsTx(ctx context.Context, tx *sql.Tx, ids []string, no
 // lockAccountTx creates the delegation's ledger row if needed and reads it
 // under a lock held until the transaction ends.
 func (s *Store) lockAccountTx(ctx context.Context, tx *sql.Tx, id string) (account, error) {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger (delegation_id) VALUES ($1) ON CONFLICT (delegation_id) DO NOTHING`, id); err != nil {
+	if _, err := s.execTx(ctx, tx, `INSERT INTO ledger (delegation_id) VALUES ($1) ON CONFLICT (delegation_id) DO NOTHING`, id); err != nil {
 		return account{}, err
 	}
 	var (
@@ -182,7 +182,7 @@ func (s *Store) lockAccountTx(ctx context.Context, tx *sql.Tx, id string) (accou
 		budget      sql.NullString
 		maxCalls    sql.NullInt64
 	)
-	err := tx.QueryRowContext(ctx, `SELECT `+s.d.decimalOut("spent")+`, `+s.d.decimalOut("held")+`, calls, calls_held,
+	err := s.queryRowTx(ctx, tx, `SELECT `+s.d.decimalOut("spent")+`, `+s.d.decimalOut("held")+`, calls, calls_held,
 		parent_id, limits_known, `+s.d.decimalOut("budget_limit")+`, max_calls_limit
 		FROM ledger WHERE delegation_id = $1`+s.d.forUpdate(), id).
 		Scan(&spent, &held, &a.Calls, &a.CallsHeld, &a.parent, &known, &budget, &maxCalls)
@@ -221,7 +221,7 @@ func (s *Store) saveAccountTx(ctx context.Context, tx *sql.Tx, id string, a acco
 	if a.known {
 		known = 1
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE ledger SET spent = `+s.d.decimalIn("$1")+`, held = `+s.d.decimalIn("$2")+`,
+	_, err := s.execTx(ctx, tx, `UPDATE ledger SET spent = `+s.d.decimalIn("$1")+`, held = `+s.d.decimalIn("$2")+`,
 		calls = $3, calls_held = $4, parent_id = $5, limits_known = $6,
 		budget_limit = `+s.d.decimalIn("$7")+`, max_calls_limit = $8 WHERE delegation_id = $9`,
 		a.Spent.String(), a.Held.String(), a.Calls, a.CallsHeld, a.parent, known, budget, maxCalls, id)
@@ -233,7 +233,7 @@ func (s *Store) saveAccountTx(ctx context.Context, tx *sql.Tx, id string, a acco
 // and returns how many it freed (a holds the account, not yet saved). Each
 // level of a hold expires with its own account.
 func (s *Store) expireHoldsTx(ctx context.Context, tx *sql.Tx, id string, now time.Time, a *account) (int, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT id, `+s.d.decimalOut("amount")+` FROM ledger_holds
+	rows, err := s.queryTx(ctx, tx, `SELECT id, `+s.d.decimalOut("amount")+` FROM ledger_holds
 		WHERE delegation_id = $1 AND state = 'held' AND expires_ns <= $2`, id, now.UnixNano())
 	if err != nil {
 		return 0, err
@@ -258,7 +258,7 @@ func (s *Store) expireHoldsTx(ctx context.Context, tx *sql.Tx, id string, now ti
 		return 0, err
 	}
 	for _, hid := range expired {
-		if _, err := tx.ExecContext(ctx, `UPDATE ledger_holds SET state = 'expired', closed_ns = $1 WHERE id = $2`, now.UnixNano(), hid); err != nil {
+		if _, err := s.execTx(ctx, tx, `UPDATE ledger_holds SET state = 'expired', closed_ns = $1 WHERE id = $2`, now.UnixNano(), hid); err != nil {
 			return 0, err
 		}
 	}

@@ -75,7 +75,7 @@ func (s *Store) CreateSession(ctx context.Context, se Session) error {
 
 // insertSession inserts one session in tx: ErrExists when the id is taken.
 func (s *Store) insertSession(ctx context.Context, tx *sql.Tx, se Session, agents string) error {
-	res, err := tx.ExecContext(ctx, `INSERT INTO gateway_sessions (id, user_sub, agents, client_id, upstream, protocol_version,
+	res, err := s.execTx(ctx, tx, `INSERT INTO gateway_sessions (id, user_sub, agents, client_id, upstream, protocol_version,
 			upstream_session_id, token_id, started_ns, last_activity_ns, amount_spent, state)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, `+s.d.decimalIn("$11")+`, $12) ON CONFLICT (id) DO NOTHING`,
 		se.ID, se.User, agents, se.Client, se.Upstream, se.ProtocolVersion, se.UpstreamSessionID, se.TokenID,
@@ -136,7 +136,7 @@ func (s *Store) touchSessionTx(ctx context.Context, tx *sql.Tx, id string, act S
 	}
 	{
 		var spentText string
-		err := tx.QueryRowContext(ctx, `SELECT `+s.d.decimalOut("amount_spent")+` FROM gateway_sessions WHERE id = $1`+s.d.forUpdate(), id).Scan(&spentText)
+		err := s.queryRowTx(ctx, tx, `SELECT `+s.d.decimalOut("amount_spent")+` FROM gateway_sessions WHERE id = $1`+s.d.forUpdate(), id).Scan(&spentText)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("%w: session %q", ErrNotFound, id)
 		}
@@ -147,7 +147,7 @@ func (s *Store) touchSessionTx(ctx context.Context, tx *sql.Tx, id string, act S
 		if err != nil {
 			return fmt.Errorf("store: session %s amount %q: %w", id, spentText, err)
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE gateway_sessions SET
+		_, err = s.execTx(ctx, tx, `UPDATE gateway_sessions SET
 				last_activity_ns = CASE WHEN last_activity_ns > $1 THEN last_activity_ns ELSE $1 END,
 				calls_allowed = calls_allowed + $2, calls_denied = calls_denied + $3, amount_spent = `+s.d.decimalIn("$4")+`,
 				upstream_session_id = CASE WHEN $5 = '' THEN upstream_session_id ELSE $5 END
@@ -236,7 +236,7 @@ func (s *Store) endSession(ctx context.Context, id string, state SessionState, r
 	var changed atomic.Bool // set by the group's writer; read here even when ctx ended first
 	err := s.groupWriter.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		changed.Store(false) // applied again on its own when its group's transaction failed
-		res, err := tx.ExecContext(ctx, `UPDATE gateway_sessions SET state = $1, end_reason = $2, ended_ns = $3
+		res, err := s.execTx(ctx, tx, `UPDATE gateway_sessions SET state = $1, end_reason = $2, ended_ns = $3
 			WHERE id = $4 AND state = 'live'`, string(state), reason, at.UnixNano(), id)
 		if err != nil {
 			return fmt.Errorf("store: end session: %w", err)
@@ -246,7 +246,7 @@ func (s *Store) endSession(ctx context.Context, id string, state SessionState, r
 			return nil
 		}
 		var one int
-		switch err := tx.QueryRowContext(ctx, `SELECT 1 FROM gateway_sessions WHERE id = $1`, id).Scan(&one); {
+		switch err := s.queryRowTx(ctx, tx, `SELECT 1 FROM gateway_sessions WHERE id = $1`, id).Scan(&one); {
 		case errors.Is(err, sql.ErrNoRows):
 			return fmt.Errorf("%w: session %q", ErrNotFound, id)
 		case err != nil:

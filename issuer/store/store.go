@@ -115,6 +115,8 @@ type Store struct {
 	// groupWriter group-commits the writes that start and end sessions and,
 	// on SQLite, the ledger's (groupwriter.go).
 	groupWriter groupWriter
+	// stmts caches SQLite statements by query text (stmtcache.go).
+	stmts sync.Map
 
 	// auditSkipped counts appended events skipped as already written.
 	auditSkipped atomic.Int64
