@@ -11,6 +11,12 @@ import (
 	"github.com/openlegant/legant/authority/audit"
 )
 
+// InTx runs f in one of the store's transactions.
+func (s *Store) InTx(ctx context.Context, f func(tx *sql.Tx) error) error { return s.inTx(ctx, f) }
+
+// QueuedTransactions is how many SQLite transactions wait for their turn.
+func (s *Store) QueuedTransactions() int { return s.sqliteTx.queued() }
+
 // DB exposes the database handle to the tests, which tamper with tables.
 func (s *Store) DB() *sql.DB { return s.db }
 

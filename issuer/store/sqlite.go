@@ -54,5 +54,6 @@ func (s *Store) openSQLite(ctx context.Context, path string) error {
 		return fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
 	s.db, s.d, s.sqliteFile = db, dialectSQLite, path
+	s.sqliteTx = &txQueue{}
 	return nil
 }

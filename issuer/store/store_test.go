@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -421,4 +422,85 @@ func TestSessionsEndedTogether(t *testing.T) {
 			t.Logf("%d ends in %d transactions", 2*n+1, g)
 		}
 	})
+}
+
+// TestSQLiteTransactionsQueue: on SQLite the process's transactions wait
+// for the one in progress in a queue, not in SQLite's busy handler (which
+// polls with growing sleeps and lets any poller in first): eight queued
+// behind a held transaction run in the order they asked, once it commits;
+// one whose context ends while queued gives up with the context's error,
+// writes nothing, and does not hold up the others.
+func TestSQLiteTransactionsQueue(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, store.Options{KeyEncryptionSecret: storetest.Secret, Issuer: storetest.Issuer, DataDir: t.TempDir()})
+	if _, err := st.DB().Exec(`CREATE TABLE q (n INTEGER)`); err != nil {
+		t.Fatal(err)
+	}
+	insert := func(ctx context.Context, n int) error {
+		return st.InTx(ctx, func(tx *sql.Tx) error {
+			_, err := tx.Exec(`INSERT INTO q VALUES ($1)`, n)
+			return err
+		})
+	}
+	waitQueued := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for st.QueuedTransactions() != n {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d transactions queued, want %d", st.QueuedTransactions(), n)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	holding, release := make(chan struct{}), make(chan struct{})
+	errs := make(chan error, 10)
+	go func() {
+		errs <- st.InTx(ctx, func(tx *sql.Tx) error {
+			close(holding)
+			<-release
+			_, err := tx.Exec(`INSERT INTO q VALUES (0)`)
+			return err
+		})
+	}()
+	<-holding
+	short, cancel := context.WithCancel(ctx)
+	gaveUp := make(chan error, 1)
+	queued := 0
+	for n := 1; n <= 8; n++ {
+		if n == 4 { // this one's context ends while it waits
+			go func() { gaveUp <- insert(short, 99) }()
+			queued++
+			waitQueued(queued)
+		}
+		go func() { errs <- insert(ctx, n) }()
+		queued++
+		waitQueued(queued)
+	}
+	cancel()
+	if err := <-gaveUp; !errors.Is(err, context.Canceled) {
+		t.Fatalf("a queued transaction whose context ended: %v, want context.Canceled", err)
+	}
+	waitQueued(8)
+	close(release)
+	for range 9 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []int
+	rows, err := st.DB().Query(`SELECT n FROM q ORDER BY rowid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n int
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, n)
+	}
+	if want := []int{0, 1, 2, 3, 4, 5, 6, 7, 8}; !slices.Equal(got, want) {
+		t.Fatalf("rows in commit order %v, want %v", got, want)
+	}
 }
