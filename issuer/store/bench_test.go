@@ -24,15 +24,16 @@ import (
 //	LEGANT_TEST_DATABASE_URL=… go test ./issuer/store -run '^$' -bench AuditAppend -benchtime 20000x
 func BenchmarkAuditAppend(b *testing.B) {
 	type variant struct {
-		name    string
-		be      storetest.Backend
-		journal int64 // Options.AuditJournalSize
+		name     string
+		be       storetest.Backend
+		journal  int64 // Options.AuditJournalSize
+		buffered bool  // the journal appends with pwrite + fdatasync, not O_DIRECT
 	}
 	var variants []variant
 	for _, be := range storetest.Backends(b) {
-		variants = append(variants, variant{be.Name, be, 0})
-		if !be.Postgres() { // the journal's price, beside it
-			variants = append(variants, variant{be.Name + "-nojournal", be, -1})
+		variants = append(variants, variant{be.Name, be, 0, false})
+		if !be.Postgres() { // the journal's write paths and price, beside it
+			variants = append(variants, variant{be.Name + "-buffered", be, 0, true}, variant{be.Name + "-nojournal", be, -1, false})
 		}
 	}
 	for _, v := range variants {
@@ -40,7 +41,9 @@ func BenchmarkAuditAppend(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/producers=%d", v.name, producers), func(b *testing.B) {
 				opts := v.be.Options(b)
 				opts.AuditJournalSize = v.journal
+				was := store.SetJournalDirect(!v.buffered)
 				st := storetest.Open(b, opts)
+				store.SetJournalDirect(was)
 				ctx := context.Background()
 				var next atomic.Int64
 				var wg sync.WaitGroup

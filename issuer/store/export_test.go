@@ -152,6 +152,13 @@ func (s *Store) HoldAuditJournal(hold bool) {
 // SetAuditApplyLinger sets how long the journal's applier gathers events.
 func (s *Store) SetAuditApplyLinger(d time.Duration) { s.audit.j.linger.Store(int64(d)) }
 
+// SetJournalDirect turns the journal's O_DIRECT appends on or off for the
+// stores opened next, and returns the previous setting.
+func SetJournalDirect(on bool) bool { was := journalDirect; journalDirect = on; return was }
+
+// AuditJournalDirect reports whether the journal appends through O_DIRECT.
+func (s *Store) AuditJournalDirect() bool { return s.audit.j.direct != nil }
+
 // AuditApplies reports how many apply transactions the journal committed.
 func (s *Store) AuditApplies() int64 { return s.audit.j.applies.Load() }
 
