@@ -68,7 +68,7 @@ const (
 
 	// auditApplyLinger is how long the applier gathers journaled events
 	// before writing them, unless a reader waits for them or the ring or the
-	// pending list is crowded (auditJournal.crowded): one SQLite transaction
+	// pending list is crowded (auditJournal.crowdedLocked): one SQLite transaction
 	// then carries every commit of that time. Each apply transaction writes
 	// the pages it touches (the table's and three indexes' last leaves, the
 	// chain head, the applied jseq) into the WAL again and syncs it, so its
@@ -403,13 +403,11 @@ func (j *auditJournal) write(ctx context.Context, events []audit.Event) (uint64,
 	}
 	j.next = first + uint64(len(events))
 	for i, frame := range frames {
-		var err error
+		w := j.f
 		if j.direct != nil {
-			_, err = j.direct.WriteAt(alignedCopy(frame), offs[i])
-		} else {
-			_, err = j.f.WriteAt(frame, offs[i])
+			w = j.direct
 		}
-		if err != nil {
+		if _, err := w.WriteAt(frame, offs[i]); err != nil {
 			return 0, j.fail(fmt.Errorf("store: audit journal write: %w", err))
 		}
 	}
@@ -561,9 +559,9 @@ func (j *auditJournal) encodeFrame(first uint64, events []audit.Event) ([]byte, 
 	binary.BigEndian.PutUint32(buf[20:24], uint32(body))
 	sum := j.sum(buf[:24], buf[journalFrameHead:])
 	copy(buf[24:40], sum[:])
-	padded := roundBlock(int64(len(buf)))
-	buf = append(buf, make([]byte, padded-int64(len(buf)))...)
-	return buf, n
+	frame := alignedBlocks(int(roundBlock(int64(len(buf)))))
+	copy(frame, buf)
+	return frame, n
 }
 
 // appendJournalEvent encodes an event (as prepared for the log: no sequence
@@ -859,17 +857,13 @@ func (j *auditJournal) close() {
 	j.f.Close()
 }
 
-// alignedCopy returns frame (whole blocks) copied into memory aligned to a
-// block, as O_DIRECT requires.
-func alignedCopy(frame []byte) []byte {
-	buf := make([]byte, len(frame)+journalBlock)
-	off := journalBlock - int(uintptr(unsafe.Pointer(unsafe.SliceData(buf)))%journalBlock)
-	if off == journalBlock {
-		off = 0
-	}
-	out := buf[off : off+len(frame) : off+len(frame)]
-	copy(out, frame)
-	return out
+// alignedBlocks returns n zeroed bytes (whole blocks) in memory aligned to a
+// block, as O_DIRECT requires: every frame is encoded into such a buffer, so
+// either descriptor writes it as it is.
+func alignedBlocks(n int) []byte {
+	buf := make([]byte, n+journalBlock)
+	off := (journalBlock - int(uintptr(unsafe.Pointer(unsafe.SliceData(buf)))%journalBlock)) % journalBlock
+	return buf[off : off+n : off+n]
 }
 
 func syncDir(dir string) error {

@@ -23,12 +23,12 @@ func openDirect(path string, f *os.File) *os.File {
 	if err != nil {
 		return nil
 	}
-	head := make([]byte, journalBlock)
+	head := alignedBlocks(journalBlock)
 	if _, err := f.ReadAt(head, 0); err != nil {
 		d.Close()
 		return nil
 	}
-	if _, err := d.WriteAt(alignedCopy(head), 0); err != nil {
+	if _, err := d.WriteAt(head, 0); err != nil {
 		d.Close()
 		return nil
 	}
