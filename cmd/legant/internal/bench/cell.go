@@ -6,6 +6,52 @@ import (
 	"strings"
 )
 
+// WorkloadNames are the workloads' short names, as Options.Workloads and
+// the ratio table take them.
+func WorkloadNames() []string {
+	var names []string
+	for _, wl := range workloads() {
+		names = append(names, wl.short())
+	}
+	return names
+}
+
+// selectWorkloads returns the workloads named (short names), in the run's
+// order; none named means all of them.
+func selectWorkloads(names []string) ([]namedWorkload, error) {
+	all := workloads()
+	if len(names) == 0 {
+		return all, nil
+	}
+	want := map[string]bool{}
+	for _, n := range names {
+		known := false
+		for _, wl := range all {
+			if wl.short() == n {
+				known = true
+			}
+		}
+		if !known {
+			return nil, fmt.Errorf("unknown workload %q (known: %s)", n, strings.Join(WorkloadNames(), ", "))
+		}
+		want[n] = true
+	}
+	var out []namedWorkload
+	for _, wl := range all {
+		if want[wl.short()] {
+			out = append(out, wl)
+		}
+	}
+	return out, nil
+}
+
+func (wl namedWorkload) short() string {
+	if wl.name == WorkloadList {
+		return "list"
+	}
+	return shortWorkload(wl.name)
+}
+
 // namedWorkload is a workload with its report name.
 type namedWorkload struct {
 	name string

@@ -73,6 +73,10 @@ type Options struct {
 	// NoJournal also measures the SQLite child gateway with
 	// --audit-journal=false ("gateway+sqlite+nojournal"), beside the default.
 	NoJournal bool
+	// Workloads selects the workloads to run by short name (WorkloadNames:
+	// "call/stateful", "call/stateless", "call/budget", "list"); nil runs
+	// them all. A profile of one workload (ProfileDir) needs it.
+	Workloads []string
 	// Command is how the run was started, printed in the report.
 	Command string
 	// Progress receives one line per step; nil discards.
@@ -127,6 +131,9 @@ func (o Options) logf(format string, args ...any) {
 // initialize); failed calls are counted in the report.
 func Run(ctx context.Context, o Options) (*Report, error) {
 	o = o.withDefaults()
+	if _, err := selectWorkloads(o.Workloads); err != nil {
+		return nil, err
+	}
 	rep := &Report{Date: time.Now(), Machine: describeMachine(), Command: o.Command, Rounds: o.Rounds, Phase: o.Phase}
 	tmp, err := os.MkdirTemp("", "legant-bench-")
 	if err != nil {
@@ -193,7 +200,11 @@ func runLoad(ctx context.Context, o Options, rep *Report, tmp string, keys *auth
 			rep.ChildCommands = append(rep.ChildCommands, t.child.command())
 		}
 	}
-	for _, wl := range workloads() {
+	wls, err := selectWorkloads(o.Workloads)
+	if err != nil {
+		return err
+	}
+	for _, wl := range wls {
 		conc := o.Concurrency
 		if wl.name == WorkloadList {
 			conc = []int{o.ListConcurrency}
