@@ -116,6 +116,11 @@ type auditJournal struct {
 
 	// The writer's: guarded by AuditLog.writeMu.
 	next uint64 // jseq of the next event
+	// scratch is where a frame is encoded and out the block-aligned memory
+	// of a write's first frame, both kept for the next write: a call's
+	// append then allocates nothing here, and its goroutine's stack does not
+	// grow to hold a block (which cost 4% of the gateway's CPU at c=16).
+	scratch, out []byte
 
 	mu       sync.Mutex
 	failed   error            // a write or sync failed: the journal takes nothing more
@@ -389,7 +394,7 @@ func (j *auditJournal) write(ctx context.Context, events []audit.Event) (uint64,
 	first := j.next
 	var frames [][]byte
 	for start := 0; start < len(events); {
-		frame, n := j.encodeFrame(first+uint64(start), events[start:])
+		frame, n := j.encodeFrame(first+uint64(start), events[start:], start == 0)
 		if n == 0 {
 			return 0, fmt.Errorf("store: an audit event of %d bytes does not fit the audit journal (%d bytes; raise the journal size)",
 				journalEventSize(&events[start]), j.size)
@@ -535,10 +540,13 @@ func (j *auditJournal) place(n int64) (int64, bool) {
 	return j.off, j.off+n <= tail // in use: [tail, size) and [start, off)
 }
 
-// encodeFrame encodes as many of events as fit one frame, from jseq first.
-func (j *auditJournal) encodeFrame(first uint64, events []audit.Event) ([]byte, int) {
+// encodeFrame encodes as many of events as fit one frame, from jseq first,
+// into block-aligned memory: the writer's own (reused) when reuse is set,
+// else fresh. The caller holds AuditLog.writeMu.
+func (j *auditJournal) encodeFrame(first uint64, events []audit.Event, reuse bool) ([]byte, int) {
 	limit := j.maxFrame()
-	buf := make([]byte, journalFrameHead, journalBlock)
+	buf := j.scratch[:0]
+	buf = append(buf, make([]byte, journalFrameHead)...)
 	n := 0
 	for i := range events {
 		size := len(buf)
@@ -549,6 +557,7 @@ func (j *auditJournal) encodeFrame(first uint64, events []audit.Event) ([]byte, 
 		}
 		n++
 	}
+	j.scratch = buf[:0]
 	if n == 0 {
 		return nil, 0
 	}
@@ -559,8 +568,17 @@ func (j *auditJournal) encodeFrame(first uint64, events []audit.Event) ([]byte, 
 	binary.BigEndian.PutUint32(buf[20:24], uint32(body))
 	sum := j.sum(buf[:24], buf[journalFrameHead:])
 	copy(buf[24:40], sum[:])
-	frame := alignedBlocks(int(roundBlock(int64(len(buf)))))
-	copy(frame, buf)
+	size := int(roundBlock(int64(len(buf))))
+	var frame []byte
+	if reuse {
+		if cap(j.out) < size {
+			j.out = alignedBlocks(size)
+		}
+		frame = j.out[:size]
+	} else {
+		frame = alignedBlocks(size)
+	}
+	clear(frame[copy(frame, buf):]) // the padding: zeros, not an older frame's bytes
 	return frame, n
 }
 

@@ -48,7 +48,7 @@ func FuzzJournalFrame(f *testing.F) {
 	j := &auditJournal{size: 64 * journalBlock}
 	copy(j.id[:], "0123456789abcdef")
 	ev := audit.Event{Time: time.Unix(0, 1).UTC(), Kind: audit.KindAllow, User: "alice", Agents: []string{"a"}}
-	frame, _ := j.encodeFrame(7, []audit.Event{ev, ev})
+	frame, _ := j.encodeFrame(7, []audit.Event{ev, ev}, false)
 	f.Add(frame, uint8(2))
 	f.Add(frame[:journalFrameHead+3], uint8(1))
 	f.Add([]byte(journalFrameMagic+"\x00\x00\x00\x00\x00\x00\x00\x01\xff\xff\xff\xff\x00\x00\x00\x10"), uint8(255))
