@@ -130,8 +130,11 @@ func (s *Store) AuditWriting() bool {
 	return true
 }
 
-// WriteGroups is how many transactions CreateSession has written.
+// WriteGroups is how many transactions the group writer has written.
 func (s *Store) WriteGroups() int64 { return s.groupWriter.groups.Load() }
+
+// LedgerAccountWrites is how many ledger account rows were written back.
+func (s *Store) LedgerAccountWrites() int64 { return s.accountWrites.Load() }
 
 // AuditJournaled reports whether this Store owns a SQLite audit journal.
 func (s *Store) AuditJournaled() bool { return s.audit.j != nil }

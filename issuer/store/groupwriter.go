@@ -38,18 +38,32 @@ type groupWriter struct {
 	groups atomic.Int64 // transactions written (tests)
 }
 
+// groupTx is a group's transaction and what the ledger's writes in it have
+// read (ledgerCache): the accounts they change are written back once, by
+// flush, when every operation of the group has been applied.
+type groupTx struct {
+	*sql.Tx
+	ledger ledgerCache
+}
+
+// flush writes back what the transaction's operations changed and did not
+// write yet. It runs once they are all applied, before the commit.
+func (tx *groupTx) flush(ctx context.Context, s *Store) error {
+	return tx.ledger.flush(ctx, s, tx.Tx)
+}
+
 // groupOp is one queued write. apply runs it in the group's transaction;
 // an error ownOutcome accepts is its own outcome — apply must then leave
 // the database consistent, as the group commits what it wrote — any other
 // aborts the transaction (and every operation is then applied on its own).
 type groupOp struct {
-	apply func(ctx context.Context, tx *sql.Tx) error
+	apply func(ctx context.Context, tx *groupTx) error
 	done  chan error // buffered(1): this operation's outcome
 }
 
 // do queues apply and returns its outcome once its group is committed (or
 // ctx's error once ctx ends: the operation may still be written).
-func (w *groupWriter) do(ctx context.Context, apply func(ctx context.Context, tx *sql.Tx) error) error {
+func (w *groupWriter) do(ctx context.Context, apply func(ctx context.Context, tx *groupTx) error) error {
 	op := &groupOp{apply: apply, done: make(chan error, 1)}
 	w.mu.Lock()
 	w.queue = append(w.queue, op)
@@ -101,17 +115,18 @@ func (w *groupWriter) write(ctx context.Context, batch []*groupOp) {
 	w.groups.Add(1)
 	outcome := make([]error, len(batch))
 	err := w.s.inTx(ctx, func(tx *sql.Tx) error {
+		g := &groupTx{Tx: tx}
 		for i, op := range batch {
-			outcome[i] = op.apply(ctx, tx)
+			outcome[i] = op.apply(ctx, g)
 			if outcome[i] != nil && !ownOutcome(outcome[i]) {
 				return outcome[i]
 			}
 		}
-		return nil
+		return g.flush(ctx, w.s)
 	})
 	if err != nil && len(batch) > 1 {
 		for i, op := range batch {
-			outcome[i] = w.s.inTx(ctx, func(tx *sql.Tx) error { return op.apply(ctx, tx) })
+			outcome[i] = w.s.inGroupTx(ctx, op.apply)
 		}
 	} else if err != nil {
 		outcome[0] = err
@@ -138,4 +153,16 @@ func (w *groupWriter) context(ctx context.Context) (context.Context, context.Can
 		return context.WithDeadline(context.WithoutCancel(ctx), d)
 	}
 	return context.WithTimeout(context.WithoutCancel(ctx), groupWriteTimeout)
+}
+
+// inGroupTx runs apply in a transaction of its own and commits what it
+// wrote, flushed, unless it fails (an outcome of its own included).
+func (s *Store) inGroupTx(ctx context.Context, apply func(ctx context.Context, tx *groupTx) error) error {
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		g := &groupTx{Tx: tx}
+		if err := apply(ctx, g); err != nil {
+			return err
+		}
+		return g.flush(ctx, s)
+	})
 }

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -51,7 +50,7 @@ func (h *hold) Release(ctx context.Context) error {
 
 func (h *hold) close(ctx context.Context, settle bool) error {
 	s := h.s
-	err := s.ledgerTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.ledgerTx(ctx, func(ctx context.Context, tx *groupTx) error {
 		accts, err := s.lockAccountsTx(ctx, tx, h.levels, time.Time{})
 		if err != nil {
 			return err
@@ -59,10 +58,10 @@ func (h *hold) close(ctx context.Context, settle bool) error {
 		now := s.now().UnixNano()
 		for i := range h.levels {
 			var state string
-			if err := s.queryRowTx(ctx, tx, `SELECT state FROM ledger_holds WHERE id = $1`+s.d.forUpdate(), h.rowID(i)).Scan(&state); err != nil {
+			if err := s.queryRowTx(ctx, tx.Tx, `SELECT state FROM ledger_holds WHERE id = $1`+s.d.forUpdate(), h.rowID(i)).Scan(&state); err != nil {
 				return fmt.Errorf("hold %s: %w", h.rowID(i), err)
 			}
-			next, ok := nextHoldState(state, settle, &accts[i], h.amount)
+			next, ok := nextHoldState(state, settle, &accts[i].account, h.amount)
 			switch {
 			case !ok && i == 0 && settle:
 				return policy.ErrHoldClosed
@@ -71,10 +70,8 @@ func (h *hold) close(ctx context.Context, settle bool) error {
 			case !ok: // this level expired and is being released: nothing held
 				continue
 			}
-			if _, err := s.execTx(ctx, tx, `UPDATE ledger_holds SET state = $1, closed_ns = $2 WHERE id = $3`, next, now, h.rowID(i)); err != nil {
-				return err
-			}
-			if err := s.saveAccountTx(ctx, tx, h.levels[i], accts[i]); err != nil {
+			accts[i].dirty = true
+			if _, err := s.execTx(ctx, tx.Tx, `UPDATE ledger_holds SET state = $1, closed_ns = $2 WHERE id = $3`, next, now, h.rowID(i)); err != nil {
 				return err
 			}
 		}

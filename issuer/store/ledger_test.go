@@ -126,7 +126,7 @@ func TestLedgerGroupsOnSQLite(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.Open(t, store.Options{KeyEncryptionSecret: storetest.Secret, Issuer: storetest.Issuer, DataDir: t.TempDir()})
 	budget := authority.MustDecimal("1000")
-	before := st.WriteGroups()
+	before, writesBefore := st.WriteGroups(), st.LedgerAccountWrites()
 	const n = 64
 	var granted atomic.Int64
 	var wg sync.WaitGroup
@@ -155,10 +155,16 @@ func TestLedgerGroupsOnSQLite(t *testing.T) {
 		t.Fatalf("granted %d; ledger: %s spent in %d calls; want 33, 990 in 33", granted.Load(), spent, calls)
 	}
 	ops := int64(n + 33) // every Reserve, and a Settle per granted one
-	if g := st.WriteGroups() - before; g >= ops {
+	g := st.WriteGroups() - before
+	if g >= ops {
 		t.Fatalf("%d ledger writes took %d transactions: none shared", ops, g)
+	}
+	// Each transaction reads the one account once and writes it back once,
+	// whatever number of writes it carries (denied ones write nothing).
+	if w := st.LedgerAccountWrites() - writesBefore; w > g {
+		t.Fatalf("%d ledger writes in %d transactions wrote the account %d times; want at most once per transaction", ops, g, w)
 	} else {
-		t.Logf("%d ledger writes in %d transactions", ops, g)
+		t.Logf("%d ledger writes in %d transactions, %d account writes", ops, g, w)
 	}
 }
 

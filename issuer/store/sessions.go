@@ -68,8 +68,8 @@ func (s *Store) CreateSession(ctx context.Context, se Session) error {
 	if err != nil {
 		return err
 	}
-	return s.groupWriter.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return s.insertSession(ctx, tx, se, string(agents))
+	return s.groupWriter.do(ctx, func(ctx context.Context, tx *groupTx) error {
+		return s.insertSession(ctx, tx.Tx, se, string(agents))
 	})
 }
 
@@ -234,7 +234,8 @@ func (s *Store) endSession(ctx context.Context, id string, state SessionState, r
 		at = s.now()
 	}
 	var changed atomic.Bool // set by the group's writer; read here even when ctx ended first
-	err := s.groupWriter.do(ctx, func(ctx context.Context, tx *sql.Tx) error {
+	err := s.groupWriter.do(ctx, func(ctx context.Context, gtx *groupTx) error {
+		tx := gtx.Tx
 		changed.Store(false) // applied again on its own when its group's transaction failed
 		res, err := s.execTx(ctx, tx, `UPDATE gateway_sessions SET state = $1, end_reason = $2, ended_ns = $3
 			WHERE id = $4 AND state = 'live'`, string(state), reason, at.UnixNano(), id)

@@ -118,6 +118,9 @@ type Store struct {
 	// groupWriter group-commits the writes that start and end sessions and,
 	// on SQLite, the ledger's (groupwriter.go).
 	groupWriter groupWriter
+	// accountWrites counts ledger account rows written back (tests: a
+	// group of ledger writes writes each account once).
+	accountWrites atomic.Int64
 	// stmts caches SQLite statements by query text (stmtcache.go).
 	stmts sync.Map
 
