@@ -184,7 +184,7 @@ func isHeadMoved(err error) bool {
 // the same transaction records as applied (0: no journal).
 func (l *AuditLog) writeTx(ctx context.Context, events []audit.Event, lookup bool, through uint64) error {
 	var head audit.Checkpoint
-	err := l.s.inTx(ctx, func(tx *sql.Tx) error {
+	err := l.s.inWriteTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		if head, err = l.lockHead(ctx, tx); err != nil {
 			return err

@@ -114,7 +114,7 @@ func (w *groupWriter) write(ctx context.Context, batch []*groupOp) {
 	defer cancel()
 	w.groups.Add(1)
 	outcome := make([]error, len(batch))
-	err := w.s.inTx(ctx, func(tx *sql.Tx) error {
+	err := w.s.inWriteTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		g := &groupTx{Tx: tx}
 		for i, op := range batch {
 			outcome[i] = op.apply(ctx, g)
@@ -158,7 +158,7 @@ func (w *groupWriter) context(ctx context.Context) (context.Context, context.Can
 // inGroupTx runs apply in a transaction of its own and commits what it
 // wrote, flushed, unless it fails (an outcome of its own included).
 func (s *Store) inGroupTx(ctx context.Context, apply func(ctx context.Context, tx *groupTx) error) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inWriteTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		g := &groupTx{Tx: tx}
 		if err := apply(ctx, g); err != nil {
 			return err

@@ -288,7 +288,45 @@ func (s *Store) inTx(ctx context.Context, f func(tx *sql.Tx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := f(tx); err != nil {
+	return finishTx(tx, f(tx))
+}
+
+// inWriteTx is inTx for the hot writes of small statements (the group
+// writer's, the audit log's), whose f runs them with the context it is
+// handed. On SQLite that context, and the transaction's, no longer carry
+// ctx's cancellation once the process's turn and a connection are taken:
+// modernc.org/sqlite starts a goroutine per statement to watch a
+// cancellable context (and database/sql one per query of a transaction
+// begun with one) — a goroutine per audit row the journal's applier wrote.
+// Nothing in such a transaction waits for another writer: it holds the
+// write lock from BEGIN IMMEDIATE, whose wait for another process is
+// bounded by busy_timeout; and a caller waiting for a group's outcome still
+// stops waiting when its own context ends (groupWriter.do). On PostgreSQL,
+// where a statement can wait for row locks and the network, ctx is kept.
+func (s *Store) inWriteTx(ctx context.Context, f func(ctx context.Context, tx *sql.Tx) error) error {
+	if s.sqliteTx == nil {
+		return s.inTx(ctx, func(tx *sql.Tx) error { return f(ctx, tx) })
+	}
+	if err := s.sqliteTx.acquire(ctx); err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer s.sqliteTx.release()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer conn.Close()
+	ctx = context.WithoutCancel(ctx)
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	return finishTx(tx, f(ctx, tx))
+}
+
+// finishTx commits tx when err is nil, else rolls it back and returns err.
+func finishTx(tx *sql.Tx, err error) error {
+	if err != nil {
 		tx.Rollback()
 		return err
 	}
