@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -366,6 +367,65 @@ func TestAuditSharedChain(t *testing.T) {
 		rep, err := a.Audit().Verify(ctx, nil)
 		if err != nil || rep.Events != 200 {
 			t.Fatalf("two writers on one chain: %+v, %v", rep, err)
+		}
+	})
+}
+
+// TestAuditAppendBatchSizes appends batches on both sides of the PostgreSQL
+// append's switch from rows of scalar parameters to arrays per column (32
+// rows), each in one AppendAll, with ids, kept args and empty fields, and
+// reads every field back; the chain verifies.
+func TestAuditAppendBatchSizes(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		opts := b.Options(t)
+		opts.AuditKeepArgs = true
+		st := storetest.Open(t, opts)
+		var want []audit.Event
+		for _, n := range []int{1, 2, 31, 32, 33, 100} {
+			batch := make([]audit.Event, n)
+			for i := range batch {
+				e := event(len(want) + i)
+				if i%2 == 0 {
+					e.ID = fmt.Sprintf("ev-%d-%d", n, i)
+				}
+				if i%3 == 0 {
+					e.Args = nil // not kept: NULL
+				}
+				batch[i] = e
+			}
+			if err := st.Audit().AppendAll(ctx, batch); err != nil {
+				t.Fatalf("AppendAll(%d events): %v", n, err)
+			}
+			want = append(want, batch...)
+		}
+		rep, err := st.Audit().Verify(ctx, nil)
+		if err != nil || !rep.OK() || rep.Events != int64(len(want)) {
+			t.Fatalf("Verify = %+v, %v; want %d events, intact", rep, err, len(want))
+		}
+		got, err := st.Audit().Tail(ctx, len(want))
+		if err != nil || len(got) != len(want) {
+			t.Fatalf("Tail = %d events, %v; want %d", len(got), err, len(want))
+		}
+		for i, g := range got {
+			w := want[i]
+			if g.Seq != int64(i+1) || g.User != w.User || g.Tool != w.Tool || g.TokenID != w.TokenID ||
+				!slices.Equal(g.Agents, w.Agents) || g.Reason != w.Reason || g.Constraint != "" || (w.Args == nil) != (g.Args == nil) ||
+				string(g.Args) != string(w.Args) || (w.Args != nil && g.ArgsHash != audit.ArgsHash(w.Args)) {
+				t.Fatalf("event %d stored as %+v, appended as %+v", i+1, g, w)
+			}
+		}
+		// The ids went in with both forms: appended again, those events are
+		// found and skipped (a retry whose first commit succeeded).
+		again := []audit.Event{want[1], want[len(want)-2]} // from the 2-event batch and the 100-event one
+		if again[0].ID == "" || again[1].ID == "" {
+			t.Fatal("test events without ids")
+		}
+		if err := st.Audit().AppendAll(ctx, again); err != nil {
+			t.Fatal(err)
+		}
+		if rep, err := st.Audit().Verify(ctx, nil); err != nil || !rep.OK() || rep.Events != int64(len(want)) {
+			t.Fatalf("after appending two written ids again: Verify = %+v, %v; want %d events", rep, err, len(want))
 		}
 	})
 }

@@ -75,12 +75,25 @@ func (l *AuditLog) appendPostgres(ctx context.Context, events []audit.Event) (bo
 		}
 		from := l.head
 		to := chainEvents(from, events)
-		cols, err := pgColumns(events)
-		if err != nil {
-			return false, err
+		query := pgAppendSQL
+		args = append(args[:0], to.Seq, to.Hash, from.Seq, from.Hash)
+		if len(events) <= pgValuesMaxRows {
+			query = pgAppendValuesSQL[len(events)]
+			for i := range events {
+				row, err := eventRow(&events[i])
+				if err != nil {
+					return false, err
+				}
+				args = append(args, row...)
+			}
+		} else {
+			cols, err := pgColumns(events)
+			if err != nil {
+				return false, err
+			}
+			args = append(args, cols...)
 		}
-		args = append(append(args[:0], to.Seq, to.Hash, from.Seq, from.Hash), cols...)
-		_, err = l.s.db.ExecContext(ctx, pgAppendSQL, args...)
+		_, err := l.s.db.ExecContext(ctx, query, args...)
 		l.headKnown = false
 		switch {
 		case err == nil:
@@ -94,15 +107,53 @@ func (l *AuditLog) appendPostgres(ctx context.Context, events []audit.Event) (bo
 	return false, nil
 }
 
-// pgAppendSQL is the single-statement append: the batch goes in as one array
-// per column (one statement text, prepared once, whatever the batch size).
+// pgAppendSQL is the single-statement append of a large batch: it goes in as
+// one array per column (one statement text, prepared once, whatever the
+// batch size; smaller batches use pgAppendValuesSQL).
 // The head moves only from the head the writer saw: otherwise the division by
 // zero (evaluated only then, as it depends on a column) fails the statement,
 // and nothing of it is written. The rows are read through moved, so the
 // UPDATE (the head's lock) comes first and two writers never wait on each
 // other's rows.
-var pgAppendSQL = `WITH moved AS (UPDATE audit_head SET seq = CASE WHEN seq = $3 AND hash = $4 THEN $1 ELSE seq / 0 END, hash = $2 WHERE id = 1 RETURNING id) ` +
+var pgAppendSQL = pgMoveHeadSQL +
 	`INSERT INTO audit_events (` + auditInsertColumns + `) SELECT * FROM unnest(` + pgArrayParams() + `) WHERE EXISTS (SELECT 1 FROM moved)`
+
+// pgMoveHeadSQL moves the chain head from ($3, $4) to ($1, $2), or fails.
+const pgMoveHeadSQL = `WITH moved AS (UPDATE audit_head SET seq = CASE WHEN seq = $3 AND hash = $4 THEN $1 ELSE seq / 0 END, hash = $2 WHERE id = 1 RETURNING id) `
+
+// pgValuesMaxRows is the largest batch the single-statement append writes as
+// a list of rows of scalar parameters (pgAppendValuesSQL); larger batches go
+// as one array per column (pgAppendSQL). PostgreSQL takes the rows form
+// faster up to 32 rows: the statement's p50 through pgx, PostgreSQL 15 on
+// this machine, one row 261 µs against 608 µs, 4 rows 309 against 573, 16
+// rows 557 against 712, 32 rows 687 against 900, 64 rows 1029 against 973.
+// A gateway's batches are mostly of a few events (one at c=1).
+const pgValuesMaxRows = 32
+
+// pgAppendValuesSQL[n] is pgAppendSQL for n rows given as scalar
+// parameters, $5 on (each statement text is prepared once per connection).
+var pgAppendValuesSQL = func() (q [pgValuesMaxRows + 1]string) {
+	for n := 1; n <= pgValuesMaxRows; n++ {
+		var b strings.Builder
+		b.WriteString(pgMoveHeadSQL + `INSERT INTO audit_events (` + auditInsertColumns + `) SELECT * FROM (VALUES `)
+		for r := range n {
+			if r > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('(')
+			for c, typ := range auditColumnTypes {
+				if c > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, "$%d::%s", 5+r*auditColumnCount+c, typ)
+			}
+			b.WriteByte(')')
+		}
+		b.WriteString(`) AS v WHERE EXISTS (SELECT 1 FROM moved)`)
+		q[n] = b.String()
+	}
+	return q
+}()
 
 // auditColumnTypes are the PostgreSQL types of auditInsertColumns, in order.
 var auditColumnTypes = [auditColumnCount]string{"bigint", "bigint", "text", "text", "text", "text", "text", "text",
