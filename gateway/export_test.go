@@ -15,3 +15,6 @@ func (g *Gateway) PushStreams() int {
 
 // CopyBody is copyBody (relay.go).
 var CopyBody = copyBody
+
+// ObserveTransport is observeTransport (observe.go).
+var ObserveTransport = observeTransport

@@ -31,9 +31,19 @@ type Observer interface {
 	// session. end is called once the call is decided.
 	Call(ctx context.Context, tool, session string) (end func())
 	// Upstream is called before an HTTP request goes to an upstream; it may
-	// add headers to req (trace context). end is called with the response
-	// status, or with the error when there is no response.
+	// add headers to req (trace context) unless it implements HeaderKeeper
+	// and KeepsHeaders reports true. end is called with the response status,
+	// or with the error when there is no response.
 	Upstream(req *http.Request) (end func(status int, err error))
+}
+
+// HeaderKeeper is implemented by an Observer that may leave the headers of
+// the upstream requests it observes alone (no tracing, say): the gateway then
+// hands Upstream the request itself rather than a copy made for it to
+// change, which an idle session's GET stream held for its whole life (1 KiB)
+// and every call paid for.
+type HeaderKeeper interface {
+	KeepsHeaders() bool
 }
 
 // Stats are the gateway's gauges and counters at one instant.
@@ -124,7 +134,13 @@ func observeTransport(obs Observer, next http.RoundTripper) http.RoundTripper {
 }
 
 func (t observedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	req = req.Clone(req.Context()) // a RoundTripper must not modify its request
+	if hk, ok := t.obs.(HeaderKeeper); !ok || !hk.KeepsHeaders() {
+		// Upstream may add headers, and a RoundTripper must not modify its
+		// request: a shallow copy with headers of its own.
+		r := *req
+		r.Header = req.Header.Clone()
+		req = &r
+	}
 	end := t.obs.Upstream(req)
 	resp, err := t.next.RoundTrip(req)
 	status := 0

@@ -37,6 +37,10 @@ type observer struct{ o *Ops }
 
 var _ gateway.Observer = observer{}
 
+// KeepsHeaders implements gateway.HeaderKeeper: only tracing adds headers
+// (the trace context) to upstream requests.
+func (ob observer) KeepsHeaders() bool { return !ob.o.tracing.enabled() }
+
 // request is the observed state of one request, carried in its context.
 type request struct {
 	start    time.Time
