@@ -97,7 +97,7 @@ minutes; --quick under a minute.`,
 	fs.BoolVar(&o.NoJournal, "no-journal", false, "also measure the SQLite child gateway with --audit-journal=false (each audit batch a SQLite transaction on the request path), beside the default")
 	fs.BoolVar(&o.AsyncAudit, "async-audit", false, "also measure each child gateway with --audit-mode async (the allow record queued, not awaited), beside the durable one")
 	fs.StringSliceVar(&o.Workloads, "workloads", nil, "run only these workloads: "+strings.Join(bench.WorkloadNames(), ", ")+" (default all)")
-	fs.StringVar(&o.ProfileDir, "profile-dir", "", "child gateways and the child proxy write CPU profiles here (<target>.pprof, idle sessions: sessions-h2c.pprof, sessions-http1.pprof; go tool pprof)")
+	fs.StringVar(&o.ProfileDir, "profile-dir", "", "child gateways and the child proxy write CPU profiles here (<target>.pprof; idle sessions: sessions-h2c.pprof, sessions-http1.pprof, and heap profiles with the sessions open, sessions-h2c.heap, sessions-http1.heap; go tool pprof)")
 	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
 	fs.Float64Var(&checkRatio, "check-ratio", 0, "exit non-zero when a gateway's throughput ÷ its baseline proxy (tools/call, c=16, median of rounds) is below this")
 	return cmd

@@ -14,6 +14,7 @@ import (
 func newGatewayCmd() *cobra.Command {
 	var cfg serveConfig
 	var startProfile func() (func(), error)
+	var startMemProfile func() func()
 	auditJournal := true
 	cmd := &cobra.Command{
 		Use:   "gateway",
@@ -35,6 +36,7 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
 				return err
 			}
 			defer stopProfile()
+			defer startMemProfile()()
 			if cfg.logger, err = cfg.ops.logger(cmd.ErrOrStderr()); err != nil {
 				return err
 			}
@@ -57,6 +59,7 @@ JWKS (/.well-known/jwks.json), the gateway's own JWKS for downstream tokens
 	cfg.identity.register(fs)
 	cfg.ops.register(fs)
 	startProfile = registerCPUProfile(fs)
+	startMemProfile = registerMemProfile(fs)
 	return cmd
 }
 

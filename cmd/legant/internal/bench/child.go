@@ -43,6 +43,7 @@ type childConfig struct {
 	proxy       bool   // run `legant bench-proxy` (the bare proxy) instead of a gateway
 	afterStop   func() // nil, or run once the child has stopped (or failed to start)
 	profile     string // "" or the file the child writes its CPU profile to (--cpuprofile)
+	memprofile  string // "" or the file the child writes a heap profile to on SIGUSR1 (--memprofile)
 	auditMode   string // "" (the default: durable, journaled), auditAsync (--audit-mode) or auditNoJournal
 }
 
@@ -100,6 +101,9 @@ func (c *childGateway) args(cfg childConfig, addr, registry, secret string) []st
 	var prof []string
 	if cfg.profile != "" {
 		prof = []string{"--cpuprofile", cfg.profile}
+	}
+	if cfg.memprofile != "" && !cfg.proxy {
+		prof = append(prof, "--memprofile", cfg.memprofile)
 	}
 	if cfg.proxy {
 		return append([]string{"bench-proxy", "--listen", addr, "--upstream", cfg.upstreamURL}, prof...)
@@ -184,6 +188,23 @@ func (c *childGateway) cpu() time.Duration {
 }
 
 func (c *childGateway) memory() (Memory, error) { return procMemory(c.pid()) }
+
+// heapProfile has the child write its heap profile (--memprofile) to path
+// and waits, up to 30 seconds, until it is there.
+func (c *childGateway) heapProfile(path string) error {
+	before, _ := os.Stat(path)
+	if err := c.cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if fi, err := os.Stat(path); err == nil && (before == nil || !os.SameFile(fi, before)) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("no heap profile at %s after 30 s", path)
+}
 
 // stop ends the child: SIGTERM (it closes its streams and store), then
 // SIGKILL after 10 seconds.

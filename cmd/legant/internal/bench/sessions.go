@@ -68,9 +68,13 @@ func measureSessions(ctx context.Context, cfg sessionsConfig) (*Sessions, []stri
 	if cfg.clientH2C {
 		dir = "child-sessions-h2c"
 	}
+	heap := ""
+	if cfg.profileDir != "" {
+		heap = filepath.Join(cfg.profileDir, strings.TrimPrefix(dir, "child-")+".heap")
+	}
 	child, err := startChild(ctx, childConfig{binary: cfg.binary, dir: filepath.Join(cfg.dir, dir),
 		keysDir: cfg.keysDir, upstreamURL: up.url, h2c: cfg.h2c,
-		profile: profilePath(cfg.profileDir, strings.TrimPrefix(dir, "child-"))})
+		profile: profilePath(cfg.profileDir, strings.TrimPrefix(dir, "child-")), memprofile: heap})
 	if err != nil {
 		return nil, nil, fmt.Errorf("idle sessions: %w", err)
 	}
@@ -120,6 +124,11 @@ func measureSessions(ctx context.Context, cfg sessionsConfig) (*Sessions, []stri
 	}
 	if res.ChildFDs, err = procFDs(child.pid()); err != nil {
 		return nil, nil, err
+	}
+	if heap != "" { // after the RSS reading: the profile's GC would lower it
+		if err := child.heapProfile(heap); err != nil {
+			return nil, nil, fmt.Errorf("idle sessions: %w", err)
+		}
 	}
 	if res.Opened > 0 {
 		res.PerSession = float64(res.After.RSS-res.Before.RSS) / float64(res.Opened)
