@@ -173,3 +173,7 @@ func AuditJournalPath(dataDir string) string { return journalPath(sqlitePath(dat
 
 // ErrJournalFull is the error of an append the full journal refused.
 var ErrJournalFull = errJournalFull
+
+// GroupsRetried is how many group transactions failed as a whole and were
+// written again op by op.
+func (s *Store) GroupsRetried() int64 { return s.groupWriter.retried.Load() }

@@ -20,12 +20,12 @@ const groupWriteTimeout = 30 * time.Second
 // operation queued meanwhile in one transaction, again and again until the
 // queue is empty; callers arriving while it writes queue theirs and wait for
 // their own outcome. It carries the writes that start and end sessions
-// (CreateSession, MarkKilled, CloseSession) on both backends, and on SQLite
-// the ledger's (Reserve, and a hold's Settle and Release: two per budgeted
-// call). A client opening many sessions at once (32 at a time in `legant
-// bench`), a gateway ending many (a drain, an idle sweep, a kill of an
-// agent's sessions), or concurrent budgeted calls then pay one commit — one
-// fsync on SQLite — per group, and on SQLite they queue here instead of in
+// (CreateSession, MarkKilled, CloseSession) and the ledger's (Reserve, and a
+// hold's Settle and Release: two per budgeted call), on both backends. A
+// client opening many sessions at once (32 at a time in `legant bench`), a
+// gateway ending many (a drain, an idle sweep, a kill of an agent's
+// sessions), or concurrent budgeted calls then pay one commit — one WAL
+// flush — per group, and on SQLite they queue here instead of in
 // SQLite's busy handler, which polls the write lock with sleeps of 1, 2,
 // 5, 10… ms. A leader whose own operation is written hands what is left to
 // a goroutine, so no caller waits for others'.
@@ -35,7 +35,8 @@ type groupWriter struct {
 	queue []*groupOp
 	busy  bool // a leader is writing
 
-	groups atomic.Int64 // transactions written (tests)
+	groups  atomic.Int64 // transactions written (tests)
+	retried atomic.Int64 // of them, groups whose transaction failed, written again op by op (tests)
 }
 
 // groupTx is a group's transaction and what the ledger's writes in it have
@@ -125,6 +126,7 @@ func (w *groupWriter) write(ctx context.Context, batch []*groupOp) {
 		return g.flush(ctx, w.s)
 	})
 	if err != nil && len(batch) > 1 {
+		w.retried.Add(1)
 		for i, op := range batch {
 			outcome[i] = w.s.inGroupTx(ctx, op.apply)
 		}

@@ -25,10 +25,10 @@ type account struct {
 // Reserve implements policy.Ledger, atomically on both backends, on the
 // delegation and every ancestor: the reservation's ParentID, then each
 // delegation's parent as the ledger recorded it (from an earlier token) or,
-// failing that, as the delegations table stores it. In one transaction the
-// ledger rows are locked root first (FOR UPDATE on PostgreSQL, so that two
-// reservations sharing ancestors take their locks in the same order; the
-// write lock of BEGIN IMMEDIATE on SQLite), holds older than Options.HoldTTL
+// failing that, as the delegations table stores it. In one transaction (the
+// group writer's: ledgerTx) the ledger rows are locked root first (on
+// PostgreSQL after the ledger's advisory lock, then FOR UPDATE; the write
+// lock of BEGIN IMMEDIATE on SQLite), holds older than Options.HoldTTL
 // are freed, the limits of every level are checked with exact decimal
 // arithmetic, and a hold row is recorded per level. The delegation's first
 // reservation records its parent and its limits.
@@ -88,19 +88,27 @@ func (s *Store) Reserve(ctx context.Context, r policy.Reservation) (policy.Hold,
 	return h, nil
 }
 
-// ledgerTx runs a ledger write: on SQLite in the group writer's transaction
-// with whatever else is queued (one commit for many budgeted calls, no
-// polling for the write lock); on PostgreSQL in a transaction of its own,
-// since writers there run side by side, each holding its rows' locks only,
-// and the server already shares one WAL flush among concurrent commits. A
-// ledger write that ends in its own outcome (LedgerDenied, ErrHoldClosed)
-// leaves the ledger consistent: the group commits what it wrote.
+// ledgerTx runs a ledger write in the group writer's transaction with
+// whatever else is queued: one commit — one fsync — for many budgeted calls.
+// On SQLite that also spares polling for the write lock. On PostgreSQL it
+// spares the row lock's queue: a budgeted call's writes each locked the
+// delegation's ledger row for a transaction of four or five round trips and
+// a WAL flush, so concurrent calls of one delegation (one agent's token)
+// took turns on it — 16 of them got 381 calls/s with a p99 of 732 ms, and
+// at 64 the store deadline cut 311 calls. A ledger write that ends in its
+// own outcome (LedgerDenied, ErrHoldClosed) leaves the ledger consistent:
+// the group commits what it wrote.
 func (s *Store) ledgerTx(ctx context.Context, apply func(ctx context.Context, tx *groupTx) error) error {
-	if s.d.postgres {
-		return s.inGroupTx(ctx, apply)
-	}
 	return s.groupWriter.do(ctx, apply)
 }
+
+// ledgerLockKey is the PostgreSQL advisory lock a transaction takes before
+// its first ledger row (pg_advisory_xact_lock): replicas' group
+// transactions lock the ledger rows of several delegations in the order of
+// their writes, so without it two of them could each hold a row the other
+// waits for (a deadlock, found after PostgreSQL's deadlock_timeout). With it
+// they take turns, each for a whole group. ("legant L" in ASCII.)
+const ledgerLockKey int64 = 0x6c6567616e74204c
 
 // ledgerCache is what the ledger writes of one transaction have read: each
 // account is read (locked, its expired holds freed) once per transaction,
@@ -114,6 +122,7 @@ type ledgerCache struct {
 	accounts map[string]*cachedAccount
 	order    []string // load order, the order of write-back
 	parents  map[string]string
+	locked   bool // PostgreSQL: ledgerLockKey is held
 }
 
 // cachedAccount is an account as this transaction has it.
@@ -194,6 +203,12 @@ func (s *Store) parentTx(ctx context.Context, tx *groupTx, id string) (string, e
 // decides next.
 func (s *Store) lockAccountsTx(ctx context.Context, tx *groupTx, ids []string, now time.Time) ([]*cachedAccount, error) {
 	c := &tx.ledger
+	if s.d.postgres && !c.locked {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, ledgerLockKey); err != nil {
+			return nil, err
+		}
+		c.locked = true
+	}
 	accts := make([]*cachedAccount, len(ids))
 	for i := len(ids) - 1; i >= 0; i-- {
 		a := c.accounts[ids[i]]
