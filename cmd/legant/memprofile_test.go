@@ -9,7 +9,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // TestGatewayMemProfileOnSIGUSR1: a gateway started with --memprofile writes
