@@ -194,7 +194,10 @@ func TestCopyBodyPoolsItsBuffer(t *testing.T) {
 		gateway.CopyBody(w, strings.NewReader(""))
 	}
 	runtime.ReadMemStats(&after)
-	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 1024 {
+	// io.Copy allocates 32 KiB per call. The pool's 4 KiB buffer comes back
+	// nearly always (under the race detector sync.Pool drops a quarter of
+	// what it is given: ~1 KiB a call on average).
+	if per := (after.TotalAlloc - before.TotalAlloc) / n; per > 8<<10 {
 		t.Fatalf("copying an empty body allocated %d bytes per response; want its buffer pooled", per)
 	}
 	out.Reset()
