@@ -122,11 +122,7 @@ func TestLedgerAncestryConcurrentTree(t *testing.T) {
 func TestLedgerAncestorHoldsExpire(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
-		clock := &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-		opts := b.Options(t)
-		opts.Now, opts.HoldTTL = clock.now, time.Minute
-		st := storetest.Open(t, opts)
-		budget := authority.MustDecimal("100")
+		st, clock, budget := expiringLedger(t, b)
 		child := func(n int) policy.Reservation {
 			return policy.Reservation{DelegationID: fmt.Sprintf("child%d", n), ParentID: "parent", Amount: authority.MustDecimal("80"), Budget: &budget}
 		}

@@ -29,14 +29,19 @@ type fakeClock struct{ t time.Time }
 
 func (c *fakeClock) now() time.Time { return c.t }
 
+// expiringLedger opens a store whose holds expire after a minute of clock
+// (returned to move), with a budget of 100.
+func expiringLedger(t *testing.T, b storetest.Backend) (*store.Store, *fakeClock, authority.Decimal) {
+	clock := &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
+	opts := b.Options(t)
+	opts.Now, opts.HoldTTL = clock.now, time.Minute
+	return storetest.Open(t, opts), clock, authority.MustDecimal("100")
+}
+
 func TestLedgerExpiredHolds(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
-		clock := &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-		opts := b.Options(t)
-		opts.Now, opts.HoldTTL = clock.now, time.Minute
-		st := storetest.Open(t, opts)
-		budget := authority.MustDecimal("100")
+		st, clock, budget := expiringLedger(t, b)
 		r := policy.Reservation{DelegationID: "d1", Amount: authority.MustDecimal("70.5"), Budget: &budget}
 
 		stale, err := st.Reserve(ctx, r)
@@ -73,17 +78,13 @@ func TestLedgerExpiredHolds(t *testing.T) {
 
 // TestLedgerDeniedAfterExpiry: a reservation refused after it freed an
 // expired hold keeps the freeing — the hold expired and the account no
-// longer counts it — so the next reservation that fits is granted. (On
-// SQLite a refusal is its own outcome in a group's transaction, which
-// commits what the refused reservation wrote.)
+// longer counts it — so the next reservation that fits is granted. (A
+// refusal is its own outcome in a group's transaction, which commits what
+// the refused reservation wrote.)
 func TestLedgerDeniedAfterExpiry(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
-		clock := &fakeClock{t: time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)}
-		opts := b.Options(t)
-		opts.Now, opts.HoldTTL = clock.now, time.Minute
-		st := storetest.Open(t, opts)
-		budget := authority.MustDecimal("100")
+		st, clock, budget := expiringLedger(t, b)
 		reserve := func(amount string) (policy.Hold, error) {
 			return st.Reserve(ctx, policy.Reservation{DelegationID: "d1", Amount: authority.MustDecimal(amount), Budget: &budget})
 		}
