@@ -115,8 +115,8 @@ type Store struct {
 	keys  *keyRing
 	revs  *RevocationSet
 	audit *AuditLog
-	// groupWriter group-commits the writes that start and end sessions and,
-	// on SQLite, the ledger's (groupwriter.go).
+	// groupWriter group-commits the writes that start and end sessions and
+	// the ledger's (groupwriter.go).
 	groupWriter groupWriter
 	// accountWrites counts ledger account rows written back (tests: a
 	// group of ledger writes writes each account once).

@@ -63,7 +63,9 @@ type Options struct {
 	// ProfileDir, when set, makes every child gateway and child proxy of the
 	// load targets write a CPU profile of its run to ProfileDir/<target>.pprof
 	// (`legant gateway --cpuprofile`), for go tool pprof; the idle-session
-	// children write sessions-http1.pprof and sessions-h2c.pprof.
+	// children write sessions-http1.pprof and sessions-h2c.pprof, and with
+	// their sessions open the heap profiles sessions-http1.heap and
+	// sessions-h2c.heap (`--memprofile`).
 	ProfileDir string
 	// AsyncAudit also measures each child gateway with --audit-mode async
 	// (the allow record queued, not awaited before forwarding): targets

@@ -39,7 +39,8 @@ type sessionsConfig struct {
 	// connection per open GET stream.
 	clientH2C bool
 	// profileDir, when set: the child writes a CPU profile of its run there
-	// (sessions-http1.pprof, sessions-h2c.pprof).
+	// (sessions-http1.pprof, sessions-h2c.pprof) and, with its sessions
+	// open, a heap profile (sessions-http1.heap, sessions-h2c.heap).
 	profileDir string
 }
 
