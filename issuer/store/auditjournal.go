@@ -127,6 +127,7 @@ type auditJournal struct {
 	off      int64            // where the next frame goes
 	frames   []journalFrame   // ring space in use (not applied), oldest first
 	pending  []journaledEvent // durable, not applied, in jseq order
+	applying []audit.Event    // the applier's: the events of the apply in hand
 	written  uint64           // last durable jseq
 	applied  uint64           // last applied jseq
 	applyErr error            // the last apply's error (nil once one succeeds)
@@ -702,7 +703,7 @@ func (r *journalReader) byte() byte {
 // take again).
 func (l *AuditLog) applyRecovered(ctx context.Context, j *auditJournal, events []journaledEvent, last uint64) error {
 	if len(events) == 0 {
-		return l.applyEvents(ctx, nil, last) // only the applied jseq moves
+		return l.applyEvents(ctx, j, nil, last) // only the applied jseq moves
 	}
 	for len(events) > 0 {
 		n := min(len(events), auditApplyMax)
@@ -710,7 +711,7 @@ func (l *AuditLog) applyRecovered(ctx context.Context, j *auditJournal, events [
 		if n == len(events) {
 			through = last
 		}
-		if err := l.applyEvents(ctx, events[:n], through); err != nil {
+		if err := l.applyEvents(ctx, j, events[:n], through); err != nil {
 			return fmt.Errorf("store: apply the audit journal: %w", err)
 		}
 		events = events[n:]
@@ -720,11 +721,15 @@ func (l *AuditLog) applyRecovered(ctx context.Context, j *auditJournal, events [
 
 // applyEvents writes journaled events into the chain and moves the applied
 // jseq to through, in one transaction.
-func (l *AuditLog) applyEvents(ctx context.Context, events []journaledEvent, through uint64) error {
-	evs := make([]audit.Event, len(events))
+func (l *AuditLog) applyEvents(ctx context.Context, j *auditJournal, events []journaledEvent, through uint64) error {
+	// The chain is computed into a copy (writers may be moving the pending
+	// list meanwhile), kept for the next apply: a new one was up to 1.3 MiB
+	// per apply to allocate and clear.
+	evs := j.applying[:0]
 	for i := range events {
-		evs[i] = events[i].ev
+		evs = append(evs, events[i].ev)
 	}
+	defer func() { clear(evs); j.applying = evs[:0] }()
 	lookup := l.uncertain.any(evs)
 	err := l.writeTx(ctx, evs, lookup, through)
 	if err != nil && !lookup && isEventIDConflict(err) {
@@ -791,7 +796,7 @@ func (l *AuditLog) applyAll(drain bool) error {
 		}
 		more = drain || n == auditApplyMax
 		ctx, cancel := context.WithTimeout(context.Background(), l.timeout)
-		err := l.applyEvents(ctx, batch, batch[n-1].jseq)
+		err := l.applyEvents(ctx, j, batch, batch[n-1].jseq)
 		cancel()
 		j.mu.Lock()
 		if err != nil {
@@ -806,7 +811,14 @@ func (l *AuditLog) applyAll(drain bool) error {
 			j.applyErr = nil
 			j.applies.Add(1)
 			j.applied = batch[n-1].jseq
-			j.pending = j.pending[n:]
+			// Move what arrived meanwhile to the front of the same array
+			// (the applier is done with batch) and clear the rest for the
+			// collector: the list then grows once to its high-water mark,
+			// not on every apply (re-slicing from the front regrew it
+			// all the time: 9% of BenchmarkAuditAppend's CPU).
+			left := copy(j.pending, j.pending[n:])
+			clear(j.pending[left:])
+			j.pending = j.pending[:left]
 			for len(j.frames) > 0 && j.frames[0].last <= j.applied {
 				j.frames = j.frames[1:]
 			}

@@ -408,9 +408,15 @@ const auditColumnCount = 21
 
 // eventRow returns an event's column values in auditColumns order.
 func eventRow(e *audit.Event) ([]any, error) {
+	return appendEventRow(make([]any, 0, auditColumnCount), e)
+}
+
+// appendEventRow appends an event's column values, in auditColumns order, to
+// row.
+func appendEventRow(row []any, e *audit.Event) ([]any, error) {
 	agents, err := json.Marshal(nonNil(e.Agents))
 	if err != nil {
-		return nil, err
+		return row, err
 	}
 	var rawArgs any // NULL unless kept
 	if e.Args != nil {
@@ -420,8 +426,8 @@ func eventRow(e *audit.Event) ([]any, error) {
 	if e.ID != "" {
 		id = e.ID
 	}
-	return []any{e.Seq, e.Time.UnixNano(), string(e.Kind), e.User, string(agents), e.Client, e.Upstream, e.Method, e.Tool,
-		e.Decision, e.Reason, e.Constraint, e.Limit, e.Value, e.TokenID, e.SessionID, e.ArgsHash, rawArgs, e.PrevHash, e.Hash, id}, nil
+	return append(row, e.Seq, e.Time.UnixNano(), string(e.Kind), e.User, string(agents), e.Client, e.Upstream, e.Method, e.Tool,
+		e.Decision, e.Reason, e.Constraint, e.Limit, e.Value, e.TokenID, e.SessionID, e.ArgsHash, rawArgs, e.PrevHash, e.Hash, id), nil
 }
 
 // close stops accepting events and waits until every queued one is written.

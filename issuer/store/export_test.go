@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/jackc/pgx/v5"
 
@@ -164,6 +165,15 @@ func (s *Store) AuditJournalDirect() bool { return s.audit.j.direct != nil }
 
 // AuditApplies reports how many apply transactions the journal committed.
 func (s *Store) AuditApplies() int64 { return s.audit.j.applies.Load() }
+
+// AuditJournalArrays reports where the journal's pending list and the
+// applier's copy of an apply's events keep their elements.
+func (s *Store) AuditJournalArrays() (pending, applying uintptr) {
+	j := s.audit.j
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return uintptr(unsafe.Pointer(unsafe.SliceData(j.pending))), uintptr(unsafe.Pointer(unsafe.SliceData(j.applying)))
+}
 
 // SettleAudit waits until the events appended so far are in the database.
 func (s *Store) SettleAudit(ctx context.Context) error { return s.audit.settle(ctx) }
