@@ -48,6 +48,10 @@ type AuditLog struct {
 	head      audit.Checkpoint
 	headKnown bool
 
+	// pipe is PostgreSQL's writer connection (auditpipeline.go). Writer
+	// only, under writeMu.
+	pipe pgAuditPipe
+
 	// j is the SQLite journal (auditjournal.go): when set, a batch is
 	// durable once journaled, and the applier writes it into the chain.
 	j *auditJournal
@@ -57,6 +61,10 @@ type AuditLog struct {
 	uncertain uncertainIDs
 	lookups   atomic.Int64 // batches written with the lookup (tests)
 	batches   atomic.Int64 // batches committed (benchmarks: events per commit)
+	// PostgreSQL's pipeline (tests): batches sent while another was in
+	// flight, batches it wrote again the ordinary way after one failed, and
+	// connections it lost with batches in flight.
+	ahead, redone, broken atomic.Int64
 
 	// writeMu is held by whoever commits a batch: the writer goroutine, or
 	// a producer committing its own events inline (commitInline). closed is
@@ -250,6 +258,11 @@ func (l *AuditLog) prepare(ev *audit.Event) error {
 // drained.
 func (l *AuditLog) run() {
 	defer close(l.done)
+	defer func() {
+		l.writeMu.Lock()
+		l.pipe.release()
+		l.writeMu.Unlock()
+	}()
 	for {
 		select {
 		case p := <-l.queue:
@@ -258,9 +271,13 @@ func (l *AuditLog) run() {
 			// yield waited behind every runnable goroutine.
 			batch := l.collect(p, l.j == nil)
 			l.writeMu.Lock()
-			l.commit(batch)
+			if l.pipelined() {
+				l.pipeline(batch) // (counts the batches down as answered)
+			} else {
+				l.commit(batch)
+				l.queued.Add(-int64(len(batch)))
+			}
 			l.writeMu.Unlock()
-			l.queued.Add(-int64(len(batch)))
 		case <-l.closing:
 			l.writeMu.Lock()
 			defer l.writeMu.Unlock()

@@ -75,25 +75,16 @@ func (l *AuditLog) appendPostgres(ctx context.Context, events []audit.Event) (bo
 		}
 		from := l.head
 		to := chainEvents(from, events)
-		query := pgAppendSQL
-		args = append(args[:0], to.Seq, to.Hash, from.Seq, from.Hash)
-		if len(events) <= pgValuesMaxRows {
-			query = pgAppendValuesSQL[len(events)]
-			for i := range events {
-				row, err := eventRow(&events[i])
-				if err != nil {
-					return false, err
-				}
-				args = append(args, row...)
-			}
-		} else {
-			cols, err := pgColumns(events)
-			if err != nil {
-				return false, err
-			}
-			args = append(args, cols...)
+		var n int
+		var err error
+		if n, args, err = pgAppendArgs(args, from, to, events); err != nil {
+			return false, err
 		}
-		_, err := l.s.db.ExecContext(ctx, query, args...)
+		query := pgAppendSQL
+		if n > 0 {
+			query = pgAppendValuesSQL[n]
+		}
+		_, err = l.s.db.ExecContext(ctx, query, args...)
 		l.headKnown = false
 		switch {
 		case err == nil:
@@ -105,6 +96,24 @@ func (l *AuditLog) appendPostgres(ctx context.Context, events []audit.Event) (bo
 		// Another writer moved the head: read it again.
 	}
 	return false, nil
+}
+
+// pgAppendArgs returns the arguments of the single-statement append moving
+// the head from from to to with events (chained already), appended to
+// args[:0], and which statement takes them: pgAppendValuesSQL[n], or
+// pgAppendSQL when n is 0.
+func pgAppendArgs(args []any, from, to audit.Checkpoint, events []audit.Event) (n int, _ []any, err error) {
+	args = append(args[:0], to.Seq, to.Hash, from.Seq, from.Hash)
+	if len(events) > pgValuesMaxRows {
+		cols, err := pgColumns(events)
+		return 0, append(args, cols...), err
+	}
+	for i := range events {
+		if args, err = appendEventRow(args, &events[i]); err != nil {
+			return 0, args, err
+		}
+	}
+	return len(events), args, nil
 }
 
 // pgAppendSQL is the single-statement append of a large batch: it goes in as

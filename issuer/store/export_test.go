@@ -137,6 +137,28 @@ func (s *Store) WriteGroups() int64 { return s.groupWriter.groups.Load() }
 // LedgerAccountWrites is how many ledger account rows were written back.
 func (s *Store) LedgerAccountWrites() int64 { return s.accountWrites.Load() }
 
+// AuditPipeline reports, for PostgreSQL's audit pipeline, the batches sent
+// while another was in flight, those written again the ordinary way after
+// one failed, and the connections lost with batches in flight.
+func (s *Store) AuditPipeline() (ahead, redone, broken int64) {
+	return s.audit.ahead.Load(), s.audit.redone.Load(), s.audit.broken.Load()
+}
+
+// PipelineIdlePing is how long the audit pipeline's connection may sit
+// unused before it is pinged ahead of the next batch.
+const PipelineIdlePing = pgPipelineIdlePing
+
+// AuditPipelinePID is the PostgreSQL backend of the audit pipeline's
+// connection (0: none held).
+func (s *Store) AuditPipelinePID() uint32 {
+	s.audit.writeMu.Lock()
+	defer s.audit.writeMu.Unlock()
+	if s.audit.pipe.conn == nil {
+		return 0
+	}
+	return s.audit.pipe.conn.Conn().PgConn().PID()
+}
+
 // AuditJournaled reports whether this Store owns a SQLite audit journal.
 func (s *Store) AuditJournaled() bool { return s.audit.j != nil }
 
