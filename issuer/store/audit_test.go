@@ -336,19 +336,29 @@ func TestAuditCloseDrains(t *testing.T) {
 }
 
 // TestAuditUnreachable: when the database cannot be written, Append reports
-// it (so the gateway can fail closed) instead of acknowledging. (A SQLite
-// store's journal makes the event durable without the database:
-// TestAuditJournalOutlivesTheDatabase.)
+// it (so the gateway can fail closed) instead of acknowledging. PostgreSQL's
+// goes away for real (a cluster of its own, stopped: the audit writer holds a
+// connection of the pool's, not of database/sql's); SQLite's handle is
+// closed. (A SQLite store's journal makes the event durable without the
+// database: TestAuditJournalOutlivesTheDatabase.)
 func TestAuditUnreachable(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
 		opts := b.Options(t)
 		opts.AuditJournalSize = -1
+		var gone func(st *store.Store)
+		if b.Postgres() {
+			c := storetest.StartCluster(t)
+			opts = store.Options{DatabaseURL: c.URL, KeyEncryptionSecret: storetest.Secret, Issuer: storetest.Issuer}
+			gone = func(*store.Store) { c.Stop(t) }
+		} else {
+			gone = func(st *store.Store) { st.DB().Close() }
+		}
 		st := storetest.Open(t, opts)
 		if err := st.Audit().Append(ctx, event(1)); err != nil {
 			t.Fatal(err)
 		}
-		st.DB().Close()
+		gone(st)
 		if err := st.Audit().Append(ctx, event(2)); err == nil {
 			t.Fatal("Append with the database gone = nil, want an error")
 		}

@@ -191,7 +191,16 @@ func (l *AuditLog) commitInline(ctx context.Context, ps []*pendingEvent) (error,
 		return ErrClosed, true
 	default:
 	}
-	l.commitCtx(ctx, ps)
+	if l.pipelined() {
+		// PostgreSQL: through the writer's connection, where the
+		// statements run with generic plans (auditpipeline.go), bounded
+		// by ctx; the pipeline counts the batch down as it does the
+		// queue's.
+		l.queued.Add(int64(len(ps)))
+		l.pipeline(ctx, ps, false)
+	} else {
+		l.commitCtx(ctx, ps)
+	}
 	for _, p := range ps {
 		if err := <-p.done; err != nil {
 			return err, true
@@ -272,7 +281,7 @@ func (l *AuditLog) run() {
 			batch := l.collect(p, l.j == nil)
 			l.writeMu.Lock()
 			if l.pipelined() {
-				l.pipeline(batch) // (counts the batches down as answered)
+				l.pipeline(context.Background(), batch, true) // (counts the batches down as answered)
 			} else {
 				l.commit(batch)
 				l.queued.Add(-int64(len(batch)))
