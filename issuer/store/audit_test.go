@@ -338,8 +338,7 @@ func TestAuditCloseDrains(t *testing.T) {
 // TestAuditUnreachable: when the database cannot be written, Append reports
 // it (so the gateway can fail closed) instead of acknowledging. PostgreSQL's
 // goes away for real (a cluster of its own, stopped: the audit writer holds a
-// connection of the pool's, not of database/sql's); SQLite's handle is
-// closed. (A SQLite store's journal makes the event durable without the
+// connection of its own, not database/sql's); SQLite's handle is closed. (A SQLite store's journal makes the event durable without the
 // database: TestAuditJournalOutlivesTheDatabase.)
 func TestAuditUnreachable(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {

@@ -48,8 +48,8 @@ type AuditLog struct {
 	head      audit.Checkpoint
 	headKnown bool
 
-	// pipe is PostgreSQL's writer connection (auditpipeline.go). Writer
-	// only, under writeMu.
+	// pipe is PostgreSQL's writer connection, its own (auditpipeline.go).
+	// Writer only, under writeMu.
 	pipe pgAuditPipe
 
 	// j is the SQLite journal (auditjournal.go): when set, a batch is
@@ -269,7 +269,7 @@ func (l *AuditLog) run() {
 	defer close(l.done)
 	defer func() {
 		l.writeMu.Lock()
-		l.pipe.release()
+		l.pipe.drop()
 		l.writeMu.Unlock()
 	}()
 	for {

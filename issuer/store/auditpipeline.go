@@ -20,8 +20,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/openlegant/legant/authority/audit"
 )
@@ -31,15 +31,18 @@ const pgPipelineDepth = 2
 
 // pgPipelineIdlePing is how long the writer's connection may sit unused
 // before it is pinged ahead of the next batch, as the pool does with its
-// own: one that died meanwhile (the server restarted, an idle timeout) is
-// then replaced, and fails no batch.
+// connections: one that died meanwhile (the server restarted, an idle
+// timeout) is then replaced, and fails no batch.
 const pgPipelineIdlePing = time.Second
 
-// pgAuditPipe is the writer's connection, held between batches (the audit
-// log counts as one of the pool's connections), and what it keeps. Writer
+// pgAuditPipe is the writer's connection, held between batches, and what it
+// keeps. The connection is the writer's own, outside the pool (as the
+// revocation listener's is): held from the pool, it would leave the rest of
+// the store a connection short, and none with pool_max_conns=1, while the
+// writer waits for the pool to write the batches it cannot pipeline. Writer
 // only (under writeMu).
 type pgAuditPipe struct {
-	conn     *pgxpool.Conn
+	conn     *pgx.Conn
 	lastUsed time.Time
 	values   *pgconn.StatementDescription // pgAppendSQL
 	rows     [pgValuesMaxRows + 1]*pgconn.StatementDescription
@@ -65,7 +68,7 @@ func (pp *pgAuditPipe) connect(ctx context.Context, l *AuditLog) error {
 		}
 	}
 	if pp.conn == nil {
-		c, err := l.s.pool.Acquire(ctx)
+		c, err := pgx.ConnectConfig(ctx, l.s.pool.Config().ConnConfig.Copy())
 		if err != nil {
 			return err
 		}
@@ -73,7 +76,7 @@ func (pp *pgAuditPipe) connect(ctx context.Context, l *AuditLog) error {
 		// append for its parameters on every execution (bind p50 80 µs
 		// against 16 µs; the plan is the same whatever they are).
 		_, err = c.Exec(ctx, `SET plan_cache_mode = force_generic_plan`)
-		pc := c.Conn().PgConn()
+		pc := c.PgConn()
 		for n := 1; err == nil && n <= pgValuesMaxRows; n++ {
 			pp.rows[n], err = pc.Prepare(ctx, fmt.Sprintf("legant_audit_append_%d", n), pgAppendValuesSQL[n], nil)
 		}
@@ -81,7 +84,7 @@ func (pp *pgAuditPipe) connect(ctx context.Context, l *AuditLog) error {
 			pp.values, err = pc.Prepare(ctx, "legant_audit_append", pgAppendSQL, nil)
 		}
 		if err != nil {
-			c.Release()
+			c.Close(context.Background())
 			return err
 		}
 		pp.conn = c
@@ -97,19 +100,12 @@ func (pp *pgAuditPipe) connect(ctx context.Context, l *AuditLog) error {
 }
 
 // drop closes the writer's connection (after an error that may have left it
-// in any state); the next batch connects again.
+// in any state, or as the store closes); the next batch connects again.
 func (pp *pgAuditPipe) drop() {
 	if pp.conn != nil {
-		pp.conn.Conn().PgConn().Close(context.Background())
-		pp.conn.Release()
-		pp.conn = nil
-	}
-}
-
-// release returns the writer's connection to the pool (the store closes).
-func (pp *pgAuditPipe) release() {
-	if pp.conn != nil {
-		pp.conn.Release()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		pp.conn.Close(ctx)
 		pp.conn = nil
 	}
 }
@@ -129,7 +125,7 @@ func (pp *pgAuditPipe) send(p *pgconn.Pipeline, from audit.Checkpoint, events []
 	if n > 0 {
 		sd = pp.rows[n]
 	}
-	tm := pp.conn.Conn().TypeMap()
+	tm := pp.conn.TypeMap()
 	values := make([][]byte, len(args))
 	formats := make([]int16, len(args))
 	var buf []byte
@@ -178,7 +174,7 @@ func receive(p *pgconn.Pipeline) error {
 // replicated): the batch's outcome is then unknown.
 func statementFailed(pp *pgAuditPipe, err error) bool {
 	var pe *pgconn.PgError
-	if !errors.As(err, &pe) || pp.conn.Conn().PgConn().IsClosed() {
+	if !errors.As(err, &pe) || pp.conn.PgConn().IsClosed() {
 		return false
 	}
 	severity := pe.SeverityUnlocalized
@@ -241,7 +237,7 @@ func (l *AuditLog) pipeline(ctx context.Context, first []*pendingEvent, ahead bo
 		ordinary(first)
 		return
 	}
-	p := pp.conn.Conn().PgConn().StartPipeline(ctx)
+	p := pp.conn.PgConn().StartPipeline(ctx)
 	var (
 		flight []pgFlight
 		later  [][]*pendingEvent // the ordinary way, in order, after the pipeline

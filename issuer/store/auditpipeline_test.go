@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,5 +139,40 @@ func TestAuditPipelineLosesItsConnection(t *testing.T) {
 	verifyChain(t, st, 80)
 	if pid2 := st.AuditPipelinePID(); pid2 == pid {
 		t.Fatalf("the pipeline still names the terminated backend %d", pid)
+	}
+}
+
+// TestAuditPipelineLeavesThePoolAlone: the pipeline's connection is its own,
+// not the pool's: with pool_max_conns=1 the store still answers queries
+// while the audit writer holds its connection.
+func TestAuditPipelineLeavesThePoolAlone(t *testing.T) {
+	for _, b := range storetest.Backends(t) {
+		if !b.Postgres() {
+			continue
+		}
+		opts := b.Options(t)
+		opts.AuditMaxBatch = 4
+		sep := "?"
+		if strings.Contains(opts.DatabaseURL, "?") {
+			sep = "&"
+		}
+		opts.DatabaseURL += sep + "pool_max_conns=1"
+		st := storetest.Open(t, opts)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := st.Audit().AppendAll(ctx, eventsWithIDs(0, 40)); err != nil {
+			t.Fatal(err)
+		}
+		if st.AuditPipelinePID() == 0 {
+			t.Fatal("the audit writer holds no pipeline connection")
+		}
+		var one int
+		if err := st.DB().QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+			t.Fatalf("a query beside the audit writer, pool_max_conns=1: %v", err)
+		}
+		if err := st.Audit().AppendAll(ctx, eventsWithIDs(40, 40)); err != nil {
+			t.Fatal(err)
+		}
+		verifyChain(t, st, 80)
 	}
 }

@@ -156,7 +156,7 @@ func (s *Store) AuditPipelinePID() uint32 {
 	if s.audit.pipe.conn == nil {
 		return 0
 	}
-	return s.audit.pipe.conn.Conn().PgConn().PID()
+	return s.audit.pipe.conn.PgConn().PID()
 }
 
 // AuditJournaled reports whether this Store owns a SQLite audit journal.
