@@ -62,11 +62,16 @@ func TestAuditPipelineRedoesFailedBatches(t *testing.T) {
 	verifyChain(t, st, 40)
 }
 
-// terminatePipeline terminates the PostgreSQL backend of st's audit
-// pipeline and waits until it is gone; it returns its pid.
-func terminatePipeline(t *testing.T, st *store.Store) uint32 {
+// terminatedPipeline opens a pipelineStore, appends 40 events through its
+// pipeline, then terminates the pipeline's PostgreSQL backend and waits
+// until it is gone; it returns the store and the backend's pid.
+func terminatedPipeline(t *testing.T) (*store.Store, uint32) {
 	t.Helper()
+	st := pipelineStore(t)
 	ctx := context.Background()
+	if err := st.Audit().AppendAll(ctx, eventsWithIDs(0, 40)); err != nil {
+		t.Fatal(err)
+	}
 	pid := st.AuditPipelinePID()
 	if pid == 0 {
 		t.Fatal("the audit writer holds no pipeline connection")
@@ -80,7 +85,7 @@ func terminatePipeline(t *testing.T, st *store.Store) uint32 {
 			t.Fatal(err)
 		}
 		if n == 0 {
-			return pid
+			return st, pid
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("backend %d still there after pg_terminate_backend", pid)
@@ -93,12 +98,8 @@ func terminatePipeline(t *testing.T, st *store.Store) uint32 {
 // died while unused for longer than the idle ping's threshold (the server
 // restarted, say) is replaced before the next batch, which it fails not.
 func TestAuditPipelineReplacesAnIdleDeadConnection(t *testing.T) {
-	st := pipelineStore(t)
+	st, pid := terminatedPipeline(t)
 	ctx := context.Background()
-	if err := st.Audit().AppendAll(ctx, eventsWithIDs(0, 40)); err != nil {
-		t.Fatal(err)
-	}
-	pid := terminatePipeline(t, st)
 	time.Sleep(store.PipelineIdlePing + 100*time.Millisecond)
 	if err := st.Audit().AppendAll(ctx, eventsWithIDs(40, 40)); err != nil {
 		t.Fatalf("the first append after the idle connection died: %v", err)
@@ -113,16 +114,13 @@ func TestAuditPipelineReplacesAnIdleDeadConnection(t *testing.T) {
 }
 
 // TestAuditPipelineLosesItsConnection: the pipeline's connection is
-// terminated between appends, the next one following at once. The next append's batches fail with their
-// outcome unknown, and their producer is told; appending the same events
-// again writes each exactly once, and the chain verifies.
+// terminated between appends, the next one following at once. That append's
+// batches fail with their outcome unknown, and their producer is told;
+// appending the same events again writes each exactly once, and the chain
+// verifies.
 func TestAuditPipelineLosesItsConnection(t *testing.T) {
-	st := pipelineStore(t)
+	st, pid := terminatedPipeline(t)
 	ctx := context.Background()
-	if err := st.Audit().AppendAll(ctx, eventsWithIDs(0, 40)); err != nil {
-		t.Fatal(err)
-	}
-	pid := terminatePipeline(t, st)
 	more := eventsWithIDs(40, 40)
 	if err := st.Audit().AppendAll(ctx, more); err == nil {
 		t.Fatal("an append through a terminated connection reported success")
