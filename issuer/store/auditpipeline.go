@@ -58,8 +58,8 @@ type pgFlight struct {
 // pipelined reports whether batches go through the pipeline: PostgreSQL.
 func (l *AuditLog) pipelined() bool { return l.s.d.postgres && l.s.pool != nil }
 
-// connect acquires the writer's connection and prepares the append
-// statements on it, once; and reads the chain head if it is not known.
+// connect opens the writer's connection and prepares the append statements
+// on it, once; and reads the chain head if it is not known.
 func (pp *pgAuditPipe) connect(ctx context.Context, l *AuditLog) error {
 	if pp.conn != nil && time.Since(pp.lastUsed) > pgPipelineIdlePing {
 		if err := pp.conn.Ping(ctx); err != nil {
@@ -83,11 +83,11 @@ func (pp *pgAuditPipe) connect(ctx context.Context, l *AuditLog) error {
 		if err == nil {
 			pp.values, err = pc.Prepare(ctx, "legant_audit_append", pgAppendSQL, nil)
 		}
+		pp.conn = c
 		if err != nil {
-			c.Close(context.Background())
+			pp.drop()
 			return err
 		}
-		pp.conn = c
 	}
 	if !l.headKnown {
 		if err := pp.conn.QueryRow(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&l.head.Seq, &l.head.Hash); err != nil {
