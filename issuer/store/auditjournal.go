@@ -819,6 +819,11 @@ func (l *AuditLog) applyAll(drain bool) error {
 			left := copy(j.pending, j.pending[n:])
 			clear(j.pending[left:])
 			j.pending = j.pending[:left]
+			if left == 0 && cap(j.pending) > 2*auditApplyMax {
+				// Grown by an outage of the database (the ring held
+				// what it could not take): let the collector have it.
+				j.pending = nil
+			}
 			for len(j.frames) > 0 && j.frames[0].last <= j.applied {
 				j.frames = j.frames[1:]
 			}

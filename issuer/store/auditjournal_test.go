@@ -185,6 +185,34 @@ func TestAuditJournalKeepsItsArrays(t *testing.T) {
 	verifyChain(t, st, 1600)
 }
 
+// TestAuditJournalReleasesAnOutagesBacklog: a pending list grown past two
+// apply transactions' worth while the database took nothing (here: the
+// applier held) is released once it is applied, not kept at that size.
+func TestAuditJournalReleasesAnOutagesBacklog(t *testing.T) {
+	st := storetest.Open(t, sqliteOptions(t))
+	defer st.Close()
+	ctx := context.Background()
+	st.HoldAuditJournal(true)
+	events := make([]audit.Event, 9000)
+	for i := range events {
+		events[i] = event(i)
+	}
+	if err := st.Audit().AppendAll(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	if pending, _ := st.AuditJournalArrays(); pending == 0 {
+		t.Fatal("no pending list while the applier is held")
+	}
+	st.HoldAuditJournal(false)
+	if err := st.SettleAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if pending, _ := st.AuditJournalArrays(); pending != 0 {
+		t.Fatalf("the backlog's pending list (%#x) is kept after it was applied", pending)
+	}
+	verifyChain(t, st, 9000)
+}
+
 // TestAuditJournalWritePaths: appends through O_DIRECT|O_DSYNC (where the
 // file system takes it) and through pwrite + fdatasync alike are recovered
 // after what a crash leaves, byte for byte, and reuse the ring.
