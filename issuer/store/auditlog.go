@@ -333,10 +333,7 @@ func (l *AuditLog) commit(batch []*pendingEvent) { l.commitCtx(context.Backgroun
 func (l *AuditLog) commitCtx(ctx context.Context, batch []*pendingEvent) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
-	events := make([]audit.Event, len(batch))
-	for i, p := range batch {
-		events[i] = p.ev
-	}
+	events := batchEvents(batch)
 	var err error
 	if l.j != nil {
 		err = l.j.append(ctx, events)

@@ -13,12 +13,20 @@ import (
 )
 
 // pipelineStore opens a PostgreSQL store whose audit writer takes 4 events
-// per batch, so that one AppendAll of many events keeps its pipeline full.
-func pipelineStore(t *testing.T) *store.Store {
+// per batch, so that one AppendAll of many events keeps its pipeline full;
+// params, if any, are added to its database URL.
+func pipelineStore(t *testing.T, params ...string) *store.Store {
 	for _, b := range storetest.Backends(t) {
 		if b.Postgres() {
 			opts := b.Options(t)
 			opts.AuditMaxBatch = 4
+			for _, p := range params {
+				sep := "?"
+				if strings.Contains(opts.DatabaseURL, "?") {
+					sep = "&"
+				}
+				opts.DatabaseURL += sep + p
+			}
 			return storetest.Open(t, opts)
 		}
 	}
@@ -144,33 +152,21 @@ func TestAuditPipelineLosesItsConnection(t *testing.T) {
 // not the pool's: with pool_max_conns=1 the store still answers queries
 // while the audit writer holds its connection.
 func TestAuditPipelineLeavesThePoolAlone(t *testing.T) {
-	for _, b := range storetest.Backends(t) {
-		if !b.Postgres() {
-			continue
-		}
-		opts := b.Options(t)
-		opts.AuditMaxBatch = 4
-		sep := "?"
-		if strings.Contains(opts.DatabaseURL, "?") {
-			sep = "&"
-		}
-		opts.DatabaseURL += sep + "pool_max_conns=1"
-		st := storetest.Open(t, opts)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := st.Audit().AppendAll(ctx, eventsWithIDs(0, 40)); err != nil {
-			t.Fatal(err)
-		}
-		if st.AuditPipelinePID() == 0 {
-			t.Fatal("the audit writer holds no pipeline connection")
-		}
-		var one int
-		if err := st.DB().QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
-			t.Fatalf("a query beside the audit writer, pool_max_conns=1: %v", err)
-		}
-		if err := st.Audit().AppendAll(ctx, eventsWithIDs(40, 40)); err != nil {
-			t.Fatal(err)
-		}
-		verifyChain(t, st, 80)
+	st := pipelineStore(t, "pool_max_conns=1")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := st.Audit().AppendAll(ctx, eventsWithIDs(0, 40)); err != nil {
+		t.Fatal(err)
 	}
+	if st.AuditPipelinePID() == 0 {
+		t.Fatal("the audit writer holds no pipeline connection")
+	}
+	var one int
+	if err := st.DB().QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		t.Fatalf("a query beside the audit writer, pool_max_conns=1: %v", err)
+	}
+	if err := st.Audit().AppendAll(ctx, eventsWithIDs(40, 40)); err != nil {
+		t.Fatal(err)
+	}
+	verifyChain(t, st, 80)
 }
