@@ -70,6 +70,8 @@ type rigOptions struct {
 	// h2c: the upstream speaks only HTTP/2 over cleartext and the registry
 	// says h2c: true; upstreamConns counts its connections.
 	h2c bool
+	// listener wraps the gateway's listener (to watch what it writes).
+	listener func(net.Listener) net.Listener
 }
 
 func newRig(t *testing.T, o rigOptions) *rig {
@@ -168,6 +170,9 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		t.Fatal(err)
 	}
 	r.server.Config.Handler = r.gw
+	if o.listener != nil {
+		r.server.Listener = o.listener(r.server.Listener)
+	}
 	r.server.Start()
 	t.Cleanup(func() { r.server.Close(); r.gw.Close() })
 	return r

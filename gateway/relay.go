@@ -255,10 +255,19 @@ func (g *Gateway) relaySSE(ctx context.Context, w http.ResponseWriter, resp *htt
 		if _, werr := w.Write(out); werr != nil {
 			return end
 		}
-		rc.Flush()
+		if !rd.ended() {
+			rc.Flush()
+		}
+		// Once the upstream's stream has ended, the rest goes out with the
+		// end of the response: a call's answer and the end of its stream in
+		// one write (one DATA frame with END_STREAM on HTTP/2), not two.
 	}
 	end.abort = g.endSSE(ctx, w, ex, err, end.resumable)
-	rc.Flush()
+	if end.abort || len(ex.pending) > 0 || !errors.Is(err, io.EOF) {
+		// Delivered before the stream is cut, or before the clean-up of
+		// the calls left without an answer (finishCalls) runs.
+		rc.Flush()
+	}
 	return end
 }
 

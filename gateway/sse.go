@@ -32,9 +32,25 @@ const sseIdleReaderSize = 512
 // sseReader reads raw SSE events. It is not safe for concurrent use.
 type sseReader struct {
 	br   *bufio.Reader
+	src  endReader  // what br reads: the stream, noting its end
 	pool *sync.Pool // where br goes back
 	max  int
 	buf  []byte // the event being read
+}
+
+// endReader notes that its reader returned an error (io.EOF at the end of a
+// stream): nothing more will come from it, and no further read waits.
+type endReader struct {
+	r     io.Reader
+	ended bool
+}
+
+func (e *endReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil {
+		e.ended = true
+	}
+	return n, err
 }
 
 // newSSEReader reads events of at most max bytes from r; idle says the
@@ -44,10 +60,18 @@ func newSSEReader(r io.Reader, max int, idle bool) *sseReader {
 	if idle {
 		pool = &sseIdleReaders
 	}
-	br := pool.Get().(*bufio.Reader)
-	br.Reset(r)
-	return &sseReader{br: br, pool: pool, max: max}
+	s := &sseReader{src: endReader{r: r}, pool: pool, max: max}
+	s.br = pool.Get().(*bufio.Reader)
+	s.br.Reset(&s.src)
+	return s
 }
+
+// ended reports whether the stream's end was already read: the events still
+// to come are all in the buffer, and next will not wait for any. An HTTP/1.1
+// response's chunked body reports its end with the last chunk's data when the
+// terminating chunk came in the same read, as it does from a server that
+// writes its answer and closes the stream.
+func (s *sseReader) ended() bool { return s.src.ended }
 
 // release returns the reader's buffer to the pool; the reader is unusable after.
 func (s *sseReader) release() {

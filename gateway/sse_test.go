@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -198,5 +200,87 @@ func TestTruncatedUpstreamStream(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// writeCounter counts the writes to the connections of a listener.
+type writeCounter struct {
+	net.Listener
+	writes atomic.Int64
+}
+
+func (l *writeCounter) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countedConn{Conn: c, l: l}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	l *writeCounter
+}
+
+func (c *countedConn) Write(p []byte) (int, error) {
+	c.l.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// TestAnsweredStreamEndsInOneWrite: when the upstream's stream has ended by
+// the time its last events are read (the answer and the end of the stream
+// came together), the client gets them and the end of its stream in one
+// write, not an event, a flush and then the end. A stream still open is
+// flushed event by event: a progress notification reaches the client while
+// the upstream still holds the answer.
+func TestAnsweredStreamEndsInOneWrite(t *testing.T) {
+	progress := "event: message\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/progress\",\"params\":{\"progressToken\":\"p\",\"progress\":1}}\n\n"
+	answer := "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":2,\"result\":{\"content\":[]}}\n\n"
+	var held atomic.Bool // the upstream holds its answer until release
+	release := make(chan struct{})
+	counter := &writeCounter{}
+	r := newRig(t, rigOptions{
+		listener: func(l net.Listener) net.Listener { counter.Listener = l; return counter },
+		handler: rawUpstream(func(_ string, w http.ResponseWriter) {
+			if !held.Load() {
+				io.WriteString(w, progress+answer) // one write with the end of the body
+				return
+			}
+			io.WriteString(w, progress)
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+			case <-time.After(10 * time.Second):
+			}
+			io.WriteString(w, answer)
+		})})
+	tok := r.token(tokenOptions{})
+	h := rawSession(t, r, tok)
+
+	before := counter.writes.Load()
+	s := openRaw(t, http.MethodPost, r.endpoint(), tok, h, countCall)
+	body, err := s.rest()
+	if err != nil || body != progress+answer {
+		t.Fatalf("stream: %v %q", err, body)
+	}
+	if n := counter.writes.Load() - before; n != 1 {
+		t.Fatalf("the response took %d writes to the client's connection, want 1", n)
+	}
+
+	held.Store(true)
+	s = openRaw(t, http.MethodPost, r.endpoint(), tok, h, countCall)
+	got := make(chan string, 1)
+	go func() { ev, _ := s.event(); got <- ev }()
+	select {
+	case ev := <-got:
+		if ev != progress {
+			t.Fatalf("first event %q, want the progress notification", ev)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the progress notification did not reach the client while the upstream held its answer")
+	}
+	close(release)
+	if rest, err := s.rest(); err != nil || rest != answer {
+		t.Fatalf("rest of the stream: %v %q", err, rest)
 	}
 }
