@@ -6,7 +6,6 @@ package gateway
 // refusal is answered here and audited, and nothing reaches the upstream.
 
 import (
-	"bytes"
 	"strings"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -109,7 +108,8 @@ func strictParams(params jsontext.Value, names ...string) (map[string]jsontext.V
 	if params.Kind() != '{' {
 		return out, false
 	}
-	dec := jsontext.NewDecoder(bytes.NewBuffer(params))
+	dec := getDecoder(params)
+	defer putDecoder(dec)
 	dec.ReadToken()
 	for dec.PeekKind() != '}' {
 		k, err := dec.ReadToken()

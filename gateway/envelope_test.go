@@ -207,3 +207,48 @@ func checkMembers(t *testing.T, obj jsontext.Value, ms members) {
 		t.Fatalf("%d members recorded, %d in %s", len(ms), n, obj)
 	}
 }
+
+// TestPooledDecodersStartAfresh: a decoder back from the pool keeps nothing of
+// the message it read before, however that ended (a duplicate name deep in an
+// object, invalid UTF-8, trailing data, a batch cut short): the next message
+// is decided on its own.
+func TestPooledDecodersStartAfresh(t *testing.T) {
+	good := `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"a","arguments":{"name":"b","x":{"name":"c"}}}}`
+	for _, bad := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"x","params":{"a":[{"name":1,"name":2}]}}`,
+		"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\xc3\x28\"}",
+		`{"jsonrpc":"2.0","id":1,"method":"x"} {}`,
+		`[{"jsonrpc":"2.0","id":1,"method":"x","params":{"name":`,
+	} {
+		for range 3 { // whichever decoder the pool hands out
+			if _, _, err := decodeBody([]byte(bad)); err == nil {
+				t.Fatalf("%q accepted", bad)
+			}
+			msgs, _, err := decodeBody([]byte(good))
+			if err != nil || len(msgs) != 1 || msgs[0].method != "tools/call" {
+				t.Fatalf("after %q: %v", bad, err)
+			}
+			name, args, ok := msgs[0].callParams()
+			if !ok || name != "a" || string(args) != `{"name":"b","x":{"name":"c"}}` {
+				t.Fatalf("after %q: call params (%q, %s, %v)", bad, name, args, ok)
+			}
+		}
+	}
+}
+
+// FuzzUnquote: unquote's shortcut for strings without escapes gives what the
+// decoder gives.
+func FuzzUnquote(f *testing.F) {
+	for _, s := range []string{`"plain"`, `"a\"b"`, `"\u00e9t\u00e9"`, `"été"`, `""`, `"\\"`, `"tab\t"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, v []byte) {
+		tok, err := jsontext.NewDecoder(bytes.NewReader(v)).ReadToken()
+		if err != nil || tok.Kind() != '"' || !jsontext.Value(v).IsValid() {
+			return // unquote takes valid JSON strings only
+		}
+		if got := unquote(bytes.TrimSpace(v)); got != tok.String() {
+			t.Fatalf("unquote(%q) = %q, want %q", v, got, tok.String())
+		}
+	})
+}

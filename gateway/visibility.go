@@ -172,7 +172,8 @@ func (g *Gateway) filterList(items jsontext.Value, v listView, up *upstreams.Ups
 	if items.Kind() != '[' {
 		return nil, fmt.Errorf("%s is not an array", v.member)
 	}
-	dec := jsontext.NewDecoder(bytes.NewBuffer(items))
+	dec := getDecoder(items)
+	defer putDecoder(dec)
 	dec.ReadToken()
 	var b bytes.Buffer
 	b.WriteByte('[')
