@@ -29,6 +29,11 @@ import (
 // pgPipelineDepth is the most batches in flight on the writer's connection.
 const pgPipelineDepth = 2
 
+// pgPipelineAheadMin is the fewest queued events sent ahead while a batch is
+// in flight. Each batch is a commit and a WAL flush of its own: fewer events
+// wait for the answer and go with the next batch after it.
+const pgPipelineAheadMin = 8
+
 // pgPipelineIdlePing is how long the writer's connection may sit unused
 // before it is pinged ahead of the next batch, as the pool does with its
 // connections: one that died meanwhile (the server restarted, an idle
@@ -262,7 +267,7 @@ func (l *AuditLog) pipeline(ctx context.Context, first []*pendingEvent, ahead bo
 	for len(flight) > 0 && broken == nil {
 		// Send ahead while the oldest batch is in flight; a batch that
 		// cannot go this way ends the sending (batches stay in order).
-		if ahead && len(flight) < pgPipelineDepth && len(later) == 0 {
+		if ahead && len(flight) < pgPipelineDepth && len(later) == 0 && len(l.queue) >= min(pgPipelineAheadMin, l.maxBatch) {
 			if batch := l.collect(nil, false); len(batch) > 0 {
 				if evs := batchEvents(batch); pipeable(evs) {
 					enqueue(batch, evs)
