@@ -36,14 +36,18 @@ func (g *Gateway) setCredential(ctx context.Context, ex *exchange, req *http.Req
 	case upstreams.AuthExchange:
 		return g.exchangeCredential(ctx, ex, req) // tokenexchange.go
 	case upstreams.AuthLegant, "":
-		tok, err := g.minter.token(ex.claims, up, g.now())
+		if up.DownstreamDPoP {
+			tok, err := g.minter.token(ex.claims, up, g.now())
+			if err != nil {
+				return err
+			}
+			return g.minter.dpop.setDPoP(req, tok, g.now()) // downstream_dpop.go
+		}
+		bearer, err := g.minter.bearer(ex.claims, up, g.now())
 		if err != nil {
 			return err
 		}
-		if up.DownstreamDPoP {
-			return g.minter.dpop.setDPoP(req, tok, g.now()) // downstream_dpop.go
-		}
-		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header["Authorization"] = []string{bearer}
 		return nil
 	}
 	return fmt.Errorf("gateway: upstream %s: auth kind %q is not supported", up.Slug, up.Auth.Kind)

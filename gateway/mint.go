@@ -36,6 +36,7 @@ type mintKey struct {
 
 type minted struct {
 	token   string
+	bearer  string // "Bearer " + token: the header value, made once per token
 	renewAt time.Time
 }
 
@@ -60,16 +61,29 @@ func newMinter(o Options) *minter {
 // token returns a downstream token for up on behalf of c, minting one when no
 // cached token has more than half its life left.
 func (m *minter) token(c *authority.Claims, up *upstreams.Upstream, now time.Time) (string, error) {
+	t, err := m.cached(c, up, now)
+	return t.token, err
+}
+
+// bearer returns the Authorization header value for the token that token
+// returns: one string per minted token, not one per request (a session's GET
+// stream holds it as long as the stream lives).
+func (m *minter) bearer(c *authority.Claims, up *upstreams.Upstream, now time.Time) (string, error) {
+	t, err := m.cached(c, up, now)
+	return t.bearer, err
+}
+
+func (m *minter) cached(c *authority.Claims, up *upstreams.Upstream, now time.Time) (minted, error) {
 	k := mintKey{caller: c, audience: up.DownstreamAudience, bound: up.DownstreamDPoP}
 	m.mu.Lock()
 	t, ok := m.cache[k]
 	m.mu.Unlock()
 	if ok && now.Before(t.renewAt) {
-		return t.token, nil
+		return t, nil
 	}
 	tok, err := m.mint(c, up, now)
 	if err != nil {
-		return "", err
+		return minted{}, err
 	}
 	exp := now.Add(m.ttl)
 	if c.ExpiresAt.Before(exp) {
@@ -79,9 +93,10 @@ func (m *minter) token(c *authority.Claims, up *upstreams.Upstream, now time.Tim
 	if len(m.cache) >= maxMinted {
 		clear(m.cache)
 	}
-	m.cache[k] = minted{token: tok, renewAt: now.Add(exp.Sub(now) / 2)}
+	t = minted{token: tok, bearer: "Bearer " + tok, renewAt: now.Add(exp.Sub(now) / 2)}
+	m.cache[k] = t
 	m.mu.Unlock()
-	return tok, nil
+	return t, nil
 }
 
 // mint returns a fresh token for up carrying c's user, scopes and constraints.
