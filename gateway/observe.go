@@ -8,8 +8,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"net/http"
 	"sync/atomic"
 )
@@ -113,8 +111,7 @@ func (g *Gateway) observeCall(ctx context.Context, ex *exchange, tool string) (e
 	}
 	session := ""
 	if ex.sess != nil {
-		sum := sha256.Sum256([]byte(ex.sess.id))
-		session = hex.EncodeToString(sum[:8])
+		session = ex.sess.obsID
 	}
 	return g.opts.Observer.Call(ctx, tool, session)
 }

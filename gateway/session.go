@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"sync"
@@ -30,7 +32,12 @@ type session struct {
 	claims     *authority.Claims // of the token that opened the session
 	created    time.Time
 
+	// obsID names the session in traces and logs of calls (observeCall): a
+	// digest of its id, never the id itself.
+	obsID string
+
 	mu              sync.Mutex
+	lastJTI         string          // the token use noted last (most requests repeat it)
 	protocolVersion string          // negotiated at initialize
 	tokens          map[string]bool // jti and delegation ids of every token used on the session
 	// orphans are calls whose POST stream ended before their response, on a
@@ -58,8 +65,10 @@ type session struct {
 
 func newSession(slug string, c *authority.Claims, now time.Time) *session {
 	ctx, cancel := context.WithCancel(context.Background())
+	id := authority.NewSecret()
 	s := &session{
-		id:        authority.NewSecret(),
+		id:        id,
+		obsID:     observedID(id),
 		slug:      slug,
 		principal: c.Principal(),
 		user:      c.Subject,
@@ -76,10 +85,21 @@ func newSession(slug string, c *authority.Claims, now time.Time) *session {
 	return s
 }
 
+// observedID is the name of session id in traces and logs: the first 8 bytes
+// of its SHA-256, in hex.
+func observedID(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return hex.EncodeToString(sum[:8])
+}
+
 // use notes a token used on the session, so a kill by jti or delegation finds it.
 func (s *session) use(c *authority.Claims) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if c.ID != "" && c.ID == s.lastJTI {
+		return // noted already: the token of the session's previous request
+	}
+	s.lastJTI = c.ID
 	s.tokens["jti:"+c.ID] = true
 	if c.DelegationID != "" {
 		s.tokens["del:"+c.DelegationID] = true

@@ -140,7 +140,7 @@ func sessionFromRecord(r *SessionRecord, c *authority.Claims, now time.Time) *se
 	}
 	opener := &authority.Claims{Subject: r.User, Actor: act, ClientID: r.Client, ID: r.TokenID}
 	s := newSession(r.Upstream, opener, now)
-	s.id = r.ID
+	s.id, s.obsID = r.ID, observedID(r.ID)
 	s.upstreamID = r.UpstreamID
 	s.created = r.Started
 	s.claims = c

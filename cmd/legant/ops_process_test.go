@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -624,7 +626,8 @@ func TestProcessTraces(t *testing.T) {
 		mu.Unlock()
 		if server != nil && children["authorize"] && children["upstream"] {
 			a := attrs(server)
-			if a["gen_ai.tool.name"] != slowtool.ToolName || len(a["mcp.session.id.sha256"]) != 16 || a["legant.upstream"] != procSlug {
+			sum := sha256.Sum256([]byte(cs.ID()))
+			if a["gen_ai.tool.name"] != slowtool.ToolName || a["mcp.session.id.sha256"] != hex.EncodeToString(sum[:8]) || a["legant.upstream"] != procSlug {
 				t.Errorf("server span attributes %v", a)
 			}
 			if server.GetName() != "tools/call "+slowtool.ToolName {
