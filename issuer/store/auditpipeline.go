@@ -30,8 +30,9 @@ import (
 const pgPipelineDepth = 2
 
 // pgPipelineAheadMin is the fewest queued events sent ahead while a batch is
-// in flight. Each batch is a commit and a WAL flush of its own: fewer events
-// wait for the answer and go with the next batch after it.
+// in flight; under more load, as many as that batch holds. Each batch is a
+// commit and a WAL flush of its own: fewer events wait for the answer and go
+// with the next batch after it.
 const pgPipelineAheadMin = 8
 
 // pgPipelineIdlePing is how long the writer's connection may sit unused
@@ -267,7 +268,7 @@ func (l *AuditLog) pipeline(ctx context.Context, first []*pendingEvent, ahead bo
 	for len(flight) > 0 && broken == nil {
 		// Send ahead while the oldest batch is in flight; a batch that
 		// cannot go this way ends the sending (batches stay in order).
-		if ahead && len(flight) < pgPipelineDepth && len(later) == 0 && len(l.queue) >= min(pgPipelineAheadMin, l.maxBatch) {
+		if ahead && len(flight) < pgPipelineDepth && len(later) == 0 && len(l.queue) >= min(max(pgPipelineAheadMin, len(flight[0].batch)), l.maxBatch) {
 			if batch := l.collect(nil, false); len(batch) > 0 {
 				if evs := batchEvents(batch); pipeable(evs) {
 					enqueue(batch, evs)
