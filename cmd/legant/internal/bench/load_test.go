@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -199,5 +200,39 @@ func TestRatiosAndGoals(t *testing.T) {
 	}
 	if len(met) != len(want) {
 		t.Errorf("goals %v, want exactly %v", met, want)
+	}
+}
+
+// TestSettleWaitsForDeferredWork: a phase's settling lasts while the
+// target's CPU keeps growing (a child applying its journal after the load)
+// and ends within a tick or two once it stops; it gives up after max.
+func TestSettleWaitsForDeferredWork(t *testing.T) {
+	var mu sync.Mutex
+	busyUntil := time.Now().Add(300 * time.Millisecond)
+	var used time.Duration
+	last := time.Now()
+	cpu := func() time.Duration { // a process busy on one core until busyUntil
+		mu.Lock()
+		defer mu.Unlock()
+		now := time.Now()
+		if last.Before(busyUntil) {
+			end := now
+			if end.After(busyUntil) {
+				end = busyUntil
+			}
+			used += end.Sub(last)
+		}
+		last = now
+		return used.Truncate(clockTick)
+	}
+	start := time.Now()
+	settle(context.Background(), cpu, 20*time.Millisecond, 5*time.Second)
+	if took := time.Since(start); took < 300*time.Millisecond || took > 2*time.Second {
+		t.Fatalf("settled after %v; the work went on for 300ms", took)
+	}
+	start = time.Now()
+	settle(context.Background(), func() time.Duration { return time.Since(start) }, 20*time.Millisecond, 200*time.Millisecond)
+	if took := time.Since(start); took < 200*time.Millisecond || took > time.Second {
+		t.Fatalf("a process that never goes quiet: settled after %v, want the 200ms cap", took)
 	}
 }
