@@ -27,8 +27,8 @@ upstreams, a bare httputil.ReverseProxy, the gateway in this process and the gat
 child process (this binary's "gateway" command, with its SQLite store; PostgreSQL too
 with --database-url) compared with the bare proxy as a child process too ("bench-proxy"), drives them alternately with MCP clients at several concurrencies,
 and prints throughput and latency with the gateway ÷ proxy ratios, CPU and allocations
-per call, and the RSS of idle sessions. The default run takes about three and a half
-minutes; --quick under a minute.`,
+per call, and the RSS of idle sessions. The default run takes about seven
+minutes (eight with --database-url); --quick under a minute.`,
 		Example: `  legant bench --quick
   legant bench --rounds 7 --phase 1s --concurrency 1,16,64 --sessions 10000
   legant bench --database-url postgres://postgres@127.0.0.1:5432/legant_bench?sslmode=disable`,
