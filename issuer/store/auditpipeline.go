@@ -190,6 +190,13 @@ func statementFailed(pp *pgAuditPipe, err error) bool {
 	return severity == "ERROR"
 }
 
+// worthSendingAhead reports whether enough events are queued to go as a batch
+// while inFlight is: pgPipelineAheadMin, or as many as inFlight holds when
+// that is more, at most a full batch.
+func (l *AuditLog) worthSendingAhead(inFlight []*pendingEvent) bool {
+	return len(l.queue) >= min(max(pgPipelineAheadMin, len(inFlight)), l.maxBatch)
+}
+
 // batchEvents returns a batch's events.
 func batchEvents(batch []*pendingEvent) []audit.Event {
 	events := make([]audit.Event, len(batch))
@@ -268,7 +275,7 @@ func (l *AuditLog) pipeline(ctx context.Context, first []*pendingEvent, ahead bo
 	for len(flight) > 0 && broken == nil {
 		// Send ahead while the oldest batch is in flight; a batch that
 		// cannot go this way ends the sending (batches stay in order).
-		if ahead && len(flight) < pgPipelineDepth && len(later) == 0 && len(l.queue) >= min(max(pgPipelineAheadMin, len(flight[0].batch)), l.maxBatch) {
+		if ahead && len(flight) < pgPipelineDepth && len(later) == 0 && l.worthSendingAhead(flight[0].batch) {
 			if batch := l.collect(nil, false); len(batch) > 0 {
 				if evs := batchEvents(batch); pipeable(evs) {
 					enqueue(batch, evs)
