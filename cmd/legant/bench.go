@@ -108,9 +108,10 @@ minutes (eight with --database-url); --quick under a minute.`,
 // instrument, not a product.
 func newBenchProxyCmd() *cobra.Command {
 	var listen, upstream string
+	var h2c bool
 	var startProfile func() (func(), error)
 	cmd := &cobra.Command{
-		Use:    "bench-proxy --listen ADDR --upstream URL",
+		Use:    "bench-proxy --listen ADDR --upstream URL [--h2c]",
 		Short:  "Serve a bare httputil.ReverseProxy to URL (the baseline of legant bench)",
 		Hidden: true,
 		Args:   cobra.NoArgs,
@@ -122,11 +123,12 @@ func newBenchProxyCmd() *cobra.Command {
 				return err
 			}
 			defer stopProfile()
-			return bench.ServeBareProxy(ctx, listen, upstream)
+			return bench.ServeBareProxy(ctx, listen, upstream, h2c)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "address to serve on")
 	cmd.Flags().StringVar(&upstream, "upstream", "", "base URL of the upstream (required)")
+	cmd.Flags().BoolVar(&h2c, "h2c", false, "reach the upstream over HTTP/2 cleartext (prior knowledge), as a gateway does an upstream marked h2c: true")
 	startProfile = registerCPUProfile(cmd.Flags())
 	return cmd
 }

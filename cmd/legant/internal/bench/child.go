@@ -38,7 +38,7 @@ type childConfig struct {
 	dir         string // its own directory: registry, data, log
 	keysDir     string // issuer keys it trusts
 	upstreamURL string // base URL of the bench upstreams
-	h2c         bool   // the registry marks the upstreams h2c: true
+	h2c         bool   // the registry marks the upstreams h2c: true (a bare proxy: --h2c)
 	databaseURL string // "" = SQLite under dir
 	proxy       bool   // run `legant bench-proxy` (the bare proxy) instead of a gateway
 	afterStop   func() // nil, or run once the child has stopped (or failed to start)
@@ -106,7 +106,11 @@ func (c *childGateway) args(cfg childConfig, addr, registry, secret string) []st
 		prof = append(prof, "--memprofile", cfg.memprofile)
 	}
 	if cfg.proxy {
-		return append([]string{"bench-proxy", "--listen", addr, "--upstream", cfg.upstreamURL}, prof...)
+		args := []string{"bench-proxy", "--listen", addr, "--upstream", cfg.upstreamURL}
+		if cfg.h2c {
+			args = append(args, "--h2c")
+		}
+		return append(args, prof...)
 	}
 	return append([]string{"gateway", "--listen", addr, "--upstreams", registry, "--keys", cfg.keysDir,
 		"--issuer", Issuer, "--data-dir", filepath.Join(cfg.dir, "data"),

@@ -167,8 +167,10 @@ func TestRatiosAndGoals(t *testing.T) {
 		row("gateway+sqlite", 16, 500, []float64{500, 500}, 4*time.Millisecond),
 		row(TargetProxy, 1, 100, []float64{100}, time.Millisecond),
 		row(TargetGateway, 1, 90, []float64{90}, 1500*time.Microsecond),
-	}, Sessions: []*Sessions{{Opened: 10000, PerSession: 12 << 10, Client: ProtoH2C, Upstream: ProtoH2C},
-		{Opened: 10000, PerSession: 20 << 10, Client: ProtoHTTP1, Upstream: ProtoH2C}}}
+	}, Sessions: []*Sessions{
+		{IdleRun: IdleRun{Opened: 10000, PerSession: 12 << 10, OpenTook: 9 * time.Second}, Client: ProtoH2C, Upstream: ProtoH2C,
+			Proxy: &IdleRun{Opened: 10000, PerSession: 10 << 10, OpenTook: 5 * time.Second}},
+		{IdleRun: IdleRun{Opened: 10000, PerSession: 20 << 10, OpenTook: 11 * time.Second}, Client: ProtoHTTP1, Upstream: ProtoH2C}}}
 	rep.Ratios = ratios(rep.Rows)
 	if len(rep.Ratios) != 3 {
 		t.Fatalf("%d ratios, want 3 (two gateways at c=16, one at c=1): %+v", len(rep.Ratios), rep.Ratios)
@@ -192,6 +194,8 @@ func TestRatiosAndGoals(t *testing.T) {
 		"allocations per call, first → last round (process-wide, c=16)":                           true,
 		"RSS per idle session (10000 sessions with a GET stream, clients h2c, upstream h2c)":      true,
 		"RSS per idle session (10000 sessions with a GET stream, clients HTTP/1.1, upstream h2c)": false,
+		"10000 sessions opened (clients h2c, upstream h2c)":                                       true,
+		"10000 sessions opened (clients HTTP/1.1, upstream h2c)":                                  false,
 	}
 	for name, w := range want {
 		if got, ok := met[name]; !ok || got != w {

@@ -112,19 +112,26 @@ type ChildMemory struct {
 	Memory
 }
 
-// Sessions is the idle-session memory measurement.
+// Sessions is the idle-session memory measurement: through a child gateway
+// (IdleRun) and, as its baseline, through the bare proxy child (Proxy).
 type Sessions struct {
-	Requested  int
+	Requested int
+	NoFile    uint64   // RLIMIT_NOFILE in force
+	Upstream  string   // how the child reaches the upstream: "h2c" or "HTTP/1.1"
+	Client    string   // how the clients reach the child: "h2c" or "HTTP/1.1"
+	IdleRun            // the child gateway's
+	Proxy     *IdleRun `json:",omitempty"` // the bare proxy child's, with the same clients and a fresh upstream
+}
+
+// IdleRun is one child's idle sessions.
+type IdleRun struct {
 	Opened     int     // sessions with an open GET SSE stream at the measurement
 	FirstError string  `json:",omitempty"`
-	NoFile     uint64  // RLIMIT_NOFILE in force
-	Before     Memory  // the fresh child gateway, warmed up, before opening
+	Before     Memory  // the fresh child, warmed up, before opening
 	After      Memory  // with every session open
 	PerSession float64 // (After.RSS − Before.RSS) ÷ Opened, bytes
 	OpenTook   time.Duration
-	Upstream   string // how the child reaches the upstream: "h2c" or "HTTP/1.1"
-	Client     string // how the clients reach the child: "h2c" or "HTTP/1.1"
-	ChildFDs   int    // the child's open descriptors with every session open
+	ChildFDs   int // the child's open descriptors with every session open
 }
 
 // Goal is a performance target and whether this run met it. Goals are

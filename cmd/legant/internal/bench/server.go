@@ -36,8 +36,12 @@ func listenProtocols(h http.Handler, p *http.Protocols) (*server, error) {
 func serveOn(ln net.Listener, h http.Handler) *server { return serveOnProtocols(ln, h, nil) }
 
 func serveOnProtocols(ln net.Listener, h http.Handler, p *http.Protocols) *server {
-	s := &server{url: "http://" + ln.Addr().String(), done: make(chan struct{}),
-		srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, Protocols: p}}
+	return serveWith(ln, &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, Protocols: p})
+}
+
+// serveWith serves srv on ln.
+func serveWith(ln net.Listener, srv *http.Server) *server {
+	s := &server{url: "http://" + ln.Addr().String(), done: make(chan struct{}), srv: srv}
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -68,11 +72,18 @@ func reservePort() (string, error) {
 	return addr, ln.Close()
 }
 
+// proxyMaxStreams is the bare proxy's HTTP/2 streams per client connection:
+// `legant gateway`'s (h2cMaxStreams in cmd/legant).
+const proxyMaxStreams = 1000
+
 // ServeBareProxy serves NewBareProxy to upstream on addr until ctx ends: the
 // bare proxy as a process of its own (`legant bench-proxy`), so that the
 // child gateways are compared with a baseline that also pays for its own
-// process, sockets and scheduling.
-func ServeBareProxy(ctx context.Context, addr, upstream string) error {
+// process, sockets and scheduling. Like `legant gateway`, it serves HTTP/1.1
+// and HTTP/2 cleartext with prior knowledge (1,000 streams per connection);
+// h2c: it reaches the upstream over HTTP/2 cleartext too, as a gateway does
+// an upstream marked h2c: true.
+func ServeBareProxy(ctx context.Context, addr, upstream string, h2c bool) error {
 	u, err := url.Parse(upstream)
 	if err != nil || u.Scheme == "" || u.Host == "" {
 		return fmt.Errorf("bench-proxy: upstream %q is not an absolute URL", upstream)
@@ -81,7 +92,17 @@ func ServeBareProxy(ctx context.Context, addr, upstream string) error {
 	if err != nil {
 		return err
 	}
-	s := serveOn(ln, NewBareProxy(u))
+	proxy := NewBareProxy(u)
+	if h2c {
+		t := proxy.Transport.(*http.Transport)
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetUnencryptedHTTP2(true)
+	}
+	protocols := new(http.Protocols)
+	protocols.SetHTTP1(true)
+	protocols.SetUnencryptedHTTP2(true)
+	s := serveWith(ln, &http.Server{Handler: proxy, ReadHeaderTimeout: 10 * time.Second, Protocols: protocols,
+		HTTP2: &http.HTTP2Config{MaxConcurrentStreams: proxyMaxStreams}})
 	<-ctx.Done()
 	s.close()
 	return nil

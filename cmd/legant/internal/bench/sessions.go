@@ -7,7 +7,6 @@ import (
 	"mime"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,10 +49,45 @@ const (
 	ProtoH2C   = "h2c"
 )
 
-// measureSessions starts its own upstream and a fresh child gateway (SQLite
-// store), opens n sessions each holding a GET SSE stream, and reports the
-// child's RSS per session.
+// measureSessions opens n sessions each holding a GET SSE stream through a
+// fresh child gateway (SQLite store), and then through a fresh bare proxy
+// child (`legant bench-proxy`, the baseline), each in front of an upstream of
+// its own, with the same clients; it reports each child's RSS per session
+// and how long opening took.
 func measureSessions(ctx context.Context, cfg sessionsConfig) (*Sessions, []string, error) {
+	res := &Sessions{Requested: cfg.n, NoFile: cfg.noFile, Upstream: ProtoHTTP1, Client: ProtoHTTP1}
+	if cfg.h2c {
+		res.Upstream = ProtoH2C
+	}
+	if cfg.clientH2C {
+		res.Client = ProtoH2C
+	}
+	// HTTP/1.1 clients hold a descriptor per open stream at both ends; h2c
+	// clients share a few connections, so the limit does not bind.
+	if fit := int((cfg.noFile - min(cfg.noFile, fdsReserve)) / fdsPerSession); fit < cfg.n && !cfg.clientH2C {
+		cfg.n = fit
+		res.FirstError = fmt.Sprintf("RLIMIT_NOFILE %d allows %d sessions", cfg.noFile, fit)
+	}
+	gw, gwCmd, err := measureIdle(ctx, cfg, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	res.IdleRun = *gw
+	if res.FirstError == "" {
+		res.FirstError = gw.FirstError
+	}
+	px, pxCmd, err := measureIdle(ctx, cfg, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	res.Proxy = px
+	return res, []string{gwCmd, pxCmd}, nil
+}
+
+// measureIdle starts an upstream and a fresh child — a gateway, or with
+// proxy the bare proxy — opens cfg.n sessions through it, each with a GET SSE
+// stream, reads the child's RSS with them open, and closes them.
+func measureIdle(ctx context.Context, cfg sessionsConfig, proxy bool) (*IdleRun, string, error) {
 	var protocols *http.Protocols // nil: HTTP/1.1
 	if cfg.h2c {
 		protocols = new(http.Protocols)
@@ -62,79 +96,76 @@ func measureSessions(ctx context.Context, cfg sessionsConfig) (*Sessions, []stri
 	}
 	up, err := listenProtocols(UpstreamHandler(), protocols)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
 	defer up.close()
-	dir := "child-sessions-http1"
+	name := "sessions-http1"
 	if cfg.clientH2C {
-		dir = "child-sessions-h2c"
+		name = "sessions-h2c"
+	}
+	if proxy {
+		name = "proxy-" + name
 	}
 	heap := ""
-	if cfg.profileDir != "" {
-		heap = filepath.Join(cfg.profileDir, strings.TrimPrefix(dir, "child-")+".heap")
+	if cfg.profileDir != "" && !proxy {
+		heap = filepath.Join(cfg.profileDir, name+".heap")
 	}
-	child, err := startChild(ctx, childConfig{binary: cfg.binary, dir: filepath.Join(cfg.dir, dir),
-		keysDir: cfg.keysDir, upstreamURL: up.url, h2c: cfg.h2c,
-		profile: profilePath(cfg.profileDir, strings.TrimPrefix(dir, "child-")), memprofile: heap})
+	child, err := startChild(ctx, childConfig{binary: cfg.binary, dir: filepath.Join(cfg.dir, "child-"+name),
+		keysDir: cfg.keysDir, upstreamURL: up.url, h2c: cfg.h2c, proxy: proxy,
+		profile: profilePath(cfg.profileDir, name), memprofile: heap})
 	if err != nil {
-		return nil, nil, fmt.Errorf("idle sessions: %w", err)
+		return nil, "", fmt.Errorf("idle sessions: %w", err)
 	}
 	defer child.stop()
+	endpoint := child.url + "/mcp/" + SlugEcho
+	if proxy {
+		endpoint = child.url + "/" + SlugEcho // the token goes along, unread
+	}
 	tok, err := Token(cfg.key, TokenOptions{Audience: audience(child.url, SlugEcho)}, time.Now())
 	if err != nil {
-		return nil, nil, err
-	}
-	res := &Sessions{Requested: cfg.n, NoFile: cfg.noFile, Upstream: ProtoHTTP1, Client: ProtoHTTP1}
-	if cfg.h2c {
-		res.Upstream = ProtoH2C
+		return nil, "", err
 	}
 	hc := loadClient(sessionParallel)
 	if cfg.clientH2C {
-		res.Client = ProtoH2C
 		hc = h2cClient()
-	}
-	// HTTP/1.1 clients hold a descriptor per open stream at both ends; h2c
-	// clients share a few connections, so the limit does not bind.
-	if fit := int((cfg.noFile - min(cfg.noFile, fdsReserve)) / fdsPerSession); fit < cfg.n && !cfg.clientH2C {
-		cfg.n = fit
-		res.FirstError = fmt.Sprintf("RLIMIT_NOFILE %d allows %d sessions", cfg.noFile, fit)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // closes every stream
-	endpoint := child.url + "/mcp/" + SlugEcho
 	warm := openSessions(ctx, hc, endpoint, tok, sessionWarmup)
 	warm.closeAll(ctx)
 	if warm.err != nil {
-		return nil, nil, fmt.Errorf("idle sessions: warm-up: %w", warm.err)
+		return nil, "", fmt.Errorf("idle sessions: %s: warm-up: %w", name, warm.err)
 	}
 	time.Sleep(cfg.settle)
+	res := &IdleRun{}
 	if res.Before, err = child.memory(); err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
 	start := time.Now()
 	open := openSessions(ctx, hc, endpoint, tok, cfg.n)
 	res.OpenTook = time.Since(start)
 	res.Opened = len(open.streams)
-	if open.err != nil && res.FirstError == "" {
+	if open.err != nil {
 		res.FirstError = open.err.Error()
 	}
-	cfg.log("idle sessions: %d open in %s; settling", res.Opened, res.OpenTook.Round(time.Millisecond))
+	cfg.log("idle sessions: %d open through the %s in %s; settling", res.Opened, map[bool]string{false: "gateway", true: "bare proxy"}[proxy],
+		res.OpenTook.Round(time.Millisecond))
 	time.Sleep(cfg.settle)
 	if res.After, err = child.memory(); err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
 	if res.ChildFDs, err = procFDs(child.pid()); err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
 	if heap != "" { // after the RSS reading: the profile's GC would lower it
 		if err := child.heapProfile(heap); err != nil {
-			return nil, nil, fmt.Errorf("idle sessions: %w", err)
+			return nil, "", fmt.Errorf("idle sessions: %w", err)
 		}
 	}
 	if res.Opened > 0 {
 		res.PerSession = float64(res.After.RSS-res.Before.RSS) / float64(res.Opened)
 	}
-	return res, []string{child.command()}, nil
+	return res, child.command(), nil
 }
 
 // h2cClient speaks HTTP/2 cleartext with prior knowledge: every session's

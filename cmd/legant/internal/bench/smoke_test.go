@@ -74,18 +74,29 @@ func TestRunQuickSmoke(t *testing.T) {
 		t.Fatalf("%d idle-session measurements, want 2 (HTTP/1.1 and h2c clients)", len(rep.Sessions))
 	}
 	for _, s := range rep.Sessions {
-		if s.Opened != 50 || s.Before.RSS <= 0 || s.After.RSS <= 0 || s.FirstError != "" || s.Upstream != ProtoH2C {
+		if s.Opened != 50 || s.Before.RSS <= 0 || s.After.RSS <= 0 || s.FirstError != "" || s.Upstream != ProtoH2C || s.OpenTook <= 0 {
 			t.Errorf("sessions = %+v, want 50 opened with RSS read, upstream h2c", s)
+		}
+		// The baseline: the same sessions through the bare proxy child.
+		if p := s.Proxy; p == nil || p.Opened != 50 || p.Before.RSS <= 0 || p.After.RSS <= 0 || p.FirstError != "" || p.OpenTook <= 0 {
+			t.Errorf("sessions through the bare proxy (clients %s) = %+v, want 50 opened with RSS read", s.Client, p)
 		}
 	}
 	// HTTP/1.1 clients hold a connection per open GET stream; h2c clients
-	// share a few (the upstream leg is h2c in both).
+	// share a few (the upstream leg is h2c in both), with the gateway and with
+	// the bare proxy alike.
 	h1, h2 := rep.Sessions[0], rep.Sessions[1]
 	if h1.Client != ProtoHTTP1 || h2.Client != ProtoH2C || h1.ChildFDs < 50 || h2.ChildFDs > h1.ChildFDs-40 {
 		t.Errorf("child descriptors with 50 sessions: %s clients %d, %s clients %d; want ≥ 50 and ≥ 40 fewer",
 			h1.Client, h1.ChildFDs, h2.Client, h2.ChildFDs)
 	}
-	if len(rep.ChildMemory) != len(targets)-3 || len(rep.ChildCommands) != len(targets)-1 {
+	if h1.Proxy != nil && h2.Proxy != nil && (h1.Proxy.ChildFDs < 50 || h2.Proxy.ChildFDs > h1.Proxy.ChildFDs-40) {
+		t.Errorf("bare proxy descriptors with 50 sessions: %s clients %d, %s clients %d; want ≥ 50 and ≥ 40 fewer",
+			h1.Client, h1.Proxy.ChildFDs, h2.Client, h2.Proxy.ChildFDs)
+	}
+	// The load phases' children but the in-process targets; two children
+	// per idle-session measurement.
+	if len(rep.ChildMemory) != len(targets)-3 || len(rep.ChildCommands) != len(targets)-3+2*len(rep.Sessions) {
 		t.Errorf("child memory %d, child commands %d", len(rep.ChildMemory), len(rep.ChildCommands))
 	}
 	var text bytes.Buffer
@@ -93,7 +104,7 @@ func TestRunQuickSmoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range append(targets, WorkloadCallStateful, WorkloadCallStateless, WorkloadCallBudget, WorkloadList,
-		"gateway vs bare proxy", "idle sessions", "targets (reported, not asserted)", "command: go test", "child: ") {
+		"gateway vs bare proxy", "idle sessions", "bare proxy (`legant bench-proxy`): opened 50 of 50", "gateway ÷ bare proxy: RSS per session", "targets (reported, not asserted)", "command: go test", "child: ") {
 		if !strings.Contains(text.String(), s) {
 			t.Errorf("report does not mention %q:\n%s", s, text.String())
 		}

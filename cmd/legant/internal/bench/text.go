@@ -130,15 +130,27 @@ func (rep *Report) writeMemory(b *strings.Builder) {
 		}
 	}
 	for _, s := range rep.Sessions {
-		fmt.Fprintf(b, "\nidle sessions (fresh `legant gateway` child, SQLite store; each session: initialize, notifications/initialized, open GET SSE stream)\n")
-		fmt.Fprintf(b, "  clients → gateway: %s; gateway → upstream: %s\n", s.Client, s.Upstream)
-		fmt.Fprintf(b, "  opened %d of %d in %s (RLIMIT_NOFILE %d)\n", s.Opened, s.Requested, s.OpenTook.Round(time.Millisecond), s.NoFile)
-		if s.FirstError != "" {
-			fmt.Fprintf(b, "  stopped at: %s\n", s.FirstError)
+		fmt.Fprintf(b, "\nidle sessions (fresh children, each in front of an upstream of its own; each session: initialize, notifications/initialized, open GET SSE stream)\n")
+		fmt.Fprintf(b, "  clients → child: %s; child → upstream: %s; RLIMIT_NOFILE %d\n", s.Client, s.Upstream, s.NoFile)
+		writeIdleRun(b, "`legant gateway` (SQLite store)", s.Requested, &s.IdleRun)
+		if s.Proxy != nil {
+			writeIdleRun(b, "bare proxy (`legant bench-proxy`)", s.Requested, s.Proxy)
+			if s.Proxy.Opened > 0 && s.Proxy.PerSession > 0 && s.Proxy.OpenTook > 0 {
+				fmt.Fprintf(b, "  gateway ÷ bare proxy: RSS per session %.2f×, time to open %.2f×\n", s.PerSession/s.Proxy.PerSession,
+					s.OpenTook.Seconds()/s.Proxy.OpenTook.Seconds())
+			}
 		}
-		fmt.Fprintf(b, "  RSS before %s, after %s (peak %s): %s per session; the child holds %d descriptors\n", fmtBytes(float64(s.Before.RSS)),
-			fmtBytes(float64(s.After.RSS)), fmtBytes(float64(s.After.Peak)), fmtBytes(s.PerSession), s.ChildFDs)
 	}
+}
+
+// writeIdleRun writes one child's idle sessions.
+func writeIdleRun(b *strings.Builder, child string, requested int, r *IdleRun) {
+	fmt.Fprintf(b, "  %s: opened %d of %d in %s", child, r.Opened, requested, r.OpenTook.Round(time.Millisecond))
+	if r.FirstError != "" {
+		fmt.Fprintf(b, " (stopped at: %s)", r.FirstError)
+	}
+	fmt.Fprintf(b, "\n    RSS before %s, after %s (peak %s): %s per session; the child holds %d descriptors\n", fmtBytes(float64(r.Before.RSS)),
+		fmtBytes(float64(r.After.RSS)), fmtBytes(float64(r.After.Peak)), fmtBytes(r.PerSession), r.ChildFDs)
 }
 
 func (rep *Report) writeGoals(b *strings.Builder) {
