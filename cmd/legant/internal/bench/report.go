@@ -131,7 +131,10 @@ type IdleRun struct {
 	After      Memory  // with every session open
 	PerSession float64 // (After.RSS − Before.RSS) ÷ Opened, bytes
 	OpenTook   time.Duration
-	ChildFDs   int // the child's open descriptors with every session open
+	// OpenCPU is the child's CPU time while the sessions opened, HarnessCPU
+	// this process's (the clients and the upstream).
+	OpenCPU, HarnessCPU time.Duration
+	ChildFDs            int // the child's open descriptors with every session open
 }
 
 // Goal is a performance target and whether this run met it. Goals are

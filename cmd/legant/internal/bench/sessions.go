@@ -141,9 +141,10 @@ func measureIdle(ctx context.Context, cfg sessionsConfig, proxy bool) (*IdleRun,
 	if res.Before, err = child.memory(); err != nil {
 		return nil, "", err
 	}
-	start := time.Now()
+	start, cpu0, own0 := time.Now(), child.cpu(), processCPU()
 	open := openSessions(ctx, hc, endpoint, tok, cfg.n)
 	res.OpenTook = time.Since(start)
+	res.OpenCPU, res.HarnessCPU = child.cpu()-cpu0, processCPU()-own0
 	res.Opened = len(open.streams)
 	if open.err != nil {
 		res.FirstError = open.err.Error()

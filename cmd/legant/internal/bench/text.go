@@ -136,8 +136,12 @@ func (rep *Report) writeMemory(b *strings.Builder) {
 		if s.Proxy != nil {
 			writeIdleRun(b, "bare proxy (`legant bench-proxy`)", s.Requested, s.Proxy)
 			if s.Proxy.Opened > 0 && s.Proxy.PerSession > 0 && s.Proxy.OpenTook > 0 {
-				fmt.Fprintf(b, "  gateway ÷ bare proxy: RSS per session %.2f×, time to open %.2f×\n", s.PerSession/s.Proxy.PerSession,
+				fmt.Fprintf(b, "  gateway ÷ bare proxy: RSS per session %.2f×, time to open %.2f×", s.PerSession/s.Proxy.PerSession,
 					s.OpenTook.Seconds()/s.Proxy.OpenTook.Seconds())
+				if s.Proxy.OpenCPU > 0 {
+					fmt.Fprintf(b, ", CPU per session %.2f×", s.OpenCPU.Seconds()/float64(s.Opened)/(s.Proxy.OpenCPU.Seconds()/float64(s.Proxy.Opened)))
+				}
+				b.WriteByte('\n')
 			}
 		}
 	}
@@ -146,6 +150,10 @@ func (rep *Report) writeMemory(b *strings.Builder) {
 // writeIdleRun writes one child's idle sessions.
 func writeIdleRun(b *strings.Builder, child string, requested int, r *IdleRun) {
 	fmt.Fprintf(b, "  %s: opened %d of %d in %s", child, r.Opened, requested, r.OpenTook.Round(time.Millisecond))
+	if r.Opened > 0 {
+		fmt.Fprintf(b, ", its CPU %s per session (clients and upstream %s)", fmtDur(r.OpenCPU/time.Duration(r.Opened)),
+			fmtDur(r.HarnessCPU/time.Duration(r.Opened)))
+	}
 	if r.FirstError != "" {
 		fmt.Fprintf(b, " (stopped at: %s)", r.FirstError)
 	}
