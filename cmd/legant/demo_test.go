@@ -8,16 +8,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openlegant/legant/cmd/legant/internal/bench"
 )
 
 func loopbackAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := bench.ReserveAddr() // outside the ephemeral range
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	return addr
 }
 
 // TestDemoPortTakenTouchesNothing: a second demo whose port is taken fails

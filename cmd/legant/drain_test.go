@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -48,12 +47,7 @@ func TestGatewayDrainsOnSIGTERM(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	reg := filepath.Join(dir, "legant.yaml")
 	os.WriteFile(reg, []byte(fmt.Sprintf("version: 1\nupstreams:\n  - slug: api\n    url: %s\n    tools:\n      slow: {scope: api:read}\n", up.URL)), 0o600)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := loopbackAddr(t)
 	base := "http://" + addr
 	gw := exec.Command(bin, "gateway", "--listen", addr, "-f", reg, "--data-dir", data, "--admin-listen=", "--drain-timeout", "30s")
 	gw.Stderr = os.Stderr

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -62,12 +61,7 @@ type gatewayProcess struct {
 
 func startGatewayProcess(t *testing.T, bin string, args ...string) *gatewayProcess {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := loopbackAddr(t)
 	p := &gatewayProcess{url: "http://" + addr, stderr: &lockedBuffer{}, exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, append([]string{"gateway", "--listen", addr, "--admin-listen", ""}, args...)...)
 	p.cmd.Stderr = p.stderr

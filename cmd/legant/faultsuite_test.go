@@ -217,12 +217,7 @@ func silentListener(t *testing.T) string {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
+	return loopbackAddr(t)
 }
 
 // waitFor polls cond for up to 20 s (a hang bound, not a timing assertion).

@@ -73,7 +73,7 @@ func startChild(ctx context.Context, cfg childConfig) (*childGateway, error) {
 	if err := os.WriteFile(secret, []byte(authority.NewSecret()), 0o600); err != nil {
 		return nil, err
 	}
-	addr, err := reservePort()
+	addr, err := ReserveAddr()
 	if err != nil {
 		return nil, err
 	}

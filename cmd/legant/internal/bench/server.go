@@ -61,17 +61,6 @@ func (s *server) close() {
 	<-s.done
 }
 
-// reservePort returns a loopback address that was free a moment ago, for a
-// child process that must know its own URL before it starts.
-func reservePort() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := ln.Addr().String()
-	return addr, ln.Close()
-}
-
 // proxyMaxStreams is the bare proxy's HTTP/2 streams per client connection:
 // `legant gateway`'s (h2cMaxStreams in cmd/legant).
 const proxyMaxStreams = 1000
