@@ -97,7 +97,7 @@ minutes (eight with --database-url); --quick under a minute.`,
 	fs.BoolVar(&o.NoJournal, "no-journal", false, "also measure the SQLite child gateway with --audit-journal=false (each audit batch a SQLite transaction on the request path), beside the default")
 	fs.BoolVar(&o.AsyncAudit, "async-audit", false, "also measure each child gateway with --audit-mode async (the allow record queued, not awaited), beside the durable one")
 	fs.StringSliceVar(&o.Workloads, "workloads", nil, "run only these workloads: "+strings.Join(bench.WorkloadNames(), ", ")+" (default all)")
-	fs.StringVar(&o.ProfileDir, "profile-dir", "", "child gateways and the child proxy write CPU profiles here (<target>.pprof; idle sessions: sessions-h2c.pprof, sessions-http1.pprof, and heap profiles with the sessions open, sessions-h2c.heap, sessions-http1.heap; go tool pprof)")
+	fs.StringVar(&o.ProfileDir, "profile-dir", "", "child gateways and the child proxy write CPU profiles here (<target>.pprof; idle sessions: sessions-h2c.pprof, sessions-http1.pprof and the bare proxy's proxy-sessions-*.pprof, heap profiles with the sessions open, *.heap, and the Go runtime's figures, *.heap.json, which the report reads; go tool pprof)")
 	fs.StringVar(&jsonOut, "json", "", "also write the report as JSON to this file")
 	fs.Float64Var(&checkRatio, "check-ratio", 0, "exit non-zero when a gateway's throughput ÷ its baseline proxy (tools/call, c=16, median of rounds) is below this")
 	return cmd
@@ -110,6 +110,7 @@ func newBenchProxyCmd() *cobra.Command {
 	var listen, upstream string
 	var h2c bool
 	var startProfile func() (func(), error)
+	var startMemProfile func() func()
 	cmd := &cobra.Command{
 		Use:    "bench-proxy --listen ADDR --upstream URL [--h2c]",
 		Short:  "Serve a bare httputil.ReverseProxy to URL (the baseline of legant bench)",
@@ -123,6 +124,7 @@ func newBenchProxyCmd() *cobra.Command {
 				return err
 			}
 			defer stopProfile()
+			defer startMemProfile()()
 			return bench.ServeBareProxy(ctx, listen, upstream, h2c)
 		},
 	}
@@ -130,5 +132,6 @@ func newBenchProxyCmd() *cobra.Command {
 	cmd.Flags().StringVar(&upstream, "upstream", "", "base URL of the upstream (required)")
 	cmd.Flags().BoolVar(&h2c, "h2c", false, "reach the upstream over HTTP/2 cleartext (prior knowledge), as a gateway does an upstream marked h2c: true")
 	startProfile = registerCPUProfile(cmd.Flags())
+	startMemProfile = registerMemProfile(cmd.Flags())
 	return cmd
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -14,8 +15,11 @@ import (
 
 // registerMemProfile adds the hidden --memprofile flag to fs: on every
 // SIGUSR1 the command writes a heap profile (after a garbage collection) to
-// that file, replacing it. `legant bench --profile-dir` has the idle-session
-// child write one once its sessions are open, to see what each costs. It
+// that file, replacing it, and beside it (FILE.json, written first) the
+// runtime's memory figures of that moment (MemStats): what the profile does
+// not show, goroutine stacks above all. `legant bench --profile-dir` has the
+// idle-session children write them before and with their sessions open, to
+// see what each costs. It
 // returns start, which installs the handler when the flag is set and
 // returns the func that removes it.
 func registerMemProfile(fs *pflag.FlagSet) (start func() (stop func())) {
@@ -48,6 +52,9 @@ func registerMemProfile(fs *pflag.FlagSet) (start func() (stop func())) {
 // renamed into place, so a reader never sees half of one.
 func writeHeapProfile(path string) error {
 	runtime.GC()
+	if err := writeMemStats(path + ".json"); err != nil {
+		return err
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), ".memprofile-*")
 	if err != nil {
 		return err
@@ -62,4 +69,21 @@ func writeHeapProfile(path string) error {
 		return err
 	}
 	return os.Rename(f.Name(), path)
+}
+
+// writeMemStats writes the runtime's memory figures to path as JSON
+// (bench.RuntimeMem's fields), through a temporary file renamed into place.
+func writeMemStats(path string) error {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	b, err := json.Marshal(map[string]uint64{"Goroutines": uint64(runtime.NumGoroutine()), "HeapAlloc": ms.HeapAlloc,
+		"HeapInuse": ms.HeapInuse, "StackInuse": ms.StackInuse, "Sys": ms.Sys})
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -49,6 +50,15 @@ func TestGatewayMemProfileOnSIGUSR1(t *testing.T) {
 		f.Close()
 		if err != nil || !bytes.Contains(raw, []byte("inuse_space")) || !bytes.Contains(raw, []byte("runtime.")) {
 			t.Fatalf("round %d: %s holds %d bytes, %v; want a heap profile (inuse_space samples)", round, heap, len(raw), err)
+		}
+		// Beside it, written first: the runtime's figures of that moment.
+		var ms map[string]uint64
+		b, err := os.ReadFile(heap + ".json")
+		if err == nil {
+			err = json.Unmarshal(b, &ms)
+		}
+		if err != nil || ms["Goroutines"] == 0 || ms["StackInuse"] == 0 || ms["HeapAlloc"] == 0 || ms["HeapInuse"] < ms["HeapAlloc"] || ms["Sys"] < ms["HeapInuse"] {
+			t.Fatalf("round %d: %s.json = %s, %v; want the runtime's goroutines, stacks and heap", round, heap, b, err)
 		}
 	}
 }

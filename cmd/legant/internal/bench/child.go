@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -102,7 +103,7 @@ func (c *childGateway) args(cfg childConfig, addr, registry, secret string) []st
 	if cfg.profile != "" {
 		prof = []string{"--cpuprofile", cfg.profile}
 	}
-	if cfg.memprofile != "" && !cfg.proxy {
+	if cfg.memprofile != "" {
 		prof = append(prof, "--memprofile", cfg.memprofile)
 	}
 	if cfg.proxy {
@@ -192,6 +193,23 @@ func (c *childGateway) cpu() time.Duration {
 }
 
 func (c *childGateway) memory() (Memory, error) { return procMemory(c.pid()) }
+
+// runtimeMem has the child write its heap profile to path (heapProfile) and
+// returns the runtime figures it writes beside it (path.json).
+func (c *childGateway) runtimeMem(path string) (*RuntimeMem, error) {
+	if err := c.heapProfile(path); err != nil {
+		return nil, err
+	}
+	b, err := os.ReadFile(path + ".json")
+	if err != nil {
+		return nil, err
+	}
+	m := &RuntimeMem{}
+	if err := json.Unmarshal(b, m); err != nil {
+		return nil, fmt.Errorf("%s: %w", path+".json", err)
+	}
+	return m, nil
+}
 
 // heapProfile has the child write its heap profile (--memprofile) to path
 // and waits, up to 30 seconds, until it is there.

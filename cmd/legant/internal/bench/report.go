@@ -135,6 +135,20 @@ type IdleRun struct {
 	// this process's (the clients and the upstream).
 	OpenCPU, HarnessCPU time.Duration
 	ChildFDs            int // the child's open descriptors with every session open
+	// RuntimeBefore and RuntimeAfter are the child's runtime memory figures
+	// before opening and with every session open (after a collection each;
+	// only with --profile-dir, which has the child write them).
+	RuntimeBefore, RuntimeAfter *RuntimeMem `json:",omitempty"`
+}
+
+// RuntimeMem is a child's Go runtime memory figures (runtime.MemStats),
+// written by its --memprofile handler beside the heap profile.
+type RuntimeMem struct {
+	Goroutines uint64
+	HeapAlloc  uint64 // live heap objects, bytes
+	HeapInuse  uint64 // heap spans in use, bytes
+	StackInuse uint64 // goroutine stacks, bytes
+	Sys        uint64 // obtained from the OS, bytes
 }
 
 // Goal is a performance target and whether this run met it. Goals are

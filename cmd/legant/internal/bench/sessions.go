@@ -107,7 +107,7 @@ func measureIdle(ctx context.Context, cfg sessionsConfig, proxy bool) (*IdleRun,
 		name = "proxy-" + name
 	}
 	heap := ""
-	if cfg.profileDir != "" && !proxy {
+	if cfg.profileDir != "" {
 		heap = filepath.Join(cfg.profileDir, name+".heap")
 	}
 	child, err := startChild(ctx, childConfig{binary: cfg.binary, dir: filepath.Join(cfg.dir, "child-"+name),
@@ -141,6 +141,11 @@ func measureIdle(ctx context.Context, cfg sessionsConfig, proxy bool) (*IdleRun,
 	if res.Before, err = child.memory(); err != nil {
 		return nil, "", err
 	}
+	if heap != "" { // after the RSS reading: the profile's collection would lower it
+		if res.RuntimeBefore, err = child.runtimeMem(heap); err != nil {
+			return nil, "", fmt.Errorf("idle sessions: %w", err)
+		}
+	}
 	start, cpu0, own0 := time.Now(), child.cpu(), processCPU()
 	open := openSessions(ctx, hc, endpoint, tok, cfg.n)
 	res.OpenTook = time.Since(start)
@@ -159,7 +164,7 @@ func measureIdle(ctx context.Context, cfg sessionsConfig, proxy bool) (*IdleRun,
 		return nil, "", err
 	}
 	if heap != "" { // after the RSS reading: the profile's GC would lower it
-		if err := child.heapProfile(heap); err != nil {
+		if res.RuntimeAfter, err = child.runtimeMem(heap); err != nil {
 			return nil, "", fmt.Errorf("idle sessions: %w", err)
 		}
 	}

@@ -35,7 +35,8 @@ func TestRunQuickSmoke(t *testing.T) {
 		t.Skip("builds legant and runs child gateways")
 	}
 	o := Options{LegantBinary: buildLegant(t), Quick: true, Rounds: 2, Phase: 200 * time.Millisecond,
-		Concurrency: []int{1, 4}, Sessions: 50, Settle: time.Millisecond, Command: "go test ./bench -run Smoke"}
+		Concurrency: []int{1, 4}, Sessions: 50, Settle: time.Millisecond, Command: "go test ./bench -run Smoke",
+		ProfileDir: t.TempDir()}
 	targets := []string{TargetDirect, TargetProxy, TargetGateway, TargetProxyChild, "gateway+sqlite"}
 	for _, b := range storetest.Backends(t) {
 		if b.Postgres() {
@@ -80,6 +81,14 @@ func TestRunQuickSmoke(t *testing.T) {
 		// The baseline: the same sessions through the bare proxy child.
 		if p := s.Proxy; p == nil || p.Opened != 50 || p.Before.RSS <= 0 || p.After.RSS <= 0 || p.FirstError != "" || p.OpenTook <= 0 {
 			t.Errorf("sessions through the bare proxy (clients %s) = %+v, want 50 opened with RSS read", s.Client, p)
+		}
+		// With --profile-dir both children report their runtime's figures,
+		// and every open stream holds a goroutine or more.
+		for _, r := range []*IdleRun{&s.IdleRun, s.Proxy} {
+			if r == nil || r.RuntimeBefore == nil || r.RuntimeAfter == nil || r.RuntimeAfter.StackInuse == 0 ||
+				r.RuntimeAfter.Goroutines < r.RuntimeBefore.Goroutines+50 {
+				t.Errorf("sessions (clients %s): runtime figures %+v", s.Client, r)
+			}
 		}
 	}
 	// HTTP/1.1 clients hold a connection per open GET stream; h2c clients

@@ -159,6 +159,14 @@ func writeIdleRun(b *strings.Builder, child string, requested int, r *IdleRun) {
 	}
 	fmt.Fprintf(b, "\n    RSS before %s, after %s (peak %s): %s per session; the child holds %d descriptors\n", fmtBytes(float64(r.Before.RSS)),
 		fmtBytes(float64(r.After.RSS)), fmtBytes(float64(r.After.Peak)), fmtBytes(r.PerSession), r.ChildFDs)
+	if a, z := r.RuntimeBefore, r.RuntimeAfter; a != nil && z != nil && r.Opened > 0 {
+		per := func(after, before uint64) string {
+			return fmtBytes((float64(after) - float64(before)) / float64(r.Opened))
+		}
+		fmt.Fprintf(b, "    per session, Go runtime after a collection: live heap %s, heap spans %s, stacks %s, %.1f goroutines\n",
+			per(z.HeapAlloc, a.HeapAlloc), per(z.HeapInuse, a.HeapInuse), per(z.StackInuse, a.StackInuse),
+			(float64(z.Goroutines)-float64(a.Goroutines))/float64(r.Opened))
+	}
 }
 
 func (rep *Report) writeGoals(b *strings.Builder) {
