@@ -39,24 +39,21 @@ var canonicalLastEventID = http.CanonicalHeaderKey(headerLastEventID)
 
 // serveMCP is the endpoint of one upstream: authentication, then the method.
 func (g *Gateway) serveMCP(w http.ResponseWriter, r *http.Request, slug string) {
+	// The refusals are answered in functions of their own: their audit
+	// events and errors would otherwise sit in this frame, which stays on
+	// the stack below every idle GET stream (serveGet).
 	up, ok := g.upstream(slug)
 	if !ok {
-		writeRPCError(w, http.StatusNotFound, nil, rpcError{Code: codeInvalidRequest, Message: "no upstream named " + fmt.Sprintf("%q", slug)})
+		refuseUnknownUpstream(w, slug)
 		return
 	}
 	if !g.originAllowed(r) {
-		g.record(audit.Event{Kind: audit.KindEdge403, Upstream: slug, Reason: "origin"})
-		http.Error(w, "Forbidden: origin not allowed", http.StatusForbidden)
+		g.refuseOrigin(w, slug)
 		return
 	}
 	claims, _, aerr := g.authenticate(r, up)
 	if aerr != nil {
-		ev := audit.Event{Kind: audit.KindEdge401, Upstream: slug, Reason: aerr.reason}
-		if claims != nil {
-			ev = withPrincipal(ev, claims)
-		}
-		g.record(ev)
-		g.writeAuthError(w, r, slug, aerr, "")
+		g.refuseUnauthenticated(w, r, slug, claims, aerr)
 		return
 	}
 	if r.Method == http.MethodGet && g.draining.Load() {
@@ -74,6 +71,26 @@ func (g *Gateway) serveMCP(w http.ResponseWriter, r *http.Request, slug string) 
 		w.Header().Set("Allow", "GET, POST, DELETE")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	}
+}
+
+func refuseUnknownUpstream(w http.ResponseWriter, slug string) {
+	writeRPCError(w, http.StatusNotFound, nil, rpcError{Code: codeInvalidRequest, Message: "no upstream named " + fmt.Sprintf("%q", slug)})
+}
+
+func (g *Gateway) refuseOrigin(w http.ResponseWriter, slug string) {
+	g.record(audit.Event{Kind: audit.KindEdge403, Upstream: slug, Reason: "origin"})
+	http.Error(w, "Forbidden: origin not allowed", http.StatusForbidden)
+}
+
+// refuseUnauthenticated audits and answers a request whose token failed
+// (claims, when the token was read, name its principal).
+func (g *Gateway) refuseUnauthenticated(w http.ResponseWriter, r *http.Request, slug string, claims *authority.Claims, aerr *authError) {
+	ev := audit.Event{Kind: audit.KindEdge401, Upstream: slug, Reason: aerr.reason}
+	if claims != nil {
+		ev = withPrincipal(ev, claims)
+	}
+	g.record(ev)
+	g.writeAuthError(w, r, slug, aerr, "")
 }
 
 // servePost carries one client POST through the gateway: read and decode the
