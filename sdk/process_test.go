@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openlegant/legant/issuer/store/storetest"
 	"github.com/openlegant/legant/sdk"
 )
 
@@ -32,7 +32,7 @@ func TestAgainstLegantProcess(t *testing.T) {
 	data := filepath.Join(dir, "data")
 	reg := filepath.Join(dir, "legant.yaml")
 	os.WriteFile(reg, []byte("version: 1\nupstreams:\n  - slug: api\n    url: http://127.0.0.1:9/mcp\n    tools:\n      pay: {scope: pay}\n"), 0o600)
-	port := freePort(t)
+	port := storetest.FreePort(t)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	gw := exec.Command(bin, "gateway", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "-f", reg,
 		"--data-dir", data, "--admin-listen=")
@@ -92,15 +92,6 @@ func TestAgainstLegantProcess(t *testing.T) {
 			t.Fatalf("the revoked token still verifies; feed status %+v", v.FeedStatus())
 		}
 	}
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func waitReady(t *testing.T, url string) {

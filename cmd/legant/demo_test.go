@@ -9,12 +9,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/openlegant/legant/cmd/legant/internal/bench"
+	"github.com/openlegant/legant/issuer/store/storetest/freeport"
 )
 
 func loopbackAddr(t *testing.T) string {
 	t.Helper()
-	addr, err := bench.ReserveAddr() // outside the ephemeral range
+	addr, err := freeport.Addr() // below the ephemeral range
 	if err != nil {
 		t.Fatal(err)
 	}

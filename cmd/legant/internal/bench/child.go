@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/issuer/store/storetest/freeport"
 )
 
 // childStartTimeout bounds how long a child gateway may take to serve.
@@ -74,7 +75,7 @@ func startChild(ctx context.Context, cfg childConfig) (*childGateway, error) {
 	if err := os.WriteFile(secret, []byte(authority.NewSecret()), 0o600); err != nil {
 		return nil, err
 	}
-	addr, err := ReserveAddr()
+	addr, err := freeport.Addr() // below the ephemeral range
 	if err != nil {
 		return nil, err
 	}

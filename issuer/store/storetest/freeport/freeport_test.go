@@ -1,4 +1,4 @@
-package bench
+package freeport
 
 import (
 	"net"
@@ -6,24 +6,24 @@ import (
 	"testing"
 )
 
-// TestReserveAddrBelowEphemeralRange: the address is on loopback, free to
+// TestAddrBelowEphemeralRange: the address is on loopback, free to
 // listen on, and (where the kernel tells its ephemeral range) below it, so
 // no outgoing connection can be handed its port before the child binds it.
-func TestReserveAddrBelowEphemeralRange(t *testing.T) {
-	lo, known := ephemeralLow()
+func TestAddrBelowEphemeralRange(t *testing.T) {
+	lo, known := EphemeralLow()
 	seen := map[string]bool{}
 	for range 20 {
-		addr, err := ReserveAddr()
+		addr, err := Addr()
 		if err != nil {
 			t.Fatal(err)
 		}
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil || host != "127.0.0.1" {
-			t.Fatalf("ReserveAddr = %q, %v; want a 127.0.0.1 address", addr, err)
+			t.Fatalf("Addr = %q, %v; want a 127.0.0.1 address", addr, err)
 		}
 		n, _ := strconv.Atoi(port)
-		if known && (n < reserveMin || n >= lo) {
-			t.Errorf("port %d, want in [%d, %d): below the ephemeral range", n, reserveMin, lo)
+		if known && (n < Min || n >= lo) {
+			t.Errorf("port %d, want in [%d, %d): below the ephemeral range", n, Min, lo)
 		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
