@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 )
@@ -67,6 +68,55 @@ func TestListenerProtocols(t *testing.T) {
 		cancel()
 		if !noH2C && conns != 2 {
 			t.Errorf("connections: %d, want 2 (one for the 3 HTTP/1.1 requests, one for the 3 h2c requests)", conns)
+		}
+	}
+}
+
+// TestH2CStreamsPerConnection: an h2c client holds at most h2cMaxStreams
+// open streams (idle sessions' GET streams) on one connection; one more opens
+// a second connection.
+func TestH2CStreamsPerConnection(t *testing.T) {
+	release := make(chan struct{})
+	srv := serveLimits{}.server(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		http.NewResponseController(w).Flush()
+		<-release // a stream held open, as an idle session's GET stream is
+	}))
+	var mu sync.Mutex
+	conns := 0
+	srv.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	defer srv.Close()
+	defer close(release)
+	tr := &http.Transport{Protocols: new(http.Protocols)}
+	tr.Protocols.SetUnencryptedHTTP2(true)
+	defer tr.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// One after another (each open before the next starts), so that the
+	// client knows the server's limit and dials only when it is reached.
+	for i := range h2cMaxStreams + 1 {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ln.Addr().String()+"/", nil)
+		resp, err := (&http.Client{Transport: tr}).Do(req)
+		if err != nil {
+			t.Fatalf("stream %d: %v", i+1, err)
+		}
+		defer resp.Body.Close()
+		mu.Lock()
+		got := conns
+		mu.Unlock()
+		if want := 1 + (i+1)/(h2cMaxStreams+1); got != want {
+			t.Fatalf("%d open streams on %d connections, want %d (%d streams per connection)", i+1, got, want, h2cMaxStreams)
 		}
 	}
 }

@@ -84,9 +84,14 @@ func (l *serveLimits) registerLimits(fs *pflag.FlagSet) {
 }
 
 // h2cMaxStreams is how many streams one HTTP/2 client connection may hold
-// open: an idle session's GET stream is one, so a client multiplexes a
-// thousand sessions per connection.
-const h2cMaxStreams = 1000
+// open: an idle session's GET stream is one, so a client multiplexes 250
+// sessions per connection and opens another for more (Go's default, and the
+// go-sdk server's). Not more: net/http's HTTP/2 write scheduler walks every
+// open stream of a connection for each frame it writes, so a connection of
+// 1,000 idle streams made every frame on it four times dearer (with 10,000
+// idle sessions, the gateway's CPU per session opened fell from 1.22–1.26 to
+// 1.07–1.12 ms at 250; docs/PERFORMANCE.md).
+const h2cMaxStreams = 250
 
 func (l serveLimits) server(h http.Handler) *http.Server {
 	or := func(v, d time.Duration) time.Duration {

@@ -63,13 +63,13 @@ func (s *server) close() {
 
 // proxyMaxStreams is the bare proxy's HTTP/2 streams per client connection:
 // `legant gateway`'s (h2cMaxStreams in cmd/legant).
-const proxyMaxStreams = 1000
+const proxyMaxStreams = 250
 
 // ServeBareProxy serves NewBareProxy to upstream on addr until ctx ends: the
 // bare proxy as a process of its own (`legant bench-proxy`), so that the
 // child gateways are compared with a baseline that also pays for its own
 // process, sockets and scheduling. Like `legant gateway`, it serves HTTP/1.1
-// and HTTP/2 cleartext with prior knowledge (1,000 streams per connection);
+// and HTTP/2 cleartext with prior knowledge (250 streams per connection);
 // h2c: it reaches the upstream over HTTP/2 cleartext too, as a gateway does
 // an upstream marked h2c: true.
 func ServeBareProxy(ctx context.Context, addr, upstream string, h2c bool) error {
