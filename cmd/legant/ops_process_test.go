@@ -9,13 +9,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +28,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/openlegant/legant/examples/killswitch/slowtool"
+	"github.com/openlegant/legant/issuer/store/storetest/freeport"
 )
 
 // The tests of this file run the `legant` binary, built once, as an
@@ -422,15 +421,11 @@ func get(url string) (int, string) {
 
 func freeTCPPort(t *testing.T) int {
 	t.Helper()
-	_, port, err := net.SplitHostPort(loopbackAddr(t))
+	port, err := freeport.Port() // below the ephemeral range
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := strconv.Atoi(port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	return port
 }
 
 // syncBuffer is a bytes.Buffer safe for a process writing while a test reads.

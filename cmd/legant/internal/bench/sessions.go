@@ -154,8 +154,11 @@ func measureIdle(ctx context.Context, cfg sessionsConfig, proxy bool) (*IdleRun,
 	if open.err != nil {
 		res.FirstError = open.err.Error()
 	}
-	cfg.log("idle sessions: %d open through the %s in %s; settling", res.Opened, map[bool]string{false: "gateway", true: "bare proxy"}[proxy],
-		res.OpenTook.Round(time.Millisecond))
+	through := "gateway"
+	if proxy {
+		through = "bare proxy"
+	}
+	cfg.log("idle sessions: %d open through the %s in %s; settling", res.Opened, through, res.OpenTook.Round(time.Millisecond))
 	time.Sleep(cfg.settle)
 	if res.After, err = child.memory(); err != nil {
 		return nil, "", err
