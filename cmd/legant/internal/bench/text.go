@@ -27,8 +27,13 @@ func (rep *Report) writeHeader(b *strings.Builder) {
 		m.Model, m.Cores, m.NumCPU, m.GOMAXPROCS, m.OS, m.Arch, m.Kernel, m.LoadAvg)
 	fmt.Fprintf(b, "go: %s\n", m.GoVersion)
 	if f := rep.Flush; f != nil {
-		fmt.Fprintf(b, "disk: a 4 KiB write + fdatasync in %s (where the child gateways' stores are): p50 %s, p90 %s (%d writes, before the load)\n",
+		fmt.Fprintf(b, "disk: a 4 KiB write + fdatasync in %s (where the child gateways' stores are): p50 %s, p90 %s (%d writes back to back, before the load)",
 			f.Dir, fmtDur(f.P50), fmtDur(f.P90), f.Writes)
+		if p := f.Paced; p != nil {
+			fmt.Fprintf(b, "; %s after the last, as a durable gateway's at c=1: p50 %s, p90 %s, mean %s (%d writes, after the load)",
+				fmtDur(p.Gap), fmtDur(p.P50), fmtDur(p.P90), fmtDur(p.Mean), p.Writes)
+		}
+		b.WriteByte('\n')
 	}
 	if rep.Command != "" {
 		fmt.Fprintf(b, "command: %s\n", rep.Command)
@@ -118,8 +123,12 @@ func (rep *Report) writeFlushBound(b *strings.Builder) {
 	if len(parts) == 0 {
 		return
 	}
-	fmt.Fprintf(b, "durable audit at c=1: each call also waits for its allow record's flush (p50 %s on this disk), so a child gateway with durable audit reaches at most %s of proxy+child at c=1 here, however little else it adds\n",
-		fmtDur(rep.Flush.P50), strings.Join(parts, ", "))
+	what := fmt.Sprintf("p50 %s on this disk", fmtDur(rep.Flush.P50))
+	if p := rep.Flush.Paced; p != nil {
+		what = fmt.Sprintf("mean %s on this disk when it follows the previous one by a call", fmtDur(p.Mean))
+	}
+	fmt.Fprintf(b, "durable audit at c=1: each call also waits for its allow record's flush (%s), so a child gateway with durable audit reaches at most %s of proxy+child at c=1 here, however little else it adds\n",
+		what, strings.Join(parts, ", "))
 }
 
 func (rep *Report) writeMemory(b *strings.Builder) {
