@@ -110,9 +110,14 @@ type auditJournal struct {
 	// it is durable when it returns, with no copy into the page cache and no
 	// separate fdatasync. nil: appends use f and fdatasync.
 	direct *os.File
-	path   string
-	id     [16]byte
-	size   int64
+	// aio, when the kernel takes it, queues the appends through direct and
+	// parks the appending goroutine until they complete, leaving its
+	// thread's P to other goroutines (auditjournal_aio_linux.go). nil:
+	// appends pwrite through direct (or f).
+	aio  *aioWriter
+	path string
+	id   [16]byte
+	size int64
 
 	// The writer's: guarded by AuditLog.writeMu.
 	next uint64 // jseq of the next event
@@ -141,6 +146,7 @@ type auditJournal struct {
 	stopped chan struct{}
 
 	applies   atomic.Int64 // apply transactions committed (tests, benchmarks)
+	aioWrites atomic.Int64 // appends written through aio (tests)
 	noApply   atomic.Bool  // tests: the applier writes nothing (what a crash leaves)
 	closeOnce sync.Once
 }
@@ -176,6 +182,9 @@ func (l *AuditLog) openJournal(ctx context.Context, dbPath string, size int64) (
 	}
 	if journalDirect {
 		j.direct = openDirect(path, f)
+	}
+	if j.direct != nil {
+		j.aio = newAIOWriter(j.direct)
 	}
 	return j, nil
 }
@@ -377,9 +386,14 @@ func (j *auditJournal) maxFrame() int64 { return (j.size - journalBlock) / 4 }
 // The caller holds writeMu: commits are written and synced one at a time (two
 // syncs in flight made batches smaller for no more events per second here,
 // and every sync costs ~40 µs of CPU; appends queue meanwhile and form the
-// next batch).
-func (j *auditJournal) append(ctx context.Context, events []audit.Event) error {
-	first, err := j.write(ctx, events)
+// next batch). The writer goroutine's appends go through AIO where there is
+// one, so that the producers queueing meanwhile run (64 producers: 32 events
+// per commit instead of 3–6). blocking (an inline commit, from a log found
+// idle) writes with pwrite: nothing else waits for the log then, and a pwrite
+// answers 7–10 µs sooner than AIO and the poller's wake-up (one producer:
+// 50 against 57–60 µs per append, BenchmarkAuditAppend).
+func (j *auditJournal) append(ctx context.Context, events []audit.Event, blocking bool) error {
+	first, err := j.write(ctx, events, blocking)
 	if err != nil {
 		return err
 	}
@@ -388,7 +402,7 @@ func (j *auditJournal) append(ctx context.Context, events []audit.Event) error {
 
 // write assigns events their jseqs from j.next and writes them into the ring
 // (one or more frames); it returns the first jseq.
-func (j *auditJournal) write(ctx context.Context, events []audit.Event) (uint64, error) {
+func (j *auditJournal) write(ctx context.Context, events []audit.Event, blocking bool) (uint64, error) {
 	if err := j.broken(); err != nil {
 		return 0, err
 	}
@@ -408,6 +422,19 @@ func (j *auditJournal) write(ctx context.Context, events []audit.Event) (uint64,
 		return 0, err // nothing of it was written: its jseqs stay free
 	}
 	j.next = first + uint64(len(events))
+	if j.aio != nil && !blocking {
+		err := j.aio.writeAt(frames, offs)
+		switch {
+		case err == nil:
+			j.aioWrites.Add(1)
+			return first, nil
+		case !errors.Is(err, errAIOUnavailable):
+			return 0, j.fail(err)
+		}
+		// Refused before anything was written: pwrite from now on.
+		j.aio.close()
+		j.aio = nil
+	}
 	for i, frame := range frames {
 		w := j.f
 		if j.direct != nil {
@@ -886,6 +913,9 @@ func (l *AuditLog) settle(ctx context.Context) error {
 func (j *auditJournal) close() {
 	close(j.stop)
 	<-j.stopped
+	if j.aio != nil {
+		j.aio.close()
+	}
 	if j.direct != nil {
 		j.direct.Close()
 	}

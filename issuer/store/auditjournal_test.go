@@ -217,31 +217,58 @@ func TestAuditJournalReleasesAnOutagesBacklog(t *testing.T) {
 // file system takes it) and through pwrite + fdatasync alike are recovered
 // after what a crash leaves, byte for byte, and reuse the ring.
 func TestAuditJournalWritePaths(t *testing.T) {
-	for _, direct := range []bool{true, false} {
-		t.Run(map[bool]string{true: "direct", false: "buffered"}[direct], func(t *testing.T) {
+	for _, path := range []string{"aio", "direct", "buffered"} {
+		t.Run(path, func(t *testing.T) {
+			direct, aio := path != "buffered", path == "aio"
 			defer store.SetJournalDirect(store.SetJournalDirect(direct))
+			defer store.SetJournalAIO(store.SetJournalAIO(aio))
 			ctx := context.Background()
 			opts := sqliteOptions(t)
-			opts.AuditJournalSize = 16 * 4096
+			opts.AuditJournalSize = 64 * 4096
 			opts.AuditKeepArgs = true
 			st := storetest.Open(t, opts)
 			if direct && !st.AuditJournalDirect() {
-				t.Logf("the file system of %s refuses O_DIRECT: the buffered path runs twice", opts.DataDir)
+				t.Logf("the file system of %s refuses O_DIRECT: the buffered path runs instead", opts.DataDir)
 			} else if !direct && st.AuditJournalDirect() {
 				t.Fatal("O_DIRECT turned off, the journal uses it")
 			}
+			if on, _ := st.AuditJournalAIO(); on != (aio && st.AuditJournalDirect()) {
+				t.Fatalf("AIO in use: %v on the %s path", on, path)
+			}
+			// Held: what the journal holds is all a crash leaves. Sixteen
+			// producers at once: the writer goroutine takes what queues
+			// behind an inline commit (through AIO on that path).
 			st.HoldAuditJournal(true)
-			for i := range 10 {
-				if err := st.Audit().Append(ctx, event(i)); err != nil {
+			var wg sync.WaitGroup
+			errs := make(chan error, 48)
+			start := make(chan struct{})
+			for p := range 16 {
+				wg.Go(func() {
+					<-start
+					for i := range 3 {
+						errs <- st.Audit().Append(ctx, event(p*3+i))
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
 					t.Fatal(err)
 				}
+			}
+			if on, writes := st.AuditJournalAIO(); on && writes == 0 {
+				t.Fatal("48 appends from 16 producers: none went through the writer's AIO")
+			} else if !on && writes != 0 {
+				t.Fatalf("%d appends through AIO, which is off", writes)
 			}
 			st.Close() // what kill -9 leaves: nothing applied
 			st = storetest.Open(t, opts)
 			defer st.Close()
-			verifyChain(t, st, 10)
-			appendN(t, st.Audit(), 500) // ~30 times round a ring of 15 blocks
-			verifyChain(t, st, 510)
+			verifyChain(t, st, 48)
+			appendN(t, st.Audit(), 1000) // round a ring of 63 blocks many times
+			verifyChain(t, st, 1048)
 		})
 	}
 }

@@ -199,7 +199,7 @@ func (l *AuditLog) commitInline(ctx context.Context, ps []*pendingEvent) (error,
 		l.queued.Add(int64(len(ps)))
 		l.pipeline(ctx, ps, false)
 	} else {
-		l.commitCtx(ctx, ps)
+		l.commitCtx(ctx, ps, true)
 	}
 	for _, p := range ps {
 		if err := <-p.done; err != nil {
@@ -326,17 +326,19 @@ func (l *AuditLog) collect(first *pendingEvent, yield bool) []*pendingEvent {
 	return batch
 }
 
-func (l *AuditLog) commit(batch []*pendingEvent) { l.commitCtx(context.Background(), batch) }
+func (l *AuditLog) commit(batch []*pendingEvent) { l.commitCtx(context.Background(), batch, false) }
 
 // commitCtx writes batch within ctx and the log's write timeout and hands
-// each producer the outcome. The caller holds writeMu.
-func (l *AuditLog) commitCtx(ctx context.Context, batch []*pendingEvent) {
+// each producer the outcome. The caller holds writeMu. inline says the
+// caller commits its own events, having found the log idle: a journal
+// append then blocks its thread for the write (auditJournal.append).
+func (l *AuditLog) commitCtx(ctx context.Context, batch []*pendingEvent, inline bool) {
 	ctx, cancel := context.WithTimeout(ctx, l.timeout)
 	defer cancel()
 	events := batchEvents(batch)
 	var err error
 	if l.j != nil {
-		err = l.j.append(ctx, events)
+		err = l.j.append(ctx, events, inline)
 	} else {
 		err = l.write(ctx, events)
 	}

@@ -228,7 +228,7 @@ func (l *AuditLog) pipeline(ctx context.Context, first []*pendingEvent, ahead bo
 		l.queued.Add(-int64(len(batch)))
 	}
 	ordinary := func(batch []*pendingEvent) {
-		l.commitCtx(ctx, batch)
+		l.commitCtx(ctx, batch, false)
 		l.queued.Add(-int64(len(batch)))
 	}
 	pipeable := func(events []audit.Event) bool {

@@ -182,6 +182,16 @@ func (s *Store) SetAuditApplyLinger(d time.Duration) { s.audit.j.linger.Store(in
 // stores opened next, and returns the previous setting.
 func SetJournalDirect(on bool) bool { was := journalDirect; journalDirect = on; return was }
 
+// SetJournalAIO turns the journal's AIO appends on or off for the stores
+// opened next, and returns the previous setting.
+func SetJournalAIO(on bool) bool { was := journalAIO; journalAIO = on; return was }
+
+// AuditJournalAIO reports whether the journal's writer appends through AIO,
+// and how many appends went that way.
+func (s *Store) AuditJournalAIO() (bool, int64) {
+	return s.audit.j.aio != nil, s.audit.j.aioWrites.Load()
+}
+
 // AuditJournalDirect reports whether the journal appends through O_DIRECT.
 func (s *Store) AuditJournalDirect() bool { return s.audit.j.direct != nil }
 
