@@ -71,7 +71,9 @@ func workloads() []namedWorkload {
 
 // runCell measures every target at concurrency c on one workload: clients
 // initialized once, a warm-up, then o.Rounds rounds in which each target runs
-// one phase in turn, the first target rotating from round to round.
+// one phase in turn, the first target rotating from round to round. A child
+// gateway's audit appends are read before and after each of its phases
+// (outside the phase: the reads' CPU is not the calls').
 func runCell(ctx context.Context, o Options, targets []*target, wl namedWorkload, c int) ([]Row, error) {
 	pools := make([]*Pool, len(targets))
 	defer func() {
@@ -93,7 +95,26 @@ func runCell(ctx context.Context, o Options, targets []*target, wl namedWorkload
 	for r := range o.Rounds {
 		for k := range targets {
 			i := (r + k) % len(targets)
+			gw := targets[i].child
+			if gw != nil && gw.proxy {
+				gw = nil
+			}
+			var sum0, n0 float64
+			if gw != nil {
+				var err error
+				if sum0, n0, err = gw.auditAppends(ctx); err != nil {
+					return nil, fmt.Errorf("%s: %w", targets[i].name, err)
+				}
+			}
 			accs[i].add(pools[i].Run(ctx, wl.Workload, Stop{Duration: o.Phase}))
+			if gw != nil {
+				sum1, n1, err := gw.auditAppends(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("%s: %w", targets[i].name, err)
+				}
+				accs[i].appendSeconds += sum1 - sum0
+				accs[i].appends += n1 - n0
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return nil, err

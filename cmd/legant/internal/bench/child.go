@@ -1,15 +1,19 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -118,7 +122,8 @@ func (c *childGateway) args(cfg childConfig, addr, registry, secret string) []st
 		"--issuer", Issuer, "--data-dir", filepath.Join(cfg.dir, "data"),
 		"--database-url=" + cfg.databaseURL, // explicit: never LEGANT_DATABASE_URL by accident
 		"--key-secret-file", secret,
-		"--admin-listen="}, // no admin API: its fixed default port would collide between children
+		"--admin-listen=",    // no admin API: its fixed default port would collide between children
+		"--metrics-on-main"}, // the harness reads legant_audit_append_seconds around each phase
 		append(prof, auditModeArgs(cfg.auditMode)...)...)
 }
 
@@ -247,4 +252,59 @@ func (c *childGateway) stop() error {
 		<-c.exited
 	}
 	return nil
+}
+
+// auditAppends reads the child gateway's legant_audit_append_seconds
+// histogram from its /metrics (--metrics-on-main): the seconds its audit
+// appends took and their count, so far. At c=1 with durable audit nearly
+// every append is a call's allow record, made durable before the call is
+// forwarded.
+func (c *childGateway) auditAppends(ctx context.Context) (sum float64, count float64, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/metrics", nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, 0, fmt.Errorf("GET /metrics: %s", resp.Status)
+	}
+	return parseAuditAppends(resp.Body)
+}
+
+// parseAuditAppends finds legant_audit_append_seconds_sum and _count in a
+// Prometheus text exposition.
+func parseAuditAppends(r io.Reader) (sum, count float64, err error) {
+	found := 0
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		var dst *float64
+		switch {
+		case !ok:
+			continue
+		case name == "legant_audit_append_seconds_sum":
+			dst = &sum
+		case name == "legant_audit_append_seconds_count":
+			dst = &count
+		default:
+			continue
+		}
+		if *dst, err = strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil {
+			return 0, 0, fmt.Errorf("/metrics: %s: %w", name, err)
+		}
+		found++
+	}
+	if err := sc.Err(); err != nil {
+		return 0, 0, err
+	}
+	if found != 2 {
+		return 0, 0, errors.New("/metrics has no legant_audit_append_seconds histogram")
+	}
+	return sum, count, nil
 }

@@ -23,64 +23,71 @@ func TestMeasureFlush(t *testing.T) {
 	}
 }
 
-// TestMeasurePacedFlush: the paced probe pauses before every write (its
-// run takes at least writes × gap) and reports the distribution and mean.
-func TestMeasurePacedFlush(t *testing.T) {
-	dir := t.TempDir()
-	const n, gap = 10, 2 * time.Millisecond
-	start := time.Now()
-	p, err := measurePacedFlush(dir, n, gap)
-	if err != nil {
-		t.Fatal(err)
+// TestDurableBounds: with the child proxy at 1,000 calls/s at c=1 (1 ms a
+// call) and a durable child's allow records appended in 250 µs on average,
+// that child reaches at most 1 ÷ 1.25 = 0.80; an async child and a child
+// without append figures get no bound, nor a workload without a child
+// proxy at c=1; the report names each bound.
+func TestDurableBounds(t *testing.T) {
+	rep := &Report{Rows: []Row{
+		{Workload: WorkloadCallStateful, Concurrency: 1, Target: TargetProxyChild, PerSecond: 1000},
+		{Workload: WorkloadCallStateful, Concurrency: 1, Target: "gateway+sqlite", Calls: 700, PerSecond: 700, AuditAppends: 700, AuditAppendMean: 250 * time.Microsecond},
+		{Workload: WorkloadCallStateful, Concurrency: 1, Target: "gateway+postgres", PerSecond: 500, AuditAppends: 500, AuditAppendMean: time.Millisecond},
+		{Workload: WorkloadCallStateful, Concurrency: 1, Target: "gateway+sqlite+async", Calls: 900, PerSecond: 900, AuditAppends: 9, AuditAppendMean: 300 * time.Microsecond},
+		{Workload: WorkloadCallStateful, Concurrency: 16, Target: "gateway+sqlite", Calls: 3000, PerSecond: 3000, AuditAppends: 3000, AuditAppendMean: 900 * time.Microsecond},
+		{Workload: WorkloadCallStateful, Concurrency: 1, Target: TargetGateway, PerSecond: 900},
+		{Workload: WorkloadCallStateless, Concurrency: 1, Target: "gateway+sqlite", PerSecond: 700, AuditAppends: 700, AuditAppendMean: 250 * time.Microsecond},
+	}}
+	got := rep.DurableBounds()
+	if len(got) != 2 || got[0].Gateway != "gateway+sqlite" || got[1].Gateway != "gateway+postgres" {
+		t.Fatalf("bounds %+v, want gateway+sqlite and gateway+postgres on call/stateful", got)
 	}
-	if took := time.Since(start); took < n*gap {
-		t.Fatalf("%d paced writes took %s, less than %d pauses of %s", n, took, n, gap)
+	if b := got[0].Bound; b < 0.7999 || b > 0.8001 {
+		t.Fatalf("gateway+sqlite bound %v, want 0.80", b)
 	}
-	if p.Writes != n || p.Gap != gap || p.P50 <= 0 || p.P90 < p.P50 || p.Mean <= 0 {
-		t.Fatalf("paced probe = %+v", p)
+	if b := got[1].Bound; b < 0.4999 || b > 0.5001 {
+		t.Fatalf("gateway+postgres bound %v, want 0.50", b)
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
-		t.Fatalf("the probe left %v", left)
+	var b strings.Builder
+	rep.writeDurableBounds(&b)
+	for _, want := range []string{"gateway+sqlite call/stateful: append 250µs, at most 0.80 of proxy+child", "gateway+postgres call/stateful: append 1.00ms, at most 0.50"} {
+		if !strings.Contains(b.String(), want) {
+			t.Fatalf("report %q lacks %q", b.String(), want)
+		}
+	}
+	if strings.Contains(b.String(), "async") || strings.Contains(b.String(), "stateless") {
+		t.Fatalf("report %q bounds an async child or a workload without a child proxy", b.String())
+	}
+	b.Reset()
+	rep.writeAuditAppends(&b)
+	lines := map[string]bool{}
+	for _, l := range strings.Split(b.String(), "\n") {
+		lines[strings.Join(strings.Fields(l), " ")] = true
+	}
+	for _, want := range []string{"call/stateful 1 gateway+sqlite+async 0.01 300µs", "call/stateful 16 gateway+sqlite 1.00 900µs",
+		"call/stateful 1 gateway+sqlite 1.00 250µs"} {
+		if !lines[want] {
+			t.Fatalf("appends table %q lacks the row %q", b.String(), want)
+		}
 	}
 }
 
-// TestFlushBound: with the child proxy at 1,000 calls/s (1 ms a call) and a
-// 250 µs flush, a durable gateway reaches at most 1 ÷ 1.25 = 0.80 at c=1;
-// the report says so for each call workload with a child proxy at c=1.
-func TestFlushBound(t *testing.T) {
-	rep := &Report{Flush: &Flush{Dir: "/tmp/x", Writes: 200, P50: 250 * time.Microsecond, P90: 400 * time.Microsecond},
-		Rows: []Row{
-			{Workload: WorkloadCallStateful, Concurrency: 1, Target: TargetProxyChild, PerSecond: 1000},
-			{Workload: WorkloadCallStateful, Concurrency: 16, Target: TargetProxyChild, PerSecond: 4000},
-			{Workload: WorkloadCallStateless, Concurrency: 1, Target: TargetProxy, PerSecond: 2000},
-		}}
-	if got := rep.FlushBound(WorkloadCallStateful); got < 0.7999 || got > 0.8001 {
-		t.Fatalf("bound %v, want 0.80", got)
+// TestParseAuditAppends reads the append histogram's sum and count from a
+// child's /metrics and refuses an exposition without it.
+func TestParseAuditAppends(t *testing.T) {
+	text := `# HELP legant_audit_append_seconds Duration of one batch append to the audit log.
+# TYPE legant_audit_append_seconds histogram
+legant_audit_append_seconds_bucket{le="0.0005"} 10
+legant_audit_append_seconds_bucket{le="+Inf"} 12
+legant_audit_append_seconds_sum 0.0042
+legant_audit_append_seconds_count 12
+legant_audit_append_errors_total 0
+`
+	sum, n, err := parseAuditAppends(strings.NewReader(text))
+	if err != nil || sum != 0.0042 || n != 12 {
+		t.Fatalf("parse = %v, %v, %v; want 0.0042, 12", sum, n, err)
 	}
-	if got := rep.FlushBound(WorkloadCallStateless); got != 0 {
-		t.Fatalf("bound %v without a child proxy at c=1, want 0", got)
-	}
-	var b strings.Builder
-	rep.writeFlushBound(&b)
-	if !strings.Contains(b.String(), "at most 0.80 (call/stateful) of proxy+child at c=1") || strings.Contains(b.String(), "stateless") {
-		t.Fatalf("report line: %q", b.String())
-	}
-	// With the paced probe, the bound takes its mean: 1 ÷ 1.5 = 0.67; the
-	// gap the probe pauses is the child proxy's call at c=1.
-	if gap := rep.pacedFlushGap(); gap != time.Millisecond {
-		t.Fatalf("paced gap %s, want the child proxy's call at c=1, 1ms", gap)
-	}
-	rep.Flush.Paced = &PacedFlush{Gap: time.Millisecond, Writes: 400, P50: 300 * time.Microsecond, P90: 900 * time.Microsecond, Mean: 500 * time.Microsecond}
-	if got := rep.FlushBound(WorkloadCallStateful); got < 0.666 || got > 0.667 {
-		t.Fatalf("bound %v with a paced mean of 500µs, want 0.67", got)
-	}
-	b.Reset()
-	rep.writeFlushBound(&b)
-	if !strings.Contains(b.String(), "(mean 500µs on this disk when it follows the previous one by a call)") || !strings.Contains(b.String(), "at most 0.67 (call/stateful)") {
-		t.Fatalf("report line: %q", b.String())
-	}
-	rep.Flush = nil
-	if got := rep.FlushBound(WorkloadCallStateful); got != 0 {
-		t.Fatalf("bound %v without a flush probe, want 0", got)
+	if _, _, err := parseAuditAppends(strings.NewReader("legant_sessions 3\n")); err == nil {
+		t.Fatal("an exposition without the histogram parsed")
 	}
 }

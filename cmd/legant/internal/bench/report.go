@@ -33,7 +33,7 @@ type Report struct {
 	Sessions      []*Sessions // one per client protocol measured; none when not measured
 	Goals         []Goal
 	// Flush is the disk's durable-write probe, taken before the load when
-	// child gateways are measured (nil otherwise): see FlushBound.
+	// child gateways are measured (nil otherwise): its best case; what a durable call waits for is each child's own (DurableBounds).
 	Flush *Flush `json:",omitempty"`
 }
 
@@ -74,6 +74,13 @@ type Row struct {
 	RoundP99       []time.Duration
 	RoundAllocs    []float64
 	Tools          int `json:",omitempty"` // tools in the last list result (tools/list)
+	// AuditAppends and AuditAppendMean are the child gateway's own audit
+	// appends during its phases and how long one took on average
+	// (legant_audit_append_seconds, read before and after each phase);
+	// zero for the other targets. With durable audit each call waits for
+	// its allow record's append.
+	AuditAppends    uint64        `json:",omitempty"`
+	AuditAppendMean time.Duration `json:",omitempty"`
 }
 
 // Ratio compares a gateway with the bare proxy on one workload and concurrency.
@@ -175,6 +182,9 @@ type rowAcc struct {
 	p99s     []time.Duration
 	allocs   []float64
 	checked  int
+	// The child gateway's audit appends during the phases (auditAppends).
+	appendSeconds float64
+	appends       float64
 }
 
 func (a *rowAcc) add(ph *Phase) {
@@ -204,6 +214,10 @@ func (a *rowAcc) row(workload string, conc int, tgt string) Row {
 		AllocsPerCall: perCall(float64(a.mallocs), n), RoundPerSecond: a.rounds, RoundP50: a.p50s, RoundP99: a.p99s,
 		RoundAllocs: a.allocs,
 		Tools:       a.checked}
+	if a.appends > 0 {
+		r.AuditAppends = uint64(a.appends)
+		r.AuditAppendMean = time.Duration(a.appendSeconds / a.appends * float64(time.Second))
+	}
 	if a.firstErr != nil {
 		r.FirstError = a.firstErr.Error()
 	}

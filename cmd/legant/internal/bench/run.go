@@ -161,14 +161,6 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := runLoad(ctx, o, rep, tmp, keys, key); err != nil {
 		return nil, err
 	}
-	if gap := rep.pacedFlushGap(); rep.Flush != nil && gap > 0 {
-		paced, err := measurePacedFlush(tmp, pacedFlushWrites, gap)
-		if err != nil {
-			return nil, fmt.Errorf("flush probe: %w", err)
-		}
-		rep.Flush.Paced = paced
-		o.logf("disk: the same write %s after the last: p50 %s, p90 %s, mean %s", fmtDur(gap), fmtDur(paced.P50), fmtDur(paced.P90), fmtDur(paced.Mean))
-	}
 	if o.Sessions > 0 && o.LegantBinary != "" {
 		for _, client := range o.SessionsClients {
 			o.logf("idle sessions: opening %d (clients %s)", o.Sessions, client)

@@ -66,6 +66,21 @@ func TestRunQuickSmoke(t *testing.T) {
 			t.Errorf("%s %s c=%d: no CPU ratio against the child proxy", r.Gateway, r.Workload, r.Concurrency)
 		}
 	}
+	// The disk before the load; the child gateways' own appends around
+	// each phase: at c=1 with durable audit, one allow record per call at
+	// least; from them the bound at c=1, for each child gateway.
+	if f := rep.Flush; f == nil || f.Writes != flushWrites || f.P50 <= 0 {
+		t.Errorf("flush probe = %+v", f)
+	}
+	for _, r := range rep.Rows {
+		if strings.HasPrefix(r.Target, "gateway+") && r.Workload == WorkloadCallStateful && r.Concurrency == 1 &&
+			(r.AuditAppends < r.Calls || r.AuditAppendMean <= 0) {
+			t.Errorf("%s c=1: %d audit appends (mean %s) for %d calls", r.Target, r.AuditAppends, r.AuditAppendMean, r.Calls)
+		}
+	}
+	if got, want := len(rep.DurableBounds()), 2*(len(targets)-4); got != want {
+		t.Errorf("%d durable bounds at c=1, want %d (each child gateway × call/stateful and call/stateless)", got, want)
+	}
 	for _, r := range rep.Rows { // every allowed call is audited in PostgreSQL
 		if r.Target == "gateway+postgres" && r.Workload == WorkloadCallStateful && r.DBCPUPerCall <= 0 {
 			t.Errorf("gateway+postgres %s c=%d: PostgreSQL CPU per call not measured", r.Workload, r.Concurrency)
