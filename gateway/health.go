@@ -2,8 +2,8 @@ package gateway
 
 // Health: the store as the request path sees it. The first store operation
 // on the request path that fails or runs out of Options.StoreTimeout (a
-// durable audit append, a budget reservation, loading a session) marks the
-// store unavailable: from then on tools/call is refused at once with
+// durable audit append, a budget reservation, loading a session; not one its
+// client cut short by going away) marks the store unavailable: from then on tools/call is refused at once with
 // CodeAudit (-32034), without waiting for a deadline, until a probe
 // (Options.StorePing, and the audit writer's retries) finds it back; without
 // StorePing, requests are let through again after a second. The
@@ -15,6 +15,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -53,8 +54,17 @@ func newStoreHealth(log *slog.Logger, ping func(context.Context) error, timeout 
 func (h *storeHealth) ok() bool { return !h.down.Load() }
 
 // markDown marks the store unavailable after op failed with err; the first
-// failure of an outage is logged and starts the probe.
+// failure of an outage is logged and starts the probe. An operation cut
+// short by its caller (context.Canceled: the client went away while its
+// session was loaded or its budget reserved, or the gateway is closing)
+// says nothing about the store and marks nothing — it had refused every
+// call for the next 100 ms (a conformance run in CI saw it); a store that
+// does not answer within Options.StoreTimeout fails with
+// context.DeadlineExceeded and does.
 func (h *storeHealth) markDown(op string, err error) {
+	if errors.Is(err, context.Canceled) {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.down.Store(true)

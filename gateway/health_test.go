@@ -16,6 +16,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/openlegant/legant/authority"
+	"github.com/openlegant/legant/authority/audit"
 	"github.com/openlegant/legant/gateway"
 	"github.com/openlegant/legant/policy"
 )
@@ -139,6 +140,66 @@ func TestStoreOutageRefusedAtOnce(t *testing.T) {
 	out := logs.String()
 	if n, m := strings.Count(out, "store unavailable"), strings.Count(out, "store recovered"); n != 1 || m != 1 {
 		t.Fatalf("logged %d outages and %d recoveries, want 1 and 1:\n%s", n, m, out)
+	}
+}
+
+// TestClientLeavingIsNoOutage: a client that goes away while its budget
+// reservation waits on the store cancels the reservation; that failure is
+// the client's, not the store's: the store stays healthy, nothing is logged
+// as an outage, and the next call passes at once. (A session load cut short
+// the same way once refused every call for 100 ms in a CI run.)
+func TestClientLeavingIsNoOutage(t *testing.T) {
+	ledger := &freezableLedger{MemoryLedger: policy.NewMemoryLedger()}
+	logs := &syncBuffer{}
+	r := newRig(t, rigOptions{gwOpts: func(o *gateway.Options) {
+		o.Ledger, o.StoreTimeout = ledger, 30*time.Second
+		o.StorePing = func(context.Context) error { return nil }
+		o.Logger = slog.New(slog.NewTextHandler(logs, nil))
+	}})
+	c := authority.Unrestricted()
+	c.Budget = &authority.Money{Value: authority.MustDecimal("1000"), Currency: "USD"}
+	tok := r.token(tokenOptions{c: &c})
+	call := func(ctx context.Context, cs *mcp.ClientSession) error {
+		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "submit_expense",
+			Arguments: map[string]any{"amount": 1, "category": "travel"}})
+		return err
+	}
+	leaving := r.connect(tok, "2025-11-25", nil)
+	staying := r.connect(tok, "2025-11-25", nil)
+
+	ledger.frozen.Store(true)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- call(ctx, leaving) }()
+	waitUntil(t, "the reservation to reach the store", func() bool { return ledger.frozenCalls.Load() == 1 })
+	cancel() // the client goes away mid-reservation
+	if err := <-done; err == nil {
+		t.Fatal("a call cancelled by its client succeeded")
+	}
+	ledger.frozen.Store(false)
+	// The gateway judges the failure, then records the refusal (or, having
+	// marked an outage, drops it and logs the outage): wait for either.
+	refused := func() bool {
+		r.events.mu.Lock()
+		defer r.events.mu.Unlock()
+		for _, e := range r.events.events {
+			if e.Kind == audit.KindDeny && e.Reason == string(policy.ReasonUnavailable) {
+				return true
+			}
+		}
+		return false
+	}
+	waitUntil(t, "the gateway to judge the cancelled reservation", func() bool {
+		return refused() || strings.Contains(logs.String(), "store unavailable")
+	})
+	if !r.gw.Stats().StoreHealthy {
+		t.Fatal("a client leaving marked the store unhealthy")
+	}
+	if err := call(context.Background(), staying); err != nil {
+		t.Fatalf("the next call, from another session: %v", err)
+	}
+	if out := logs.String(); strings.Contains(out, "store unavailable") {
+		t.Fatalf("a client leaving was logged as an outage:\n%s", out)
 	}
 }
 
