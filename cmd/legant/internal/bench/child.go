@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -12,10 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/openlegant/legant/authority"
 	"github.com/openlegant/legant/issuer/store/storetest/freeport"
@@ -277,34 +277,19 @@ func (c *childGateway) auditAppends(ctx context.Context) (sum float64, count flo
 	return parseAuditAppends(resp.Body)
 }
 
-// parseAuditAppends finds legant_audit_append_seconds_sum and _count in a
-// Prometheus text exposition.
+// parseAuditAppends reads the legant_audit_append_seconds histogram's sum
+// and count from a Prometheus text exposition (expfmt, as the ops tests read
+// /metrics).
 func parseAuditAppends(r io.Reader) (sum, count float64, err error) {
-	found := 0
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), " ")
-		var dst *float64
-		switch {
-		case !ok:
-			continue
-		case name == "legant_audit_append_seconds_sum":
-			dst = &sum
-		case name == "legant_audit_append_seconds_count":
-			dst = &count
-		default:
-			continue
-		}
-		if *dst, err = strconv.ParseFloat(strings.TrimSpace(value), 64); err != nil {
-			return 0, 0, fmt.Errorf("/metrics: %s: %w", name, err)
-		}
-		found++
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(r)
+	if err != nil {
+		return 0, 0, fmt.Errorf("/metrics: %w", err)
 	}
-	if err := sc.Err(); err != nil {
-		return 0, 0, err
-	}
-	if found != 2 {
+	f := fams["legant_audit_append_seconds"]
+	if f == nil || len(f.GetMetric()) != 1 || f.GetMetric()[0].GetHistogram() == nil {
 		return 0, 0, errors.New("/metrics has no legant_audit_append_seconds histogram")
 	}
-	return sum, count, nil
+	h := f.GetMetric()[0].GetHistogram()
+	return h.GetSampleSum(), float64(h.GetSampleCount()), nil
 }
