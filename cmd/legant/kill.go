@@ -94,8 +94,16 @@ func printKill(out io.Writer, res *admin.KillResult) {
 	if len(res.Revocations) == 0 {
 		fmt.Fprintln(out, "  nothing new to revoke")
 	}
-	if res.Local != nil {
-		fmt.Fprintf(out, "  on the answering replica: %d session(s) ended, %d call(s) cut\n", len(res.Local.Sessions), res.Local.Calls)
+	// The answering replica is subscribed to its own store's revocations:
+	// it usually ends what the kill covers there during the revocation,
+	// before its explicit kill runs (docs/KILL.md). Local is what that
+	// explicit kill still found, not all the replica ended.
+	switch {
+	case res.Local == nil:
+	case len(res.Local.Sessions) == 0 && res.Local.Calls == 0:
+		fmt.Fprintln(out, "  the answering replica's own kill found nothing still running (the revocation had reached it first)")
+	default:
+		fmt.Fprintf(out, "  the answering replica's own kill then ended %d more session(s) and cut %d call(s)\n", len(res.Local.Sessions), res.Local.Calls)
 	}
 	for _, s := range res.Incomplete {
 		fmt.Fprintf(out, "  INCOMPLETE: %s\n", s)

@@ -29,6 +29,9 @@ func TestKillCLI(t *testing.T) {
 	if err != nil {
 		t.Fatalf("kill: %v\n%s", err, out)
 	}
+	if strings.Contains(out, "0 session(s)") || !strings.Contains(out, "the answering replica's own kill") {
+		t.Errorf("kill output misreports the answering replica:\n%s", out)
+	}
 	for _, want := range []string{"killed session=" + cs.ID(), "session " + cs.ID() + " marked killed", "revoked jti jti-kill-cli"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("kill output lacks %q:\n%s", want, out)
@@ -136,4 +139,29 @@ func benchKills(b *testing.B, k *killRig, a, killer *replica) {
 	b.ReportMetric(pct(50), "p50-ms")
 	b.ReportMetric(pct(99), "p99-ms")
 	b.ReportMetric(float64(samples[len(samples)-1])/float64(time.Millisecond), "max-ms")
+}
+
+// TestPrintKill: the line about the answering replica says what its own kill
+// found, and that the revocation may have got there first; never "0
+// session(s) ended" for a session the kill did end.
+func TestPrintKill(t *testing.T) {
+	tests := []struct {
+		local *admin.LocalKill
+		want  string
+	}{
+		{&admin.LocalKill{Sessions: []string{}}, "the answering replica's own kill found nothing still running (the revocation had reached it first)"},
+		{&admin.LocalKill{Sessions: []string{"s1"}, Calls: 2}, "the answering replica's own kill then ended 1 more session(s) and cut 2 call(s)"},
+		{nil, ""},
+	}
+	for _, tt := range tests {
+		var b strings.Builder
+		printKill(&b, &admin.KillResult{Selector: "session=s1", Sessions: []string{"s1"}, Local: tt.local})
+		out := b.String()
+		if tt.want != "" && !strings.Contains(out, tt.want) {
+			t.Errorf("local %+v: output lacks %q:\n%s", tt.local, tt.want, out)
+		}
+		if tt.local == nil && strings.Contains(out, "answering replica") {
+			t.Errorf("no local report, yet the output speaks of it:\n%s", out)
+		}
+	}
 }
