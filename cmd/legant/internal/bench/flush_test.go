@@ -91,3 +91,17 @@ legant_audit_append_errors_total 0
 		t.Fatal("an exposition without the histogram parsed")
 	}
 }
+
+// TestBlockDeviceDescribe: the report says what a disk without FUA does
+// with a durable write, and what the probe counted.
+func TestBlockDeviceDescribe(t *testing.T) {
+	d := &BlockDevice{Name: "vda", WriteCache: "write back", FlushesPer: 1.02}
+	want := `vda, write cache "write back", no FUA: every durable write is the write and then a flush of the device's cache; the probe's writes cost it 1.02 cache flushes each`
+	if got := d.describe(); got != want {
+		t.Fatalf("describe() = %q, want %q", got, want)
+	}
+	d.FUA = true
+	if got := d.describe(); !strings.Contains(got, "takes FUA writes") {
+		t.Fatalf("describe() = %q for a FUA disk", got)
+	}
+}

@@ -152,7 +152,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, fmt.Errorf("flush probe: %w", err)
 		}
 		rep.Flush = &fl
-		o.logf("disk: 4 KiB write + fdatasync p50 %s, p90 %s", fmtDur(fl.P50), fmtDur(fl.P90))
+		o.logf("disk: 4 KiB write + fdatasync p50 %s, p90 %s, CPU %s each", fmtDur(fl.P50), fmtDur(fl.P90), fmtDur(fl.CPU))
 	}
 	keys, key, err := issuerKeys(keysDir(tmp))
 	if err != nil {
