@@ -164,7 +164,8 @@ func TestRatiosAndGoals(t *testing.T) {
 		row(TargetDirect, 16, 2000, []float64{2000, 2000}, time.Millisecond),
 		row(TargetProxy, 16, 1000, []float64{1000, 1000}, 2*time.Millisecond),
 		row(TargetGateway, 16, 900, []float64{800, 1000}, 2500*time.Microsecond),
-		row("gateway+sqlite", 16, 500, []float64{500, 500}, 4*time.Millisecond),
+		row("gateway+sqlite", 16, 500, []float64{500, 500}, 5*time.Millisecond),
+		row("gateway+postgres", 16, 860, []float64{860, 860}, 3500*time.Microsecond), // +1.5 ms: within c=16's 2 ms
 		row(TargetProxy, 1, 100, []float64{100}, time.Millisecond),
 		row(TargetGateway, 1, 90, []float64{90}, 1500*time.Microsecond),
 	}, Sessions: []*Sessions{
@@ -172,8 +173,8 @@ func TestRatiosAndGoals(t *testing.T) {
 			Proxy: &IdleRun{Opened: 10000, PerSession: 10 << 10, OpenTook: 5 * time.Second}},
 		{IdleRun: IdleRun{Opened: 10000, PerSession: 20 << 10, OpenTook: 11 * time.Second}, Client: ProtoHTTP1, Upstream: ProtoH2C}}}
 	rep.Ratios = ratios(rep.Rows)
-	if len(rep.Ratios) != 3 {
-		t.Fatalf("%d ratios, want 3 (two gateways at c=16, one at c=1): %+v", len(rep.Ratios), rep.Ratios)
+	if len(rep.Ratios) != 4 {
+		t.Fatalf("%d ratios, want 4 (three gateways at c=16, one at c=1): %+v", len(rep.Ratios), rep.Ratios)
 	}
 	r := rep.Ratios[0]
 	if r.Gateway != TargetGateway || r.Throughput != 0.9 || r.RoundMin != 0.8 || r.RoundMax != 1 || r.RoundMedian != 0.9 ||
@@ -190,6 +191,9 @@ func TestRatiosAndGoals(t *testing.T) {
 		"gateway p99 added, c=16":                                                                 true,
 		"gateway+sqlite throughput ÷ proxy, c=16":                                                 false,
 		"gateway+sqlite p99 added, c=16":                                                          false,
+		"gateway+postgres throughput ÷ proxy, c=16":                                               true,
+		"gateway+postgres p99 added, c=16":                                                        true,
+		"gateway throughput ÷ proxy, c=1":                                                         true,
 		"gateway p99 added, c=1":                                                                  true,
 		"allocations per call, first → last round (process-wide, c=16)":                           true,
 		"RSS per idle session (10000 sessions with a GET stream, clients h2c, upstream h2c)":      true,
