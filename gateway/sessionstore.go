@@ -201,6 +201,13 @@ func (g *Gateway) janitor(every time.Duration) {
 	}
 }
 
+// FlushActivity records the unflushed counters of this gateway's sessions in
+// the store now, rather than at the next tick of its janitor (every second):
+// the admin API calls it before it reads sessions, so that what this replica
+// served is counted. Safe to call concurrently with the janitor: each
+// session's counters are taken once.
+func (g *Gateway) FlushActivity() { g.flushActivity() }
+
 func (g *Gateway) flushActivity() {
 	if g.opts.Sessions == nil {
 		return

@@ -165,3 +165,31 @@ func TestPrintKill(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionsCountCallsAtOnce: the admin API's listing counts the calls a
+// session just made through the answering replica, without waiting for its
+// gateway's periodic flush (a second): after each call, the listing and the
+// session's own record say how many were allowed.
+func TestSessionsCountCallsAtOnce(t *testing.T) {
+	k := newKillRig(t)
+	r := k.replica(t, store.Options{DataDir: t.TempDir()})
+	cs := connectAgent(t, r, k.token(t, "jti-counted"), nil)
+	ctx := context.Background()
+	for n := int64(1); n <= 3; n++ {
+		if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: slowtool.ToolName, Arguments: map[string]any{"steps": 1}}); err != nil {
+			t.Fatalf("call %d: %v", n, err)
+		}
+		list, err := r.admin.Sessions(ctx, admin.SessionQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(list, func(s admin.Session) bool { return s.ID == cs.ID() })
+		if i < 0 || list[i].CallsAllowed != n {
+			t.Fatalf("after call %d the listing says %+v, want %d allowed for session %s", n, list, n, cs.ID())
+		}
+		one, err := r.admin.Session(ctx, cs.ID())
+		if err != nil || one.CallsAllowed != n {
+			t.Fatalf("after call %d the session's record says %+v (%v), want %d allowed", n, one, err, n)
+		}
+	}
+}

@@ -83,6 +83,7 @@ func (c *console) listSessions(r *http.Request) (sessionsPage, error) {
 	default:
 		state = string(store.SessionLive)
 	}
+	c.s.flushLocal()
 	list, err := c.s.opts.Store.ListSessions(r.Context(), store.SessionFilter{State: store.SessionState(state), Limit: DefaultListLimit})
 	if err != nil {
 		return sessionsPage{}, err
