@@ -25,12 +25,12 @@ type Flush struct {
 	// CPU is this process's CPU time (user and system) per probe write,
 	// read around the probe before the load, when little else runs in it:
 	// what a durable write costs the machine writing it, beside its
-	// latency. On the virtual disks measured here it was 60–80 µs, most of
+	// latency. On the virtual disks measured here it was 50–100 µs, most of
 	// it the guest kernel notifying the host (perf: pvm_irq_enable,
 	// iowrite16).
 	CPU time.Duration
-	// Device is the disk under Dir and the requests it received per probe
-	// write (Linux; nil where Dir is on no block device).
+	// Device is the disk under Dir and the cache flushes it completed per
+	// probe write (Linux; nil where Dir is on no block device).
 	Device *BlockDevice `json:",omitempty"`
 }
 
