@@ -191,10 +191,10 @@ func (g *Gateway) janitor(every time.Duration) {
 	for {
 		select {
 		case <-g.closed:
-			g.flushActivity()
+			g.flushActivity(context.Background())
 			return
 		case <-tick.C:
-			g.flushActivity()
+			g.flushActivity(context.Background())
 			g.reap(g.sessions.expire(g.now(), g.idleTimeout))
 			g.checkElicitations() // connect.go: connections stored by another replica
 		}
@@ -205,15 +205,17 @@ func (g *Gateway) janitor(every time.Duration) {
 // the store now, rather than at the next tick of its janitor (every second):
 // the admin API calls it before it reads sessions, so that what this replica
 // served is counted. Safe to call concurrently with the janitor: each
-// session's counters are taken once.
-func (g *Gateway) FlushActivity() { g.flushActivity() }
+// session's counters are taken once. ctx bounds the store's write (which
+// gives up after 5 s in any case); what is not written stays for the next
+// flush.
+func (g *Gateway) FlushActivity(ctx context.Context) { g.flushActivity(ctx) }
 
-func (g *Gateway) flushActivity() {
+func (g *Gateway) flushActivity(ctx context.Context) {
 	if g.opts.Sessions == nil {
 		return
 	}
 	if b, ok := g.opts.Sessions.(ActivityBatcher); ok {
-		g.flushActivityBatch(b)
+		g.flushActivityBatch(ctx, b)
 		return
 	}
 	for _, s := range g.sessions.all() {
@@ -221,8 +223,8 @@ func (g *Gateway) flushActivity() {
 		if !ok {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		if err := g.opts.Sessions.TouchSession(ctx, s.id, a); err != nil {
+		tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := g.opts.Sessions.TouchSession(tctx, s.id, a); err != nil {
 			s.activity.restore(a)
 		}
 		cancel()
@@ -232,7 +234,7 @@ func (g *Gateway) flushActivity() {
 // flushActivityBatch records every session's activity in one call; what
 // was not recorded (the store failed, or does not know the session) is
 // restored for the next flush, as flushActivity does.
-func (g *Gateway) flushActivityBatch(b ActivityBatcher) {
+func (g *Gateway) flushActivityBatch(ctx context.Context, b ActivityBatcher) {
 	taken := map[string]Activity{}
 	from := map[string]*session{}
 	for _, s := range g.sessions.all() {
@@ -243,7 +245,7 @@ func (g *Gateway) flushActivityBatch(b ActivityBatcher) {
 	if len(taken) == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	notFound, err := b.TouchSessions(ctx, taken)
 	if err != nil {

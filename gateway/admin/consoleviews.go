@@ -83,7 +83,7 @@ func (c *console) listSessions(r *http.Request) (sessionsPage, error) {
 	default:
 		state = string(store.SessionLive)
 	}
-	c.s.flushLocal()
+	c.s.flushLocal(r.Context())
 	list, err := c.s.opts.Store.ListSessions(r.Context(), store.SessionFilter{State: store.SessionState(state), Limit: DefaultListLimit})
 	if err != nil {
 		return sessionsPage{}, err

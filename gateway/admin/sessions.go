@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"context"
 	"errors"
 	"net/http"
 
@@ -16,7 +17,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &Error{Status: http.StatusBadRequest, Code: "invalid_request", Description: err.Error()})
 		return
 	}
-	s.flushLocal()
+	s.flushLocal(r.Context())
 	list, err := s.opts.Store.ListSessions(r.Context(), q.filter())
 	if err != nil {
 		s.storeUnavailable(w, err)
@@ -31,7 +32,7 @@ func (s *Server) serveList(w http.ResponseWriter, r *http.Request) {
 
 // serveGet answers GET /v1/sessions/{id}.
 func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
-	s.flushLocal()
+	s.flushLocal(r.Context())
 	se, err := s.opts.Store.GetSession(r.Context(), r.PathValue("id"))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
@@ -45,13 +46,13 @@ func (s *Server) serveGet(w http.ResponseWriter, r *http.Request) {
 
 // activityFlusher is what a replica's gateway does to have its sessions'
 // counters in the store at once (*gateway.Gateway implements it).
-type activityFlusher interface{ FlushActivity() }
+type activityFlusher interface{ FlushActivity(context.Context) }
 
 // flushLocal has this replica's gateway record its sessions' counters before
 // they are read: a client that just made calls through it sees them counted.
 // Other replicas' lag by up to their janitor's second (docs/KILL.md).
-func (s *Server) flushLocal() {
+func (s *Server) flushLocal(ctx context.Context) {
 	if f, ok := s.opts.Gateway.(activityFlusher); ok {
-		f.FlushActivity()
+		f.FlushActivity(ctx)
 	}
 }
