@@ -3,11 +3,12 @@ package gateway
 // Health: the store as the request path sees it. The first store operation
 // on the request path that fails or runs out of Options.StoreTimeout (a
 // durable audit append, a budget reservation, loading a session; not one its
-// client cut short by going away) marks the store unavailable: from then on tools/call is refused at once with
-// CodeAudit (-32034), without waiting for a deadline, until a probe
-// (Options.StorePing, and the audit writer's retries) finds it back; without
-// StorePing, requests are let through again after a second. The
-// outage is logged once when it begins and once when it ends.
+// client cut short by going away) marks the store unavailable: from then on
+// tools/call is refused at once with CodeAudit (-32034), without waiting for
+// a deadline, until a probe (Options.StorePing, and the audit writer's
+// retries) finds it back; without StorePing, requests are let through again
+// after a second. The outage is logged once when it begins and once when it
+// ends.
 //
 // Kills hold whatever the store does: a kill whose revocation could not be
 // written is held in memory here (HoldKill), refusing every request it

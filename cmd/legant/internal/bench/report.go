@@ -33,7 +33,8 @@ type Report struct {
 	Sessions      []*Sessions // one per client protocol measured; none when not measured
 	Goals         []Goal
 	// Flush is the disk's durable-write probe, taken before the load when
-	// child gateways are measured (nil otherwise): its best case; what a durable call waits for is each child's own (DurableBounds).
+	// child gateways are measured (nil otherwise): its best case; what a
+	// durable call waits for is each child's own appends (DurableBounds).
 	Flush *Flush `json:",omitempty"`
 }
 

@@ -27,9 +27,8 @@ func (rep *Report) writeHeader(b *strings.Builder) {
 		m.Model, m.Cores, m.NumCPU, m.GOMAXPROCS, m.OS, m.Arch, m.Kernel, m.LoadAvg)
 	fmt.Fprintf(b, "go: %s\n", m.GoVersion)
 	if f := rep.Flush; f != nil {
-		fmt.Fprintf(b, "disk: a 4 KiB write + fdatasync in %s (where the child gateways' stores are): p50 %s, p90 %s (%d writes back to back, before the load: the disk's best case), %s of CPU each",
+		fmt.Fprintf(b, "disk: a 4 KiB write + fdatasync in %s (where the child gateways' stores are): p50 %s, p90 %s (%d writes back to back, before the load: the disk's best case), %s of CPU each\n",
 			f.Dir, fmtDur(f.P50), fmtDur(f.P90), f.Writes, fmtDur(f.CPU))
-		b.WriteByte('\n')
 		if d := f.Device; d != nil {
 			b.WriteString("disk device: " + d.describe() + "\n")
 		}
