@@ -14,6 +14,8 @@ import (
 	"mime"
 	"net/http"
 	"sync"
+
+	"github.com/openlegant/legant/policy"
 )
 
 // relay answers the client of a POST with the upstream's response resp.
@@ -366,6 +368,13 @@ func settle(ctx context.Context, pc *pendingCall, m *message) bool {
 	}
 	spent := m.result != nil && !resultFailed(m.resultMembers)
 	if pc.hold == nil {
+		return spent
+	}
+	if q, ok := pc.hold.(policy.QueuedHold); ok {
+		// The answer goes out without waiting for the settlement's commit:
+		// it is queued ahead of anything this client sends next, and held
+		// until then, so it counts against the budget either way.
+		q.CloseQueued(spent)
 		return spent
 	}
 	ctx, cancel := detach(ctx)

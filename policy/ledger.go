@@ -53,6 +53,19 @@ type Hold interface {
 	Release(ctx context.Context) error
 }
 
+// QueuedHold is a Hold whose settlement can be queued rather than waited
+// for: CloseQueued(true) settles, CloseQueued(false) releases, and returns
+// before the ledger has written it. The ledger applies it before any
+// reservation made after it through the same ledger and before a read of
+// what was spent; until then the amount is still held, which a budget
+// counts as it counts spending, so no limit can be passed meanwhile. A
+// gateway uses it to answer a call without waiting for the settlement's
+// commit.
+type QueuedHold interface {
+	Hold
+	CloseQueued(settle bool)
+}
+
 // ErrHoldClosed is returned by Settle on a hold already released (or settled).
 var ErrHoldClosed = errors.New("policy: hold already closed")
 

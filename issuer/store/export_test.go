@@ -219,3 +219,10 @@ var ErrJournalFull = errJournalFull
 // GroupsRetried is how many group transactions failed as a whole and were
 // written again op by op.
 func (s *Store) GroupsRetried() int64 { return s.groupWriter.retried.Load() }
+
+// SetLazyDelay sets how long a queued settlement waits for a group to join.
+func (s *Store) SetLazyDelay(d time.Duration) {
+	s.groupWriter.mu.Lock()
+	s.groupWriter.lazyDelay = d
+	s.groupWriter.mu.Unlock()
+}

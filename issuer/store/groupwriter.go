@@ -29,11 +29,22 @@ const groupWriteTimeout = 30 * time.Second
 // SQLite's busy handler, which polls the write lock with sleeps of 1, 2,
 // 5, 10… ms. A leader whose own operation is written hands what is left to
 // a goroutine, so no caller waits for others'.
+//
+// An operation nobody waits for (a settlement queued by Hold.CloseQueued)
+// is queued without a leader: it goes with the next group — at low load the
+// next budgeted call's reservation, one commit for both — or, when nothing
+// follows within lazyDelay, in a group of its own. A write or read that must
+// see it (Spent, Close) waits for the queue first (barrier).
 type groupWriter struct {
 	s     *Store
-	mu    sync.Mutex // guards queue and busy
+	mu    sync.Mutex // guards queue, busy and lazy
 	queue []*groupOp
-	busy  bool // a leader is writing
+	busy  bool        // a leader is writing
+	lazy  *time.Timer // armed while queued operations wait for a group to join
+
+	// lazyDelay is how long a queued operation nobody waits for may wait
+	// for a group to join (defaultLazyDelay; tests set it).
+	lazyDelay time.Duration
 
 	groups  atomic.Int64 // transactions written (tests)
 	retried atomic.Int64 // of them, groups whose transaction failed, written again op by op (tests)
@@ -60,7 +71,15 @@ func (tx *groupTx) flush(ctx context.Context, s *Store) error {
 type groupOp struct {
 	apply func(ctx context.Context, tx *groupTx) error
 	done  chan error // buffered(1): this operation's outcome
+	// then, for an operation nobody waits for (done nil), takes its
+	// outcome: in the writer's goroutine, so it must not block.
+	then func(error)
 }
+
+// defaultLazyDelay bounds how long a queued operation nobody waits for
+// stays unwritten when no other write comes (the audit queue gathers its
+// events for as long).
+const defaultLazyDelay = 5 * time.Millisecond
 
 // do queues apply and returns its outcome once its group is committed (or
 // ctx's error once ctx ends: the operation may still be written).
@@ -82,6 +101,48 @@ func (w *groupWriter) do(ctx context.Context, apply func(ctx context.Context, tx
 	}
 }
 
+// submit queues apply for the next group and returns at once; then, if not
+// nil, gets its outcome once the group is committed. Nobody waits for it, so
+// it starts no group of its own unless none comes within lazyDelay.
+func (w *groupWriter) submit(apply func(ctx context.Context, tx *groupTx) error, then func(error)) {
+	op := &groupOp{apply: apply, then: then}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.queue = append(w.queue, op)
+	if w.busy || w.lazy != nil {
+		return // the leader writes it, or the timer already runs
+	}
+	d := w.lazyDelay
+	if d <= 0 {
+		d = defaultLazyDelay
+	}
+	w.lazy = time.AfterFunc(d, w.writeLazy)
+}
+
+// writeLazy leads a group for what is queued when nobody else has.
+func (w *groupWriter) writeLazy() {
+	w.mu.Lock()
+	w.lazy = nil
+	if w.busy || len(w.queue) == 0 {
+		w.mu.Unlock()
+		return
+	}
+	w.busy = true
+	w.lead(context.Background(), nil)
+}
+
+// barrier returns once every operation queued before it is written (or
+// ctx ends): at once when nothing is queued or being written.
+func (w *groupWriter) barrier(ctx context.Context) error {
+	w.mu.Lock()
+	idle := !w.busy && len(w.queue) == 0
+	w.mu.Unlock()
+	if idle {
+		return nil
+	}
+	return w.do(ctx, func(context.Context, *groupTx) error { return nil })
+}
+
 // lead writes the queue until it is empty, or, once own is written, hands
 // what is left to a goroutine (own nil: the goroutine itself). Called with mu
 // held and busy set; returns with mu released.
@@ -98,6 +159,10 @@ func (w *groupWriter) lead(ctx context.Context, own *groupOp) {
 		}
 		batch := w.queue // own, if any, is in the first batch
 		w.queue = nil
+		if w.lazy != nil { // what it waited for is in this batch
+			w.lazy.Stop()
+			w.lazy = nil
+		}
 		w.mu.Unlock()
 		w.write(ctx, batch)
 		w.mu.Lock()
@@ -134,6 +199,12 @@ func (w *groupWriter) write(ctx context.Context, batch []*groupOp) {
 		outcome[0] = err
 	}
 	for i, op := range batch {
+		if op.done == nil {
+			if op.then != nil {
+				op.then(outcome[i])
+			}
+			continue
+		}
 		op.done <- outcome[i]
 	}
 }

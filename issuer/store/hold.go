@@ -23,7 +23,7 @@ type hold struct {
 	amount authority.Decimal
 }
 
-var _ policy.Hold = (*hold)(nil)
+var _ policy.QueuedHold = (*hold)(nil)
 
 // rowID is the ledger_holds id of level i.
 func (h *hold) rowID(i int) string {
@@ -49,8 +49,37 @@ func (h *hold) Release(ctx context.Context) error {
 }
 
 func (h *hold) close(ctx context.Context, settle bool) error {
+	err := h.s.ledgerTx(ctx, h.closeTx(settle))
+	if errors.Is(err, policy.ErrHoldClosed) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("store: close hold: %w", err)
+	}
+	return nil
+}
+
+// CloseQueued implements policy.QueuedHold: the settlement (or release) is
+// queued for the ledger's next group transaction — at low load the next
+// budgeted call's reservation, one commit for both — and nobody waits for
+// its commit. The ledger applies it before any reservation made after it
+// in this process, and Spent waits for it; another replica sees the amount
+// held until it commits (within a few milliseconds), which its budget
+// check counts as it counts spending. A failure is logged: the hold then
+// stays held until it expires (Options.HoldTTL).
+func (h *hold) CloseQueued(settle bool) {
+	h.s.groupWriter.submit(h.closeTx(settle), func(err error) {
+		if err != nil && !errors.Is(err, policy.ErrHoldClosed) {
+			h.s.log.Error("ledger: a queued settlement failed; the hold stays held until it expires",
+				"hold", h.id, "settle", settle, "err", err)
+		}
+	})
+}
+
+// closeTx is a settlement (or release) of the hold, as a ledger write.
+func (h *hold) closeTx(settle bool) func(ctx context.Context, tx *groupTx) error {
 	s := h.s
-	err := s.ledgerTx(ctx, func(ctx context.Context, tx *groupTx) error {
+	return func(ctx context.Context, tx *groupTx) error {
 		accts, err := s.lockAccountsTx(ctx, tx, h.levels, time.Time{})
 		if err != nil {
 			return err
@@ -76,14 +105,7 @@ func (h *hold) close(ctx context.Context, settle bool) error {
 			}
 		}
 		return nil
-	})
-	if errors.Is(err, policy.ErrHoldClosed) {
-		return err
 	}
-	if err != nil {
-		return fmt.Errorf("store: close hold: %w", err)
-	}
-	return nil
 }
 
 // nextHoldState applies a settle or release to the account and returns the

@@ -341,8 +341,13 @@ func (s *Store) expireHoldsTx(ctx context.Context, tx *sql.Tx, id string, now ti
 }
 
 // Spent returns a delegation's settled spending and call count, its
-// descendants' included (zero for a delegation the ledger has never seen).
+// descendants' included (zero for a delegation the ledger has never seen),
+// with every settlement this process queued before the call
+// (Hold.CloseQueued) applied.
 func (s *Store) Spent(ctx context.Context, delegationID string) (authority.Decimal, int64, error) {
+	if err := s.groupWriter.barrier(ctx); err != nil {
+		return authority.Decimal{}, 0, fmt.Errorf("store: spent: %w", err)
+	}
 	var spent string
 	var calls int64
 	err := s.db.QueryRowContext(ctx, `SELECT `+s.d.decimalOut("spent")+`, calls FROM ledger WHERE delegation_id = $1`, delegationID).Scan(&spent, &calls)

@@ -239,6 +239,12 @@ func (s *Store) start(ctx context.Context) error {
 // more than once.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		// Settlements queued and not yet written (Hold.CloseQueued).
+		ctx, cancel := context.WithTimeout(context.Background(), groupWriteTimeout)
+		if err := s.groupWriter.barrier(ctx); err != nil {
+			s.log.Error("store: closing with ledger writes unwritten", "err", err)
+		}
+		cancel()
 		if s.audit != nil {
 			s.audit.close()
 		}
