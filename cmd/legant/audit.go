@@ -73,6 +73,9 @@ func runAuditVerify(ctx context.Context, out, errOut io.Writer, sf *storeFlags, 
 		if rep.OK() {
 			fmt.Fprintf(out, "chain intact; head %d %s\n", rep.Head.Seq, rep.Head.Hash)
 		}
+		if rep.Unapplied > 0 {
+			fmt.Fprintf(out, "not verified: %d more event(s) that the process owning the audit journal (a running gateway) acknowledged and has not yet moved into the chain\n", rep.Unapplied)
+		}
 	}
 	return err
 }

@@ -416,3 +416,47 @@ func TestAuditJournalOutlivesTheDatabase(t *testing.T) {
 	defer st.Close()
 	verifyChain(t, st, 2)
 }
+
+// TestAuditReadsBesideTheOwner: a Store that does not own the journal (the
+// CLI beside a running gateway) reads every event the owner had
+// acknowledged when the read began — Verify, Query and Tail wait for the
+// owner to apply them — and, when the owner does not, Verify says how many
+// it could not include.
+func TestAuditReadsBesideTheOwner(t *testing.T) {
+	ctx := context.Background()
+	opts := sqliteOptions(t)
+	owner := storetest.Open(t, opts)
+	owner.SetAuditApplyLinger(time.Second) // journaled, applied a second later
+	appendN(t, owner.Audit(), 5)
+	cli := storetest.Open(t, opts)
+	if cli.AuditJournaled() {
+		t.Fatal("the second Store owns the journal")
+	}
+	rep, err := cli.Audit().Verify(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Events != 5 || rep.Unapplied != 0 {
+		t.Fatalf("Verify beside the owner: %d events verified, %d unapplied; want 5, 0", rep.Events, rep.Unapplied)
+	}
+	appendN(t, owner.Audit(), 3)
+	if evs, err := cli.Audit().Tail(ctx, 100); err != nil || len(evs) != 8 {
+		t.Fatalf("Tail beside the owner: %d events, %v; want 8", len(evs), err)
+	}
+
+	owner.HoldAuditJournal(true) // the owner stops applying
+	appendN(t, owner.Audit(), 4)
+	defer store.SetOwnerWait(store.SetOwnerWait(300 * time.Millisecond))
+	rep, err = cli.Audit().Verify(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Events != 8 || rep.Unapplied != 4 {
+		t.Fatalf("Verify beside a stuck owner: %d events verified, %d unapplied; want 8, 4", rep.Events, rep.Unapplied)
+	}
+	owner.HoldAuditJournal(false)
+	store.SetOwnerWait(2 * time.Second)
+	if rep, err = cli.Audit().Verify(ctx, nil); err != nil || rep.Events != 12 || rep.Unapplied != 0 {
+		t.Fatalf("Verify once the owner applies again: %+v, %v; want 12 events", rep, err)
+	}
+}

@@ -55,6 +55,9 @@ type AuditLog struct {
 	// j is the SQLite journal (auditjournal.go): when set, a batch is
 	// durable once journaled, and the applier writes it into the chain.
 	j *auditJournal
+	// ownedElsewhere is the journal's path when another process owns it
+	// (awaitOwner).
+	ownedElsewhere string
 
 	// uncertain holds the ids of events whose append returned an error: only
 	// a batch carrying one of them pays the lookup of ids already written.
@@ -109,6 +112,8 @@ func newAuditLog(ctx context.Context, s *Store) (*AuditLog, error) {
 		if j != nil {
 			l.j = j
 			go l.applyLoop()
+		} else {
+			l.ownedElsewhere = journalPath(s.sqliteFile)
 		}
 	}
 	go l.run()

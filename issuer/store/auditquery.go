@@ -24,7 +24,7 @@ type AuditFilter struct {
 
 // Query returns matching events in sequence order.
 func (l *AuditLog) Query(ctx context.Context, f AuditFilter) ([]audit.Event, error) {
-	if err := l.settle(ctx); err != nil {
+	if _, err := l.settleRead(ctx); err != nil {
 		return nil, err
 	}
 	where := []string{"seq > $1"}
@@ -61,7 +61,7 @@ func (l *AuditLog) Query(ctx context.Context, f AuditFilter) ([]audit.Event, err
 
 // Tail returns the last n events, oldest first.
 func (l *AuditLog) Tail(ctx context.Context, n int) ([]audit.Event, error) {
-	if err := l.settle(ctx); err != nil {
+	if _, err := l.settleRead(ctx); err != nil {
 		return nil, err
 	}
 	var head int64

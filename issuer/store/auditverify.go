@@ -26,6 +26,10 @@ type VerifyReport struct {
 	// Problem says what is wrong there.
 	FirstBad int64
 	Problem  string
+	// Unapplied counts events the process owning the SQLite journal (a
+	// running gateway) had acknowledged and not yet applied when the wait
+	// for them ran out: not verified (0: every acknowledged event was).
+	Unapplied int
 }
 
 // OK reports whether the chain verified.
@@ -38,10 +42,11 @@ func (r *VerifyReport) OK() bool { return r.FirstBad == 0 }
 // returns the report and a *audit.ChainError naming the first bad sequence
 // number; other errors mean verification could not run.
 func (l *AuditLog) Verify(ctx context.Context, anchor *audit.Anchor) (*VerifyReport, error) {
-	if err := l.settle(ctx); err != nil {
+	unapplied, err := l.settleRead(ctx)
+	if err != nil {
 		return nil, err
 	}
-	rep := &VerifyReport{}
+	rep := &VerifyReport{Unapplied: unapplied}
 	start, err := l.pruneStart(ctx)
 	var ce *audit.ChainError
 	if errors.As(err, &ce) {

@@ -226,3 +226,7 @@ func (s *Store) SetLazyDelay(d time.Duration) {
 	s.groupWriter.lazyDelay = d
 	s.groupWriter.mu.Unlock()
 }
+
+// SetOwnerWait sets how long a read waits for another process's journal to
+// be applied, and returns the previous setting.
+func SetOwnerWait(d time.Duration) time.Duration { was := ownerWait; ownerWait = d; return was }
