@@ -85,7 +85,25 @@ func (h *hold) closeTx(settle bool) func(ctx context.Context, tx *groupTx) error
 			return err
 		}
 		now := s.now().UnixNano()
+		taken := "released"
+		if settle {
+			taken = "settled"
+		}
 		for i := range h.levels {
+			// The common case, a hold still held, in one statement: the
+			// update locks the row and checks its state. Otherwise the state
+			// is read and decides.
+			res, err := s.execTx(ctx, tx.Tx, `UPDATE ledger_holds SET state = $1, closed_ns = $2 WHERE id = $3 AND state = 'held'`, taken, now, h.rowID(i))
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 1 {
+				nextHoldState("held", settle, &accts[i].account, h.amount)
+				accts[i].dirty = true
+				continue
+			}
 			var state string
 			if err := s.queryRowTx(ctx, tx.Tx, `SELECT state FROM ledger_holds WHERE id = $1`+s.d.forUpdate(), h.rowID(i)).Scan(&state); err != nil {
 				return fmt.Errorf("hold %s: %w", h.rowID(i), err)

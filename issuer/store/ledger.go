@@ -224,13 +224,18 @@ func (s *Store) lockAccountsTx(ctx context.Context, tx *groupTx, ids []string, n
 			c.accounts[ids[i]] = a
 			c.order = append(c.order, ids[i])
 		}
-		if !now.IsZero() && !a.freed {
+		// An account holding no call has no hold to expire: the query is
+		// skipped (at low load, where the previous call's settlement is
+		// written just before the next reservation, it always is).
+		if !now.IsZero() && !a.freed && a.CallsHeld > 0 {
 			expired, err := s.expireHoldsTx(ctx, tx.Tx, ids[i], now, &a.account)
 			if err != nil {
 				return nil, err
 			}
-			a.freed = true
 			a.dirty = a.dirty || expired > 0
+		}
+		if !now.IsZero() {
+			a.freed = true
 		}
 		accts[i] = a
 	}
