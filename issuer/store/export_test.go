@@ -230,3 +230,6 @@ func (s *Store) SetLazyDelay(d time.Duration) {
 // SetOwnerWait sets how long a read waits for another process's journal to
 // be applied, and returns the previous setting.
 func SetOwnerWait(d time.Duration) time.Duration { was := ownerWait; ownerWait = d; return was }
+
+// ParentQueries is how many parent lookups the ledger ran on their own.
+func (s *Store) ParentQueries() int64 { return s.parentQueries.Load() }

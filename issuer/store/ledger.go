@@ -20,15 +20,19 @@ type account struct {
 	parent string
 	known  bool // limits were recorded (limits_known)
 	limits policy.Limits
+	// stored is the parent the delegations table gives ("" for none), read
+	// with the row: parentTx then needs no query of its own.
+	stored string
 }
 
 // Reserve implements policy.Ledger, atomically on both backends, on the
 // delegation and every ancestor: the reservation's ParentID, then each
 // delegation's parent as the ledger recorded it (from an earlier token) or,
 // failing that, as the delegations table stores it. In one transaction (the
-// group writer's: ledgerTx) the ledger rows are locked root first (on
-// PostgreSQL after the ledger's advisory lock, then FOR UPDATE; the write
-// lock of BEGIN IMMEDIATE on SQLite), holds older than Options.HoldTTL
+// group writer's: ledgerTx) the ledger rows are locked — the delegation's,
+// which gives its parent, then its ancestors', root first (on PostgreSQL
+// after the ledger's advisory lock, then FOR UPDATE; the write lock of BEGIN
+// IMMEDIATE on SQLite) — holds older than Options.HoldTTL
 // are freed, the limits of every level are checked with exact decimal
 // arithmetic, and a hold row is recorded per level. The delegation's first
 // reservation records its parent and its limits.
@@ -43,6 +47,14 @@ func (s *Store) Reserve(ctx context.Context, r policy.Reservation) (policy.Hold,
 	}
 	h := &hold{s: s, id: authority.NewID(), amount: r.Amount}
 	err := s.ledgerTx(ctx, func(ctx context.Context, tx *groupTx) error {
+		// The delegation's own account first: its row gives its parent
+		// (parentTx), so that the ancestry costs no query for a delegation
+		// without one. Every ledger write is serialized (the write lock on
+		// SQLite, the ledger's advisory lock on PostgreSQL), so the order in
+		// which a transaction locks accounts cannot deadlock it.
+		if _, err := s.lockAccountsTx(ctx, tx, []string{r.DelegationID}, now); err != nil {
+			return err
+		}
 		ids, err := s.ancestryTx(ctx, tx, r)
 		if err != nil {
 			return err
@@ -173,13 +185,17 @@ func (s *Store) ancestryTx(ctx context.Context, tx *groupTx, r policy.Reservatio
 // this transaction, or before), else the one the delegations table stores,
 // else "".
 func (s *Store) parentTx(ctx context.Context, tx *groupTx, id string) (string, error) {
-	if a := tx.ledger.accounts[id]; a != nil && a.parent != "" {
-		return a.parent, nil
+	if a := tx.ledger.accounts[id]; a != nil { // read with its row: the same query's answer
+		if a.parent != "" {
+			return a.parent, nil
+		}
+		return a.stored, nil
 	}
 	if p, ok := tx.ledger.parents[id]; ok {
 		return p, nil
 	}
 	var parent string
+	s.parentQueries.Add(1)
 	err := s.queryRowTx(ctx, tx.Tx, `SELECT COALESCE(
 			NULLIF((SELECT parent_id FROM ledger WHERE delegation_id = $1), ''),
 			(SELECT parent_id FROM delegations WHERE id = $1),
@@ -254,9 +270,10 @@ func (s *Store) lockAccountTx(ctx context.Context, tx *sql.Tx, id string) (accou
 	)
 	read := func() error {
 		return s.queryRowTx(ctx, tx, `SELECT `+s.d.decimalOut("spent")+`, `+s.d.decimalOut("held")+`, calls, calls_held,
-		parent_id, limits_known, `+s.d.decimalOut("budget_limit")+`, max_calls_limit
+		parent_id, limits_known, `+s.d.decimalOut("budget_limit")+`, max_calls_limit,
+		COALESCE((SELECT parent_id FROM delegations WHERE id = $1), '')
 		FROM ledger WHERE delegation_id = $1`+s.d.forUpdate(), id).
-			Scan(&spent, &held, &a.Calls, &a.CallsHeld, &a.parent, &known, &budget, &maxCalls)
+			Scan(&spent, &held, &a.Calls, &a.CallsHeld, &a.parent, &known, &budget, &maxCalls, &a.stored)
 	}
 	err := read()
 	if errors.Is(err, sql.ErrNoRows) { // the delegation's first reservation

@@ -151,3 +151,48 @@ func TestLedgerAncestorHoldsExpire(t *testing.T) {
 		}
 	})
 }
+
+// TestLedgerParentReadWithAccount: a reservation whose token names no
+// parent finds the delegation's parent in the delegations table with its
+// own account's row — no lookup of its own — and charges it: a child's
+// spending reaches its stored parent's budget. Only the parent's own parent
+// is looked up (once per transaction).
+func TestLedgerParentReadWithAccount(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st := storetest.Open(t, b.Options(t))
+		for _, d := range []store.Delegation{{ID: "p"}, {ID: "c", ParentID: "p"}} {
+			if err := st.CreateDelegation(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		budget := authority.MustDecimal("10")
+		h, err := st.Reserve(ctx, policy.Reservation{DelegationID: "p", Amount: authority.MustDecimal("6"), Budget: &budget})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Settle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n := st.ParentQueries(); n != 0 {
+			t.Errorf("a root's reservation and settlement ran %d parent lookups, want 0", n)
+		}
+		child := policy.Reservation{DelegationID: "c", Amount: authority.MustDecimal("5"), Budget: &budget} // no ParentID
+		if _, err := st.Reserve(ctx, child); !isDenied(err, policy.ReasonBudget) {
+			t.Fatalf("child's 5 with its stored parent at 6 of 10 = %v, want a budget denial", err)
+		}
+		if n := st.ParentQueries(); n != 1 {
+			t.Errorf("the child's reservation ran %d parent lookups, want 1 (its parent's parent)", n)
+		}
+		child.Amount = authority.MustDecimal("4")
+		if h, err = st.Reserve(ctx, child); err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Settle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if spent, _, err := st.Spent(ctx, "p"); err != nil || spent.String() != "10" {
+			t.Errorf("Spent(p) = %s, %v; want 10", spent, err)
+		}
+	})
+}

@@ -121,6 +121,9 @@ type Store struct {
 	// accountWrites counts ledger account rows written back (tests: a
 	// group of ledger writes writes each account once).
 	accountWrites atomic.Int64
+	// parentQueries counts the ledger's queries for a parent not read with
+	// its account (tests).
+	parentQueries atomic.Int64
 	// stmts caches SQLite statements by query text (stmtcache.go).
 	stmts sync.Map
 
