@@ -83,6 +83,10 @@ func (s *Store) Reserve(ctx context.Context, r policy.Reservation) (policy.Hold,
 			a := accts[i]
 			a.Held, a.CallsHeld = a.Held.Add(r.Amount), a.CallsHeld+1
 			a.dirty = true
+			if s.d.postgres { // written by flush, with an account's write-back
+				tx.ledger.holds.add(h.rowID(i), id, r.Amount.String(), now.UnixNano(), now.Add(ttl).UnixNano())
+				continue
+			}
 			if _, err := s.execTx(ctx, tx.Tx, `INSERT INTO ledger_holds (id, delegation_id, amount, state, created_ns, expires_ns)
 				VALUES ($1, $2, `+s.d.decimalIn("$3")+`, 'held', $4, $5)`,
 				h.rowID(i), id, r.Amount.String(), now.UnixNano(), now.Add(ttl).UnixNano()); err != nil {
@@ -135,7 +139,32 @@ type ledgerCache struct {
 	order    []string // load order, the order of write-back
 	parents  map[string]string
 	locked   bool // PostgreSQL: ledgerLockKey is held
+	// holds are the hold rows this transaction's reservations wrote, on
+	// PostgreSQL: flush inserts them in the statement that writes back the
+	// first changed account, one round trip for all of them. (No write of
+	// the transaction reads them before: a hold is settled or released
+	// only once its reservation was committed, and expireHoldsTx looks for
+	// holds that are not new.)
+	holds pendingHolds
 }
+
+// pendingHolds are hold rows to insert, one array per column.
+type pendingHolds struct {
+	ids, delegations, amounts []string
+	created, expires          []int64
+}
+
+func (p *pendingHolds) add(id, delegation, amount string, created, expires int64) {
+	p.ids, p.delegations, p.amounts = append(p.ids, id), append(p.delegations, delegation), append(p.amounts, amount)
+	p.created, p.expires = append(p.created, created), append(p.expires, expires)
+}
+
+// pgInsertHolds inserts pendingHolds' arrays ($10…$14) as a statement's
+// data-modifying WITH: PostgreSQL runs it once, whatever the statement
+// after it does.
+const pgInsertHolds = `WITH holds AS (INSERT INTO ledger_holds (id, delegation_id, amount, state, created_ns, expires_ns)
+	SELECT h.id, h.delegation_id, CAST(h.amount AS NUMERIC), 'held', h.created_ns, h.expires_ns
+	FROM unnest($10::text[], $11::text[], $12::text[], $13::bigint[], $14::bigint[]) AS h (id, delegation_id, amount, created_ns, expires_ns)) `
 
 // cachedAccount is an account as this transaction has it.
 type cachedAccount struct {
@@ -148,11 +177,16 @@ type cachedAccount struct {
 func (c *ledgerCache) flush(ctx context.Context, s *Store, tx *sql.Tx) error {
 	for _, id := range c.order {
 		if a := c.accounts[id]; a.dirty {
-			if err := s.saveAccountTx(ctx, tx, id, a.account); err != nil {
+			holds := c.holds
+			c.holds = pendingHolds{}
+			if err := s.saveAccountTx(ctx, tx, id, a.account, holds); err != nil {
 				return err
 			}
 			a.dirty = false
 		}
+	}
+	if len(c.holds.ids) > 0 { // no account changed: not from Reserve, which always changes one
+		return fmt.Errorf("store: ledger: %d hold rows and no account to write them with", len(c.holds.ids))
 	}
 	return nil
 }
@@ -305,7 +339,9 @@ func (s *Store) lockAccountTx(ctx context.Context, tx *sql.Tx, id string) (accou
 	return a, nil
 }
 
-func (s *Store) saveAccountTx(ctx context.Context, tx *sql.Tx, id string, a account) error {
+// saveAccountTx writes an account back, and on PostgreSQL inserts holds
+// (pendingHolds) in the same statement.
+func (s *Store) saveAccountTx(ctx context.Context, tx *sql.Tx, id string, a account, holds pendingHolds) error {
 	var budget, maxCalls any
 	if a.limits.Budget != nil {
 		budget = a.limits.Budget.String()
@@ -318,10 +354,15 @@ func (s *Store) saveAccountTx(ctx context.Context, tx *sql.Tx, id string, a acco
 		known = 1
 	}
 	s.accountWrites.Add(1)
-	_, err := s.execTx(ctx, tx, `UPDATE ledger SET spent = `+s.d.decimalIn("$1")+`, held = `+s.d.decimalIn("$2")+`,
+	update := `UPDATE ledger SET spent = ` + s.d.decimalIn("$1") + `, held = ` + s.d.decimalIn("$2") + `,
 		calls = $3, calls_held = $4, parent_id = $5, limits_known = $6,
-		budget_limit = `+s.d.decimalIn("$7")+`, max_calls_limit = $8 WHERE delegation_id = $9`,
-		a.Spent.String(), a.Held.String(), a.Calls, a.CallsHeld, a.parent, known, budget, maxCalls, id)
+		budget_limit = ` + s.d.decimalIn("$7") + `, max_calls_limit = $8 WHERE delegation_id = $9`
+	args := []any{a.Spent.String(), a.Held.String(), a.Calls, a.CallsHeld, a.parent, known, budget, maxCalls, id}
+	if len(holds.ids) > 0 {
+		update = pgInsertHolds + update
+		args = append(args, holds.ids, holds.delegations, holds.amounts, holds.created, holds.expires)
+	}
+	_, err := s.execTx(ctx, tx, update, args...)
 	return err
 }
 

@@ -196,3 +196,62 @@ func TestLedgerParentReadWithAccount(t *testing.T) {
 		}
 	})
 }
+
+// TestLedgerHoldRowsOfAGroup: reservations made together (one group
+// transaction; on PostgreSQL their hold rows go in one statement with an
+// account's write-back) each leave a held row per level, with its amount,
+// and their settlements find them.
+func TestLedgerHoldRowsOfAGroup(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st := storetest.Open(t, b.Options(t))
+		for _, d := range []store.Delegation{{ID: "p"}, {ID: "c", ParentID: "p"}} {
+			if err := st.CreateDelegation(ctx, d); err != nil {
+				t.Fatal(err)
+			}
+		}
+		budget := authority.MustDecimal("1000")
+		holds := make([]policy.Hold, 24)
+		var wg sync.WaitGroup
+		for i := range holds {
+			wg.Go(func() {
+				d := []string{"p", "c"}[i%2]
+				h, err := st.Reserve(ctx, policy.Reservation{DelegationID: d, Amount: authority.MustDecimal(fmt.Sprintf("%d.5", i)), Budget: &budget})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				holds[i] = h
+			})
+		}
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		// 12 on p, 12 on c and 12 more on p as c's ancestor: 36 rows;
+		// amounts i + 0.5 for i in 0..23 (288), c's (150) twice.
+		var rows int
+		var sum string
+		if err := st.DB().QueryRow(`SELECT COUNT(*), CAST(SUM(amount) AS TEXT) FROM ledger_holds WHERE state = 'held'`).Scan(&rows, &sum); err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := authority.ParseDecimal("438"); rows != 36 || !decimalEqual(sum, want) {
+			t.Fatalf("held rows: %d, amounts %s; want 36 rows, 438", rows, sum)
+		}
+		for _, h := range holds {
+			if err := h.Settle(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if spent, calls, err := st.Spent(ctx, "p"); err != nil || spent.String() != "288" || calls != 24 {
+			t.Errorf("Spent(p) = %s, %d, %v; want 288 in 24 calls", spent, calls, err)
+		}
+	})
+}
+
+// decimalEqual compares a decimal read as text (PostgreSQL's NUMERIC keeps
+// trailing zeros) with want.
+func decimalEqual(s string, want authority.Decimal) bool {
+	d, err := authority.ParseDecimal(s)
+	return err == nil && d.Cmp(want) == 0
+}
