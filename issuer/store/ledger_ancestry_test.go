@@ -20,12 +20,7 @@ import (
 func TestLedgerAncestryFromDelegations(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
-		st := storetest.Open(t, b.Options(t))
-		for _, d := range []store.Delegation{{ID: "root"}, {ID: "mid", ParentID: "root"}, {ID: "leaf", ParentID: "mid"}} {
-			if err := st.CreateDelegation(ctx, d); err != nil {
-				t.Fatal(err)
-			}
-		}
+		st := openWithDelegations(t, b, []store.Delegation{{ID: "root"}, {ID: "mid", ParentID: "root"}, {ID: "leaf", ParentID: "mid"}})
 		budget := authority.MustDecimal("100")
 		// The root's own token spends 70 (and so records its budget, 100).
 		h, err := st.Reserve(ctx, policy.Reservation{DelegationID: "root", Amount: authority.MustDecimal("70"), Budget: &budget})
@@ -160,12 +155,7 @@ func TestLedgerAncestorHoldsExpire(t *testing.T) {
 func TestLedgerParentReadWithAccount(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
-		st := storetest.Open(t, b.Options(t))
-		for _, d := range []store.Delegation{{ID: "p"}, {ID: "c", ParentID: "p"}} {
-			if err := st.CreateDelegation(ctx, d); err != nil {
-				t.Fatal(err)
-			}
-		}
+		st := openWithDelegations(t, b, []store.Delegation{{ID: "p"}, {ID: "c", ParentID: "p"}})
 		budget := authority.MustDecimal("10")
 		h, err := st.Reserve(ctx, policy.Reservation{DelegationID: "p", Amount: authority.MustDecimal("6"), Budget: &budget})
 		if err != nil {
@@ -204,12 +194,7 @@ func TestLedgerParentReadWithAccount(t *testing.T) {
 func TestLedgerHoldRowsOfAGroup(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		ctx := context.Background()
-		st := storetest.Open(t, b.Options(t))
-		for _, d := range []store.Delegation{{ID: "p"}, {ID: "c", ParentID: "p"}} {
-			if err := st.CreateDelegation(ctx, d); err != nil {
-				t.Fatal(err)
-			}
-		}
+		st := openWithDelegations(t, b, []store.Delegation{{ID: "p"}, {ID: "c", ParentID: "p"}})
 		budget := authority.MustDecimal("1000")
 		holds := make([]policy.Hold, 24)
 		var wg sync.WaitGroup
@@ -254,4 +239,17 @@ func TestLedgerHoldRowsOfAGroup(t *testing.T) {
 func decimalEqual(s string, want authority.Decimal) bool {
 	d, err := authority.ParseDecimal(s)
 	return err == nil && d.Cmp(want) == 0
+}
+
+// openWithDelegations opens a fresh store of backend b holding ds (a tree
+// of stored delegations: the ledger finds parents there).
+func openWithDelegations(t *testing.T, b storetest.Backend, ds []store.Delegation) *store.Store {
+	t.Helper()
+	st := storetest.Open(t, b.Options(t))
+	for _, d := range ds {
+		if err := st.CreateDelegation(context.Background(), d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
 }
