@@ -73,6 +73,10 @@ func newOps(ctx context.Context, cfg serveConfig, w *wiring) (*ops.Ops, error) {
 			live, stale := revs.Freshness(time.Now())
 			return revs.Len(), live, stale
 		},
+		AuditWrites: func() (int64, int64) {
+			w := w.st.Audit().Writes()
+			return w.Commits, w.Events
+		},
 		Logger:         cfg.logger,
 		ServiceVersion: versionString(),
 	})

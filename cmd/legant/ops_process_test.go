@@ -254,6 +254,8 @@ func TestProcessMetricsHealthAndLogs(t *testing.T) {
 		{"legant_revocation_live", nil, 1},
 		{"legant_kills_total", nil, 0},
 		{"legant_audit_append_errors_total", nil, 0},
+		{"legant_audit_commits_total", nil, 1},
+		{"legant_audit_committed_events_total", nil, 4},
 		{"go_goroutines", nil, 1},
 		{"process_resident_memory_bytes", nil, 1},
 	}
@@ -265,6 +267,10 @@ func TestProcessMetricsHealthAndLogs(t *testing.T) {
 		if v := value(fams, c.name, c.labels); v < c.min {
 			t.Errorf("%s%v = %v, want ≥ %v", c.name, c.labels, v, c.min)
 		}
+	}
+
+	if commits, events := value(fams, "legant_audit_commits_total", nil), value(fams, "legant_audit_committed_events_total", nil); events < commits {
+		t.Errorf("audit commits %v carried %v events: fewer events than commits", commits, events)
 	}
 
 	logs := r.logs.String()

@@ -106,6 +106,44 @@ func TestAuditAppendAll(t *testing.T) {
 	})
 }
 
+// TestAuditWritesCounted checks the durable-write counts operators read as
+// legant_audit_commits_total and legant_audit_committed_events_total: a
+// batch is one commit with all its events, appends one after another are a
+// commit each, and concurrent appends share commits without losing count.
+func TestAuditWritesCounted(t *testing.T) {
+	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
+		ctx := context.Background()
+		st := storetest.Open(t, b.Options(t))
+		l := st.Audit()
+		w0 := l.Writes()
+		if err := l.AppendAll(ctx, []audit.Event{event(1), event(2), event(3)}); err != nil {
+			t.Fatal(err)
+		}
+		if w := l.Writes(); w.Commits-w0.Commits != 1 || w.Events-w0.Events != 3 {
+			t.Fatalf("one batch of 3: %d commits, %d events; want 1 and 3", w.Commits-w0.Commits, w.Events-w0.Events)
+		}
+		w1 := l.Writes()
+		for i := range 4 {
+			if err := l.Append(ctx, event(10+i)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if w := l.Writes(); w.Commits-w1.Commits != 4 || w.Events-w1.Events != 4 {
+			t.Fatalf("4 appends in turn: %d commits, %d events; want 4 and 4", w.Commits-w1.Commits, w.Events-w1.Events)
+		}
+		w2 := l.Writes()
+		appendN(t, l, 160)
+		w := l.Writes()
+		if w.Events-w2.Events != 160 || w.Commits-w2.Commits < 1 || w.Commits-w2.Commits > 160 {
+			t.Fatalf("160 concurrent appends: %d commits, %d events; want 160 events in 1–160 commits",
+				w.Commits-w2.Commits, w.Events-w2.Events)
+		}
+		if rep, err := l.Verify(ctx, nil); err != nil || rep.Events != w.Events || !rep.OK() {
+			t.Fatalf("Verify = %+v, %v; want the %d events counted", rep, err, w.Events)
+		}
+	})
+}
+
 func TestAuditRejectsInvalidEvents(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, b storetest.Backend) {
 		st := storetest.Open(t, b.Options(t))

@@ -63,7 +63,8 @@ type AuditLog struct {
 	// a batch carrying one of them pays the lookup of ids already written.
 	uncertain uncertainIDs
 	lookups   atomic.Int64 // batches written with the lookup (tests)
-	batches   atomic.Int64 // batches committed (benchmarks: events per commit)
+	batches   atomic.Int64 // batches committed: the durable writes (Writes)
+	committed atomic.Int64 // events those batches carried
 	// PostgreSQL's pipeline (tests): batches sent while another was in
 	// flight, batches it wrote again the ordinary way after one failed, and
 	// connections it lost with batches in flight.
@@ -331,6 +332,26 @@ func (l *AuditLog) collect(first *pendingEvent, yield bool) []*pendingEvent {
 	return batch
 }
 
+// AuditWrites are the audit log's durable writes by this process so far:
+// each batch it committed — a journal append on SQLite (one durable write,
+// its events then applied into the chain behind it), a transaction on
+// PostgreSQL — and the events they carried. Events ÷ Commits is how well
+// appends are group-committed: 1 when every event paid a write of its own.
+type AuditWrites struct {
+	Commits, Events int64
+}
+
+// Writes reports the log's durable writes so far (AuditWrites).
+func (l *AuditLog) Writes() AuditWrites {
+	return AuditWrites{Commits: l.batches.Load(), Events: l.committed.Load()}
+}
+
+// counted counts a committed batch of n events.
+func (l *AuditLog) counted(n int) {
+	l.committed.Add(int64(n))
+	l.batches.Add(1)
+}
+
 func (l *AuditLog) commit(batch []*pendingEvent) { l.commitCtx(context.Background(), batch, false) }
 
 // commitCtx writes batch within ctx and the log's write timeout and hands
@@ -348,7 +369,7 @@ func (l *AuditLog) commitCtx(ctx context.Context, batch []*pendingEvent, inline 
 		err = l.write(ctx, events)
 	}
 	if err == nil {
-		l.batches.Add(1)
+		l.counted(len(batch))
 	}
 	if err != nil {
 		err = fmt.Errorf("store: audit write: %w", err)

@@ -220,7 +220,7 @@ func (l *AuditLog) pipeline(ctx context.Context, first []*pendingEvent, ahead bo
 			err = fmt.Errorf("store: audit write: %w", err)
 			l.s.log.Error("audit batch not written", "events", len(batch), "err", err)
 		} else {
-			l.batches.Add(1)
+			l.counted(len(batch))
 		}
 		for _, p := range batch {
 			p.done <- err

@@ -99,21 +99,23 @@ func runCell(ctx context.Context, o Options, targets []*target, wl namedWorkload
 			if gw != nil && gw.proxy {
 				gw = nil
 			}
-			var sum0, n0 float64
+			var before auditFigures
 			if gw != nil {
 				var err error
-				if sum0, n0, err = gw.auditAppends(ctx); err != nil {
+				if before, err = gw.auditAppends(ctx); err != nil {
 					return nil, fmt.Errorf("%s: %w", targets[i].name, err)
 				}
 			}
 			accs[i].add(pools[i].Run(ctx, wl.Workload, Stop{Duration: o.Phase}))
 			if gw != nil {
-				sum1, n1, err := gw.auditAppends(ctx)
+				after, err := gw.auditAppends(ctx)
 				if err != nil {
 					return nil, fmt.Errorf("%s: %w", targets[i].name, err)
 				}
-				accs[i].appendSeconds += sum1 - sum0
-				accs[i].appends += n1 - n0
+				accs[i].audit.appendSeconds += after.appendSeconds - before.appendSeconds
+				accs[i].audit.appends += after.appends - before.appends
+				accs[i].audit.commits += after.commits - before.commits
+				accs[i].audit.committed += after.committed - before.committed
 			}
 		}
 		if err := ctx.Err(); err != nil {

@@ -254,42 +254,58 @@ func (c *childGateway) stop() error {
 	return nil
 }
 
-// auditAppends reads the child gateway's legant_audit_append_seconds
-// histogram from its /metrics (--metrics-on-main): the seconds its audit
-// appends took and their count, so far. At c=1 with durable audit nearly
-// every append is a call's allow record, made durable before the call is
-// forwarded.
-func (c *childGateway) auditAppends(ctx context.Context) (sum float64, count float64, err error) {
+// auditFigures are a child gateway's audit figures from its /metrics, so far:
+// the seconds its audit appends took and their count
+// (legant_audit_append_seconds), and its durable writes and the events they
+// carried (legant_audit_commits_total, legant_audit_committed_events_total;
+// zero from a binary that does not export them).
+type auditFigures struct {
+	appendSeconds, appends float64
+	commits, committed     float64
+}
+
+// auditAppends reads the child gateway's audit figures from its /metrics
+// (--metrics-on-main). At c=1 with durable audit nearly every append is a
+// call's allow record, made durable before the call is forwarded.
+func (c *childGateway) auditAppends(ctx context.Context) (auditFigures, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url+"/metrics", nil)
 	if err != nil {
-		return 0, 0, err
+		return auditFigures{}, err
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, 0, err
+		return auditFigures{}, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return 0, 0, fmt.Errorf("GET /metrics: %s", resp.Status)
+		return auditFigures{}, fmt.Errorf("GET /metrics: %s", resp.Status)
 	}
 	return parseAuditAppends(resp.Body)
 }
 
-// parseAuditAppends reads the legant_audit_append_seconds histogram's sum
-// and count from a Prometheus text exposition (expfmt, as the ops tests read
-// /metrics).
-func parseAuditAppends(r io.Reader) (sum, count float64, err error) {
+// parseAuditAppends reads the audit figures from a Prometheus text
+// exposition (expfmt, as the ops tests read /metrics); the append histogram
+// must be there, the commit counters may not.
+func parseAuditAppends(r io.Reader) (auditFigures, error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
 	fams, err := p.TextToMetricFamilies(r)
 	if err != nil {
-		return 0, 0, fmt.Errorf("/metrics: %w", err)
+		return auditFigures{}, fmt.Errorf("/metrics: %w", err)
 	}
 	f := fams["legant_audit_append_seconds"]
 	if f == nil || len(f.GetMetric()) != 1 || f.GetMetric()[0].GetHistogram() == nil {
-		return 0, 0, errors.New("/metrics has no legant_audit_append_seconds histogram")
+		return auditFigures{}, errors.New("/metrics has no legant_audit_append_seconds histogram")
 	}
 	h := f.GetMetric()[0].GetHistogram()
-	return h.GetSampleSum(), float64(h.GetSampleCount()), nil
+	a := auditFigures{appendSeconds: h.GetSampleSum(), appends: float64(h.GetSampleCount())}
+	counter := func(name string) float64 {
+		if f := fams[name]; f != nil && len(f.GetMetric()) == 1 && f.GetMetric()[0].GetCounter() != nil {
+			return f.GetMetric()[0].GetCounter().GetValue()
+		}
+		return 0
+	}
+	a.commits, a.committed = counter("legant_audit_commits_total"), counter("legant_audit_committed_events_total")
+	return a, nil
 }

@@ -34,7 +34,7 @@ func TestDurableBounds(t *testing.T) {
 		{Workload: WorkloadCallStateful, Concurrency: 1, Target: "gateway+sqlite", Calls: 700, PerSecond: 700, AuditAppends: 700, AuditAppendMean: 250 * time.Microsecond},
 		{Workload: WorkloadCallStateful, Concurrency: 1, Target: "gateway+postgres", PerSecond: 500, AuditAppends: 500, AuditAppendMean: time.Millisecond},
 		{Workload: WorkloadCallStateful, Concurrency: 1, Target: "gateway+sqlite+async", Calls: 900, PerSecond: 900, AuditAppends: 9, AuditAppendMean: 300 * time.Microsecond},
-		{Workload: WorkloadCallStateful, Concurrency: 16, Target: "gateway+sqlite", Calls: 3000, PerSecond: 3000, AuditAppends: 3000, AuditAppendMean: 900 * time.Microsecond},
+		{Workload: WorkloadCallStateful, Concurrency: 16, Target: "gateway+sqlite", Calls: 3000, PerSecond: 3000, AuditAppends: 3000, AuditAppendMean: 900 * time.Microsecond, AuditEventsPerCommit: 2.5},
 		{Workload: WorkloadCallStateful, Concurrency: 1, Target: TargetGateway, PerSecond: 900},
 		{Workload: WorkloadCallStateless, Concurrency: 1, Target: "gateway+sqlite", PerSecond: 700, AuditAppends: 700, AuditAppendMean: 250 * time.Microsecond},
 	}}
@@ -64,16 +64,17 @@ func TestDurableBounds(t *testing.T) {
 	for _, l := range strings.Split(b.String(), "\n") {
 		lines[strings.Join(strings.Fields(l), " ")] = true
 	}
-	for _, want := range []string{"call/stateful 1 gateway+sqlite+async 0.01 300µs", "call/stateful 16 gateway+sqlite 1.00 900µs",
-		"call/stateful 1 gateway+sqlite 1.00 250µs"} {
+	for _, want := range []string{"call/stateful 1 gateway+sqlite+async 0.01 300µs -", "call/stateful 16 gateway+sqlite 1.00 900µs 2.50",
+		"call/stateful 1 gateway+sqlite 1.00 250µs -"} {
 		if !lines[want] {
 			t.Fatalf("appends table %q lacks the row %q", b.String(), want)
 		}
 	}
 }
 
-// TestParseAuditAppends reads the append histogram's sum and count from a
-// child's /metrics and refuses an exposition without it.
+// TestParseAuditAppends reads the append histogram's sum and count and the
+// commit counters from a child's /metrics, takes an exposition without the
+// counters (an older binary) and refuses one without the histogram.
 func TestParseAuditAppends(t *testing.T) {
 	text := `# HELP legant_audit_append_seconds Duration of one batch append to the audit log.
 # TYPE legant_audit_append_seconds histogram
@@ -83,11 +84,20 @@ legant_audit_append_seconds_sum 0.0042
 legant_audit_append_seconds_count 12
 legant_audit_append_errors_total 0
 `
-	sum, n, err := parseAuditAppends(strings.NewReader(text))
-	if err != nil || sum != 0.0042 || n != 12 {
-		t.Fatalf("parse = %v, %v, %v; want 0.0042, 12", sum, n, err)
+	counters := `# TYPE legant_audit_commits_total counter
+legant_audit_commits_total 5
+# TYPE legant_audit_committed_events_total counter
+legant_audit_committed_events_total 14
+`
+	a, err := parseAuditAppends(strings.NewReader(text + counters))
+	if want := (auditFigures{appendSeconds: 0.0042, appends: 12, commits: 5, committed: 14}); err != nil || a != want {
+		t.Fatalf("parse = %+v, %v; want %+v", a, err, want)
 	}
-	if _, _, err := parseAuditAppends(strings.NewReader("legant_sessions 3\n")); err == nil {
+	a, err = parseAuditAppends(strings.NewReader(text))
+	if want := (auditFigures{appendSeconds: 0.0042, appends: 12}); err != nil || a != want {
+		t.Fatalf("parse without the counters = %+v, %v; want %+v", a, err, want)
+	}
+	if _, err := parseAuditAppends(strings.NewReader("legant_sessions 3\n")); err == nil {
 		t.Fatal("an exposition without the histogram parsed")
 	}
 }

@@ -82,6 +82,11 @@ type Row struct {
 	// its allow record's append.
 	AuditAppends    uint64        `json:",omitempty"`
 	AuditAppendMean time.Duration `json:",omitempty"`
+	// AuditEventsPerCommit is the events the child's durable writes of the
+	// audit log carried each during its phases (legant_audit_commits_total
+	// and legant_audit_committed_events_total): how well its appends were
+	// group-committed. Zero when the child does not export them.
+	AuditEventsPerCommit float64 `json:",omitempty"`
 }
 
 // Ratio compares a gateway with the bare proxy on one workload and concurrency.
@@ -183,9 +188,8 @@ type rowAcc struct {
 	p99s     []time.Duration
 	allocs   []float64
 	checked  int
-	// The child gateway's audit appends during the phases (auditAppends).
-	appendSeconds float64
-	appends       float64
+	// The child gateway's audit figures during the phases (auditAppends).
+	audit auditFigures
 }
 
 func (a *rowAcc) add(ph *Phase) {
@@ -215,9 +219,12 @@ func (a *rowAcc) row(workload string, conc int, tgt string) Row {
 		AllocsPerCall: perCall(float64(a.mallocs), n), RoundPerSecond: a.rounds, RoundP50: a.p50s, RoundP99: a.p99s,
 		RoundAllocs: a.allocs,
 		Tools:       a.checked}
-	if a.appends > 0 {
-		r.AuditAppends = uint64(a.appends)
-		r.AuditAppendMean = time.Duration(a.appendSeconds / a.appends * float64(time.Second))
+	if a.audit.appends > 0 {
+		r.AuditAppends = uint64(a.audit.appends)
+		r.AuditAppendMean = time.Duration(a.audit.appendSeconds / a.audit.appends * float64(time.Second))
+	}
+	if a.audit.commits > 0 {
+		r.AuditEventsPerCommit = a.audit.committed / a.audit.commits
 	}
 	if a.firstErr != nil {
 		r.FirstError = a.firstErr.Error()

@@ -113,7 +113,8 @@ func (rep *Report) writeRatios(b *strings.Builder) {
 
 // writeAuditAppends gives each child gateway's own audit appends over its
 // phases: how many per call (with durable audit one allow record per call;
-// async, the queue's batches) and how long one took.
+// async, the queue's batches), how long one took, and how many events each
+// of its durable writes carried (group commit; "-" when it does not say).
 func (rep *Report) writeAuditAppends(b *strings.Builder) {
 	var tw *tabwriter.Writer
 	for _, r := range rep.Rows {
@@ -123,10 +124,14 @@ func (rep *Report) writeAuditAppends(b *strings.Builder) {
 		if tw == nil {
 			b.WriteString("\nchild gateways' own audit appends over their phases (legant_audit_append_seconds)\n")
 			tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-			fmt.Fprintln(tw, "workload\tconc\ttarget\tappends/call\tmean append\t")
+			fmt.Fprintln(tw, "workload\tconc\ttarget\tappends/call\tmean append\tevents/commit\t")
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%.2f\t%s\t\n", shortWorkload(r.Workload), r.Concurrency, r.Target,
-			float64(r.AuditAppends)/float64(r.Calls), fmtDur(r.AuditAppendMean))
+		perCommit := "-"
+		if r.AuditEventsPerCommit > 0 {
+			perCommit = fmt.Sprintf("%.2f", r.AuditEventsPerCommit)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%.2f\t%s\t%s\t\n", shortWorkload(r.Workload), r.Concurrency, r.Target,
+			float64(r.AuditAppends)/float64(r.Calls), fmtDur(r.AuditAppendMean), perCommit)
 	}
 	if tw != nil {
 		tw.Flush()

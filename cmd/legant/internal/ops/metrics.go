@@ -81,6 +81,16 @@ func newMetrics(opts Options) *metrics {
 		counter("legant_token_verify_misses_total", "Inbound tokens verified by signature (cache misses).",
 			func(s gateway.Stats) float64 { return float64(s.VerifyMisses) })
 	}
+	if opts.AuditWrites != nil {
+		writes := opts.AuditWrites
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "legant_audit_commits_total",
+			Help: "Durable writes of the audit log by this process: group commits (SQLite: journal appends; PostgreSQL: transactions). " +
+				"legant_audit_committed_events_total ÷ this is the events per commit."},
+			func() float64 { c, _ := writes(); return float64(c) }))
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "legant_audit_committed_events_total",
+			Help: "Audit events this process's durable writes of the audit log carried."},
+			func() float64 { _, e := writes(); return float64(e) }))
+	}
 	if opts.Revocations != nil {
 		revs := opts.Revocations
 		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "legant_revocations",

@@ -20,6 +20,10 @@ type Options struct {
 	// Revocations reports the revocation set: its size, whether it is kept
 	// current and how long ago it last was.
 	Revocations func() (size int, live bool, staleness time.Duration)
+	// AuditWrites reports the audit log's durable writes by this process so
+	// far (group commits: SQLite journal appends, PostgreSQL transactions)
+	// and the events they carried.
+	AuditWrites func() (commits, events int64)
 	// Logger receives what the probes find not ready; nil = slog.Default().
 	Logger *slog.Logger
 	// ServiceVersion is the service.version of trace resources.
