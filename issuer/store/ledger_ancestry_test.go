@@ -23,26 +23,15 @@ func TestLedgerAncestryFromDelegations(t *testing.T) {
 		st := openWithDelegations(t, b, []store.Delegation{{ID: "root"}, {ID: "mid", ParentID: "root"}, {ID: "leaf", ParentID: "mid"}})
 		budget := authority.MustDecimal("100")
 		// The root's own token spends 70 (and so records its budget, 100).
-		h, err := st.Reserve(ctx, policy.Reservation{DelegationID: "root", Amount: authority.MustDecimal("70"), Budget: &budget})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := h.Settle(ctx); err != nil {
-			t.Fatal(err)
-		}
+		spend(t, st, policy.Reservation{DelegationID: "root", Amount: authority.MustDecimal("70"), Budget: &budget})
 		leaf := policy.Reservation{DelegationID: "leaf", ParentID: "mid", Amount: authority.MustDecimal("31"), Budget: &budget}
-		_, err = st.Reserve(ctx, leaf)
+		_, err := st.Reserve(ctx, leaf)
 		ld, ok := errors.AsType[*policy.LedgerDenied](err)
 		if !ok || ld.Reason != policy.ReasonBudget || ld.Delegation != "root" || !ld.Ancestor || ld.Value != "101" {
 			t.Fatalf("leaf's 31 = %v (%+v), want a budget denial on root at 101", err, ld)
 		}
 		leaf.Amount = authority.MustDecimal("30")
-		if h, err = st.Reserve(ctx, leaf); err != nil {
-			t.Fatal(err)
-		}
-		if err := h.Settle(ctx); err != nil {
-			t.Fatal(err)
-		}
+		spend(t, st, leaf)
 		for id, want := range map[string]string{"root": "100", "mid": "30", "leaf": "30"} {
 			spent, calls, err := st.Spent(ctx, id)
 			if err != nil || spent.String() != want || calls == 0 {
@@ -157,13 +146,7 @@ func TestLedgerParentReadWithAccount(t *testing.T) {
 		ctx := context.Background()
 		st := openWithDelegations(t, b, []store.Delegation{{ID: "p"}, {ID: "c", ParentID: "p"}})
 		budget := authority.MustDecimal("10")
-		h, err := st.Reserve(ctx, policy.Reservation{DelegationID: "p", Amount: authority.MustDecimal("6"), Budget: &budget})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := h.Settle(ctx); err != nil {
-			t.Fatal(err)
-		}
+		spend(t, st, policy.Reservation{DelegationID: "p", Amount: authority.MustDecimal("6"), Budget: &budget})
 		if n := st.ParentQueries(); n != 0 {
 			t.Errorf("a root's reservation and settlement ran %d parent lookups, want 0", n)
 		}
@@ -175,12 +158,7 @@ func TestLedgerParentReadWithAccount(t *testing.T) {
 			t.Errorf("the child's reservation ran %d parent lookups, want 1 (its parent's parent)", n)
 		}
 		child.Amount = authority.MustDecimal("4")
-		if h, err = st.Reserve(ctx, child); err != nil {
-			t.Fatal(err)
-		}
-		if err := h.Settle(ctx); err != nil {
-			t.Fatal(err)
-		}
+		spend(t, st, child)
 		if spent, _, err := st.Spent(ctx, "p"); err != nil || spent.String() != "10" {
 			t.Errorf("Spent(p) = %s, %v; want 10", spent, err)
 		}
@@ -239,6 +217,18 @@ func TestLedgerHoldRowsOfAGroup(t *testing.T) {
 func decimalEqual(s string, want authority.Decimal) bool {
 	d, err := authority.ParseDecimal(s)
 	return err == nil && d.Cmp(want) == 0
+}
+
+// spend reserves r and settles it, failing the test on any error.
+func spend(t *testing.T, st *store.Store, r policy.Reservation) {
+	t.Helper()
+	h, err := st.Reserve(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Settle(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // openWithDelegations opens a fresh store of backend b holding ds (a tree
