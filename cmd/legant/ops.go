@@ -74,8 +74,8 @@ func newOps(ctx context.Context, cfg serveConfig, w *wiring) (*ops.Ops, error) {
 			return revs.Len(), live, stale
 		},
 		AuditWrites: func() (int64, int64) {
-			w := w.st.Audit().Writes()
-			return w.Commits, w.Events
+			aw := w.st.Audit().Writes()
+			return aw.Commits, aw.Events
 		},
 		Logger:         cfg.logger,
 		ServiceVersion: versionString(),
